@@ -1,0 +1,135 @@
+# SparseFlow - build sfgen, run the tests, the demo and the benchmarks.
+#
+#   make            build build/sfgen
+#   make demo       generate, build and run the example MLP; sparse vs --dense speed
+#   make test       unit tests, end-to-end matrix, bad-input suite, then all of it
+#                   again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make deps       install the Debian packages the build needs (as root)
+#   make clean      remove build/
+#
+# A fresh Debian machine needs nothing else: every target that compiles first
+# runs `deps`, which installs what is missing (or says what to install).
+
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+BUILD ?= build
+
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+       -Wformat=2 -Wundef -Wvla
+CJSON_CFLAGS = $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
+CFLAGS ?= -O2 -g
+SF_CFLAGS = -std=c11 $(WARN) $(CJSON_CFLAGS) -Igenerator -I$(BUILD) $(CFLAGS)
+SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+GEN_SRCS = $(filter-out generator/main.c generator/embed.c,$(wildcard generator/*.c))
+GEN_HDRS = $(wildcard generator/*.h)
+EMBEDDED = $(sort $(wildcard templates/*.in)) runtime/sf_runtime.h runtime/sf_ops.h \
+           runtime/sf_ops.c runtime/sf_npy.h runtime/sf_npy.c
+
+# Debian packages: build (gcc, make, cJSON, pkg-config), unit tests (Check and
+# its subunit dependency), end-to-end reference (python3 + numpy).
+DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev python3 python3-numpy
+
+.PHONY: all deps demo test test-unit test-e2e test-bad test-asan clean
+
+all: $(BUILD)/sfgen
+
+# Installs missing packages once; the stamp keeps later builds quick.
+deps: $(BUILD)/.deps
+$(BUILD)/.deps:
+	@mkdir -p $(BUILD)
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	        echo "installing:$$missing"; \
+	        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	            || { echo "apt-get failed; install:$$missing" >&2; exit 1; }; \
+	    else \
+	        echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)" >&2; exit 1; \
+	    fi; \
+	fi
+	@touch $@
+
+# Templates and runtime files are compiled into sfgen.
+$(BUILD)/embed: generator/embed.c | $(BUILD)/.deps
+	$(CC) -std=c11 -O1 $(WARN) -o $@ $<
+
+$(BUILD)/embedded.c: $(BUILD)/embed $(EMBEDDED)
+	$(BUILD)/embed $@ $(EMBEDDED)
+
+GEN_OBJS = $(GEN_SRCS:generator/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/embedded.o
+
+$(BUILD)/obj/%.o: generator/%.c $(GEN_HDRS) | $(BUILD)/.deps
+	@mkdir -p $(BUILD)/obj
+	$(CC) $(SF_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/embedded.o: $(BUILD)/embedded.c generator/embedded.h
+	@mkdir -p $(BUILD)/obj
+	$(CC) $(SF_CFLAGS) -c $< -o $@
+
+$(BUILD)/libsfgen.a: $(GEN_OBJS)
+	rm -f $@ && ar rcs $@ $(GEN_OBJS)
+
+# sfgen: the generator.
+$(BUILD)/sfgen: generator/main.c $(BUILD)/libsfgen.a
+	$(CC) $(SF_CFLAGS) -o $@ $< $(BUILD)/libsfgen.a -lcjson
+
+# The same, under ASan + UBSan, for the sanitizer pass of `make test`.
+$(BUILD)/asan/sfgen: generator/main.c $(GEN_SRCS) $(GEN_HDRS) $(BUILD)/embedded.c
+	@mkdir -p $(BUILD)/asan
+	$(CC) $(SF_CFLAGS) $(SAN) -o $@ generator/main.c $(GEN_SRCS) $(BUILD)/embedded.c -lcjson
+
+# ---- tests -------------------------------------------------------------------
+
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
+UNIT_SRCS = $(wildcard tests/unit/*.c)
+
+$(BUILD)/unit_tests: $(UNIT_SRCS) $(BUILD)/libsfgen.a runtime/sf_ops.c runtime/sf_npy.c
+	$(CC) $(SF_CFLAGS) -Iruntime -fopenmp -o $@ $(UNIT_SRCS) runtime/sf_ops.c runtime/sf_npy.c \
+	    $(BUILD)/libsfgen.a -lcjson $(CHECK_LIBS) -lm
+
+$(BUILD)/asan/unit_tests: $(UNIT_SRCS) $(GEN_SRCS) $(GEN_HDRS) $(BUILD)/embedded.c
+	@mkdir -p $(BUILD)/asan
+	$(CC) $(SF_CFLAGS) $(SAN) -Iruntime -fopenmp -o $@ $(UNIT_SRCS) runtime/sf_ops.c \
+	    runtime/sf_npy.c $(GEN_SRCS) $(BUILD)/embedded.c -lcjson $(CHECK_LIBS) -lm
+
+# Check unit tests for every stage.
+test-unit: $(BUILD)/unit_tests
+	CK_FORK=yes $(BUILD)/unit_tests
+
+# generate -> make -> run -> compare with an fp64 numpy reference.
+test-e2e: $(BUILD)/sfgen
+	$(PYTHON) tests/e2e/run_e2e.py --sfgen $(BUILD)/sfgen --work $(BUILD)/e2e
+
+# Every rejected input: exit code, message, no output folder.
+test-bad: $(BUILD)/sfgen
+	$(PYTHON) tests/bad/run_bad.py --sfgen $(BUILD)/sfgen --work $(BUILD)/bad --program-cases
+
+# Unit, end-to-end (reduced matrix) and bad-input tests once more with sfgen
+# and the generated code built under ASan + UBSan.
+test-asan: $(BUILD)/asan/sfgen $(BUILD)/asan/unit_tests
+	CK_FORK=yes ASAN_OPTIONS=detect_leaks=1 $(BUILD)/asan/unit_tests
+	$(PYTHON) tests/e2e/run_e2e.py --sfgen $(BUILD)/asan/sfgen --work $(BUILD)/e2e-asan --sanitize --quick
+	$(PYTHON) tests/bad/run_bad.py --sfgen $(BUILD)/asan/sfgen --work $(BUILD)/bad-asan
+
+# The README's test command.
+test: $(BUILD)/.deps
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-e2e
+	$(MAKE) --no-print-directory test-bad
+	$(MAKE) --no-print-directory test-asan
+	@echo "make test: all suites passed"
+
+# ---- demo --------------------------------------------------------------------
+
+$(BUILD)/make_mlp: examples/mlp/make_mlp.c | $(BUILD)/.deps
+	$(CC) -std=c11 -O2 $(WARN) -o $@ $< -lm
+
+# The README's demo: example MLP with 2:4 and 1:4 layers.
+demo: $(BUILD)/sfgen $(BUILD)/make_mlp
+	@sh examples/mlp/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

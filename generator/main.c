@@ -1,0 +1,211 @@
+/* main.c - the sfgen command line (docs/CLI.md). Only this file exits. */
+#include "emit.h"
+#include "output.h"
+#include "pack.h"
+#include "plan.h"
+#include "report.h"
+#include "spa.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sfgen MODEL.json -o OUTDIR [options]   generate C/OpenMP source\n"
+            "       sfgen inspect MODEL.json [--json] [options]   census and plan; writes nothing\n"
+            "       sfgen --help | --version\n"
+            "options:\n"
+            "  -o, --output DIR       output folder (replaced atomically; unchanged files kept)\n"
+            "  --target cpu           code target (cpu is the only one in this version)\n"
+            "  --threads N            default thread count of the generated program\n"
+            "  --dense                plan every layer dense (for comparison)\n"
+            "  --unroll-budget N      nonzeros per layer up to which kernels are fully\n"
+            "                         mask-unrolled (default %d; 0 = never)\n"
+            "  --no-propagate         skip dead-channel propagation\n"
+            "  --report FILE.json     also write the JSON report there\n"
+            "  -q, --quiet            do not print the census\n"
+            "exit codes: 0 ok, 1 invalid input, 2 usage error, 3 internal error\n",
+            SF_DEFAULT_UNROLL_BUDGET);
+}
+
+typedef struct {
+    const char *model, *outdir, *report;
+    int inspect, json, quiet, propagate, threads;
+    sf_plan_opts plan;
+} cli;
+
+static int parse_uint(const char *s, long long max, long long *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < 0 || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static sf_status parse_args(int argc, char **argv, cli *c)
+{
+    memset(c, 0, sizeof *c);
+    c->propagate = 1;
+    c->plan.unroll_budget = SF_DEFAULT_UNROLL_BUDGET;
+    int i = 1;
+    if (argc > 1 && strcmp(argv[1], "inspect") == 0) {
+        c->inspect = 1;
+        i = 2;
+    } else if (argc > 1 && strcmp(argv[1], "prune") == 0) {
+        return sf_error(SF_EUSAGE, NULL, "'sfgen prune' is not available in this version");
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        long long v;
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (!has)
+                return sf_error(SF_EUSAGE, NULL, "%s needs a folder name", a);
+            c->outdir = argv[++i];
+        } else if (!strcmp(a, "--report")) {
+            if (!has)
+                return sf_error(SF_EUSAGE, NULL, "--report needs a file name");
+            c->report = argv[++i];
+        } else if (!strcmp(a, "--target")) {
+            if (!has)
+                return sf_error(SF_EUSAGE, NULL, "--target needs a value");
+            if (strcmp(argv[++i], "cpu") != 0)
+                return sf_error(SF_EUSAGE, NULL, "--target %s: only 'cpu' is available in this "
+                                "version", argv[i]);
+        } else if (!strcmp(a, "--threads")) {
+            if (!has || parse_uint(argv[++i], 4096, &v) || v < 1)
+                return sf_error(SF_EUSAGE, NULL, "--threads needs an integer 1..4096");
+            c->threads = (int)v;
+        } else if (!strcmp(a, "--unroll-budget")) {
+            if (!has || parse_uint(argv[++i], 1LL << 40, &v))
+                return sf_error(SF_EUSAGE, NULL, "--unroll-budget needs a non-negative integer");
+            c->plan.unroll_budget = (size_t)v;
+        } else if (!strcmp(a, "--dense")) {
+            c->plan.force_dense = 1;
+        } else if (!strcmp(a, "--no-propagate")) {
+            c->propagate = 0;
+        } else if (!strcmp(a, "--json") && c->inspect) {
+            c->json = 1;
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            c->quiet = 1;
+        } else if (a[0] == '-' && a[1]) {
+            return sf_error(SF_EUSAGE, NULL, "unknown option '%s' (see sfgen --help)", a);
+        } else if (!c->model) {
+            c->model = a;
+        } else {
+            return sf_error(SF_EUSAGE, NULL, "unexpected argument '%s'", a);
+        }
+    }
+    if (!c->model)
+        return sf_error(SF_EUSAGE, NULL, "no model file given (see sfgen --help)");
+    if (!c->inspect && !c->outdir)
+        return sf_error(SF_EUSAGE, NULL, "no output folder given: use -o OUTDIR");
+    if (c->inspect && c->outdir)
+        return sf_error(SF_EUSAGE, NULL, "inspect writes nothing: drop -o");
+    return SF_OK;
+}
+
+static void progress(const cli *c, const char *stage)
+{
+    if (!c->quiet && isatty(2))
+        fprintf(stderr, "sfgen: %s...\n", stage);
+}
+
+static sf_status write_report(const char *path, const sf_buf *b)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return sf_error(SF_EINPUT, path, "cannot create the report file");
+    int ok = fwrite(b->data, 1, b->len, f) == b->len;
+    ok = fclose(f) == 0 && ok;
+    return ok ? SF_OK : sf_error(SF_EINPUT, path, "cannot write the report file");
+}
+
+static sf_status run(const cli *c)
+{
+    sf_graph g;
+    progress(c, "loading and verifying");
+    sf_status s = sf_graph_load(c->model, &g);
+    if (s)
+        return s;
+    progress(c, "sparsity census");
+    sf_spa_census(&g);
+    sf_spa_propagate(&g, c->propagate);
+    s = sf_plan_graph(&g, &c->plan);
+    sf_blob blob;
+    sf_buf_init(&blob.data);
+    sf_files *fs = NULL;
+    if (!s && c->inspect) {
+        if (c->json) {
+            sf_buf b;
+            sf_buf_init(&b);
+            s = sf_report_json(&g, NULL, &b);
+            if (!s)
+                fwrite(b.data, 1, b.len, stdout);
+            sf_buf_free(&b);
+        } else {
+            sf_report_text(&g, stdout);
+        }
+        goto done;
+    }
+    if (!s) {
+        progress(c, "packing weights");
+        s = sf_pack_graph(&g, &blob);
+    }
+    if (!s) {
+        progress(c, "emitting code");
+        fs = sf_malloc(sizeof *fs);
+        if (!fs)
+            s = sf_error(SF_EINTERNAL, NULL, "out of memory");
+        else
+            sf_files_init(fs);
+    }
+    if (!s)
+        s = sf_emit(&g, &blob, fs, c->threads);
+    if (!s && c->report) {
+        for (int i = 0; i < fs->n; i++)
+            if (!strcmp(fs->f[i].name, "report.json"))
+                s = write_report(c->report, &fs->f[i].buf);
+    }
+    if (!s)
+        s = sf_output_write(c->outdir, fs);
+    if (!s && !c->quiet) {
+        sf_report_text(&g, stdout);
+        printf("\nwrote %s/ (%d files): run 'make -C %s' to build\n", c->outdir, fs->n,
+               c->outdir);
+    }
+done:
+    if (fs) {
+        sf_files_free(fs);
+        sf_free(fs);
+    }
+    sf_blob_free(&blob);
+    sf_graph_free(&g);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage(stdout);
+        return SF_OK;
+    }
+    if (argc > 1 && !strcmp(argv[1], "--version")) {
+        printf("sfgen %s\n", SF_VERSION);
+        return SF_OK;
+    }
+    cli c;
+    sf_status s = parse_args(argc, argv, &c);
+    if (s == SF_EUSAGE) {
+        usage(stderr);
+        return s;
+    }
+    if (s)
+        return s;
+    return run(&c);
+}

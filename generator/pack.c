@@ -1,0 +1,209 @@
+/* pack.c - writes weights in the formats the plan chose (DESIGN §2 "pack").
+ *
+ * dense:        bias[nrb*R], w[nrb][ncols][R] (rows padded with zeros),
+ *               rows[nrows], cols[ncols] (int32)
+ * nm_unrolled:  per row block: bias of its rows, then nonzeros in the order
+ *               of sf_plan_walk_unrolled (the code holds the indices)
+ * nm_compressed: bias[nrows], val[nnz], rows[nrows], rowptr[nrows+1],
+ *               col[nnz] (uint16 when in <= 65536, else int32)
+ * every kernel: zero_rows[nzero_rows] (int32), outputs written as 0 */
+#include "pack.h"
+#include "plan.h"
+
+#include <string.h>
+
+static sf_status oom(void) { return sf_error(SF_EINTERNAL, NULL, "out of memory"); }
+
+static int put_f32(sf_buf *b, float v) { return sf_buf_append(b, &v, sizeof v); }
+static int put_i32(sf_buf *b, int32_t v) { return sf_buf_append(b, &v, sizeof v); }
+
+static int put_i32s(sf_buf *b, const int *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (put_i32(b, v[i]))
+            return -1;
+    return 0;
+}
+
+static float bias_of(const sf_linear *L, int row) { return L->bias ? L->bias[row] : 0.0f; }
+
+typedef struct { sf_buf *b; const sf_linear *L; int fail; } walk_ctx;
+
+static void pack_fma(void *ctx, int r, int k, float w, size_t widx)
+{
+    (void)r; (void)k; (void)widx;
+    walk_ctx *c = ctx;
+    if (put_f32(c->b, w))
+        c->fail = 1;
+}
+
+static int pack_dense(sf_buf *b, const sf_linear *L)
+{
+    const sf_plan *p = &L->plan;
+    int R = p->row_block, nrb = (p->nrows + R - 1) / R;
+    for (int i = 0; i < nrb * R; i++)
+        if (put_f32(b, i < p->nrows ? bias_of(L, p->rows[i]) : 0.0f))
+            return -1;
+    for (int rb = 0; rb < nrb; rb++)
+        for (int kk = 0; kk < p->ncols; kk++)
+            for (int r = 0; r < R; r++) {
+                int i = rb * R + r;
+                float v = i < p->nrows ? L->w[(int64_t)p->rows[i] * L->in + p->cols[kk]] : 0.0f;
+                if (put_f32(b, v))
+                    return -1;
+            }
+    return 0;
+}
+
+static int pack_unrolled(sf_buf *b, const sf_linear *L)
+{
+    const sf_plan *p = &L->plan;
+    int R = p->row_block, nrb = (p->nrows + R - 1) / R;
+    static const sf_walk_visitor v = {NULL, NULL, pack_fma};
+    for (int rb = 0; rb < nrb; rb++) {
+        int r1 = (rb + 1) * R < p->nrows ? (rb + 1) * R : p->nrows;
+        for (int i = rb * R; i < r1; i++)
+            if (put_f32(b, bias_of(L, p->rows[i])))
+                return -1;
+        walk_ctx c = {b, L, 0};
+        sf_plan_walk_unrolled(L, rb, &v, &c);
+        if (c.fail)
+            return -1;
+    }
+    return 0;
+}
+
+/* The compressed sections need the nonzeros of the computed block only. */
+static int usable_col(const sf_plan *p, const unsigned char *colmask, int k)
+{
+    (void)p;
+    return colmask[k];
+}
+
+static int pack_compressed(sf_buf *b, const sf_linear *L, const unsigned char *colmask,
+                           size_t base, sf_plan *p)
+{
+    for (int i = 0; i < p->nrows; i++)
+        if (put_f32(b, bias_of(L, p->rows[i])))
+            return -1;
+    for (int i = 0; i < p->nrows; i++) {
+        const float *row = L->w + (int64_t)p->rows[i] * L->in;
+        for (int64_t k = 0; k < L->in; k++)
+            if (row[k] != 0.0f && usable_col(p, colmask, (int)k) && put_f32(b, row[k]))
+                return -1;
+    }
+    if (sf_buf_pad(b, 64))
+        return -1;
+    p->off_rows = b->len - base;
+    if (put_i32s(b, p->rows, p->nrows) || sf_buf_pad(b, 64))
+        return -1;
+    p->off_rowptr = b->len - base;
+    int32_t acc = 0;
+    if (put_i32(b, 0))
+        return -1;
+    for (int i = 0; i < p->nrows; i++) {
+        const float *row = L->w + (int64_t)p->rows[i] * L->in;
+        for (int64_t k = 0; k < L->in; k++)
+            acc += row[k] != 0.0f && usable_col(p, colmask, (int)k);
+        if (put_i32(b, acc))
+            return -1;
+    }
+    if (sf_buf_pad(b, 64))
+        return -1;
+    p->off_col = b->len - base;
+    for (int i = 0; i < p->nrows; i++) {
+        const float *row = L->w + (int64_t)p->rows[i] * L->in;
+        for (int64_t k = 0; k < L->in; k++) {
+            if (row[k] == 0.0f || !usable_col(p, colmask, (int)k))
+                continue;
+            if (p->col_u16) {
+                uint16_t c = (uint16_t)k;
+                if (sf_buf_append(b, &c, sizeof c))
+                    return -1;
+            } else if (put_i32(b, (int32_t)k)) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static uint64_t mask_hash_layer(uint64_t h, const sf_linear *L)
+{
+    const sf_plan *p = &L->plan;
+    int32_t hdr[5] = {(int32_t)p->kernel, p->nrows, p->ncols, p->nzero_rows, p->m};
+    h = sf_hash_fnv1a(h, hdr, sizeof hdr);
+    h = sf_hash_fnv1a(h, p->rows, sizeof(int) * (size_t)p->nrows);
+    h = sf_hash_fnv1a(h, p->cols, sizeof(int) * (size_t)p->ncols);
+    h = sf_hash_fnv1a(h, p->zero_rows, sizeof(int) * (size_t)p->nzero_rows);
+    if (p->kernel != SF_K_DENSE)
+        for (int i = 0; i < p->nrows; i++) {
+            const float *row = L->w + (int64_t)p->rows[i] * L->in;
+            for (int c = 0; c < p->ncols; c++) {
+                unsigned char nz = row[p->cols[c]] != 0.0f;
+                h = sf_hash_fnv1a(h, &nz, 1);
+            }
+        }
+    return h;
+}
+
+sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
+{
+    sf_buf *b = &blob->data;
+    sf_buf_init(b);
+    blob->mask_hash = SF_FNV_SEED;
+    unsigned char header[SF_BLOB_HEADER_BYTES] = {0};
+    if (sf_buf_append(b, header, sizeof header))
+        return oom();
+    for (int oi = 0; oi < g->nnodes; oi++) {
+        sf_node *n = &g->nodes[g->order[oi]];
+        if (n->op != SF_OP_LINEAR)
+            continue;
+        sf_linear *L = n->lin;
+        sf_plan *p = &L->plan;
+        unsigned char *colmask = sf_arena_alloc(&g->arena, (size_t)L->in);
+        if (!colmask)
+            return oom();
+        for (int c = 0; c < p->ncols; c++)
+            colmask[p->cols[c]] = 1;
+        int fail = sf_buf_pad(b, 64);
+        size_t base = b->len;
+        p->off_w = base;
+        if (!fail) {
+            if (p->kernel == SF_K_DENSE) {
+                fail = pack_dense(b, L) || sf_buf_pad(b, 64);
+                p->off_rows = b->len;
+                fail = fail || put_i32s(b, p->rows, p->nrows) || sf_buf_pad(b, 64);
+                p->off_cols = b->len;
+                fail = fail || put_i32s(b, p->cols, p->ncols);
+            } else if (p->kernel == SF_K_NM_UNROLLED) {
+                fail = pack_unrolled(b, L);
+            } else {
+                fail = pack_compressed(b, L, colmask, 0, p);
+            }
+        }
+        fail = fail || sf_buf_pad(b, 64);
+        p->off_zero_rows = b->len;
+        fail = fail || put_i32s(b, p->zero_rows, p->nzero_rows);
+        if (fail)
+            return oom();
+        blob->mask_hash = mask_hash_layer(blob->mask_hash, L);
+    }
+    if (sf_buf_pad(b, 64))
+        return oom();
+    blob->value_hash = sf_hash_fnv1a(SF_FNV_SEED, b->data + SF_BLOB_HEADER_BYTES,
+                                     b->len - SF_BLOB_HEADER_BYTES);
+    /* header: magic, version, size, hashes, model name (sf_blob_header) */
+    unsigned char *h = (unsigned char *)b->data;
+    uint32_t ver = SF_BLOB_VERSION;
+    uint64_t size = b->len;
+    memcpy(h, "SFWB", 4);
+    memcpy(h + 4, &ver, 4);
+    memcpy(h + 8, &size, 8);
+    memcpy(h + 16, &blob->mask_hash, 8);
+    memcpy(h + 24, &blob->value_hash, 8);
+    strncpy((char *)h + 32, g->name, 31);
+    return SF_OK;
+}
+
+void sf_blob_free(sf_blob *b) { sf_buf_free(&b->data); }

@@ -1,0 +1,34 @@
+/* plan.h - per-layer kernel choice with a reason code, and the walk over a
+ * layer's nonzeros that pack (values) and emit (code) share. */
+#ifndef SF_PLAN_H
+#define SF_PLAN_H
+
+#include "graph.h"
+
+typedef struct {
+    int force_dense;        /* --dense */
+    size_t unroll_budget;   /* max nonzeros per layer for mask-unrolled code */
+} sf_plan_opts;
+
+#define SF_DEFAULT_UNROLL_BUDGET 32768
+/* Sparse kernels pay off below these densities of the computed block. */
+#define SF_MAX_DENSITY_UNROLLED 0.65
+#define SF_MAX_DENSITY_COMPRESSED 0.45
+#define SF_ROW_BLOCK_DENSE 8
+#define SF_ROW_BLOCK_UNROLLED 8
+#define SF_ROW_BLOCK_COMPRESSED 4
+
+sf_status sf_plan_graph(sf_graph *g, const sf_plan_opts *opts);
+
+/* Mask-unrolled order of one row block: the bias of each row, then for each
+ * group of m inputs (k ascending), each row's nonzeros in the group. pack
+ * writes values in this order and emit writes one FMA per visit. */
+typedef struct {
+    void (*group)(void *ctx, int k0, int k1);                   /* a new group */
+    void (*load)(void *ctx, int k);                             /* x[k] used in group */
+    void (*fma)(void *ctx, int r, int k, float w, size_t widx); /* acc[r] += w * x[k] */
+} sf_walk_visitor;
+/* Visits row block rb; returns the number of weights (bias + nonzeros). */
+size_t sf_plan_walk_unrolled(const sf_linear *L, int rb, const sf_walk_visitor *v, void *ctx);
+
+#endif

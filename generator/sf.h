@@ -1,0 +1,66 @@
+/* sf.h - core types shared by every stage of sfgen: status codes,
+ * diagnostics, the allocation hook, the arena and a growable text buffer. */
+#ifndef SF_H
+#define SF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#define SF_VERSION "0.1.0"
+
+/* Status codes double as process exit codes (CLI contract, DESIGN §5). */
+typedef enum {
+    SF_OK = 0,
+    SF_EINPUT = 1,    /* invalid model, weights or other user input */
+    SF_EUSAGE = 2,    /* bad command line */
+    SF_EINTERNAL = 3  /* a bug, out of memory, or an I/O failure */
+} sf_status;
+
+/* ---- diagnostics --------------------------------------------------------
+ * Every error names file, node and field. Messages are printed to stderr as
+ * they are raised ("sfgen: error: ..."); tests may capture them instead. */
+typedef void (*sf_diag_sink)(const char *line, void *ctx);
+void sf_diag_set_sink(sf_diag_sink sink, void *ctx); /* NULL: stderr */
+/* `where` is the "file: node 'x' (nodes[3]): field 'y'" prefix, may be NULL. */
+sf_status sf_error(sf_status st, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int sf_error_count(void);
+
+/* ---- memory -------------------------------------------------------------
+ * The one place sfgen obtains memory. Tests install a hook that fails the
+ * k-th allocation to check every failure path. */
+typedef void *(*sf_alloc_hook)(size_t size, void *ctx);
+void sf_set_alloc_hook(sf_alloc_hook hook, void *ctx);
+void *sf_malloc(size_t size);            /* NULL on failure (hooked) */
+void *sf_realloc(void *p, size_t size);  /* NULL on failure (hooked) */
+void sf_free(void *p);
+
+/* Arena: owns a graph's memory; freed in one call. */
+typedef struct sf_arena_block sf_arena_block;
+typedef struct { sf_arena_block *head; size_t used_total; } sf_arena;
+void sf_arena_init(sf_arena *a);
+void *sf_arena_alloc(sf_arena *a, size_t size);   /* zeroed, 16-aligned */
+void *sf_arena_array(sf_arena *a, size_t n, size_t elem); /* overflow-checked */
+char *sf_arena_strdup(sf_arena *a, const char *s);
+void sf_arena_free(sf_arena *a);
+
+/* Growable byte buffer for emitted text and the weights blob. */
+typedef struct { char *data; size_t len, cap; int failed; } sf_buf;
+void sf_buf_init(sf_buf *b);
+void sf_buf_free(sf_buf *b);
+int sf_buf_append(sf_buf *b, const void *p, size_t n);   /* 0 ok, -1 oom */
+int sf_buf_printf(sf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sf_buf_pad(sf_buf *b, size_t align);                   /* zero-pad */
+
+/* Checked size arithmetic: return -1 on overflow. */
+int sf_mul_size(size_t a, size_t b, size_t *out);
+int sf_add_size(size_t a, size_t b, size_t *out);
+
+/* Small helpers. */
+int sf_is_c_identifier(const char *s);
+uint64_t sf_hash_fnv1a(uint64_t h, const void *p, size_t n);
+#define SF_FNV_SEED 1469598103934665603ULL
+
+#endif

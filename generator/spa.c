@@ -1,0 +1,158 @@
+/* spa.c - Sparsity Propagation Analysis (DESIGN §2).
+ *
+ * Census: density; for every M <= 32 the smallest N such that each group of
+ * M consecutive weights along the reduction axis has at most N nonzeros (the
+ * last group of a row may be shorter); the share of groups that already
+ * comply with M/4 and M/2 (near-misses); zero rows and columns.
+ *
+ * Propagation: a channel is the last dimension of a tensor. Forward, a linear
+ * output channel is exactly zero when its weight row has no nonzero on a
+ * nonzero input channel and its bias is zero; ops with f(0) = 0 keep zeros;
+ * add keeps a zero only where both sides are zero; mul where either is.
+ * Backward, a channel is needed if a graph output contains it or a consumer
+ * reads it with a nonzero weight. Exactness assumes finite activations
+ * (0 * x == 0). */
+#include "spa.h"
+
+#include <string.h>
+
+void sf_census_compute(const float *w, int64_t out, int64_t in, sf_census *c)
+{
+    memset(c, 0, sizeof *c);
+    c->numel = (size_t)(out * in);
+    int64_t groups[SF_MAX_M + 1] = {0}, quarter[SF_MAX_M + 1] = {0}, half[SF_MAX_M + 1] = {0};
+    for (int64_t o = 0; o < out; o++) {
+        const float *row = w + o * in;
+        int rownz = 0;
+        for (int64_t k = 0; k < in; k++)
+            if (row[k] != 0.0f)
+                rownz++;
+        c->nnz += (size_t)rownz;
+        if (!rownz)
+            c->zero_rows++;
+        for (int m = 1; m <= SF_MAX_M; m++) {
+            for (int64_t k0 = 0; k0 < in; k0 += m) {
+                int64_t k1 = k0 + m < in ? k0 + m : in;
+                int nz = 0;
+                for (int64_t k = k0; k < k1; k++)
+                    nz += row[k] != 0.0f;
+                if (nz > c->n_min[m])
+                    c->n_min[m] = nz;
+                groups[m]++;
+                quarter[m] += nz <= m / 4;
+                half[m] += nz <= m / 2;
+            }
+        }
+    }
+    for (int64_t k = 0; k < in; k++) {
+        int nz = 0;
+        for (int64_t o = 0; o < out && !nz; o++)
+            nz = w[o * in + k] != 0.0f;
+        c->zero_cols += !nz;
+    }
+    c->density = c->numel ? (double)c->nnz / (double)c->numel : 0.0;
+    for (int m = 1; m <= SF_MAX_M; m++) {
+        c->share_quarter[m] = groups[m] ? (double)quarter[m] / (double)groups[m] : 0;
+        c->share_half[m] = groups[m] ? (double)half[m] / (double)groups[m] : 0;
+    }
+    /* The pattern with the smallest N/M; ties go to the smaller M (fewer
+     * registers per group). An all-zero weight reports 0:1. */
+    c->best_n = c->n_min[1];
+    c->best_m = 1;
+    for (int m = 2; m <= SF_MAX_M; m++)
+        if ((int64_t)c->n_min[m] * c->best_m < (int64_t)c->best_n * m) {
+            c->best_n = c->n_min[m];
+            c->best_m = m;
+        }
+}
+
+void sf_spa_census(sf_graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        sf_linear *L = g->nodes[i].lin;
+        if (L)
+            sf_census_compute(L->w, L->out, L->in, &L->census);
+    }
+}
+
+/* Channel of an operand that feeds output channel c under broadcasting. */
+static int64_t bcast(const sf_tensor *t, int64_t c)
+{
+    return sf_tensor_channels(t) == 1 ? 0 : c;
+}
+
+static void forward(sf_graph *g)
+{
+    for (int oi = 0; oi < g->nnodes; oi++) {
+        const sf_node *n = &g->nodes[g->order[oi]];
+        sf_tensor *out = &g->tensors[n->out];
+        const sf_tensor *a = &g->tensors[n->in[0]];
+        const sf_tensor *b = n->nin > 1 ? &g->tensors[n->in[1]] : NULL;
+        int64_t C = sf_tensor_channels(out);
+        if (n->op == SF_OP_LINEAR) {
+            const sf_linear *L = n->lin;
+            for (int64_t o = 0; o < C; o++) {
+                int zero = !L->bias || L->bias[o] == 0.0f;
+                for (int64_t k = 0; k < L->in && zero; k++)
+                    if (L->w[o * L->in + k] != 0.0f && !a->zero[k])
+                        zero = 0;
+                out->zero[o] = (unsigned char)zero;
+            }
+        } else if (sf_op_keeps_zero(n->op)) {
+            memcpy(out->zero, a->zero, (size_t)C);
+        } else if (n->op == SF_OP_ADD) {
+            for (int64_t c = 0; c < C; c++)
+                out->zero[c] = a->zero[bcast(a, c)] && b->zero[bcast(b, c)];
+        } else if (n->op == SF_OP_MUL) {
+            for (int64_t c = 0; c < C; c++)
+                out->zero[c] = a->zero[bcast(a, c)] || b->zero[bcast(b, c)];
+        } else {
+            memset(out->zero, 0, (size_t)C); /* sigmoid(0) = 0.5 */
+        }
+    }
+}
+
+static void backward(sf_graph *g)
+{
+    for (int i = 0; i < g->noutputs; i++) {
+        sf_tensor *t = &g->tensors[g->outputs[i]];
+        memset(t->needed, 1, (size_t)sf_tensor_channels(t));
+    }
+    for (int oi = g->nnodes - 1; oi >= 0; oi--) {
+        const sf_node *n = &g->nodes[g->order[oi]];
+        const sf_tensor *out = &g->tensors[n->out];
+        int64_t C = sf_tensor_channels(out);
+        if (n->op == SF_OP_LINEAR) {
+            const sf_linear *L = n->lin;
+            sf_tensor *in = &g->tensors[n->in[0]];
+            for (int64_t o = 0; o < C; o++) {
+                if (!out->needed[o] || out->zero[o])
+                    continue;
+                for (int64_t k = 0; k < L->in; k++)
+                    if (L->w[o * L->in + k] != 0.0f)
+                        in->needed[k] = 1;
+            }
+        } else {
+            for (int j = 0; j < n->nin; j++) {
+                sf_tensor *in = &g->tensors[n->in[j]];
+                for (int64_t c = 0; c < C; c++)
+                    if (out->needed[c])
+                        in->needed[bcast(in, c)] = 1;
+            }
+        }
+    }
+}
+
+void sf_spa_propagate(sf_graph *g, int propagate)
+{
+    for (int i = 0; i < g->ntensors; i++) {
+        sf_tensor *t = &g->tensors[i];
+        size_t C = (size_t)sf_tensor_channels(t);
+        memset(t->zero, 0, C);
+        memset(t->needed, propagate ? 0 : 1, C);
+    }
+    if (!propagate)
+        return;
+    forward(g);
+    backward(g);
+}

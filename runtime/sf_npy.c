@@ -1,0 +1,174 @@
+/* sf_npy.c - reads and writes .npy version 1-3 files holding '<f4' arrays. */
+#include "sf_npy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NPY_MAX_HEADER 65536
+
+static int fail(char *err, size_t n, const char *path, const char *msg)
+{
+    snprintf(err, n, "%s: %s", path, msg);
+    return -1;
+}
+
+/* Finds the value text after 'key': in the header dict. */
+static const char *dict_value(const char *h, const char *key)
+{
+    char pat[32];
+    snprintf(pat, sizeof pat, "'%s'", key);
+    const char *p = strstr(h, pat);
+    if (!p)
+        return NULL;
+    p += strlen(pat);
+    while (*p == ' ')
+        p++;
+    if (*p != ':')
+        return NULL;
+    p++;
+    while (*p == ' ')
+        p++;
+    return p;
+}
+
+int sf_npy_read(const char *path, sf_npy *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    unsigned char pre[12];
+    char *hdr = NULL;
+    int rc = -1;
+    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
+        fail(err, errlen, path, "not a .npy file (bad magic)");
+        goto done;
+    }
+    size_t hlen;
+    if (pre[6] == 1) {
+        hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
+    } else if (pre[6] == 2 || pre[6] == 3) {
+        if (fread(pre + 10, 1, 2, f) != 2) {
+            fail(err, errlen, path, "truncated header");
+            goto done;
+        }
+        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
+               (size_t)pre[11] << 24;
+    } else {
+        fail(err, errlen, path, "unsupported .npy version");
+        goto done;
+    }
+    if (hlen > NPY_MAX_HEADER) {
+        fail(err, errlen, path, "header too large");
+        goto done;
+    }
+    hdr = malloc(hlen + 1);
+    if (!hdr || fread(hdr, 1, hlen, f) != hlen) {
+        fail(err, errlen, path, hdr ? "truncated header" : "out of memory");
+        goto done;
+    }
+    hdr[hlen] = 0;
+    const char *d = dict_value(hdr, "descr");
+    if (!d || strncmp(d, "'<f4'", 5) != 0) {
+        char m[160];
+        snprintf(m, sizeof m, "dtype %.12s is not supported: expected float32 ('<f4')",
+                 d ? d : "(missing)");
+        fail(err, errlen, path, m);
+        goto done;
+    }
+    const char *fo = dict_value(hdr, "fortran_order");
+    if (!fo || strncmp(fo, "False", 5) != 0) {
+        fail(err, errlen, path, "fortran_order arrays are not supported: save in C order");
+        goto done;
+    }
+    const char *s = dict_value(hdr, "shape");
+    if (!s || *s != '(') {
+        fail(err, errlen, path, "header has no shape");
+        goto done;
+    }
+    s++;
+    size_t numel = 1;
+    for (;;) {
+        while (*s == ' ' || *s == ',')
+            s++;
+        if (*s == ')')
+            break;
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || errno || v < 0 || v > 2147483647LL || out->rank >= SF_NPY_MAX_RANK) {
+            fail(err, errlen, path, "bad shape in header");
+            goto done;
+        }
+        if (v && numel > ((size_t)1 << 40) / (size_t)v) {
+            fail(err, errlen, path, "array too large");
+            goto done;
+        }
+        out->dims[out->rank++] = v;
+        numel *= (size_t)v;
+        s = end;
+    }
+    out->numel = numel;
+    out->data = malloc(numel ? numel * sizeof(float) : 1);
+    if (!out->data) {
+        fail(err, errlen, path, "out of memory");
+        goto done;
+    }
+    if (fread(out->data, sizeof(float), numel, f) != numel) {
+        fail(err, errlen, path, "file is shorter than its shape says (truncated)");
+        goto done;
+    }
+    if (fgetc(f) != EOF) {
+        fail(err, errlen, path, "file is longer than its shape says");
+        goto done;
+    }
+    rc = 0;
+done:
+    free(hdr);
+    fclose(f);
+    if (rc) {
+        free(out->data);
+        out->data = NULL;
+    }
+    return rc;
+}
+
+int sf_npy_write(const char *path, const float *data, int rank, const int64_t *dims, char *err,
+                 size_t errlen)
+{
+    char dict[256];
+    int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    size_t numel = 1;
+    for (int i = 0; i < rank; i++) {
+        n += snprintf(dict + n, sizeof dict - (size_t)n, "%lld,%s", (long long)dims[i],
+                      i + 1 < rank ? " " : "");
+        numel *= (size_t)dims[i];
+    }
+    n += snprintf(dict + n, sizeof dict - (size_t)n, "), }");
+    /* pad with spaces so that data starts at a multiple of 64; end with \n */
+    size_t total = 10 + (size_t)n + 1;
+    size_t pad = (64 - total % 64) % 64;
+    size_t hlen = (size_t)n + pad + 1;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+                             (unsigned char)(hlen >> 8)};
+    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)n, f) == (size_t)n;
+    for (size_t i = 0; i < pad && ok; i++)
+        ok = fputc(' ', f) != EOF;
+    ok = ok && fputc('\n', f) != EOF;
+    ok = ok && fwrite(data, sizeof(float), numel, f) == numel;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok) {
+        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,23 @@
+/* sf_npy.h - NumPy .npy files (little-endian float32, C order) for the
+ * generated program. Errors are reported as text in `err`. */
+#ifndef SF_NPY_H
+#define SF_NPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SF_NPY_MAX_RANK 8
+
+typedef struct {
+    int rank;
+    int64_t dims[SF_NPY_MAX_RANK];
+    size_t numel;
+    float *data;    /* malloc'd; free() it */
+} sf_npy;
+
+/* 0 on success; -1 with a message (naming the file) in err. */
+int sf_npy_read(const char *path, sf_npy *out, char *err, size_t errlen);
+int sf_npy_write(const char *path, const float *data, int rank, const int64_t *dims,
+                 char *err, size_t errlen);
+
+#endif

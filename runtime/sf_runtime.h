@@ -1,0 +1,79 @@
+/* sf_runtime.h - the small runtime that SparseFlow's generated code includes.
+ * Copied verbatim into every output folder so it builds on its own. */
+#ifndef SF_RUNTIME_H
+#define SF_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Status codes of <model>_run (GENERATED_API.md). */
+#define SF_RUN_OK            0
+#define SF_RUN_EBATCH      (-1)  /* batch outside 1..max */
+#define SF_RUN_ENULL       (-2)  /* a NULL input or output pointer */
+#define SF_RUN_EALIGN      (-3)  /* arena not 64-byte aligned */
+#define SF_RUN_EWEIGHTS    (-4)  /* weights blob does not match this code */
+
+/* Kernels work on tiles of SF_LANES tokens: activations are repacked as
+ * [K][SF_LANES] so one vector holds one input feature for 16 tokens, and a
+ * weight is broadcast and multiplied into it. GCC/Clang vector extensions
+ * lower this to AVX-512, AVX2 or SSE as -march allows. */
+#define SF_LANES 16
+typedef float sf_vf __attribute__((vector_size(64)));
+
+/* Below this many vector FMAs a layer runs on one thread: waking the team
+ * costs more than it saves. */
+#define SF_PARALLEL_MIN_FMAS 4096.0
+
+static inline sf_vf sf_splat(float v)
+{
+    return (sf_vf){v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v};
+}
+
+/* Repacks tokens [t0, t0 + tn) of x[T][K] into xt[K][SF_LANES]; lanes past
+ * tn are zero. cols (NULL: identity) selects ncols of the K columns. */
+static inline void sf_pack_tile(const float *restrict x, int K, int t0, int tn,
+                                const int32_t *restrict cols, int ncols, sf_vf *restrict xt)
+{
+    if (tn < SF_LANES)
+        memset(xt, 0, sizeof(sf_vf) * (size_t)ncols);
+    for (int t = 0; t < tn; t++) {
+        const float *row = x + (size_t)(t0 + t) * (size_t)K;
+        float *dst = (float *)xt + t;
+        if (cols)
+            for (int k = 0; k < ncols; k++)
+                dst[(size_t)k * SF_LANES] = row[cols[k]];
+        else
+            for (int k = 0; k < ncols; k++)
+                dst[(size_t)k * SF_LANES] = row[k];
+    }
+}
+
+/* Writes one output feature `o` of tn tokens into y[T][O]. */
+static inline void sf_store_col(float *restrict y, int O, int o, int tn, sf_vf acc)
+{
+    float v[SF_LANES];
+    memcpy(v, &acc, sizeof v);
+    for (int t = 0; t < tn; t++)
+        y[(size_t)t * (size_t)O + (size_t)o] = v[t];
+}
+
+/* Zero-fills the listed output features of tokens [0, T). */
+static inline void sf_zero_cols(float *restrict y, int O, int T, const int32_t *rows, int n)
+{
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < n; i++)
+            y[(size_t)t * (size_t)O + (size_t)rows[i]] = 0.0f;
+}
+
+/* Header of the weights blob (FORMATS.md); 64 bytes. */
+typedef struct {
+    char magic[4];          /* "SFWB" */
+    uint32_t version;       /* 1 */
+    uint64_t size;          /* whole blob, bytes */
+    uint64_t mask_hash;     /* layout and sparsity masks; code must match */
+    uint64_t value_hash;    /* weight values */
+    char model[32];         /* model name, NUL-padded */
+} sf_blob_header;
+
+#endif
