@@ -39,6 +39,10 @@ typedef struct {
 } sf_desc;
 
 void sf_json_use_hooks(void);
+/* cJSON parse of exactly `len` bytes: trailing non-space text and \u0000
+ * escapes are errors; on failure *errpos is the byte offset of the problem. */
+struct cJSON;
+struct cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos);
 sf_status sf_load_json(sf_arena *a, const char *path, sf_desc *out);
 sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text,
                             size_t len, sf_desc *out);

@@ -40,21 +40,22 @@ static sf_status check_keys(const ctx *c, const cJSON *obj, const char *const *a
     sf_status st = SF_OK;
     for (const cJSON *it = obj->child; it; it = it->next) {
         int ok = 0;
+        char w[700];
+        snprintf(w, sizeof w, "%s: %s: field '%.100s'", c->base, where, it->string);
         for (const char *const *k = allowed; *k; k++)
             if (strcmp(it->string, *k) == 0)
                 ok = 1;
         if (!ok) {
-            char w[512];
-            snprintf(w, sizeof w, "%s: %s", c->base, where);
-            st = sf_error(SF_EINPUT, w, "unknown key '%s'", it->string);
+            char list[256] = "";
+            for (const char *const *k = allowed; *k; k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                         k == allowed ? "" : ", ", *k);
+            st = sf_error(SF_EINPUT, w, "unknown key (expected one of: %s)", list);
         }
         /* duplicate keys: cJSON keeps both; the schema allows each once */
         for (const cJSON *jt = it->next; jt; jt = jt->next)
-            if (strcmp(it->string, jt->string) == 0) {
-                char w[512];
-                snprintf(w, sizeof w, "%s: %s", c->base, where);
-                st = sf_error(SF_EINPUT, w, "duplicate key '%s'", it->string);
-            }
+            if (strcmp(it->string, jt->string) == 0)
+                st = sf_error(SF_EINPUT, w, "duplicate key");
     }
     return st;
 }
@@ -66,6 +67,10 @@ static sf_status get_string(const ctx *c, const cJSON *v, const char *where, con
     }
     if (!v->valuestring[0])
         return sf_error(SF_EINPUT, where, "expected a non-empty string");
+    for (const char *p = v->valuestring; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            return sf_error(SF_EINPUT, where, "control character (code %d) in the string",
+                            *p);
     *out = sf_arena_strdup(c->a, v->valuestring);
     return *out ? SF_OK : oom();
 }
@@ -125,6 +130,8 @@ static sf_status load_input(const ctx *c, const cJSON *v, int i, sf_desc_input *
         return sf_error(SF_EINPUT, w, "expected an object");
     }
     sf_status st = check_keys(c, v, keys, where);
+    if (st)
+        return st;
     char w[700];
     snprintf(w, sizeof w, "%s: field '%s.name'", c->base, where);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(v, "name");
@@ -237,18 +244,28 @@ void sf_json_use_hooks(void)
     cJSON_InitHooks(&h);
 }
 
-sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, size_t len,
-                            sf_desc *out)
+/* A C string cannot hold U+0000: the escape \u0000 is read as \u0001, which
+ * the string checks reject with the field's name. */
+cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos)
 {
-    sf_json_use_hooks();
-    ctx c = {a, base_name(path)};
-    memset(out, 0, sizeof *out);
-    out->path = path;
-    out->base = c.base;
-    if (strlen(text) != len)
-        return sf_error(SF_EINPUT, c.base, "not a JSON text (contains a NUL byte)");
-
     const char *end = NULL;
+    char *copy = NULL;
+    *errpos = 0;
+    for (size_t i = 0; i + 5 < len; i++) {
+        if (text[i] != '\\')
+            continue;
+        if (text[i + 1] == 'u' && memcmp(text + i + 2, "0000", 4) == 0) {
+            if (!copy && !(copy = sf_malloc(len + 1)))
+                return NULL;
+            if (copy && copy != text) {
+                memcpy(copy, text, len);
+                copy[len] = 0;
+                text = copy;
+            }
+            copy[i + 5] = '1';
+        }
+        i++; /* skip the escaped character */
+    }
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (root && end) { /* only white space may follow the value */
         const char *p = end;
@@ -260,9 +277,28 @@ sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, siz
             end = p;
         }
     }
+    if (!root)
+        *errpos = end && end >= text ? (size_t)(end - text) : 0;
+    sf_free(copy);
+    return root;
+}
+
+sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, size_t len,
+                            sf_desc *out)
+{
+    sf_json_use_hooks();
+    ctx c = {a, base_name(path)};
+    memset(out, 0, sizeof *out);
+    out->path = path;
+    out->base = c.base;
+    if (strlen(text) != len)
+        return sf_error(SF_EINPUT, c.base, "not a JSON text (contains a NUL byte)");
+
+    size_t errpos = 0;
+    cJSON *root = sf_json_parse(text, len, &errpos);
     if (!root) {
         int line, col;
-        size_t off = end && end >= text ? (size_t)(end - text) : 0;
+        size_t off = errpos;
         line_col(text, off, &line, &col);
         if (off >= len)
             return sf_error(SF_EINPUT, c.base, "malformed JSON: unexpected end of file");

@@ -147,9 +147,11 @@ sf_status sf_parse_safetensors(sf_arena *a, const char *path, unsigned char *fil
     if (memchr(htext, 0, (size_t)hlen))
         return sf_error(SF_EINPUT, base, "header contains a NUL byte: not a safetensors file");
 
-    cJSON *root = cJSON_ParseWithLength(htext, (size_t)hlen);
+    size_t errpos;
+    cJSON *root = sf_json_parse(htext, (size_t)hlen, &errpos);
     if (!root)
-        return sf_error(SF_EINPUT, base, "header is not valid JSON");
+        return sf_error(SF_EINPUT, base, "header is not valid JSON (at byte %zu of the header)",
+                        errpos);
     sf_status st = SF_OK;
     span *spans = NULL;
     if (!cJSON_IsObject(root)) {

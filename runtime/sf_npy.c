@@ -75,13 +75,21 @@ int sf_npy_read(const char *path, sf_npy *out, char *err, size_t errlen)
     const char *d = dict_value(hdr, "descr");
     if (!d || strncmp(d, "'<f4'", 5) != 0) {
         char m[160];
-        snprintf(m, sizeof m, "dtype %.12s is not supported: expected float32 ('<f4')",
-                 d ? d : "(missing)");
+        int n = 0;
+        if (d && *d == '\'')
+            while (d[1 + n] && d[1 + n] != '\'' && n < 16)
+                n++;
+        snprintf(m, sizeof m, "dtype '%.*s' is not supported: expected float32 ('<f4')", n,
+                 d && *d == '\'' ? d + 1 : "");
         fail(err, errlen, path, m);
         goto done;
     }
     const char *fo = dict_value(hdr, "fortran_order");
-    if (!fo || strncmp(fo, "False", 5) != 0) {
+    if (!fo) {
+        fail(err, errlen, path, "header has no fortran_order");
+        goto done;
+    }
+    if (strncmp(fo, "False", 5) != 0) {
         fail(err, errlen, path, "fortran_order arrays are not supported: save in C order");
         goto done;
     }

@@ -1,0 +1,1139 @@
+#!/usr/bin/env python3
+"""Bad-input test suite for sfgen (and, with --program-cases, for the
+program sfgen generates).
+
+The script writes one small valid model (model JSON + safetensors weights),
+checks that sfgen accepts it, then writes one broken variant per case and
+checks that sfgen rejects it properly:
+
+  * the exit status is the expected one (1 invalid input, 2 usage error),
+    and the process was not killed by a signal and did not time out;
+  * one "sfgen: error: ..." line of stderr contains every expected
+    substring (file basename, node / field / tensor name, key word);
+  * stderr carries no sanitizer report ("Sanitizer", "runtime error");
+  * nothing was written: the output folder does not exist afterwards (or,
+    when it existed before, is unchanged), and no stray file appeared next
+    to it, next to the model, or in the working directory.
+
+A few controls (valid variants: F16/BF16 weights, metadata, matmul + gelu,
+an unnamed node) must generate, so that a case fails for its own reason.
+
+With --program-cases the base model's output folder is built with
+`make -C OUTDIR` and the generated program is run on valid .npy inputs
+(result compared with a plain-Python reference) and on broken ones (wrong
+dtype or shape, truncated, not .npy, missing; exit 1 naming the file) and
+bad command lines (exit 2).
+
+Every case is one row of CASES (or PROGRAM_CASES): adding a case is adding a
+row.  Prints one PASS/FAIL line per case (stderr shown on failure) and ends
+with "N passed, N failed"; exits 1 if any failed.  Standard library only.
+
+Usage:
+  run_bad.py [--sfgen PATH] [--work DIR] [--program-cases] [--only SUBSTR]
+             [--list] [--timeout S] [-v]
+"""
+
+import argparse
+import ast
+import copy
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+MODEL_FILE = "model.json"            # basename of every model JSON written
+WEIGHTS_FILE = "weights.safetensors"  # basename of every weights file written
+OUT_NAME = "gen_out"                 # basename of OUTDIR
+MJ = MODEL_FILE
+ST = WEIGHTS_FILE
+
+# ---------------------------------------------------------------------------
+# expected-substring helpers
+# ---------------------------------------------------------------------------
+
+
+class I(str):
+    """A substring matched case-insensitively (key words, not names)."""
+
+
+class Any:
+    """At least one of the alternatives must occur (each a str or I)."""
+
+    def __init__(self, *alts):
+        self.alts = alts
+
+    def __repr__(self):
+        return "Any(%s)" % ", ".join(repr(a) for a in self.alts)
+
+
+def _has(line, want):
+    if isinstance(want, Any):
+        return any(_has(line, a) for a in want.alts)
+    if isinstance(want, I):
+        return want.lower() in line.lower()
+    return want in line
+
+
+def node(name, index=None):
+    """What the contract puts in front of a node problem."""
+    if index is None:
+        return "node '%s'" % name
+    return "node '%s' (nodes[%d])" % (name, index)
+
+
+def field(name):
+    return "field '%s'" % name
+
+
+def tensor(name):
+    return "tensor '%s'" % name
+
+
+DUP = Any(I("duplicate"), I("already"), I("more than once"), I("twice"))
+
+# ---------------------------------------------------------------------------
+# the base model
+# ---------------------------------------------------------------------------
+
+B_MAX, D_IN, D_HID, D_OUT = 8, 16, 32, 4
+INPUT, OUTPUT = "feat", "logits"
+
+DTYPE_SIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4,
+              "I16": 2, "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1}
+
+
+def _val(i, salt):
+    # small dyadic values: exact in f32, f16 and bf16
+    return (((i * 37 + salt * 11 + 5) % 29) - 14) / 32.0
+
+
+def _values(n, salt):
+    return [_val(i, salt) for i in range(n)]
+
+
+def _encode(vals, dtype):
+    if dtype == "F32":
+        return struct.pack("<%df" % len(vals), *vals)
+    if dtype == "F16":
+        return struct.pack("<%de" % len(vals), *vals)
+    if dtype == "BF16":
+        raw = struct.pack("<%df" % len(vals), *vals)
+        return b"".join(raw[i + 2:i + 4] for i in range(0, len(raw), 4))
+    if dtype == "F64":
+        return struct.pack("<%dd" % len(vals), *vals)
+    if dtype == "I64":
+        return struct.pack("<%dq" % len(vals), *[int(v * 32) for v in vals])
+    return bytes(DTYPE_SIZE[dtype] * len(vals))
+
+
+def _numel(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def base_model():
+    return {
+        "sparseflow": 1,
+        "name": "mlp",
+        "weights": WEIGHTS_FILE,
+        "inputs": [{"name": INPUT, "shape": [B_MAX, D_IN], "dtype": "f32"}],
+        "outputs": [OUTPUT],
+        "nodes": [
+            {"op": "linear", "name": "fc1", "inputs": [INPUT], "outputs": ["h1"],
+             "weight": "fc1.weight", "bias": "fc1.bias"},
+            {"op": "relu", "name": "r1", "inputs": ["h1"], "outputs": ["a1"]},
+            {"op": "linear", "name": "fc2", "inputs": ["a1"], "outputs": [OUTPUT],
+             "weight": "fc2.weight"},
+        ],
+    }
+
+
+BASE_TENSORS = [("fc1.weight", [D_HID, D_IN], 1), ("fc1.bias", [D_HID], 2),
+                ("fc2.weight", [D_OUT, D_HID], 3)]
+
+
+class Variant:
+    """One model on disk, built from the base and then mutated.
+
+    Mutations edit `model` (dict) and `tensors` (list of dicts with name,
+    dtype, shape, data), or register hooks applied while serialising:
+      model_text_hook(str) -> str         the model JSON text
+      header_hook(dict)                   the safetensors header (in place,
+                                          after data_offsets are assigned)
+      header_text_hook(str) -> str        the header JSON text
+      header_len_hook(int) -> int         the u64 written in the first 8 bytes
+      st_bytes_hook(bytes) -> bytes       the whole safetensors file
+    """
+
+    def __init__(self):
+        self.model = base_model()
+        self.tensors = []
+        for name, shape, salt in BASE_TENSORS:
+            self.tensors.append({"name": name, "dtype": "F32", "shape": list(shape),
+                                 "data": _encode(_values(_numel(shape), salt), "F32"),
+                                 "salt": salt})
+        self.metadata = None
+        self.model_text_hook = None
+        self.header_hook = None
+        self.header_text_hook = None
+        self.header_len_hook = None
+        self.st_bytes_hook = None
+
+    # -- helpers used by mutations ------------------------------------------
+    def node(self, name):
+        for nd in self.model["nodes"]:
+            if nd.get("name") == name:
+                return nd
+        raise KeyError(name)
+
+    def tensor(self, name):
+        for t in self.tensors:
+            if t["name"] == name:
+                return t
+        raise KeyError(name)
+
+    def set_tensor(self, name, dtype=None, shape=None, data=None):
+        """Change a tensor; its data is regenerated to match the new dtype and
+        shape (so the file stays self-consistent) unless `data` is given."""
+        t = self.tensor(name)
+        if dtype is not None:
+            t["dtype"] = dtype
+        if shape is not None:
+            t["shape"] = list(shape)
+        if data is not None:
+            t["data"] = data
+        else:
+            t["data"] = _encode(_values(_numel(t["shape"]), t.get("salt", 7)), t["dtype"])
+
+    def add_tensor(self, name, dtype, shape, salt=9):
+        self.tensors.append({"name": name, "dtype": dtype, "shape": list(shape),
+                             "data": _encode(_values(_numel(shape), salt), dtype),
+                             "salt": salt})
+
+    # -- serialisation --------------------------------------------------------
+    def model_text(self):
+        text = json.dumps(self.model, indent=2)
+        if self.model_text_hook:
+            text = self.model_text_hook(text)
+        return text
+
+    def st_bytes(self):
+        header = {}
+        if self.metadata is not None:
+            header["__metadata__"] = self.metadata
+        data = b""
+        for t in self.tensors:
+            begin = len(data)
+            data += t["data"]
+            header[t["name"]] = {"dtype": t["dtype"], "shape": t["shape"],
+                                 "data_offsets": [begin, len(data)]}
+        if self.header_hook:
+            self.header_hook(header)
+        htext = json.dumps(header)
+        if self.header_text_hook:
+            htext = self.header_text_hook(htext)
+        hbytes = htext.encode("utf-8") if isinstance(htext, str) else htext
+        hbytes += b" " * (-len(hbytes) % 8)
+        hlen = len(hbytes)
+        if self.header_len_hook:
+            hlen = self.header_len_hook(hlen)
+        blob = struct.pack("<Q", hlen) + hbytes + data
+        if self.st_bytes_hook:
+            blob = self.st_bytes_hook(blob)
+        return blob
+
+    def write(self, folder):
+        os.makedirs(folder, exist_ok=True)
+        text = self.model_text()
+        with open(os.path.join(folder, MODEL_FILE), "wb") as f:
+            f.write(text.encode("utf-8") if isinstance(text, str) else text)
+        with open(os.path.join(folder, WEIGHTS_FILE), "wb") as f:
+            f.write(self.st_bytes())
+        return os.path.join(folder, MODEL_FILE)
+
+
+# ---------------------------------------------------------------------------
+# mutation helpers (each returns a function of a Variant)
+# ---------------------------------------------------------------------------
+
+
+def _resolve(v, path):
+    """'nodes/@fc1/op' -> (container, key).  '@NAME' looks a node up by name,
+    digits index a list."""
+    parts = path.split("/")
+    obj = v.model
+    for p in parts[:-1]:
+        obj = _step(v, obj, p)
+    last = parts[-1]
+    if isinstance(obj, list):
+        last = int(last)
+    return obj, last
+
+
+def _step(v, obj, p):
+    if p.startswith("@"):
+        return v.node(p[1:])
+    if isinstance(obj, list):
+        return obj[int(p)]
+    return obj[p]
+
+
+def setk(path, value):
+    def f(v):
+        obj, k = _resolve(v, path)
+        obj[k] = copy.deepcopy(value)
+    return f
+
+
+def delk(path):
+    def f(v):
+        obj, k = _resolve(v, path)
+        del obj[k]
+    return f
+
+
+def text(fn):
+    """Edit the model JSON text."""
+    def f(v):
+        v.model_text_hook = fn
+    return f
+
+
+def raw_model(content):
+    return text(lambda _t: content)
+
+
+def hdr(fn):
+    """Edit the safetensors header dict in place."""
+    def f(v):
+        v.header_hook = fn
+    return f
+
+
+def hdr_text(fn):
+    def f(v):
+        v.header_text_hook = fn
+    return f
+
+
+def hlen(fn):
+    def f(v):
+        v.header_len_hook = fn
+    return f
+
+
+def st_bytes(fn):
+    def f(v):
+        v.st_bytes_hook = fn
+    return f
+
+
+def tens(name, **kw):
+    def f(v):
+        v.set_tensor(name, **kw)
+    return f
+
+
+def add_node(node_obj, at=None):
+    def f(v):
+        if at is None:
+            v.model["nodes"].append(copy.deepcopy(node_obj))
+        else:
+            v.model["nodes"].insert(at, copy.deepcopy(node_obj))
+    return f
+
+
+def nodes(lst):
+    return setk("nodes", lst)
+
+
+def chain(*fns):
+    def f(v):
+        for fn in fns:
+            fn(v)
+    return f
+
+
+def _offsets(h, name, fn):
+    h[name]["data_offsets"] = fn(h[name]["data_offsets"])
+
+
+def offs(name, fn):
+    return hdr(lambda h: _offsets(h, name, fn))
+
+
+def _overlap(h):
+    # fc1.bias now starts 4 bytes into fc1.weight (length unchanged)
+    wb = h["fc1.weight"]["data_offsets"][0]
+    bl = h["fc1.bias"]["data_offsets"][1] - h["fc1.bias"]["data_offsets"][0]
+    h["fc1.bias"]["data_offsets"] = [wb + 4, wb + 4 + bl]
+
+
+def _dup_header_key(t):
+    # repeat the fc1.bias entry textually: json cannot express this otherwise
+    h = json.loads(t)
+    entry = json.dumps(h["fc1.bias"])
+    return t[:-1] + ', "fc1.bias": ' + entry + "}"
+
+
+def _deep(n):
+    return '{"sparseflow": 1, "name": "mlp", "extra": ' + "[" * n + "]" * n + "}"
+
+
+BIG62 = 1 << 62  # 4611686018427387904
+
+# Cycle: loop_a = add(h1, b), loop_b = relu(loop_a's output) -> b
+CYCLE_NODES = [
+    {"op": "linear", "name": "fc1", "inputs": [INPUT], "outputs": ["h1"],
+     "weight": "fc1.weight", "bias": "fc1.bias"},
+    {"op": "add", "name": "loop_a", "inputs": ["h1", "b"], "outputs": ["a1"]},
+    {"op": "relu", "name": "loop_b", "inputs": ["a1"], "outputs": ["b"]},
+    {"op": "linear", "name": "fc2", "inputs": ["a1"], "outputs": [OUTPUT],
+     "weight": "fc2.weight"},
+]
+SELF_NODES = [
+    {"op": "linear", "name": "fc1", "inputs": [INPUT], "outputs": ["h1"],
+     "weight": "fc1.weight", "bias": "fc1.bias"},
+    {"op": "add", "name": "selfish", "inputs": ["h1", "s"], "outputs": ["s"]},
+    {"op": "linear", "name": "fc2", "inputs": ["s"], "outputs": [OUTPUT],
+     "weight": "fc2.weight"},
+]
+SELF_WORDS = Any(I("cycl"), I("itself"), I("its own"))
+
+# ---------------------------------------------------------------------------
+# the case table
+# ---------------------------------------------------------------------------
+#
+# Ok(name, mutate)
+#   a control: a valid variant that must generate (exit 0, a .c file in
+#   OUTDIR, nothing written elsewhere).  ok_base also runs `inspect` and
+#   `inspect --json`, which must succeed and write nothing.
+# Gen(name, mutate, exit=1, expect, existing_out=False)
+#   mutate: function(Variant) (None = the base model unchanged)
+#   exit:   expected exit status (int, or a set of acceptable ones)
+#   expect: substrings that ONE "sfgen: error:" line of stderr must contain
+#           (plain str: exact; I(...): case-insensitive; Any(...): one of)
+#   existing_out: True: OUTDIR exists beforehand (with files) and must be
+#           left unchanged; "file": OUTDIR is a regular file, left unchanged
+# Usage(name, argv, exit=2, expect, mutate=None)
+#   argv: function(model_path, outdir) -> the arguments after sfgen
+#   exit 2: stderr must be non-empty and contain `expect` (any line);
+#   exit 1: as for Gen, one "sfgen: error:" line must contain `expect`
+
+
+class Gen:
+    kind = "gen"
+
+    def __init__(self, name, mutate, exit=1, expect=(), existing_out=False):
+        self.name, self.mutate, self.exit = name, mutate, exit
+        self.expect, self.existing_out = list(expect), existing_out
+
+
+class Usage:
+    kind = "usage"
+
+    def __init__(self, name, argv, exit=2, expect=(), mutate=None):
+        self.name, self.argv, self.exit, self.expect = name, argv, exit, list(expect)
+        self.mutate = mutate
+
+
+class Ok:
+    """A control: a valid variant that must generate (exit 0)."""
+    kind = "ok"
+
+    def __init__(self, name, mutate):
+        self.name, self.mutate = name, mutate
+
+
+CASES = [
+    # -- controls: valid models (if one of these fails, the cases built from
+    #    the same pieces do not prove much) -----------------------------------
+    Ok("ok_base", None),
+    Ok("ok_f16_weights", chain(tens("fc1.weight", dtype="F16"), tens("fc2.weight", dtype="F16"))),
+    Ok("ok_bf16_weights", chain(tens("fc1.weight", dtype="BF16"), tens("fc1.bias", dtype="BF16"))),
+    Ok("ok_metadata", lambda v: setattr(v, "metadata", {"format": "pt"})),
+    Ok("ok_matmul_gelu", chain(
+        lambda v: v.add_tensor("fc2.wT", "F32", [D_HID, D_OUT]),
+        setk("nodes/@r1/op", "gelu"), setk("nodes/@r1/approximate", "tanh"),
+        setk("nodes/@fc2/op", "matmul"), setk("nodes/@fc2/weight", "fc2.wT"))),
+    Ok("ok_unnamed_node", delk("nodes/@r1/name")),
+
+    # -- model JSON syntax and top level -------------------------------------
+    Gen("json_truncated", text(lambda t: t[:len(t) // 2]), 1, [MJ]),
+    Gen("json_trailing_comma", text(lambda t: t.replace('"%s"\n' % OUTPUT, '"%s",\n' % OUTPUT, 1)), 1, [MJ]),
+    Gen("json_trailing_garbage", text(lambda t: t + "\n}"), 1, [MJ]),
+    Gen("json_empty_file", raw_model(""), 1, [MJ]),
+    Gen("json_binary_garbage", raw_model(b"\x00\xff\xfe\x93NUMPY\x01\x00"), 1, [MJ]),
+    Gen("json_top_array", raw_model("[1, 2, 3]"), 1, [MJ]),
+    Gen("json_top_string", raw_model('"sparseflow"'), 1, [MJ]),
+    Gen("json_deep_nesting", raw_model(_deep(200000)), 1, [MJ]),
+    Gen("json_duplicate_key", text(lambda t: t.replace('"name": "mlp"', '"name": "mlp", "name": "mlp2"', 1)),
+        1, [MJ, DUP, "name"]),
+    Gen("missing_sparseflow", delk("sparseflow"), 1, [MJ, field("sparseflow")]),
+    Gen("wrong_sparseflow_version", setk("sparseflow", 2), 1, [MJ, field("sparseflow")]),
+    Gen("sparseflow_version_string", setk("sparseflow", "1"), 1, [MJ, field("sparseflow")]),
+    Gen("sparseflow_version_fraction", setk("sparseflow", 1.5), 1, [MJ, field("sparseflow")]),
+    Gen("name_not_c_identifier_dash", setk("name", "my-model"), 1, [MJ, field("name")]),
+    Gen("name_not_c_identifier_digit", setk("name", "1mlp"), 1, [MJ, field("name")]),
+    Gen("name_path_traversal", setk("name", "../evil"), 1, [MJ, field("name")]),
+    Gen("name_empty", setk("name", ""), 1, [MJ, field("name")]),
+    Gen("name_with_nul", setk("name", "ml\u0000p"), 1, [MJ, field("name")]),
+    Gen("name_not_string", setk("name", 5), 1, [MJ, field("name")]),
+    Gen("name_missing", delk("name"), 1, [MJ, field("name")]),
+    Gen("weights_missing_key", delk("weights"), 1, [MJ, field("weights")]),
+    Gen("weights_file_not_found", setk("weights", "nope.safetensors"), 1, ["nope.safetensors"]),
+    Gen("weights_dev_zero", setk("weights", "/dev/zero"), 1, ["zero"]),
+    Gen("weights_is_directory", setk("weights", "."), 1, []),
+    Gen("nodes_not_array", setk("nodes", {"op": "relu"}), 1, [MJ, field("nodes")]),
+
+    # -- unknown things ------------------------------------------------------
+    Gen("unknown_op", setk("nodes/@r1/op", "rleu"), 1, [MJ, node("r1", 1), "rleu"]),
+    Gen("unknown_op_conv", setk("nodes/@fc1/op", "convolution"), 1, [MJ, node("fc1", 0), "convolution"]),
+    Gen("unknown_op_unnamed_node", chain(delk("nodes/@r1/name"), setk("nodes/1/op", "rleu")), 1,
+        [MJ, "nodes[1]", "rleu"]),
+    Gen("op_not_string", setk("nodes/@r1/op", 7), 1, [MJ, node("r1", 1), field("op")]),
+    Gen("op_missing", delk("nodes/@r1/op"), 1, [MJ, "nodes[1]", field("op")]),
+    Gen("unknown_key_top", setk("extra_stuff", 1), 1, [MJ, "extra_stuff"]),
+    Gen("unknown_key_node", setk("nodes/@fc1/pading", 1), 1, [MJ, node("fc1", 0), "pading"]),
+    Gen("unknown_key_input", setk("inputs/0/layout", "nchw"), 1, [MJ, "layout"]),
+    Gen("relu_with_approximate", setk("nodes/@r1/approximate", "tanh"), 1,
+        [MJ, node("r1", 1), "approximate"]),
+    Gen("relu_with_weight", setk("nodes/@r1/weight", "fc1.weight"), 1, [MJ, node("r1", 1), "weight"]),
+    Gen("gelu_bad_approximate", chain(setk("nodes/@r1/op", "gelu"), setk("nodes/@r1/approximate", "bogus")),
+        1, [MJ, node("r1", 1), field("approximate")]),
+
+    # -- names that do not resolve -------------------------------------------
+    Gen("missing_tensor", setk("nodes/@fc2/weight", "fc3.weight"), 1, [node("fc2", 2), "fc3.weight"]),
+    Gen("misspelled_bias", setk("nodes/@fc1/bias", "fc1.bais"), 1, [node("fc1", 0), "fc1.bais"]),
+    Gen("misspelled_in_safetensors", lambda v: v.tensor("fc1.weight").update(name="fc1.weigth"),
+        1, [node("fc1", 0), "fc1.weight"]),
+    Gen("weight_name_with_nul", setk("nodes/@fc1/weight", "fc1.weight\u0000x"), 1, [node("fc1", 0), "weight"]),
+    Gen("linear_without_weight", delk("nodes/@fc1/weight"), 1, [MJ, node("fc1", 0), field("weight")]),
+    Gen("undefined_activation", setk("nodes/@r1/inputs", ["h9"]), 1, [MJ, node("r1", 1), "h9"]),
+    Gen("weight_used_as_activation", setk("nodes/@r1/inputs", ["fc1.weight"]), 1,
+        [MJ, node("r1", 1), "fc1.weight"]),
+    Gen("output_not_produced", setk("outputs", ["ghost"]), 1, [MJ, "ghost"]),
+    Gen("no_nodes", setk("nodes", []), 1, [MJ, "nodes"]),
+    Gen("no_outputs", setk("outputs", []), 1, [MJ, "outputs"]),
+    Gen("no_inputs", setk("inputs", []), 1, [MJ, "inputs"]),
+    Gen("relu_two_inputs", setk("nodes/@r1/inputs", ["h1", "h1"]), 1, [MJ, node("r1", 1), "inputs"]),
+    Gen("add_one_input", chain(setk("nodes/@r1/op", "add")), 1, [MJ, node("r1", 1), "inputs"]),
+    Gen("node_two_outputs", setk("nodes/@r1/outputs", ["a1", "a2"]), 1, [MJ, node("r1", 1), "outputs"]),
+    Gen("node_inputs_not_strings", setk("nodes/@r1/inputs", [1]), 1, [MJ, node("r1", 1), "inputs"]),
+
+    # -- shapes --------------------------------------------------------------
+    Gen("linear_in_dim_mismatch", tens("fc1.weight", shape=[D_HID, D_IN - 1]), 1,
+        [node("fc1", 0), I("shape")]),
+    Gen("linear_bias_len_mismatch", tens("fc1.bias", shape=[D_HID - 1]), 1,
+        [node("fc1", 0), I("shape"), "bias"]),
+    Gen("linear_weight_rank3", tens("fc1.weight", shape=[2, D_HID, D_IN // 2]), 1,
+        [node("fc1", 0), I("shape")]),
+    Gen("linear_chain_mismatch", tens("fc2.weight", shape=[D_OUT, D_HID + 1]), 1,
+        [node("fc2", 2), I("shape")]),
+    Gen("matmul_k_mismatch", chain(lambda v: v.add_tensor("fc2.wT", "F32", [D_HID - 2, D_OUT]),
+                                   setk("nodes/@fc2/op", "matmul"), setk("nodes/@fc2/weight", "fc2.wT")),
+        1, [node("fc2", 2), I("shape")]),
+    Gen("add_incompatible_shapes", chain(
+        add_node({"op": "add", "name": "sum1", "inputs": ["h1", INPUT], "outputs": ["s1"]}, at=1),
+        setk("nodes/@r1/inputs", ["s1"])), 1, [MJ, node("sum1", 1), I("shape")]),
+    Gen("mul_incompatible_shapes", chain(
+        add_node({"op": "mul", "name": "prod1", "inputs": [INPUT, "h1"], "outputs": ["p1"]}, at=1),
+        setk("nodes/@r1/inputs", ["p1"])), 1, [MJ, node("prod1", 1), I("shape")]),
+    Gen("input_dim_zero", setk("inputs/0/shape", [B_MAX, 0]), 1, [MJ, I("shape")]),
+    Gen("input_batch_zero", setk("inputs/0/shape", [0, D_IN]), 1, [MJ, I("shape")]),
+    Gen("input_dim_negative", setk("inputs/0/shape", [B_MAX, -D_IN]), 1, [MJ, I("shape")]),
+    Gen("input_dim_fraction", setk("inputs/0/shape", [B_MAX, 16.5]), 1, [MJ, I("shape")]),
+    Gen("input_dim_string", setk("inputs/0/shape", [B_MAX, "16"]), 1, [MJ, I("shape")]),
+    Gen("input_dim_bool", setk("inputs/0/shape", [B_MAX, True]), 1, [MJ, I("shape")]),
+    Gen("input_shape_not_array", setk("inputs/0/shape", 16), 1, [MJ, I("shape")]),
+    Gen("input_dim_huge", setk("inputs/0/shape", [B_MAX, BIG62]), 1, [MJ, I("shape")]),
+    Gen("input_batch_huge", setk("inputs/0/shape", [BIG62, D_IN]), 1, [MJ, I("shape")]),
+    Gen("input_dim_2pow64", text(lambda t: t.replace("%d,\n" % B_MAX, "18446744073709551616,\n", 1)),
+        1, [MJ, I("shape")]),
+    Gen("input_bytes_overflow", setk("inputs/0/shape", [B_MAX, 1 << 59]), 1, [MJ, I("shape")]),
+    Gen("input_elems_wrap_to_zero", setk("inputs/0/shape", [1 << 16] * 4 + [D_IN]), 1, [MJ, I("shape")]),
+    Gen("input_dims_product_overflow", setk("inputs/0/shape", [1 << 32, 1 << 32, D_IN]), 1, [MJ, I("shape")]),
+
+    # -- dtypes --------------------------------------------------------------
+    Gen("st_dtype_i64", tens("fc1.bias", dtype="I64"), 1, [ST, "fc1.bias", I("dtype")]),
+    Gen("st_dtype_f64", tens("fc1.weight", dtype="F64"), 1, [ST, "fc1.weight", I("dtype")]),
+    Gen("st_dtype_fp8", tens("fc2.weight", dtype="F8_E4M3"), 1, [ST, "fc2.weight", I("dtype")]),
+    Gen("st_dtype_lowercase", hdr(lambda h: h["fc1.bias"].update(dtype="f32")), 1, [ST, "fc1.bias", I("dtype")]),
+    Gen("st_dtype_missing", hdr(lambda h: h["fc1.bias"].pop("dtype")), 1, [ST, "fc1.bias", I("dtype")]),
+    Gen("input_dtype_f16", setk("inputs/0/dtype", "f16"), 1, [MJ, I("dtype")]),
+    Gen("input_dtype_f64", setk("inputs/0/dtype", "f64"), 1, [MJ, I("dtype")]),
+
+    # -- safetensors framing -------------------------------------------------
+    Gen("st_empty_file", st_bytes(lambda b: b""), 1, [ST]),
+    Gen("st_shorter_than_8", st_bytes(lambda b: b[:5]), 1, [ST]),
+    Gen("st_truncated_in_header", st_bytes(lambda b: b[:8 + 20]), 1, [ST]),
+    Gen("st_truncated_data", st_bytes(lambda b: b[:-10]), 1, [ST]),
+    Gen("st_truncated_no_data", st_bytes(lambda b: b[:8 + struct.unpack("<Q", b[:8])[0]]), 1, [ST]),
+    Gen("st_header_len_beyond_file", st_bytes(lambda b: struct.pack("<Q", len(b) + 100) + b[8:]), 1, [ST]),
+    Gen("st_header_len_2pow63", hlen(lambda n: 1 << 63), 1, [ST]),
+    Gen("st_header_len_u64_max", hlen(lambda n: (1 << 64) - 1), 1, [ST]),
+    Gen("st_header_len_zero", hlen(lambda n: 0), 1, [ST]),
+    Gen("st_header_not_json", hdr_text(lambda t: "this is not JSON at all" + " " * (len(t) - 23)), 1, [ST]),
+    Gen("st_header_binary", hdr_text(lambda t: bytes(range(256))[: len(t)]), 1, [ST]),
+    Gen("st_header_array", hdr_text(lambda t: "[]"), 1, [ST]),
+    Gen("st_header_trailing_garbage", hdr_text(lambda t: t + "xyz"), 1, [ST]),
+    Gen("st_tensor_entry_not_object", hdr(lambda h: h.__setitem__("fc1.bias", 5)), 1, [ST, "fc1.bias"]),
+    Gen("st_unknown_key_in_entry", hdr(lambda h: h["fc1.bias"].update(layout="row")), 1, [ST, "fc1.bias", "layout"]),
+    Gen("st_metadata_not_object", lambda v: setattr(v, "metadata", 5), 1, [ST, "__metadata__"]),
+    Gen("st_offsets_end_beyond_file", offs("fc2.weight", lambda o: [o[0] + 1000, o[1] + 1000]), 1,
+        [ST, "fc2.weight", "data_offsets"]),
+    Gen("st_offsets_begin_gt_end", offs("fc1.bias", lambda o: [o[1], o[0]]), 1,
+        [ST, "fc1.bias", "data_offsets"]),
+    Gen("st_offsets_len_mismatch", offs("fc1.bias", lambda o: [o[0], o[1] - 4]), 1,
+        [ST, "fc1.bias", Any("data_offsets", "shape")]),
+    Gen("st_offsets_half_length", offs("fc1.weight", lambda o: [o[0], o[0] + (o[1] - o[0]) // 2]), 1,
+        [ST, "fc1.weight", Any("data_offsets", "shape")]),
+    Gen("st_offsets_not_pair", offs("fc1.bias", lambda o: [o[0]]), 1, [ST, "fc1.bias", "data_offsets"]),
+    Gen("st_offsets_negative", offs("fc1.bias", lambda o: [-4, o[1] - o[0] - 4]), 1,
+        [ST, "fc1.bias", "data_offsets"]),
+    Gen("st_offsets_huge", offs("fc2.weight", lambda o: [(1 << 64) - 8, (1 << 64) - 8 + o[1] - o[0]]), 1,
+        [ST, "fc2.weight", "data_offsets"]),
+    Gen("st_offsets_overlap", hdr(_overlap), 1, [ST, I("overlap"), Any("fc1.weight", "fc1.bias")]),
+    Gen("st_duplicate_tensor_key", hdr_text(_dup_header_key), 1, [ST, "fc1.bias", DUP]),
+    Gen("st_shape_negative", hdr(lambda h: h["fc1.bias"].update(shape=[-32])), 1, [ST, "fc1.bias", "shape"]),
+    Gen("st_shape_fraction", hdr(lambda h: h["fc1.bias"].update(shape=[32.5])), 1, [ST, "fc1.bias", "shape"]),
+    # element count * dtype size wraps to 0: with empty data_offsets a naive
+    # size check passes
+    Gen("st_shape_bytes_overflow", chain(tens("fc2.weight", shape=[1 << 61, 2], data=b"")), 1,
+        [ST, "fc2.weight", "shape"]),
+    Gen("st_shape_elems_overflow", chain(tens("fc2.weight", shape=[1 << 32, 1 << 32], data=b"")), 1,
+        [ST, "fc2.weight", "shape"]),
+    # every dimension small, but the product wraps to exactly 0 mod 2^64
+    Gen("st_shape_elems_wrap_to_zero", tens("fc2.weight", shape=[1 << 16] * 4, data=b""), 1,
+        [ST, "fc2.weight", "shape"]),
+    Gen("st_shape_bytes_wrap_to_zero", tens("fc2.weight", shape=[1 << 16] * 3 + [1 << 14], data=b""), 1,
+        [ST, "fc2.weight", "shape"]),
+    Gen("st_shape_bytes_overflow_unused",
+        lambda v: v.tensors.append({"name": "unused.big", "dtype": "F32", "shape": [BIG62, 8], "data": b""}),
+        1, [ST, "unused.big", "shape"]),
+
+    # -- graph structure -----------------------------------------------------
+    Gen("cycle_two_nodes", nodes(CYCLE_NODES), 1, [MJ, I("cycl"), Any("loop_a", "loop_b")]),
+    Gen("node_consumes_own_output", nodes(SELF_NODES), 1, [MJ, "selfish", SELF_WORDS]),
+    Gen("duplicate_output_two_nodes",
+        add_node({"op": "relu", "name": "twin", "inputs": [INPUT], "outputs": ["h1"]}, at=1),
+        1, [MJ, DUP, "h1"]),
+    Gen("output_shadows_input", add_node({"op": "relu", "name": "shadow", "inputs": ["h1"],
+                                          "outputs": [INPUT]}, at=1),
+        1, [MJ, DUP, node("shadow"), INPUT]),
+    Gen("duplicate_node_names", setk("nodes/@r1/name", "fc1"), 1, [MJ, DUP, "fc1"]),
+    Gen("duplicate_input_names", lambda v: v.model["inputs"].append(copy.deepcopy(v.model["inputs"][0])),
+        1, [MJ, DUP, INPUT]),
+    Gen("duplicate_graph_outputs", setk("outputs", [OUTPUT, OUTPUT]), 1, [MJ, DUP, OUTPUT]),
+
+    # -- a failed generation must not touch an existing output folder --------
+    Gen("existing_out_bad_json", text(lambda t: t[:-3]), 1, [MJ], existing_out=True),
+    Gen("existing_out_shape_mismatch", tens("fc1.bias", shape=[D_HID + 1]), 1,
+        [node("fc1", 0), I("shape")], existing_out=True),
+    Gen("existing_out_truncated_st", st_bytes(lambda b: b[:-1]), 1, [ST], existing_out=True),
+    Gen("out_is_regular_file", None, 1, [OUT_NAME], existing_out="file"),
+
+    # -- command line --------------------------------------------------------
+    Usage("usage_no_args", lambda m, o: [], 2),
+    Usage("usage_unknown_option", lambda m, o: [m, "-o", o, "--frobnicate"], 2, ["--frobnicate"]),
+    Usage("usage_missing_o_value", lambda m, o: [m, "-o"], 2),
+    Usage("usage_no_o", lambda m, o: [m], 2),
+    Usage("usage_two_models", lambda m, o: [m, m, "-o", o], 2),
+    Usage("usage_inspect_no_model", lambda m, o: ["inspect"], 2),
+    Usage("usage_inspect_unknown_option", lambda m, o: ["inspect", m, "--frobnicate"], 2, ["--frobnicate"]),
+    Usage("model_file_not_found", lambda m, o: [os.path.join(os.path.dirname(m), "absent.json"), "-o", o],
+          1, ["absent.json"]),
+    Usage("model_is_directory", lambda m, o: [os.path.dirname(m), "-o", o], 1),
+    Usage("inspect_bad_json", lambda m, o: ["inspect", m], 1, [MJ], mutate=text(lambda t: t[:-5])),
+    Usage("inspect_bad_safetensors", lambda m, o: ["inspect", m], 1, [ST],
+          mutate=hlen(lambda n: 1 << 63)),
+]
+
+# The .npy cases for the generated program (--program-cases).  The program
+# is OUTDIR/mlp, built with `make -C OUTDIR` from the base model.  Each row is
+# a Prog(name, input file bytes, expected exit, substrings, argv, alt_ok).
+
+
+def npy_bytes(descr="<f4", shape=(3, D_IN), fortran=False, data=None, version=1):
+    """An .npy image; data=None: the right number of elements of `descr`."""
+    shape = tuple(shape)
+    if len(shape) == 1:
+        srepr = "(%d,)" % shape[0]
+    else:
+        srepr = "(" + ", ".join(str(d) for d in shape) + ")"
+    h = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (
+        descr, "True" if fortran else "False", srepr)
+    pre = 6 + 2 + (2 if version == 1 else 4)
+    pad = -(pre + len(h) + 1) % 64
+    h = (h + " " * pad + "\n").encode("latin-1")
+    head = b"\x93NUMPY" + bytes([version, 0])
+    head += struct.pack("<H", len(h)) if version == 1 else struct.pack("<I", len(h))
+    if data is None:
+        n = _numel(shape)
+        batch = shape[0] if shape else 1
+        inner = n // batch if batch else 0
+        data = _pack_descr(descr, _input_values(batch, inner), n)
+    return head + h + data
+
+
+def _input_values(batch, inner):
+    return [((((b * inner + i) * 13) % 17) - 8) / 8.0 for b in range(batch) for i in range(inner)]
+
+
+def _pack_descr(descr, vals, n):
+    vals = (list(vals) + [0.0] * n)[:n]
+    code = {"<f4": "<%df", ">f4": ">%df", "<f8": "<%dd", "<f2": "<%de"}.get(descr)
+    if code:
+        return struct.pack(code % n, *vals)
+    if descr == "<i4":
+        return struct.pack("<%di" % n, *[int(x) for x in vals])
+    if descr == "|u1":
+        return bytes(n)
+    return bytes(4 * n)
+
+
+class Prog:
+    def __init__(self, name, content, exit=1, expect=None, argv=None, alt_ok=False):
+        """content: bytes for the input file (None: do not create it).
+        argv: function(prog, in_path, out_path) -> argv (default: the normal
+        --input/--output call).  expect: substrings of stderr (default: the
+        input file's basename).  alt_ok: exit 0 with a correct result is
+        accepted too (for inputs a loader may legitimately support)."""
+        self.name, self.content, self.exit = name, content, exit
+        self.expect, self.argv, self.alt_ok = expect, argv, alt_ok
+
+
+def _std_argv(prog, inp, out):
+    return [prog, "--input", "%s=%s" % (INPUT, inp), "--output", "%s=%s" % (OUTPUT, out)]
+
+
+PROGRAM_CASES = [
+    Prog("prog_ok_batch3", npy_bytes(), 0),
+    Prog("prog_ok_batch_max", npy_bytes(shape=(B_MAX, D_IN)), 0),
+    Prog("prog_ok_batch1", npy_bytes(shape=(1, D_IN)), 0),
+    Prog("prog_dtype_f8", npy_bytes(descr="<f8"), 1, [I("dtype")]),
+    Prog("prog_dtype_i4", npy_bytes(descr="<i4"), 1, [I("dtype")]),
+    Prog("prog_dtype_f2", npy_bytes(descr="<f2"), 1, [I("dtype")]),
+    Prog("prog_dtype_u1", npy_bytes(descr="|u1"), 1, [I("dtype")]),
+    Prog("prog_dtype_big_endian", npy_bytes(descr=">f4"), 1, [], alt_ok=True),
+    Prog("prog_fortran_order", npy_bytes(fortran=True), 1, [], alt_ok=True),
+    Prog("prog_trailing_dim", npy_bytes(shape=(3, D_IN - 1)), 1, [I("shape")]),
+    Prog("prog_batch_zero", npy_bytes(shape=(0, D_IN)), 1, [I("shape")]),
+    Prog("prog_batch_above_max", npy_bytes(shape=(B_MAX + 1, D_IN)), 1, [I("shape")]),
+    Prog("prog_rank1", npy_bytes(shape=(D_IN,)), 1, [I("shape")]),
+    Prog("prog_rank3", npy_bytes(shape=(1, 3, D_IN)), 1, [I("shape")]),
+    Prog("prog_rank0", npy_bytes(shape=(), data=struct.pack("<f", 1.0)), 1, [I("shape")]),
+    Prog("prog_huge_shape", npy_bytes(shape=(3, BIG62), data=b""), 1, [I("shape")]),
+    Prog("prog_truncated_data", npy_bytes()[:-7], 1),
+    Prog("prog_no_data", npy_bytes()[:128], 1),
+    Prog("prog_truncated_header", npy_bytes()[:40], 1),
+    Prog("prog_not_npy", b"hello, this is not an npy file\n" * 4, 1),
+    Prog("prog_empty_file", b"", 1),
+    Prog("prog_bad_header_dict", b"\x93NUMPY\x01\x00" + struct.pack("<H", 54)
+         + b"{'descr': '<f4', 'shape': (3, 16)".ljust(53) + b"\n" + bytes(192), 1),
+    Prog("prog_header_len_huge", b"\x93NUMPY\x02\x00" + struct.pack("<I", 0xFFFFFFF0) + b"{'descr'", 1),
+    Prog("prog_missing_file", None, 1),
+    Prog("prog_usage_no_args", npy_bytes(), 2, [], argv=lambda p, i, o: [p]),
+    Prog("prog_usage_unknown_option", npy_bytes(), 2, ["--frobnicate"],
+         argv=lambda p, i, o: _std_argv(p, i, o) + ["--frobnicate"]),
+    Prog("prog_usage_input_no_value", npy_bytes(), 2, [],
+         argv=lambda p, i, o: [p, "--output", o, "--input"]),
+    Prog("prog_unknown_input_name", npy_bytes(), {1, 2}, ["nosuch"],
+         argv=lambda p, i, o: [p, "--input", "nosuch=" + i, "--output", "%s=%s" % (OUTPUT, o)]),
+    Prog("prog_missing_input", npy_bytes(), {1, 2}, [INPUT],
+         argv=lambda p, i, o: [p, "--output", "%s=%s" % (OUTPUT, o)]),
+]
+
+# ---------------------------------------------------------------------------
+# running
+# ---------------------------------------------------------------------------
+
+SANITIZER_MARKS = ("Sanitizer", "runtime error")
+
+
+def snapshot(root):
+    """Everything under `root`: relpath -> (kind, size, mtime_ns, digest)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            p = os.path.join(dirpath, d)
+            out[os.path.relpath(p, root)] = ("dir",)
+        for fn in filenames:
+            p = os.path.join(dirpath, fn)
+            st = os.lstat(p)
+            if os.path.islink(p):
+                out[os.path.relpath(p, root)] = ("link", os.readlink(p))
+                continue
+            with open(p, "rb") as f:
+                dig = hashlib.sha256(f.read()).hexdigest()
+            out[os.path.relpath(p, root)] = ("file", st.st_size, st.st_mtime_ns, dig)
+    return out
+
+
+def diff_snap(before, after):
+    added = sorted(set(after) - set(before))
+    removed = sorted(set(before) - set(after))
+    changed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
+    msgs = []
+    if added:
+        msgs.append("new: " + ", ".join(added[:8]))
+    if removed:
+        msgs.append("removed: " + ", ".join(removed[:8]))
+    if changed:
+        msgs.append("changed: " + ", ".join(changed[:8]))
+    return "; ".join(msgs)
+
+
+def run_proc(argv, cwd, timeout):
+    try:
+        p = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        err = (e.stderr or b"").decode("utf-8", "replace")
+        return None, (e.stdout or b"").decode("utf-8", "replace"), err, "timed out after %gs" % timeout
+    except OSError as e:
+        return None, "", "", "cannot run %s: %s" % (argv[0], e)
+    return (p.returncode, p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"), None)
+
+
+def exit_ok(code, want):
+    return code in want if isinstance(want, (set, frozenset, tuple, list)) else code == want
+
+
+def common_problems(code, err, why):
+    probs = []
+    if why:
+        probs.append(why)
+    elif code is not None and code < 0:
+        probs.append("killed by signal %d" % -code)
+    for m in SANITIZER_MARKS:
+        if m in err:
+            probs.append("stderr contains %r" % m)
+            break
+    return probs
+
+
+def error_lines(err):
+    return [ln for ln in err.splitlines() if ln.startswith("sfgen: error: ")]
+
+
+def missing_in_one_line(lines, expect):
+    """[] if one line holds every expected substring; else what the best
+    line lacks."""
+    if not lines:
+        return [repr(w) for w in expect] or ["any error line"]
+    best = None
+    for ln in lines:
+        miss = [w for w in expect if not _has(ln, w)]
+        if best is None or len(miss) < len(best):
+            best = miss
+    return [repr(w) for w in best]
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.sfgen = os.path.abspath(args.sfgen)
+        self.work = args.work
+        self.cwd = os.path.join(self.work, "cwd")  # sfgen runs here: must stay empty
+        os.makedirs(self.cwd, exist_ok=True)
+        self.passed = self.failed = 0
+
+    def report(self, name, probs, err="", out=""):
+        if not probs:
+            self.passed += 1
+            print("PASS %s" % name)
+            if self.args.verbose and err.strip():
+                print("    " + err.strip().replace("\n", "\n    "))
+        else:
+            self.failed += 1
+            print("FAIL %s: %s" % (name, "; ".join(probs)))
+            shown = err.strip() or "(empty)"
+            if len(shown) > 3000:
+                shown = shown[:3000] + "\n... (%d more characters)" % (len(shown) - 3000)
+            print("    stderr: " + shown.replace("\n", "\n    "))
+        sys.stdout.flush()
+
+    def case_dir(self, name):
+        d = os.path.join(self.work, "cases", name)
+        if os.path.exists(d):
+            shutil.rmtree(d)
+        os.makedirs(d)
+        return d
+
+    def sfgen_run(self, argv):
+        cwd_before = snapshot(self.cwd)
+        code, out, err, why = run_proc([self.sfgen] + argv, self.cwd, self.args.timeout)
+        d = diff_snap(cwd_before, snapshot(self.cwd))
+        return code, out, err, why, d
+
+    # -- one row -------------------------------------------------------------
+    def run_case(self, c):
+        d = self.case_dir(c.name)
+        v = Variant()
+        if getattr(c, "mutate", None):
+            c.mutate(v)
+        model_path = v.write(os.path.join(d, "model"))
+        parent = os.path.join(d, "out_parent")   # nothing but OUTDIR may appear here
+        os.makedirs(parent)
+        outdir = os.path.join(parent, OUT_NAME)
+        if getattr(c, "existing_out", False) == "file":
+            with open(outdir, "w") as f:
+                f.write("a regular file where OUTDIR should go\n")
+        elif getattr(c, "existing_out", False):
+            os.makedirs(os.path.join(outdir, "keep"))
+            with open(os.path.join(outdir, "sentinel.txt"), "w") as f:
+                f.write("must survive a failed generation\n")
+            with open(os.path.join(outdir, "keep", "mlp.c"), "w") as f:
+                f.write("/* an older generation */\n")
+        before = snapshot(d)
+
+        if c.kind == "usage":
+            argv = c.argv(model_path, outdir)
+        else:
+            argv = [model_path, "-o", outdir]
+        code, out, err, why, cwd_diff = self.sfgen_run(argv)
+        probs = common_problems(code, err, why)
+        after = snapshot(d)
+
+        if c.kind == "ok":
+            if not why and code != 0:
+                probs.append("exit %s, expected 0" % code)
+            if not os.path.isdir(outdir):
+                probs.append("no output folder")
+            elif not any(fn.endswith(".c") for fn in os.listdir(outdir)):
+                probs.append("no .c file in the output folder")
+            stray = diff_snap({k: x for k, x in before.items()},
+                              {k: x for k, x in after.items()
+                               if k != os.path.join("out_parent", OUT_NAME)
+                               and not k.startswith(os.path.join("out_parent", OUT_NAME, ""))})
+            if stray:
+                probs.append("files written outside OUTDIR: " + stray)
+            if cwd_diff:
+                probs.append("files written in the working directory: " + cwd_diff)
+            if c.name == "ok_base" and not probs:
+                probs.extend(self.inspect_checks(model_path, d))
+            self.report(c.name, probs, err, out)
+            return outdir if not probs else None
+
+        if not why and code is not None and code >= 0 and not exit_ok(code, c.exit):
+            probs.append("exit %s, expected %s" % (code, c.exit))
+        if c.kind == "gen" or (c.kind == "usage" and c.exit == 1):
+            miss = missing_in_one_line(error_lines(err), c.expect)
+            if miss:
+                probs.append("no 'sfgen: error:' line contains all of the expected text; "
+                             "missing: " + ", ".join(miss))
+        else:
+            if not err.strip():
+                probs.append("stderr is empty")
+            miss = [repr(w) for w in c.expect if not _has(err, w)]
+            if miss:
+                probs.append("stderr lacks " + ", ".join(miss))
+        changed = diff_snap(before, after)
+        if changed:
+            if not getattr(c, "existing_out", False) and os.path.exists(outdir):
+                probs.append("output folder exists after failure")
+            probs.append("files changed: " + changed)
+        if cwd_diff:
+            probs.append("files written in the working directory: " + cwd_diff)
+        self.report(c.name, probs, err, out)
+        return None
+
+    def inspect_checks(self, model_path, d):
+        """On the valid model, `inspect` succeeds and writes nothing."""
+        probs = []
+        before = snapshot(d)
+        for extra in ([], ["--json"]):
+            code, out, err, why, cwd_diff = self.sfgen_run(["inspect", model_path] + extra)
+            probs += ["inspect %s: %s" % (" ".join(extra), p) for p in common_problems(code, err, why)]
+            if not why and code != 0:
+                probs.append("inspect %s: exit %s, expected 0" % (" ".join(extra), code))
+            if extra and code == 0:
+                try:
+                    json.loads(out)
+                except ValueError:
+                    probs.append("inspect --json: stdout is not JSON")
+            if cwd_diff:
+                probs.append("inspect wrote into the working directory: " + cwd_diff)
+        dd = diff_snap(before, snapshot(d))
+        if dd:
+            probs.append("inspect wrote files: " + dd)
+        return probs
+
+    # -- the generated program -------------------------------------------------
+    def program_cases(self, outdir):
+        name = "prog_build"
+        if outdir is None:
+            self.report(name, ["the base model did not generate"])
+            return
+        code, out, err, why = run_proc(["make", "-C", outdir], self.work, 600)
+        prog = os.path.join(outdir, "mlp")
+        probs = common_problems(code, err, why)
+        if not why and code != 0:
+            probs.append("make exit %s" % code)
+        if not os.path.isfile(prog):
+            probs.append("no program %s after make" % prog)
+        self.report(name, probs, err or out)
+        if probs:
+            for pc in PROGRAM_CASES:
+                self.report(pc.name, ["program not built"])
+            return
+        for pc in PROGRAM_CASES:
+            self.run_prog_case(pc, prog)
+
+    def run_prog_case(self, pc, prog):
+        d = self.case_dir(pc.name)
+        inp = os.path.join(d, pc.name + "_in.npy")
+        outp = os.path.join(d, pc.name + "_out.npy")
+        if pc.content is not None:
+            with open(inp, "wb") as f:
+                f.write(pc.content)
+        argv = (pc.argv or _std_argv)(prog, inp, outp)
+        code, out, err, why = run_proc(argv, d, self.args.timeout)
+        probs = common_problems(code, err, why)
+        if why or (code is not None and code < 0):
+            self.report(pc.name, probs, err)
+            return
+        good = code == 0 and self.check_output(pc.content, outp) is None
+        if pc.exit == 0:
+            if code != 0:
+                probs.append("exit %s, expected 0" % code)
+            else:
+                bad = self.check_output(pc.content, outp)
+                if bad:
+                    probs.append(bad)
+        elif pc.alt_ok and good:
+            pass
+        else:
+            if not exit_ok(code, pc.exit):
+                probs.append("exit %s, expected %s%s" % (code, pc.exit,
+                                                         " (or 0 with a correct result)" if pc.alt_ok else ""))
+            if not err.strip():
+                probs.append("stderr is empty")
+            expect = list(pc.expect or [])
+            if pc.exit == 1 and pc.argv is None:
+                expect.append(os.path.basename(inp))   # the message names the file
+            miss = [repr(w) for w in expect if not _has(err, w)]
+            if miss:
+                probs.append("stderr lacks " + ", ".join(miss))
+        self.report(pc.name, probs, err)
+
+    def check_output(self, content, outp):
+        """None if outp holds the right result for input npy `content`."""
+        try:
+            x, shape = parse_npy(content)
+            y, yshape = parse_npy(open(outp, "rb").read())
+        except (OSError, ValueError) as e:
+            return "cannot read the result: %s" % e
+        batch = shape[0]
+        if tuple(yshape) != (batch, D_OUT):
+            return "result shape %s, expected %s" % (yshape, (batch, D_OUT))
+        ref = reference(x, batch)
+        for i, (a, b) in enumerate(zip(y, ref)):
+            if abs(a - b) > 1e-4 + 1e-4 * abs(b):
+                return "result[%d] = %r, expected %r" % (i, a, b)
+        return None
+
+    def run_all(self):
+        cases = CASES
+        if self.args.only:
+            cases = [c for c in cases if self.args.only in c.name]
+        base_out = None
+        for c in cases:
+            r = self.run_case(c)
+            if c.name == "ok_base":
+                base_out = r
+        if self.args.program_cases:
+            if base_out is None and not any(c.name == "ok_base" for c in cases):
+                base_out = self.run_case(CASES[0])
+            self.program_cases(base_out)
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        return self.failed == 0
+
+
+def parse_npy(b):
+    """(flat values, shape) of a little-endian f4/f8 C-order npy image."""
+    if b is None or len(b) < 10 or b[:6] != b"\x93NUMPY":
+        raise ValueError("not an npy file")
+    major = b[6]
+    if major == 1:
+        hl, off = struct.unpack("<H", b[8:10])[0], 10
+    else:
+        hl, off = struct.unpack("<I", b[8:12])[0], 12
+    h = ast.literal_eval(b[off:off + hl].decode("latin-1"))
+    if h.get("fortran_order"):
+        shape = tuple(h["shape"])
+        n = _numel(shape)
+        code = {"<f4": "<%df", ">f4": ">%df"}.get(h["descr"])
+        if not code:
+            raise ValueError("descr %r" % h["descr"])
+        flat = struct.unpack(code % n, b[off + hl:off + hl + n * 4])
+        r, c = shape
+        return [flat[j * r + i] for i in range(r) for j in range(c)], shape
+    code = {"<f4": ("<%df", 4), ">f4": (">%df", 4), "<f8": ("<%dd", 8)}.get(h["descr"])
+    if not code:
+        raise ValueError("descr %r" % h["descr"])
+    shape = tuple(h["shape"])
+    n = _numel(shape)
+    data = b[off + hl:off + hl + n * code[1]]
+    if len(data) != n * code[1]:
+        raise ValueError("truncated data")
+    return list(struct.unpack(code[0] % n, data)), shape
+
+
+def reference(x, batch):
+    """The base model in plain Python: relu(x W1^T + b1) W2^T."""
+    w1 = _values(D_HID * D_IN, 1)
+    b1 = _values(D_HID, 2)
+    w2 = _values(D_OUT * D_HID, 3)
+    out = []
+    for b in range(batch):
+        xr = x[b * D_IN:(b + 1) * D_IN]
+        a = [max(0.0, sum(xr[i] * w1[o * D_IN + i] for i in range(D_IN)) + b1[o]) for o in range(D_HID)]
+        out += [sum(a[i] * w2[o * D_HID + i] for i in range(D_HID)) for o in range(D_OUT)]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sfgen", default=os.path.join(REPO, "build", "sfgen"))
+    ap.add_argument("--work", help="work folder (kept); default: a temp folder, removed")
+    ap.add_argument("--program-cases", action="store_true",
+                    help="also build the base model and run the generated program's .npy cases")
+    ap.add_argument("--only", help="run only the cases whose name contains this")
+    ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per process")
+    ap.add_argument("-v", "--verbose", action="store_true", help="show stderr of passing cases too")
+    args = ap.parse_args()
+    if args.list:
+        for c in CASES:
+            print("%-6s %s" % (c.kind, c.name))
+        for pc in PROGRAM_CASES:
+            print("%-6s %s" % ("prog", pc.name))
+        return 0
+    tmp = None
+    if args.work:
+        args.work = os.path.abspath(args.work)
+        os.makedirs(args.work, exist_ok=True)
+    else:
+        tmp = args.work = tempfile.mkdtemp(prefix="sf_bad_")
+    try:
+        ok = Runner(args).run_all()
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
