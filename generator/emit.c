@@ -125,10 +125,11 @@ void sf_plan_arena(sf_graph *g, sf_arena_plan *ap)
             continue;
         const sf_tensor *in = &g->tensors[n->in[0]];
         size_t T = (size_t)(in->dims[0] * tokens_per_item(in));
-        size_t tiles = (T + 15) / 16;
+        size_t tv = (size_t)n->lin->plan.tile_vecs;
+        size_t tiles = (T + 16 * tv - 1) / (16 * tv);
         size_t kp = n->lin->plan.kernel == SF_K_DENSE ? (size_t)n->lin->plan.ncols
                                                       : (size_t)n->lin->in;
-        size_t bytes = tiles * kp * 64;
+        size_t bytes = tiles * tv * kp * 64;
         if (bytes > scratch)
             scratch = bytes;
     }
@@ -175,6 +176,7 @@ static sf_status layer_vars(ectx *c, const sf_node *n)
     SET("K", "%lld", (long long)L->in);
     SET("O", "%lld", (long long)L->out);
     SET("R", "%d", R);
+    SET("TB", "%d", p->tile_vecs);
     SET("NRB", "%d", (p->nrows + R - 1) / R);
     SET("NROWS", "%d", p->nrows);
     SET("NCOLS", "%d", p->ncols);

@@ -106,6 +106,7 @@ typedef enum {
     SF_R_TOO_DENSE,         /* best N:M keeps too many weights to pay off */
     SF_R_UNROLL_IN_BUDGET,  /* nonzeros fit the code-size budget */
     SF_R_OVER_BUDGET,       /* too many nonzeros to unroll: compressed */
+    SF_R_OVER_BUDGET_DENSE, /* too many to unroll, too dense for compressed */
     SF_R_NOTHING_TO_COMPUTE /* every output channel is zero or unused */
 } sf_reason;
 const char *sf_kernel_name(sf_kernel k);
@@ -122,6 +123,7 @@ typedef struct {
     int *cols; int ncols;           /* input columns that can contribute */
     size_t nnz;                     /* nonzeros in rows x cols */
     int row_block;                  /* rows per register block */
+    int tile_vecs;                  /* token vectors per tile (SF_LANES tokens each) */
     /* blob offsets (bytes) of this layer's sections, set by pack */
     size_t off_w, off_rows, off_rowptr, off_col, off_cols, off_zero_rows;
     int col_u16;                    /* compressed: 16-bit column indices */

@@ -4,8 +4,9 @@
  *               rows[nrows], cols[ncols] (int32)
  * nm_unrolled:  per row block: bias of its rows, then nonzeros in the order
  *               of sf_plan_walk_unrolled (the code holds the indices)
- * nm_compressed: bias[nrows], val[nnz], rows[nrows], rowptr[nrows+1],
- *               col[nnz] (uint16 when in <= 65536, else int32)
+ * nm_compressed: ELL per block of R rows: bias[nrb*R], val[slots][R],
+ *               col[slots][R] (uint16 when in <= 65536, else int32),
+ *               slot offset of each block[nrb+1], rows[nrows]
  * every kernel: zero_rows[nzero_rows] (int32), outputs written as 0 */
 #include "pack.h"
 #include "plan.h"
@@ -73,59 +74,80 @@ static int pack_unrolled(sf_buf *b, const sf_linear *L)
     return 0;
 }
 
-/* The compressed sections need the nonzeros of the computed block only. */
-static int usable_col(const sf_plan *p, const unsigned char *colmask, int k)
-{
-    (void)p;
-    return colmask[k];
-}
-
+/* Compressed, ELL per row block: slot s of row r holds the s-th nonzero of
+ * the row (k ascending) or a zero weight at column 0 when the row has fewer
+ * than the block's widest row. Rows of a block are interleaved so the kernel
+ * keeps R independent accumulators. */
 static int pack_compressed(sf_buf *b, const sf_linear *L, const unsigned char *colmask,
-                           size_t base, sf_plan *p)
+                           sf_plan *p)
 {
-    for (int i = 0; i < p->nrows; i++)
-        if (put_f32(b, bias_of(L, p->rows[i])))
-            return -1;
-    for (int i = 0; i < p->nrows; i++) {
-        const float *row = L->w + (int64_t)p->rows[i] * L->in;
-        for (int64_t k = 0; k < L->in; k++)
-            if (row[k] != 0.0f && usable_col(p, colmask, (int)k) && put_f32(b, row[k]))
-                return -1;
-    }
-    if (sf_buf_pad(b, 64))
-        return -1;
-    p->off_rows = b->len - base;
-    if (put_i32s(b, p->rows, p->nrows) || sf_buf_pad(b, 64))
-        return -1;
-    p->off_rowptr = b->len - base;
-    int32_t acc = 0;
-    if (put_i32(b, 0))
-        return -1;
-    for (int i = 0; i < p->nrows; i++) {
-        const float *row = L->w + (int64_t)p->rows[i] * L->in;
-        for (int64_t k = 0; k < L->in; k++)
-            acc += row[k] != 0.0f && usable_col(p, colmask, (int)k);
-        if (put_i32(b, acc))
-            return -1;
-    }
-    if (sf_buf_pad(b, 64))
-        return -1;
-    p->off_col = b->len - base;
-    for (int i = 0; i < p->nrows; i++) {
-        const float *row = L->w + (int64_t)p->rows[i] * L->in;
-        for (int64_t k = 0; k < L->in; k++) {
-            if (row[k] == 0.0f || !usable_col(p, colmask, (int)k))
-                continue;
-            if (p->col_u16) {
-                uint16_t c = (uint16_t)k;
-                if (sf_buf_append(b, &c, sizeof c))
-                    return -1;
-            } else if (put_i32(b, (int32_t)k)) {
-                return -1;
-            }
+    int R = p->row_block, nrb = (p->nrows + R - 1) / R;
+    int32_t *width = sf_malloc(sizeof(int32_t) * (size_t)(nrb + 1));
+    int fail = !width;
+    for (int rb = 0; rb < nrb && !fail; rb++) {
+        width[rb] = 0;
+        for (int i = rb * R; i < (rb + 1) * R && i < p->nrows; i++) {
+            const float *row = L->w + (int64_t)p->rows[i] * L->in;
+            int32_t n = 0;
+            for (int64_t k = 0; k < L->in; k++)
+                n += row[k] != 0.0f && colmask[k];
+            if (n > width[rb])
+                width[rb] = n;
         }
     }
-    return 0;
+    /* bias[nrb*R], then val[sum(width)*R] */
+    for (int i = 0; i < nrb * R && !fail; i++)
+        fail = put_f32(b, i < p->nrows ? bias_of(L, p->rows[i]) : 0.0f);
+    for (int pass = 0; pass < 2 && !fail; pass++) {   /* 0: values, 1: indices */
+        if (pass) {
+            fail = sf_buf_pad(b, 64);
+            p->off_col = b->len;
+        }
+        for (int rb = 0; rb < nrb && !fail; rb++) {
+            /* walk each row's nonzeros slot by slot */
+            int64_t pos[64];
+            for (int r = 0; r < R; r++)
+                pos[r] = 0;
+            for (int32_t s = 0; s < width[rb] && !fail; s++)
+                for (int r = 0; r < R && !fail; r++) {
+                    int i = rb * R + r;
+                    float v = 0.0f;
+                    int64_t k = 0;
+                    if (i < p->nrows) {
+                        const float *row = L->w + (int64_t)p->rows[i] * L->in;
+                        while (pos[r] < L->in && !(row[pos[r]] != 0.0f && colmask[pos[r]]))
+                            pos[r]++;
+                        if (pos[r] < L->in) {
+                            k = pos[r];
+                            v = row[k];
+                            pos[r]++;
+                        }
+                    }
+                    if (pass == 0) {
+                        fail = put_f32(b, v);
+                    } else if (p->col_u16) {
+                        uint16_t c = (uint16_t)k;
+                        fail = sf_buf_append(b, &c, sizeof c);
+                    } else {
+                        fail = put_i32(b, (int32_t)k);
+                    }
+                }
+        }
+    }
+    /* slot offsets of each block (prefix sums of the widths) */
+    fail = fail || sf_buf_pad(b, 64);
+    p->off_rowptr = b->len;
+    int32_t acc = 0;
+    for (int rb = 0; rb <= nrb && !fail; rb++) {
+        fail = put_i32(b, acc);
+        if (rb < nrb)
+            acc += width[rb];
+    }
+    fail = fail || sf_buf_pad(b, 64);
+    p->off_rows = b->len;
+    fail = fail || put_i32s(b, p->rows, p->nrows);
+    sf_free(width);
+    return fail ? -1 : 0;
 }
 
 static uint64_t mask_hash_layer(uint64_t h, const sf_linear *L)
@@ -179,7 +201,7 @@ sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
             } else if (p->kernel == SF_K_NM_UNROLLED) {
                 fail = pack_unrolled(b, L);
             } else {
-                fail = pack_compressed(b, L, colmask, 0, p);
+                fail = pack_compressed(b, L, colmask, p);
             }
         }
         fail = fail || sf_buf_pad(b, 64);

@@ -26,6 +26,7 @@ const char *sf_reason_name(sf_reason r)
     case SF_R_TOO_DENSE: return "too_dense";
     case SF_R_UNROLL_IN_BUDGET: return "unroll_in_budget";
     case SF_R_OVER_BUDGET: return "over_code_budget";
+    case SF_R_OVER_BUDGET_DENSE: return "over_code_budget_dense";
     case SF_R_NOTHING_TO_COMPUTE: return "nothing_to_compute";
     }
     return "?";
@@ -38,6 +39,9 @@ const char *sf_reason_text(sf_reason r)
     case SF_R_TOO_DENSE: return "too many nonzeros for a sparse kernel to pay off";
     case SF_R_UNROLL_IN_BUDGET: return "nonzeros fit the code-size budget: mask-unrolled";
     case SF_R_OVER_BUDGET: return "nonzeros exceed the code-size budget: compressed";
+    case SF_R_OVER_BUDGET_DENSE:
+        return "nonzeros exceed the code-size budget and the compressed kernel does not "
+               "beat dense at this density";
     case SF_R_NOTHING_TO_COMPUTE: return "every output channel is zero or unused";
     }
     return "?";
@@ -109,11 +113,22 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
         p->reason = SF_R_OVER_BUDGET;
     } else {
         p->kernel = SF_K_DENSE;
-        p->reason = SF_R_TOO_DENSE;
+        p->reason = density <= SF_MAX_DENSITY_UNROLLED ? SF_R_OVER_BUDGET_DENSE : SF_R_TOO_DENSE;
     }
     p->row_block = p->kernel == SF_K_DENSE ? SF_ROW_BLOCK_DENSE
                  : p->kernel == SF_K_NM_UNROLLED ? SF_ROW_BLOCK_UNROLLED
                  : SF_ROW_BLOCK_COMPRESSED;
+    p->tile_vecs = 1;
+    if (p->kernel == SF_K_NM_COMPRESSED) {
+        /* reuse each weight and index over up to 4 token vectors; keep R x TB
+         * accumulators within 16 registers */
+        int64_t T = in->dims[0];
+        for (int i = 1; i < in->rank - 1; i++)
+            T *= in->dims[i];
+        int64_t tv = (T + 15) / 16;
+        p->tile_vecs = tv >= 4 ? 4 : tv >= 2 ? 2 : 1;
+        p->row_block = p->tile_vecs == 4 ? 4 : 8;
+    }
     p->col_u16 = L->in <= 65536;
     return SF_OK;
 }

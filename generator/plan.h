@@ -11,12 +11,15 @@ typedef struct {
 } sf_plan_opts;
 
 #define SF_DEFAULT_UNROLL_BUDGET 32768
-/* Sparse kernels pay off below these densities of the computed block. */
+/* Sparse kernels pay off below these densities of the computed block
+ * (measured: bench/, docs/PERFORMANCE.md). The compressed kernel loads one
+ * activation vector per FMA where the dense and unrolled ones keep them in
+ * registers, so it needs fewer than about half the weights to win. */
 #define SF_MAX_DENSITY_UNROLLED 0.65
 #define SF_MAX_DENSITY_COMPRESSED 0.45
 #define SF_ROW_BLOCK_DENSE 8
 #define SF_ROW_BLOCK_UNROLLED 8
-#define SF_ROW_BLOCK_COMPRESSED 4
+#define SF_ROW_BLOCK_COMPRESSED 8
 
 sf_status sf_plan_graph(sf_graph *g, const sf_plan_opts *opts);
 

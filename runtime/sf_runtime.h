@@ -30,22 +30,25 @@ static inline sf_vf sf_splat(float v)
     return (sf_vf){v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v};
 }
 
-/* Repacks tokens [t0, t0 + tn) of x[T][K] into xt[K][SF_LANES]; lanes past
- * tn are zero. cols (NULL: identity) selects ncols of the K columns. */
+/* Repacks tokens [t0, t0 + tn) of x[T][K] into xt[ncols][tb * SF_LANES]
+ * (tb vectors of tokens per input feature); lanes past tn are zero. cols
+ * (NULL: identity) selects ncols of the K columns. */
 static inline void sf_pack_tile(const float *restrict x, int K, int t0, int tn,
-                                const int32_t *restrict cols, int ncols, sf_vf *restrict xt)
+                                const int32_t *restrict cols, int ncols, int tb,
+                                sf_vf *restrict xt)
 {
-    if (tn < SF_LANES)
-        memset(xt, 0, sizeof(sf_vf) * (size_t)ncols);
+    const size_t w = (size_t)tb * SF_LANES;
+    if (tn < (int)w)
+        memset(xt, 0, sizeof(sf_vf) * (size_t)tb * (size_t)ncols);
     for (int t = 0; t < tn; t++) {
         const float *row = x + (size_t)(t0 + t) * (size_t)K;
         float *dst = (float *)xt + t;
         if (cols)
             for (int k = 0; k < ncols; k++)
-                dst[(size_t)k * SF_LANES] = row[cols[k]];
+                dst[(size_t)k * w] = row[cols[k]];
         else
             for (int k = 0; k < ncols; k++)
-                dst[(size_t)k * SF_LANES] = row[k];
+                dst[(size_t)k * w] = row[k];
     }
 }
 
