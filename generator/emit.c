@@ -332,6 +332,26 @@ static sf_status emit_layer(ectx *c, const sf_node *n)
 
 /* ---- model files ----------------------------------------------------------- */
 
+/* Expands `section` once per graph input and then once per output, with
+ * variable `key` set to pre_in / pre_out followed by the tensor's name; a
+ * NULL prefix skips that side. */
+static sf_status expand_io(ectx *c, int t, const char *section, const char *key,
+                           const char *pre_in, const char *pre_out, sf_buf *out)
+{
+    const sf_graph *g = c->g;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *pre = pass ? pre_out : pre_in;
+        int cnt = pass ? g->noutputs : g->ninputs;
+        for (int i = 0; pre && i < cnt; i++) {
+            const sf_tensor *tn = &g->tensors[pass ? g->outputs[i] : g->inputs[i]];
+            if (sf_vars_set(&c->v, key, "%s%s", pre, tn->name))
+                return oom();
+            TRY(expand(c, t, section, out));
+        }
+    }
+    return SF_OK;
+}
+
 static sf_status emit_header(ectx *c)
 {
     sf_graph *g = c->g;
@@ -353,14 +373,8 @@ static sf_status emit_header(ectx *c)
         }
     }
     TRY(expand(c, T_MODEL_H, "proto_begin", out));
-    for (int i = 0; i < g->ninputs; i++) {
-        SET("PARAM", "const float *in_%s", g->tensors[g->inputs[i]].name);
-        TRY(expand(c, T_MODEL_H, "proto_param", out));
-    }
-    for (int i = 0; i < g->noutputs; i++) {
-        SET("PARAM", "float *out_%s", g->tensors[g->outputs[i]].name);
-        TRY(expand(c, T_MODEL_H, "proto_param", out));
-    }
+    TRY(expand_io(c, T_MODEL_H, "proto_param", "PARAM", "const float *in_", "float *out_",
+                  out));
     TRY(expand(c, T_MODEL_H, "proto_end", out));
 
     snprintf(name, sizeof name, "%s_internal.h", g->name);
@@ -498,24 +512,12 @@ static sf_status emit_model_c(ectx *c)
     TRY(expand(c, T_MODEL_C, "run_begin", out));
     TRY(emit_steps(c, out));
     TRY(expand(c, T_MODEL_C, "run_end", out));
-    for (int i = 0; i < g->ninputs; i++) {
-        SET("PARAM", "const float *in_%s", g->tensors[g->inputs[i]].name);
-        TRY(expand(c, T_MODEL_C, "run_param", out));
-    }
-    for (int i = 0; i < g->noutputs; i++) {
-        SET("PARAM", "float *out_%s", g->tensors[g->outputs[i]].name);
-        TRY(expand(c, T_MODEL_C, "run_param", out));
-    }
+    TRY(expand_io(c, T_MODEL_C, "run_param", "PARAM", "const float *in_", "float *out_",
+                  out));
     TRY(expand(c, T_MODEL_C, "run_body", out));
-    for (int i = 0; i < g->ninputs; i++) {
-        SET("PTR", "in_%s", g->tensors[g->inputs[i]].name);
-        TRY(expand(c, T_MODEL_C, "in_ptr", out));
-    }
+    TRY(expand_io(c, T_MODEL_C, "in_ptr", "PTR", "in_", NULL, out));
     TRY(expand(c, T_MODEL_C, "out_begin", out));
-    for (int i = 0; i < g->noutputs; i++) {
-        SET("PTR", "out_%s", g->tensors[g->outputs[i]].name);
-        TRY(expand(c, T_MODEL_C, "out_ptr", out));
-    }
+    TRY(expand_io(c, T_MODEL_C, "out_ptr", "PTR", NULL, "out_", out));
     return expand(c, T_MODEL_C, "tail", out);
 }
 

@@ -10,7 +10,7 @@ typedef struct {
     size_t unroll_budget;   /* max nonzeros per layer for mask-unrolled code */
 } sf_plan_opts;
 
-#define SF_DEFAULT_UNROLL_BUDGET 32768
+#define SF_DEFAULT_UNROLL_BUDGET 16384
 /* Sparse kernels pay off below these densities of the computed block
  * (measured: bench/, docs/PERFORMANCE.md). The compressed kernel loads one
  * activation vector per FMA where the dense and unrolled ones keep them in
