@@ -21,6 +21,11 @@
 #define SF_LANES 16
 typedef float sf_vf __attribute__((vector_size(64)));
 
+/* Hides a pointer's value from the optimiser: mask-unrolled code must
+ * broadcast each weight from memory where it is used; hoisting thousands of
+ * loop-invariant broadcasts out of the token loop would spill them all. */
+#define SF_OPAQUE(p) __asm__("" : "+r"(p))
+
 /* Below this many vector FMAs a layer runs on one thread: waking the team
  * costs more than it saves. */
 #define SF_PARALLEL_MIN_FMAS 4096.0
