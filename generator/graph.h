@@ -40,7 +40,8 @@ typedef struct {
 
 void sf_json_use_hooks(void);
 /* cJSON parse of exactly `len` bytes: trailing non-space text and \u0000
- * escapes are errors; on failure *errpos is the byte offset of the problem. */
+ * escapes are errors; on failure *errpos is the byte offset of the problem,
+ * or SIZE_MAX when memory ran out. */
 struct cJSON;
 struct cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos);
 sf_status sf_load_json(sf_arena *a, const char *path, sf_desc *out);

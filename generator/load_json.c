@@ -85,9 +85,13 @@ static sf_status get_string_array(const ctx *c, const cJSON *v, const char *wher
     if (!arr)
         return oom();
     int i = 0;
+    size_t wl = strlen(where);
     for (const cJSON *it = v->child; it; it = it->next, i++) {
-        char w[600];
-        snprintf(w, sizeof w, "%s[%d]", where, i);
+        char w[700];
+        if (wl && where[wl - 1] == '\'') /* "field 'inputs'" -> "field 'inputs[0]'" */
+            snprintf(w, sizeof w, "%.*s[%d]'", (int)(wl - 1), where, i);
+        else
+            snprintf(w, sizeof w, "%s[%d]", where, i);
         sf_status st = get_string(c, it, w, &arr[i]);
         if (st)
             return st;
@@ -238,9 +242,19 @@ static void line_col(const char *text, size_t off, int *line, int *col)
 
 /* cJSON allocates through sfgen's hook too, so allocation-failure tests
  * reach its paths. */
+static int g_json_oom; /* an allocation failed inside cJSON */
+
+static void *json_malloc(size_t n)
+{
+    void *p = sf_malloc(n);
+    if (!p)
+        g_json_oom = 1;
+    return p;
+}
+
 void sf_json_use_hooks(void)
 {
-    cJSON_Hooks h = {sf_malloc, sf_free};
+    cJSON_Hooks h = {json_malloc, sf_free};
     cJSON_InitHooks(&h);
 }
 
@@ -251,12 +265,16 @@ cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos)
     const char *end = NULL;
     char *copy = NULL;
     *errpos = 0;
+    sf_json_use_hooks();
+    g_json_oom = 0;
     for (size_t i = 0; i + 5 < len; i++) {
         if (text[i] != '\\')
             continue;
         if (text[i + 1] == 'u' && memcmp(text + i + 2, "0000", 4) == 0) {
-            if (!copy && !(copy = sf_malloc(len + 1)))
+            if (!copy && !(copy = sf_malloc(len + 1))) {
+                *errpos = SIZE_MAX;
                 return NULL;
+            }
             if (copy && copy != text) {
                 memcpy(copy, text, len);
                 copy[len] = 0;
@@ -278,7 +296,7 @@ cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos)
         }
     }
     if (!root)
-        *errpos = end && end >= text ? (size_t)(end - text) : 0;
+        *errpos = g_json_oom ? SIZE_MAX : end && end >= text ? (size_t)(end - text) : 0;
     sf_free(copy);
     return root;
 }
@@ -296,6 +314,8 @@ sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, siz
 
     size_t errpos = 0;
     cJSON *root = sf_json_parse(text, len, &errpos);
+    if (!root && errpos == SIZE_MAX)
+        return oom();
     if (!root) {
         int line, col;
         size_t off = errpos;

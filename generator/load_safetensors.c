@@ -149,6 +149,8 @@ sf_status sf_parse_safetensors(sf_arena *a, const char *path, unsigned char *fil
 
     size_t errpos;
     cJSON *root = sf_json_parse(htext, (size_t)hlen, &errpos);
+    if (!root && errpos == SIZE_MAX)
+        return oom();
     if (!root)
         return sf_error(SF_EINPUT, base, "header is not valid JSON (at byte %zu of the header)",
                         errpos);
@@ -190,11 +192,16 @@ sf_status sf_parse_safetensors(sf_arena *a, const char *path, unsigned char *fil
         i++;
     }
     out->ntensors = n;
-    /* two tensors may not share bytes */
+    /* two tensors may not share bytes: compare each with the furthest end
+     * seen so far (empty tensors occupy nothing) */
     qsort(spans, (size_t)n, sizeof *spans, span_cmp);
-    for (int k = 1; k < n; k++) {
-        const span *p = &spans[k - 1], *q = &spans[k];
-        if (q->begin < p->end && q->end > q->begin && p->end > p->begin) {
+    int far = -1;
+    for (int k = 0; k < n; k++) {
+        const span *q = &spans[k];
+        if (q->end == q->begin)
+            continue;
+        if (far >= 0 && q->begin < spans[far].end) {
+            const span *p = &spans[far];
             char w[700];
             snprintf(w, sizeof w, "%s: tensor '%.200s': field 'data_offsets'", base,
                      out->tensors[q->idx].name);
@@ -204,6 +211,8 @@ sf_status sf_parse_safetensors(sf_arena *a, const char *path, unsigned char *fil
                           (unsigned long long)p->end);
             goto done;
         }
+        if (far < 0 || q->end > spans[far].end)
+            far = k;
     }
 done:
     sf_free(spans);

@@ -55,11 +55,12 @@ void sf_census_compute(const float *w, int64_t out, int64_t in, sf_census *c)
         c->share_quarter[m] = groups[m] ? (double)quarter[m] / (double)groups[m] : 0;
         c->share_half[m] = groups[m] ? (double)half[m] / (double)groups[m] : 0;
     }
-    /* The pattern with the smallest N/M; ties go to the smaller M (fewer
-     * registers per group). An all-zero weight reports 0:1. */
-    c->best_n = c->n_min[1];
-    c->best_m = 1;
-    for (int m = 2; m <= SF_MAX_M; m++)
+    /* The pattern with the smallest N/M over M in {2, 4, 8, 16, 32} (any N);
+     * ties go to the smaller M (fewer registers per group). Other M would
+     * let a short tail group masquerade as a pattern (4:17 for a 1:4 mask). */
+    c->best_n = c->n_min[2];
+    c->best_m = 2;
+    for (int m = 4; m <= SF_MAX_M; m *= 2)
         if ((int64_t)c->n_min[m] * c->best_m < (int64_t)c->best_n * m) {
             c->best_n = c->n_min[m];
             c->best_m = m;

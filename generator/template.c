@@ -114,6 +114,13 @@ void sf_vars_clear(sf_vars *v) { v->n = 0; }
 
 int sf_vars_set(sf_vars *v, const char *key, const char *fmt, ...)
 {
+    char val[sizeof v->v[0].val];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(val, sizeof val, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof val)
+        return -1;
     int i;
     for (i = 0; i < v->n; i++)
         if (strcmp(v->v[i].key, key) == 0)
@@ -124,9 +131,6 @@ int sf_vars_set(sf_vars *v, const char *key, const char *fmt, ...)
         snprintf(v->v[i].key, sizeof v->v[i].key, "%s", key);
         v->n++;
     }
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(v->v[i].val, sizeof v->v[i].val, fmt, ap);
-    va_end(ap);
-    return n < 0 || (size_t)n >= sizeof v->v[i].val ? -1 : 0;
+    memcpy(v->v[i].val, val, (size_t)n + 1);
+    return 0;
 }

@@ -243,7 +243,7 @@ static sf_status add_tensor(vctx *c, const char *name, int producer, int *id)
     return SF_OK;
 }
 
-sf_status sf_graph_build(const sf_desc *d, const sf_safetensors *st, sf_graph *g)
+static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_graph *g)
 {
     vctx c = {d, st, g, {0}};
     sf_status s;
@@ -403,6 +403,14 @@ sf_status sf_graph_build(const sf_desc *d, const sf_safetensors *st, sf_graph *g
             return oom();
     }
     return SF_OK;
+}
+
+sf_status sf_graph_build(const sf_desc *d, const sf_safetensors *st, sf_graph *g)
+{
+    sf_status s = graph_build(d, st, g);
+    if (s)
+        sf_graph_free(g);
+    return s;
 }
 
 void sf_graph_free(sf_graph *g)

@@ -1,0 +1,530 @@
+/* test_plan.c - plan stage (plan.c): kernel and reason per linear layer, the
+ * computed rows and columns from SPA, and the mask-unrolled walk that pack
+ * and emit share. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+#include "spa.h"
+#include "suites.h"
+#include "test_util.h"
+
+static uint32_t rng(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+/* Exactly n nonzeros (of values +-1..8) in every group of m along `in`
+ * (a shorter tail group gets min(n, its length)). */
+static void nm_fill(float *w, int out, int in, int n, int m, uint32_t seed)
+{
+    memset(w, 0, sizeof *w * (size_t)(out * in));
+    for (int r = 0; r < out; r++)
+        for (int k0 = 0; k0 < in; k0 += m) {
+            int len = in - k0 < m ? in - k0 : m, need = n < len ? n : len;
+            while (need) {
+                int k = k0 + (int)(rng(&seed) % (uint32_t)len);
+                if (w[r * in + k] == 0.0f) {
+                    float v = (float)(1 + rng(&seed) % 8);
+                    w[r * in + k] = rng(&seed) & 1 ? v : -v;
+                    need--;
+                }
+            }
+        }
+}
+
+static const sf_plan_opts k_default = {0, SF_DEFAULT_UNROLL_BUDGET};
+
+/* One linear layer x[4, in] -> y[4, out] with weight w. */
+static sf_status one_layer(tu_model *m, const float *w, int out, int in, const sf_plan_opts *o)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[4,%d]}],"
+             "'outputs':['y'],'nodes':[{'op':'linear','name':'fc','inputs':['x'],"
+             "'outputs':['y'],'weight':'w'}]}", in);
+    tu_tensor t = {"w", "F32", 2, {out, in}, w, sizeof(float) * (size_t)(out * in)};
+    sf_status s = tu_model_build(m, json, &t, 1);
+    if (!s)
+        s = tu_model_plan(m, 1, o);
+    return s;
+}
+
+START_TEST(forced_dense)
+{
+    float w[16 * 32];
+    nm_fill(w, 16, 32, 2, 4, 1);
+    sf_plan_opts o = {1, SF_DEFAULT_UNROLL_BUDGET};
+    tu_model m;
+    ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
+    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
+    ck_assert_int_eq(p->kernel, SF_K_DENSE);
+    ck_assert_int_eq(p->reason, SF_R_FORCED_DENSE);
+    ck_assert_int_eq(p->row_block, SF_ROW_BLOCK_DENSE);
+    ck_assert_int_eq(p->nrows, 16);
+    ck_assert_str_eq(sf_kernel_name(p->kernel), "dense");
+    ck_assert_str_eq(sf_reason_name(p->reason), "forced_dense");
+    tu_model_free(&m);
+}
+END_TEST
+
+START_TEST(nm_2of4_unrolled)
+{
+    /* row r keeps positions r%4 and (r+1)%4 of each group: every column used */
+    float w[16 * 32] = {0};
+    for (int r = 0; r < 16; r++)
+        for (int g = 0; g < 8; g++) {
+            w[r * 32 + g * 4 + r % 4] = 1.0f + (float)r;
+            w[r * 32 + g * 4 + (r + 1) % 4] = -2.0f;
+        }
+    tu_model m;
+    ck_assert_int_eq(one_layer(&m, w, 16, 32, &k_default), SF_OK);
+    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
+    ck_assert_int_eq(p->kernel, SF_K_NM_UNROLLED);
+    ck_assert_int_eq(p->reason, SF_R_UNROLL_IN_BUDGET);
+    ck_assert_int_eq(p->n, 2);
+    ck_assert_int_eq(p->m, 4);
+    ck_assert_uint_eq(p->nnz, 256);
+    ck_assert_int_eq(p->nrows, 16);
+    ck_assert_int_eq(p->nzero_rows, 0);
+    ck_assert_int_eq(p->ncols, 32);
+    ck_assert_int_eq(p->row_block, SF_ROW_BLOCK_UNROLLED);
+    tu_model_free(&m);
+}
+END_TEST
+
+START_TEST(nm_over_budget)
+{
+    /* 1:4 (density 1/4) with no unroll budget: compressed */
+    float w[16 * 32];
+    nm_fill(w, 16, 32, 1, 4, 2);
+    sf_plan_opts o = {0, 0};
+    tu_model m;
+    ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
+    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
+    ck_assert_int_eq(p->kernel, SF_K_NM_COMPRESSED);
+    ck_assert_int_eq(p->reason, SF_R_OVER_BUDGET);
+    ck_assert_int_eq(p->n, 1);
+    ck_assert_int_eq(p->m, 4);
+    ck_assert_uint_eq(p->nnz, 128);
+    tu_model_free(&m);
+
+    /* 2:4 (density 1/2) over budget: compressed only if the cost model's
+     * compressed threshold admits density 0.5, else dense (over budget and
+     * too dense for the compressed kernel) */
+    nm_fill(w, 16, 32, 2, 4, 3);
+    ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
+    p = &tu_lin(&m.g, "fc")->plan;
+    if (0.5 <= SF_MAX_DENSITY_COMPRESSED) {
+        ck_assert_int_eq(p->kernel, SF_K_NM_COMPRESSED);
+        ck_assert_int_eq(p->reason, SF_R_OVER_BUDGET);
+    } else {
+        ck_assert_int_eq(p->kernel, SF_K_DENSE);
+        ck_assert_int_eq(p->reason, SF_R_OVER_BUDGET_DENSE);
+    }
+    tu_model_free(&m);
+}
+END_TEST
+
+START_TEST(budget_boundary)
+{
+    float w[16 * 32];
+    nm_fill(w, 16, 32, 1, 4, 4);   /* 128 nonzeros */
+    sf_plan_opts o = {0, 128};
+    tu_model m;
+    ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
+    ck_assert_int_eq(tu_lin(&m.g, "fc")->plan.kernel, SF_K_NM_UNROLLED);
+    tu_model_free(&m);
+    o.unroll_budget = 127;
+    ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
+    ck_assert_int_eq(tu_lin(&m.g, "fc")->plan.kernel, SF_K_NM_COMPRESSED);
+    tu_model_free(&m);
+}
+END_TEST
+
+START_TEST(density_boundary)
+{
+    /* 2 rows x 20 used columns, 26 nonzeros: density 0.65 exactly */
+    float w[2 * 20] = {0};
+    for (int k = 0; k <= 12; k++)
+        w[k] = 1;
+    for (int k = 7; k < 20; k++)
+        w[20 + k] = 1;
+    tu_model m;
+    ck_assert_int_eq(one_layer(&m, w, 2, 20, &k_default), SF_OK);
+    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
+    ck_assert_int_eq(p->ncols, 20);
+    ck_assert_uint_eq(p->nnz, 26);
+    ck_assert_int_eq(p->kernel, 0.65 <= SF_MAX_DENSITY_UNROLLED ? SF_K_NM_UNROLLED : SF_K_DENSE);
+    tu_model_free(&m);
+    /* one more nonzero: 27 / 40 > 0.65 */
+    w[13] = 1;
+    ck_assert_int_eq(one_layer(&m, w, 2, 20, &k_default), SF_OK);
+    p = &tu_lin(&m.g, "fc")->plan;
+    ck_assert_int_eq(p->kernel, SF_K_DENSE);
+    ck_assert_int_eq(p->reason, SF_R_TOO_DENSE);
+    tu_model_free(&m);
+}
+END_TEST
+
+START_TEST(dense_weight)
+{
+    float w[8 * 16];
+    for (int i = 0; i < 8 * 16; i++)
+        w[i] = (float)(i % 5) + 0.5f;
+    tu_model m;
+    ck_assert_int_eq(one_layer(&m, w, 8, 16, &k_default), SF_OK);
+    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
+    ck_assert_int_eq(p->kernel, SF_K_DENSE);
+    ck_assert_int_eq(p->reason, SF_R_TOO_DENSE);
+    ck_assert_int_eq(p->nrows, 8);
+    ck_assert_int_eq(p->ncols, 16);
+    ck_assert_uint_eq(p->nnz, 128);
+    ck_assert_int_eq(p->row_block, SF_ROW_BLOCK_DENSE);
+    ck_assert_str_eq(sf_reason_name(p->reason), "too_dense");
+    tu_model_free(&m);
+}
+END_TEST
+
+START_TEST(nothing_to_compute)
+{
+    float w[4 * 8] = {0};
+    tu_model m;
+    ck_assert_int_eq(one_layer(&m, w, 4, 8, &k_default), SF_OK);
+    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
+    ck_assert_int_eq(p->nrows, 0);
+    ck_assert_int_eq(p->nzero_rows, 4);
+    ck_assert_int_eq(p->ncols, 0);
+    ck_assert_uint_eq(p->nnz, 0);
+    ck_assert_int_eq(p->kernel, SF_K_DENSE);
+    ck_assert_int_eq(p->reason, SF_R_NOTHING_TO_COMPUTE);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(p->zero_rows[i], i);
+    tu_model_free(&m);
+}
+END_TEST
+
+/* x -> fc0 (row 0 zero) -> relu -> fc1 -> fc2 (reads fc1 channels 2, 4, 5) */
+static const float k_w0[36] = {0, 0, 0, 0, 0, 0,
+                               1, 0, 0, 0, 0, 0,
+                               0, 1, 0, 0, 0, 0,
+                               0, 0, 1, 0, 0, 0,
+                               0, 0, 0, 1, 0, 0,
+                               0, 0, 0, 0, 1, 1};
+static const float k_w1[36] = {3, 0, 0, 0, 0, 0,   /* reads only the zero channel */
+                               0, 0, 0, 0, 0, 0,   /* zero row */
+                               2, 1, 0, 1, 0, 0,   /* col 0 cannot contribute */
+                               0, 1, 0, 0, 1, 0,   /* unneeded downstream */
+                               0, 0, 0, 0, 0, 5,
+                               0, 0, 2, 0, 0, 0};  /* a0[4] is read by row 3 alone */
+static const float k_w2[12] = {0, 0, 1, 0, 0, 1,
+                               0, 0, 0, 0, 1, 0};
+
+static sf_status spa_model(tu_model *m, int propagate)
+{
+    tu_tensor t[] = {{"w0", "F32", 2, {6, 6}, k_w0, sizeof k_w0},
+                     {"w1", "F32", 2, {6, 6}, k_w1, sizeof k_w1},
+                     {"w2", "F32", 2, {2, 6}, k_w2, sizeof k_w2}};
+    sf_status s = tu_model_build(m,
+        "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[2,6]}],"
+        "'outputs':['y'],'nodes':["
+        "{'op':'linear','name':'fc2','inputs':['a1'],'outputs':['y'],'weight':'w2'},"
+        "{'op':'linear','name':'fc0','inputs':['x'],'outputs':['h0'],'weight':'w0'},"
+        "{'op':'relu','inputs':['h0'],'outputs':['a0']},"
+        "{'op':'linear','name':'fc1','inputs':['a0'],'outputs':['a1'],'weight':'w1'}]}", t, 3);
+    if (!s)
+        s = tu_model_plan(m, propagate, &k_default);
+    return s;
+}
+
+static void expect_list(const int *v, int n, const int *want, int nwant, const char *what)
+{
+    ck_assert_msg(n == nwant, "%s: %d entries, expected %d", what, n, nwant);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(v[i] == want[i], "%s[%d] = %d, expected %d", what, i, v[i], want[i]);
+}
+#define LIST(...) ((const int[]){__VA_ARGS__}), (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int))
+
+START_TEST(rows_cols_follow_spa)
+{
+    tu_model m;
+    ck_assert_int_eq(spa_model(&m, 1), SF_OK);
+    const sf_plan *p = &tu_lin(&m.g, "fc1")->plan;
+    expect_list(p->rows, p->nrows, LIST(2, 4, 5), "fc1 rows");
+    expect_list(p->zero_rows, p->nzero_rows, LIST(0, 1, 3), "fc1 zero_rows");
+    expect_list(p->cols, p->ncols, LIST(1, 2, 3, 5), "fc1 cols");
+    ck_assert_uint_eq(p->nnz, 4);
+    /* fc0: row 0 is zero; row 4 feeds a0[4], which only the unneeded fc1
+     * row 3 reads */
+    p = &tu_lin(&m.g, "fc0")->plan;
+    expect_list(p->zero_rows, p->nzero_rows, LIST(0, 4), "fc0 zero_rows");
+    expect_list(p->rows, p->nrows, LIST(1, 2, 3, 5), "fc0 rows");
+    expect_list(p->cols, p->ncols, LIST(0, 1, 2, 4, 5), "fc0 cols");
+    p = &tu_lin(&m.g, "fc2")->plan;
+    expect_list(p->rows, p->nrows, LIST(0, 1), "fc2 rows");
+    expect_list(p->cols, p->ncols, LIST(2, 4, 5), "fc2 cols");
+    tu_model_free(&m);
+
+    /* without propagation every row is computed and only all-zero columns drop */
+    ck_assert_int_eq(spa_model(&m, 0), SF_OK);
+    p = &tu_lin(&m.g, "fc1")->plan;
+    ck_assert_int_eq(p->nrows, 6);
+    ck_assert_int_eq(p->nzero_rows, 0);
+    expect_list(p->cols, p->ncols, LIST(0, 1, 2, 3, 4, 5), "fc1 cols (no propagation)");
+    ck_assert_uint_eq(p->nnz, 8);
+    p = &tu_lin(&m.g, "fc0")->plan;
+    ck_assert_int_eq(p->nrows, 6);
+    tu_model_free(&m);
+}
+END_TEST
+
+START_TEST(function_names)
+{
+    tu_model m;
+    ck_assert_int_eq(spa_model(&m, 1), SF_OK);
+    const char *fns[3] = {tu_lin(&m.g, "fc0")->plan.fn, tu_lin(&m.g, "fc1")->plan.fn,
+                          tu_lin(&m.g, "fc2")->plan.fn};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(sf_is_c_identifier(fns[i]), "'%s' is not a C identifier", fns[i]);
+        ck_assert_msg(strncmp(fns[i], "m_", 2) == 0, "'%s' lacks the model prefix", fns[i]);
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(fns[i], fns[j]);
+    }
+    ck_assert_ptr_nonnull(strstr(fns[0], "fc0"));
+    tu_model_free(&m);
+
+    /* names that are not identifiers, and that clash once cleaned */
+    static const float w[4] = {1, 0, 0, 1};
+    tu_tensor t = {"w", "F32", 2, {2, 2}, w, sizeof w};
+    ck_assert_int_eq(tu_model_build(&m,
+        "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[1,2]}],"
+        "'outputs':['y'],'nodes':["
+        "{'op':'linear','name':'enc.0/fc-1','inputs':['x'],'outputs':['h'],'weight':'w'},"
+        "{'op':'linear','name':'enc_0_fc_1','inputs':['h'],'outputs':['y'],'weight':'w'}]}",
+        &t, 1), SF_OK);
+    ck_assert_int_eq(tu_model_plan(&m, 1, &k_default), SF_OK);
+    const char *a = tu_lin(&m.g, "enc.0/fc-1")->plan.fn, *b = tu_lin(&m.g, "enc_0_fc_1")->plan.fn;
+    ck_assert_msg(sf_is_c_identifier(a), "'%s' is not a C identifier", a);
+    ck_assert_msg(sf_is_c_identifier(b), "'%s' is not a C identifier", b);
+    ck_assert_str_ne(a, b);
+    tu_model_free(&m);
+}
+END_TEST
+
+/* ---- the mask-unrolled walk ---------------------------------------------- */
+
+#define MAXV 4096
+typedef struct {
+    const sf_linear *L;
+    int m;
+    int ngroups, k0, k1;
+    int loaded[512];            /* columns loaded in the current group */
+    int nloaded;
+    int used[512];              /* loaded column used by an fma in this group */
+    int nfma;
+    int r[MAXV], k[MAXV];
+    size_t widx[MAXV];
+    float w[MAXV];
+    int bad;
+    char why[256];
+} walk_rec;
+
+static void fail_rec(walk_rec *c, const char *why)
+{
+    if (!c->bad)
+        snprintf(c->why, sizeof c->why, "%s", why);
+    c->bad = 1;
+}
+
+static void end_group(walk_rec *c)
+{
+    for (int i = 0; i < c->nloaded; i++)
+        if (!c->used[i])
+            fail_rec(c, "a column was loaded but no row of the block uses it");
+}
+
+static void v_group(void *ctx, int k0, int k1)
+{
+    walk_rec *c = ctx;
+    if (c->ngroups)
+        end_group(c);
+    if (c->ngroups && k0 <= c->k0)
+        fail_rec(c, "groups not in ascending order");
+    if (k0 % c->m || k1 != (k0 + c->m < c->L->in ? k0 + c->m : c->L->in))
+        fail_rec(c, "group bounds are not [k0, min(k0 + m, K))");
+    c->ngroups++;
+    c->k0 = k0;
+    c->k1 = k1;
+    c->nloaded = 0;
+}
+
+static void v_load(void *ctx, int k)
+{
+    walk_rec *c = ctx;
+    if (!c->ngroups || k < c->k0 || k >= c->k1)
+        fail_rec(c, "load outside the current group");
+    if (c->nloaded && k <= c->loaded[c->nloaded - 1])
+        fail_rec(c, "loads not ascending");
+    c->used[c->nloaded] = 0;
+    c->loaded[c->nloaded++] = k;
+}
+
+static void v_fma(void *ctx, int r, int k, float w, size_t widx)
+{
+    walk_rec *c = ctx;
+    int found = 0;
+    for (int i = 0; i < c->nloaded; i++)
+        if (c->loaded[i] == k) {
+            c->used[i] = 1;
+            found = 1;
+        }
+    if (!found)
+        fail_rec(c, "fma on a column not loaded in this group");
+    if (c->nfma < MAXV) {
+        c->r[c->nfma] = r;
+        c->k[c->nfma] = k;
+        c->w[c->nfma] = w;
+        c->widx[c->nfma] = widx;
+    }
+    c->nfma++;
+}
+
+static const sf_walk_visitor k_vis = {v_group, v_load, v_fma};
+
+/* Checks the walk of every row block of L against the plan's rows x cols. */
+static void check_walk(const sf_linear *L)
+{
+    const sf_plan *p = &L->plan;
+    int R = p->row_block, nrb = (p->nrows + R - 1) / R;
+    unsigned char *colok = calloc((size_t)L->in, 1);
+    for (int i = 0; i < p->ncols; i++)
+        colok[p->cols[i]] = 1;
+    size_t total = 0;
+    for (int rb = 0; rb < nrb; rb++) {
+        int r0 = rb * R, nb = p->nrows - r0 < R ? p->nrows - r0 : R;
+        walk_rec *c = calloc(1, sizeof *c);
+        c->L = L;
+        c->m = p->m;
+        size_t ret = sf_plan_walk_unrolled(L, rb, &k_vis, c);
+        if (c->ngroups)
+            end_group(c);
+        ck_assert_msg(!c->bad, "block %d: %s", rb, c->why);
+        /* expected visits: every nonzero of rows [r0, r0+nb) in usable columns */
+        size_t expect = 0;
+        unsigned char *seen = calloc((size_t)(nb * L->in), 1);
+        for (int r = 0; r < nb; r++)
+            for (int k = 0; k < L->in; k++)
+                expect += L->w[(int64_t)p->rows[r0 + r] * L->in + k] != 0.0f && colok[k];
+        ck_assert_uint_eq((size_t)c->nfma, expect);
+        ck_assert_uint_eq(ret, (size_t)nb + expect);
+        int lastk[64];
+        for (int r = 0; r < 64; r++)
+            lastk[r] = -1;
+        for (int i = 0; i < c->nfma; i++) {
+            int r = c->r[i], k = c->k[i];
+            ck_assert(r >= 0 && r < nb && k >= 0 && k < L->in);
+            ck_assert_msg(colok[k], "visited column %d outside the plan's columns", k);
+            float want = L->w[(int64_t)p->rows[r0 + r] * L->in + k];
+            ck_assert_msg(want != 0.0f && c->w[i] == want, "block %d row %d col %d: w %g vs %g",
+                          rb, r, k, (double)c->w[i], (double)want);
+            ck_assert_msg(!seen[r * L->in + k], "row %d col %d visited twice", r, k);
+            seen[r * L->in + k] = 1;
+            ck_assert_msg(k > lastk[r], "row %d: column %d after %d", r, k, lastk[r]);
+            lastk[r] = k;
+            /* weights follow the biases, one slot per visit */
+            ck_assert_uint_eq(c->widx[i], (size_t)nb + (size_t)i);
+        }
+        /* without a visitor: same count */
+        ck_assert_uint_eq(sf_plan_walk_unrolled(L, rb, NULL, NULL), ret);
+        total += ret;
+        free(seen);
+        free(c);
+    }
+    ck_assert_uint_eq(total, (size_t)p->nrows + p->nnz);
+    free(colok);
+}
+
+START_TEST(walk_visits_every_nonzero_once)
+{
+    /* x[3,22] -> fc0 [22 x 22] (some zero rows) -> fc1 [19 x 22] 1:4 / 2:4 mixed,
+     * with dead inputs; fc2 reads only some fc1 channels */
+    enum { K = 22, O = 19 };
+    static float w0[K * K], w1[O * K], w2[3 * O];
+    uint32_t seed = 99;
+    for (int i = 0; i < K * K; i++)
+        w0[i] = rng(&seed) % 3 == 0 ? (float)(1 + rng(&seed) % 5) : 0.0f;
+    for (int k = 0; k < K; k++)
+        w0[3 * K + k] = w0[10 * K + k] = w0[21 * K + k] = 0.0f; /* dead channels 3, 10, 21 */
+    nm_fill(w1, O, K, 2, 4, 7);
+    for (int r = 0; r < O; r += 3)
+        nm_fill(w1 + r * K, 1, K, 1, 4, 100u + (uint32_t)r);
+    for (int i = 0; i < 3 * O; i++)
+        w2[i] = (i % O) % 5 == 4 ? 0.0f : 1.0f; /* channels 4, 9, 14 unread */
+    tu_tensor t[] = {{"w0", "F32", 2, {K, K}, w0, sizeof w0}, {"w1", "F32", 2, {O, K}, w1, sizeof w1},
+                     {"w2", "F32", 2, {3, O}, w2, sizeof w2}};
+    tu_model m;
+    ck_assert_int_eq(tu_model_build(&m,
+        "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[3,22]}],"
+        "'outputs':['y'],'nodes':["
+        "{'op':'linear','name':'fc0','inputs':['x'],'outputs':['h'],'weight':'w0'},"
+        "{'op':'linear','name':'fc1','inputs':['h'],'outputs':['a'],'weight':'w1'},"
+        "{'op':'linear','name':'fc2','inputs':['a'],'outputs':['y'],'weight':'w2'}]}", t, 3),
+        SF_OK);
+    ck_assert_int_eq(tu_model_plan(&m, 1, &k_default), SF_OK);
+    const sf_linear *L = tu_lin(&m.g, "fc1");
+    ck_assert_int_eq(L->plan.kernel, SF_K_NM_UNROLLED);
+    ck_assert_int_eq(L->plan.nrows, 16);  /* 19 minus 3 unread */
+    ck_assert_int_lt(L->plan.ncols, 22);  /* dead inputs dropped */
+    ck_assert_int_gt(L->plan.nrows, L->plan.row_block); /* several row blocks */
+    check_walk(L);
+    /* the walk is defined for any plan's rows and columns */
+    check_walk(tu_lin(&m.g, "fc0"));
+    check_walk(tu_lin(&m.g, "fc2"));
+    tu_model_free(&m);
+}
+END_TEST
+
+START_TEST(walk_random_layers)
+{
+    static const int shapes[][4] = {/* out, in, n, m */
+        {8, 16, 2, 4}, {9, 10, 1, 4}, {17, 33, 2, 8}, {5, 3, 1, 2}, {24, 64, 4, 16},
+        {1, 1, 1, 4}, {11, 37, 8, 32}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int O = shapes[s][0], K = shapes[s][1];
+        float *w = malloc(sizeof *w * (size_t)(O * K));
+        nm_fill(w, O, K, shapes[s][2], shapes[s][3], 1000u + (uint32_t)s);
+        if (O > 2)
+            memset(w + K, 0, sizeof *w * (size_t)K); /* a zero row */
+        tu_model m;
+        ck_assert_int_eq(one_layer(&m, w, O, K, &k_default), SF_OK);
+        check_walk(tu_lin(&m.g, "fc"));
+        tu_model_free(&m);
+        free(w);
+    }
+}
+END_TEST
+
+Suite *plan_suite(void)
+{
+    Suite *s = suite_create("plan");
+    TCase *tc = tcase_create("kernel_choice");
+    tcase_add_test(tc, forced_dense);
+    tcase_add_test(tc, nm_2of4_unrolled);
+    tcase_add_test(tc, nm_over_budget);
+    tcase_add_test(tc, budget_boundary);
+    tcase_add_test(tc, density_boundary);
+    tcase_add_test(tc, dense_weight);
+    tcase_add_test(tc, nothing_to_compute);
+    tcase_add_test(tc, rows_cols_follow_spa);
+    tcase_add_test(tc, function_names);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("walk");
+    tcase_add_test(tc, walk_visits_every_nonzero_once);
+    tcase_add_test(tc, walk_random_layers);
+    tcase_set_timeout(tc, 30);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,427 @@
+/* test_runtime.c - the runtime copied into every generated folder:
+ * elementwise ops and the reference linear (sf_ops.c), .npy files (sf_npy.c). */
+#define _XOPEN_SOURCE 700
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sf_npy.h"
+#include "sf_ops.h"
+#include "suites.h"
+#include "test_util.h"
+
+/* ---- unary ---------------------------------------------------------------------- */
+
+static double ref_unary(sf_unary_op op, double x)
+{
+    switch (op) {
+    case SF_UNARY_RELU: return x > 0 ? x : 0;
+    case SF_UNARY_GELU: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    case SF_UNARY_GELU_TANH:
+        return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+    case SF_UNARY_SILU: return x / (1.0 + exp(-x));
+    case SF_UNARY_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case SF_UNARY_TANH: return tanh(x);
+    }
+    return NAN;
+}
+
+static const char *const k_unary_names[] = {"relu", "gelu", "gelu_tanh", "silu", "sigmoid",
+                                            "tanh"};
+
+START_TEST(unary_against_double)
+{
+    sf_unary_op op = (sf_unary_op)_i;
+    enum { N = 4001 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    for (int i = 0; i < N; i++)
+        x[i] = (float)(i - N / 2) * 0.005f; /* -10 .. 10 */
+    x[0] = -80.0f;
+    x[1] = 80.0f;
+    x[2] = 1e-30f;
+    x[3] = -1e-30f;
+    x[4] = 0.0f;
+    sf_unary(op, x, y, N);
+    for (int i = 0; i < N; i++) {
+        double want = ref_unary(op, (double)x[i]);
+        double err = fabs((double)y[i] - want);
+        double tol = 4e-7 * fabs(want) + 1e-7; /* a few float ulps */
+        ck_assert_msg(err <= tol, "%s(%.9g) = %.9g, expected %.9g", k_unary_names[op],
+                      (double)x[i], (double)y[i], want);
+    }
+    free(x);
+    free(y);
+}
+END_TEST
+
+START_TEST(unary_exact_cases)
+{
+    static const float x[] = {-3.0f, -0.0f, 0.0f, 2.5f, INFINITY, -INFINITY};
+    float y[6];
+    sf_unary(SF_UNARY_RELU, x, y, 6);
+    ck_assert(y[0] == 0.0f && y[1] == 0.0f && y[2] == 0.0f && y[3] == 2.5f && isinf(y[4]) &&
+              y[5] == 0.0f);
+    /* f(0) = 0 for the ops SPA treats as zero-keeping, 0.5 for sigmoid */
+    static const sf_unary_op keep[] = {SF_UNARY_RELU, SF_UNARY_GELU, SF_UNARY_GELU_TANH,
+                                       SF_UNARY_SILU, SF_UNARY_TANH};
+    float z = 0.0f, r;
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        sf_unary(keep[i], &z, &r, 1);
+        ck_assert_msg(r == 0.0f, "%s(0) = %g", k_unary_names[keep[i]], (double)r);
+    }
+    sf_unary(SF_UNARY_SIGMOID, &z, &r, 1);
+    ck_assert(r == 0.5f);
+    sf_unary(SF_UNARY_SIGMOID, x + 4, y, 2);
+    ck_assert(y[0] == 1.0f && y[1] == 0.0f);
+    sf_unary(SF_UNARY_TANH, x + 4, y, 2);
+    ck_assert(y[0] == 1.0f && y[1] == -1.0f);
+}
+END_TEST
+
+START_TEST(unary_in_place_and_large)
+{
+    /* large enough for the parallel paths; x == y allowed */
+    for (int op = 0; op <= SF_UNARY_TANH; op++) {
+        size_t n = 300001;
+        float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+        for (size_t i = 0; i < n; i++)
+            x[i] = (float)((double)(i % 2001) / 100.0 - 10.0);
+        memcpy(y, x, n * sizeof *x);
+        sf_unary((sf_unary_op)op, y, y, n);
+        for (size_t i = 0; i < n; i += 7) {
+            double want = ref_unary((sf_unary_op)op, (double)x[i]);
+            ck_assert_msg(fabs((double)y[i] - want) <= 4e-7 * fabs(want) + 1e-7,
+                          "%s[%zu]", k_unary_names[op], i);
+        }
+        free(x);
+        free(y);
+    }
+}
+END_TEST
+
+/* ---- binary ------------------------------------------------------------------------ */
+
+/* Naive broadcasting over rank-3 shapes (dims[0] = batch for all). */
+static float at3(const float *a, const int32_t *d, int b, int s, int k)
+{
+    int bs = d[1] == 1 ? 0 : s, bk = d[2] == 1 ? 0 : k;
+    return a[((size_t)b * (size_t)d[1] + (size_t)bs) * (size_t)d[2] + (size_t)bk];
+}
+
+static void check_binary3(sf_binary_op op, const int32_t *ad, const int32_t *bd, int batch)
+{
+    int32_t yd[3] = {ad[0], ad[1] > bd[1] ? ad[1] : bd[1], ad[2] > bd[2] ? ad[2] : bd[2]};
+    size_t na = (size_t)batch * (size_t)ad[1] * (size_t)ad[2];
+    size_t nb = (size_t)batch * (size_t)bd[1] * (size_t)bd[2];
+    size_t ny = (size_t)batch * (size_t)yd[1] * (size_t)yd[2];
+    float *a = malloc(na * 4), *b = malloc(nb * 4), *y = malloc((ny + 1) * 4);
+    for (size_t i = 0; i < na; i++)
+        a[i] = (float)(i % 13) - 6.0f;
+    for (size_t i = 0; i < nb; i++)
+        b[i] = 0.5f * (float)(i % 7) + 1.0f;
+    y[ny] = 12345.0f; /* guard */
+    /* dims[0] of the arrays is the maximum batch; the run uses `batch` */
+    int32_t adm[3] = {99, ad[1], ad[2]}, bdm[3] = {99, bd[1], bd[2]}, ydm[3] = {99, yd[1], yd[2]};
+    sf_binary(op, a, adm, b, bdm, y, ydm, 3, batch);
+    for (int i = 0; i < batch; i++)
+        for (int s = 0; s < yd[1]; s++)
+            for (int k = 0; k < yd[2]; k++) {
+                float va = at3(a, ad, i, s, k), vb = at3(b, bd, i, s, k);
+                float want = op == SF_BINARY_ADD ? va + vb : va * vb;
+                float got = y[((size_t)i * (size_t)yd[1] + (size_t)s) * (size_t)yd[2] + (size_t)k];
+                ck_assert_msg(got == want, "[%d,%d,%d]: %g, expected %g (a %dx%d, b %dx%d)", i, s,
+                              k, (double)got, (double)want, ad[1], ad[2], bd[1], bd[2]);
+            }
+    ck_assert(y[ny] == 12345.0f);
+    free(a);
+    free(b);
+    free(y);
+}
+
+START_TEST(binary_broadcast_rank3)
+{
+    static const int32_t cases[][2][3] = {
+        {{3, 1, 5}, {3, 4, 5}},  /* [B,1,K] * [B,S,K] */
+        {{3, 4, 5}, {3, 1, 5}},
+        {{3, 4, 5}, {3, 4, 5}},
+        {{3, 4, 1}, {3, 4, 5}},
+        {{3, 4, 1}, {3, 1, 5}},  /* outer product */
+        {{3, 1, 1}, {3, 4, 5}},
+        {{3, 4, 5}, {3, 1, 1}},
+        {{3, 1, 1}, {3, 1, 1}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int batch = 1; batch <= 3; batch++) {
+            check_binary3(SF_BINARY_MUL, cases[c][0], cases[c][1], batch);
+            check_binary3(SF_BINARY_ADD, cases[c][0], cases[c][1], batch);
+        }
+}
+END_TEST
+
+START_TEST(binary_rank2)
+{
+    /* [B,K] + [B,1] and [B,1] * [B,K] */
+    enum { B = 4, K = 6 };
+    float a[B * K], b[B], y[B * K + 1];
+    for (int i = 0; i < B * K; i++)
+        a[i] = (float)i;
+    for (int i = 0; i < B; i++)
+        b[i] = 100.0f * (float)(i + 1);
+    int32_t ad[2] = {B, K}, bd[2] = {B, 1}, yd[2] = {B, K};
+    for (int batch = 1; batch <= B; batch++) {
+        y[batch * K] = -1.0f;
+        sf_binary(SF_BINARY_ADD, a, ad, b, bd, y, yd, 2, batch);
+        for (int i = 0; i < batch; i++)
+            for (int k = 0; k < K; k++)
+                ck_assert(y[i * K + k] == a[i * K + k] + b[i]);
+        ck_assert(y[batch * K] == -1.0f); /* nothing past the batch */
+        sf_binary(SF_BINARY_MUL, b, bd, a, ad, y, yd, 2, batch);
+        for (int i = 0; i < batch; i++)
+            for (int k = 0; k < K; k++)
+                ck_assert(y[i * K + k] == a[i * K + k] * b[i]);
+    }
+    /* large, for the parallel path: [B, 70000] * [B, 1] */
+    int32_t ld[2] = {2, 70000}, l1[2] = {2, 1};
+    float *la = malloc(140000 * 4), *ly = malloc(140000 * 4), lb[2] = {2.0f, -1.0f};
+    for (int i = 0; i < 140000; i++)
+        la[i] = (float)(i % 1000);
+    sf_binary(SF_BINARY_MUL, la, ld, lb, l1, ly, ld, 2, 2);
+    for (int i = 0; i < 140000; i += 97)
+        ck_assert(ly[i] == la[i] * lb[i / 70000]);
+    free(la);
+    free(ly);
+}
+END_TEST
+
+START_TEST(binary_rank4)
+{
+    /* [B,2,1,3] + [B,1,4,1] -> [B,2,4,3] */
+    enum { B = 2 };
+    float a[B * 6], b[B * 4], y[B * 24];
+    for (int i = 0; i < B * 6; i++)
+        a[i] = (float)i;
+    for (int i = 0; i < B * 4; i++)
+        b[i] = 1000.0f * (float)i;
+    int32_t ad[4] = {B, 2, 1, 3}, bd[4] = {B, 1, 4, 1}, yd[4] = {B, 2, 4, 3};
+    sf_binary(SF_BINARY_ADD, a, ad, b, bd, y, yd, 4, B);
+    for (int n = 0; n < B; n++)
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 4; j++)
+                for (int k = 0; k < 3; k++)
+                    ck_assert(y[((n * 2 + i) * 4 + j) * 3 + k] ==
+                              a[(n * 2 + i) * 3 + k] + b[n * 4 + j]);
+}
+END_TEST
+
+/* ---- reference linear ------------------------------------------------------------------ */
+
+START_TEST(linear_ref_hand)
+{
+    static const float x[6] = {1, 2, 3,  4, 5, 6};
+    static const float w[6] = {1, 0, -1,  0.5f, 0.5f, 0.5f};
+    static const float b[2] = {10, -1};
+    float y[4];
+    sf_linear_ref(x, w, b, y, 2, 2, 3);
+    ck_assert(y[0] == 8.0f);    /* 10 + 1 - 3 */
+    ck_assert(y[1] == 2.0f);    /* -1 + 3 */
+    ck_assert(y[2] == 8.0f);    /* 10 + 4 - 6 */
+    ck_assert(y[3] == 6.5f);    /* -1 + 7.5 */
+    sf_linear_ref(x, w, NULL, y, 2, 2, 3);
+    ck_assert(y[0] == -2.0f && y[1] == 3.0f && y[2] == -2.0f && y[3] == 7.5f);
+    /* accumulates in double: 1e8 + 1 - 1e8 is 1, not 0 */
+    static const float xs[3] = {1e8f, 1.0f, -1e8f}, ws[3] = {1, 1, 1};
+    sf_linear_ref(xs, ws, NULL, y, 1, 1, 3);
+    ck_assert(y[0] == 1.0f);
+}
+END_TEST
+
+/* ---- npy ---------------------------------------------------------------------------------- */
+
+static char g_dir[256];
+static void npy_setup(void) { tu_mkdtemp(g_dir, sizeof g_dir); }
+static void npy_teardown(void) { tu_rmrf(g_dir); }
+
+static void path_in(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", g_dir, name);
+}
+
+START_TEST(npy_round_trip)
+{
+    static const int64_t shapes[][4] = {{1, 5}, {2, 3, 5}, {3, 2, 2, 2}, {1, 0}, {2, 4, 0}};
+    static const int ranks[] = {1, 2, 3, 1, 2};
+    for (size_t s = 0; s < sizeof ranks / sizeof ranks[0]; s++) {
+        int rank = ranks[s];
+        const int64_t *dims = shapes[s] + 1;
+        size_t n = 1;
+        for (int i = 0; i < rank; i++)
+            n *= (size_t)dims[i];
+        float *data = malloc((n + 1) * sizeof *data);
+        for (size_t i = 0; i < n; i++)
+            data[i] = (float)i * 0.25f - 3.0f;
+        if (n > 2) {
+            data[1] = -0.0f;
+            data[2] = INFINITY;
+        }
+        char path[512], err[256] = "";
+        path_in(path, sizeof path, "a.npy");
+        ck_assert_msg(sf_npy_write(path, data, rank, dims, err, sizeof err) == 0, "%s", err);
+        /* a valid .npy: magic, version 1.0, data 64-byte aligned */
+        size_t len;
+        unsigned char *raw = (unsigned char *)tu_read_file(path, &len);
+        ck_assert_int_eq(memcmp(raw, "\x93NUMPY\x01\x00", 8), 0);
+        size_t hlen = raw[8] | (size_t)raw[9] << 8;
+        ck_assert_uint_eq((10 + hlen) % 64, 0);
+        ck_assert_uint_eq(len, 10 + hlen + 4 * n);
+        ck_assert_uint_eq(raw[10 + hlen - 1], '\n');
+        ck_assert_ptr_nonnull(strstr((char *)raw + 10, "'descr': '<f4'"));
+        free(raw);
+
+        sf_npy a;
+        ck_assert_msg(sf_npy_read(path, &a, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_eq(a.rank, rank);
+        for (int i = 0; i < rank; i++)
+            ck_assert_int_eq(a.dims[i], dims[i]);
+        ck_assert_uint_eq(a.numel, n);
+        ck_assert_int_eq(memcmp(a.data, data, n * sizeof *data), 0);
+        free(a.data);
+        free(data);
+    }
+}
+END_TEST
+
+/* Writes a .npy v1 with the given header dict and `nbytes` data bytes. */
+static void write_npy(const char *name, const char *dict, size_t nbytes, int version)
+{
+    char hdr[512];
+    size_t n = (size_t)snprintf(hdr, sizeof hdr, "%s", dict);
+    size_t pre = version == 1 ? 10 : 12;
+    while ((pre + n + 1) % 64)
+        hdr[n++] = ' ';
+    hdr[n++] = '\n';
+    unsigned char *buf = calloc(1, pre + n + nbytes + 1);
+    memcpy(buf, "\x93NUMPY", 6);
+    buf[6] = (unsigned char)version;
+    buf[7] = 0;
+    buf[8] = (unsigned char)(n & 0xff);
+    buf[9] = (unsigned char)(n >> 8);
+    memcpy(buf + pre, hdr, n);
+    for (size_t i = 0; i < nbytes / 4; i++) {
+        float f = (float)i;
+        memcpy(buf + pre + n + 4 * i, &f, 4);
+    }
+    ck_assert_int_eq(tu_write_file(g_dir, name, buf, pre + n + nbytes), 0);
+    free(buf);
+}
+
+static void expect_read_fails(const char *name, const char *frag)
+{
+    char path[512], err[256] = "";
+    path_in(path, sizeof path, name);
+    sf_npy a;
+    a.data = (float *)&a; /* must be reset */
+    ck_assert_msg(sf_npy_read(path, &a, err, sizeof err) == -1, "%s was accepted", name);
+    ck_assert_ptr_null(a.data);
+    ck_assert_msg(strstr(err, name) != NULL, "error does not name the file: %s", err);
+    if (frag)
+        ck_assert_msg(strstr(err, frag) != NULL, "error lacks '%s': %s", frag, err);
+}
+
+START_TEST(npy_read_valid_variants)
+{
+    /* dict keys in another order, 'shape' with no trailing comma, version 2 */
+    write_npy("v.npy", "{'shape': (2, 3), 'fortran_order': False, 'descr': '<f4'}", 24, 1);
+    char path[512], err[256] = "";
+    path_in(path, sizeof path, "v.npy");
+    sf_npy a;
+    ck_assert_msg(sf_npy_read(path, &a, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(a.rank, 2);
+    ck_assert_int_eq(a.dims[1], 3);
+    ck_assert(a.data[5] == 5.0f);
+    free(a.data);
+    write_npy("s.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", 4, 1);
+    path_in(path, sizeof path, "s.npy");
+    ck_assert_msg(sf_npy_read(path, &a, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(a.rank, 0);
+    ck_assert_uint_eq(a.numel, 1);
+    free(a.data);
+}
+END_TEST
+
+START_TEST(npy_rejects)
+{
+    write_npy("f8.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 16, 1);
+    expect_read_fails("f8.npy", "<f8");
+    write_npy("be.npy", "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8, 1);
+    expect_read_fails("be.npy", "dtype");
+    write_npy("i4.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", 8, 1);
+    expect_read_fails("i4.npy", "dtype");
+    write_npy("nod.npy", "{'fortran_order': False, 'shape': (2,), }", 8, 1);
+    expect_read_fails("nod.npy", NULL);
+    write_npy("fo.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16, 1);
+    expect_read_fails("fo.npy", "fortran");
+    write_npy("neg.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }", 8, 1);
+    expect_read_fails("neg.npy", "shape");
+    write_npy("bad.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }", 8, 1);
+    expect_read_fails("bad.npy", "shape");
+    write_npy("nos.npy", "{'descr': '<f4', 'fortran_order': False}", 8, 1);
+    expect_read_fails("nos.npy", "shape");
+    write_npy("r9.npy", "{'descr': '<f4', 'fortran_order': False, "
+                        "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }", 4, 1);
+    expect_read_fails("r9.npy", "shape");
+    write_npy("big.npy", "{'descr': '<f4', 'fortran_order': False, "
+                         "'shape': (2147483647, 2147483647, 2147483647), }", 4, 1);
+    expect_read_fails("big.npy", NULL);
+    /* data shorter or longer than the shape says */
+    write_npy("short.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 8, 1);
+    expect_read_fails("short.npy", "truncated");
+    write_npy("long.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", 8, 1);
+    expect_read_fails("long.npy", "longer");
+    /* bad magic, unknown version, truncated header */
+    ck_assert_int_eq(tu_write_file(g_dir, "magic.npy", "\x93NUMPX\x01\x00\x10\x00{}", 12), 0);
+    expect_read_fails("magic.npy", "magic");
+    write_npy("v9.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", 4, 9);
+    expect_read_fails("v9.npy", "version");
+    ck_assert_int_eq(tu_write_file(g_dir, "trunc.npy", "\x93NUMPY\x01\x00\x40\x00{'de", 14), 0);
+    expect_read_fails("trunc.npy", NULL);
+    ck_assert_int_eq(tu_write_file(g_dir, "tiny.npy", "\x93NU", 3), 0);
+    expect_read_fails("tiny.npy", NULL);
+    expect_read_fails("missing.npy", NULL);
+}
+END_TEST
+
+START_TEST(npy_write_fails)
+{
+    char path[512], err[256] = "";
+    snprintf(path, sizeof path, "%s/no/such/dir/a.npy", g_dir);
+    float v = 1;
+    int64_t d = 1;
+    ck_assert_int_eq(sf_npy_write(path, &v, 1, &d, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "a.npy"));
+}
+END_TEST
+
+Suite *runtime_suite(void)
+{
+    Suite *s = suite_create("runtime");
+    TCase *tc = tcase_create("ops");
+    tcase_add_loop_test(tc, unary_against_double, SF_UNARY_RELU, SF_UNARY_TANH + 1);
+    tcase_add_test(tc, unary_exact_cases);
+    tcase_add_test(tc, unary_in_place_and_large);
+    tcase_add_test(tc, binary_broadcast_rank3);
+    tcase_add_test(tc, binary_rank2);
+    tcase_add_test(tc, binary_rank4);
+    tcase_add_test(tc, linear_ref_hand);
+    tcase_set_timeout(tc, 30);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("npy");
+    tcase_add_checked_fixture(tc, npy_setup, npy_teardown);
+    tcase_add_test(tc, npy_round_trip);
+    tcase_add_test(tc, npy_read_valid_variants);
+    tcase_add_test(tc, npy_rejects);
+    tcase_add_test(tc, npy_write_fails);
+    suite_add_tcase(s, tc);
+    return s;
+}
