@@ -104,6 +104,7 @@ typedef struct {
 typedef enum { SF_K_DENSE, SF_K_NM_UNROLLED, SF_K_NM_COMPRESSED } sf_kernel;
 typedef enum {
     SF_R_FORCED_DENSE,      /* --dense */
+    SF_R_FORCED,            /* --kernel */
     SF_R_TOO_DENSE,         /* best N:M keeps too many weights to pay off */
     SF_R_UNROLL_IN_BUDGET,  /* nonzeros fit the code-size budget */
     SF_R_OVER_BUDGET,       /* too many nonzeros to unroll: compressed */

@@ -22,6 +22,8 @@ static void usage(FILE *f)
             "  --target cpu           code target (cpu is the only one in this version)\n"
             "  --threads N            default thread count of the generated program\n"
             "  --dense                plan every layer dense (for comparison)\n"
+            "  --kernel K             use kernel K for every layer: dense, nm_unrolled or\n"
+            "                         nm_compressed (for tests and comparisons)\n"
             "  --unroll-budget N      nonzeros per layer up to which kernels are fully\n"
             "                         mask-unrolled (default %d; 0 = never)\n"
             "  --no-propagate         skip dead-channel propagation\n"
@@ -52,6 +54,7 @@ static sf_status parse_args(int argc, char **argv, cli *c)
     memset(c, 0, sizeof *c);
     c->propagate = 1;
     c->plan.unroll_budget = SF_DEFAULT_UNROLL_BUDGET;
+    c->plan.force_kernel = -1;
     int i = 1;
     if (argc > 1 && strcmp(argv[1], "inspect") == 0) {
         c->inspect = 1;
@@ -85,6 +88,17 @@ static sf_status parse_args(int argc, char **argv, cli *c)
             if (!has || parse_uint(argv[++i], 1LL << 40, &v))
                 return sf_error(SF_EUSAGE, NULL, "--unroll-budget needs a non-negative integer");
             c->plan.unroll_budget = (size_t)v;
+        } else if (!strcmp(a, "--kernel")) {
+            const char *k = has ? argv[++i] : "";
+            if (!strcmp(k, "dense"))
+                c->plan.force_kernel = SF_K_DENSE;
+            else if (!strcmp(k, "nm_unrolled"))
+                c->plan.force_kernel = SF_K_NM_UNROLLED;
+            else if (!strcmp(k, "nm_compressed"))
+                c->plan.force_kernel = SF_K_NM_COMPRESSED;
+            else
+                return sf_error(SF_EUSAGE, NULL, "--kernel needs dense, nm_unrolled or "
+                                "nm_compressed");
         } else if (!strcmp(a, "--dense")) {
             c->plan.force_dense = 1;
         } else if (!strcmp(a, "--no-propagate")) {

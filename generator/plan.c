@@ -23,6 +23,7 @@ const char *sf_reason_name(sf_reason r)
 {
     switch (r) {
     case SF_R_FORCED_DENSE: return "forced_dense";
+    case SF_R_FORCED: return "forced";
     case SF_R_TOO_DENSE: return "too_dense";
     case SF_R_UNROLL_IN_BUDGET: return "unroll_in_budget";
     case SF_R_OVER_BUDGET: return "over_code_budget";
@@ -36,6 +37,7 @@ const char *sf_reason_text(sf_reason r)
 {
     switch (r) {
     case SF_R_FORCED_DENSE: return "--dense was given";
+    case SF_R_FORCED: return "--kernel was given";
     case SF_R_TOO_DENSE: return "too many nonzeros for a sparse kernel to pay off";
     case SF_R_UNROLL_IN_BUDGET: return "nonzeros fit the code-size budget: mask-unrolled";
     case SF_R_OVER_BUDGET: return "nonzeros exceed the code-size budget: compressed";
@@ -105,6 +107,9 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
     } else if (o->force_dense) {
         p->kernel = SF_K_DENSE;
         p->reason = SF_R_FORCED_DENSE;
+    } else if (o->force_kernel >= 0) {
+        p->kernel = (sf_kernel)o->force_kernel;
+        p->reason = SF_R_FORCED;
     } else if (p->nnz <= o->unroll_budget && density <= SF_MAX_DENSITY_UNROLLED) {
         p->kernel = SF_K_NM_UNROLLED;
         p->reason = SF_R_UNROLL_IN_BUDGET;

@@ -7,6 +7,7 @@
 
 typedef struct {
     int force_dense;        /* --dense */
+    int force_kernel;       /* --kernel: -1 to choose, else an sf_kernel for every layer */
     size_t unroll_budget;   /* max nonzeros per layer for mask-unrolled code */
 } sf_plan_opts;
 

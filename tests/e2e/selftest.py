@@ -1,0 +1,389 @@
+#!/usr/bin/python3
+# selftest.py - checks the test harness itself (sfmodel.py, ref.py and the
+# models run_e2e.py builds) without needing sfgen:
+#   * safetensors round trip for F32/F16/BF16 (+ metadata, alignment),
+#     bf16 round-to-nearest-even on hand-picked bit patterns;
+#   * N:M pruning (hand case, pattern check for every pattern and odd sizes,
+#     kept entries are the largest);
+#   * ref.py on hand-computed tiny graphs, and against direct numpy float64
+#     computations of the run_e2e models (including their dead channels);
+#   * the model JSON only uses keys from the SparseFlow contract.
+# Run: /usr/bin/python3 tests/e2e/selftest.py   (prints "selftest OK")
+
+import json
+import math
+import os
+import shutil
+import struct
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import ref       # noqa: E402
+import run_e2e   # noqa: E402
+import sfmodel   # noqa: E402
+from sfmodel import ModelBuilder  # noqa: E402
+
+TMP = tempfile.mkdtemp(prefix="sf-selftest-")
+
+
+def close(a, b, tol=1e-12):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    scale = max(1.0, float(np.max(np.abs(b))) if b.size else 1.0)
+    err = float(np.max(np.abs(a - b))) if a.size else 0.0
+    assert err <= tol * scale, "err %g" % err
+
+
+def test_bf16_rounding():
+    def bits(f32_bits):
+        a = np.array([f32_bits], dtype=np.uint32).view(np.float32)
+        return int(sfmodel.f32_to_bf16_bits(a)[0])
+    assert bits(0x3F800000) == 0x3F80          # 1.0 exact
+    assert bits(0x3F808000) == 0x3F80          # tie, even stays
+    assert bits(0x3F818000) == 0x3F82          # tie, odd rounds up
+    assert bits(0x3F808001) == 0x3F81          # above half
+    assert bits(0x3F807FFF) == 0x3F80          # below half
+    assert bits(0xBF808001) == 0xBF81          # negative
+    assert bits(0x7F7FFFFF) == 0x7F80          # FLT_MAX rounds to inf
+    assert bits(0x7F800000) == 0x7F80          # inf
+    assert bits(0x00000001) == 0x0000          # tiny denormal -> 0
+    nan = sfmodel.f32_to_bf16_bits(np.array([np.nan], dtype=np.float32))[0]
+    assert (nan & 0x7F80) == 0x7F80 and (nan & 0x7F) != 0
+    v = sfmodel.bf16_bits_to_f32(np.array([0x3F81, 0xC000], dtype=np.uint16))
+    assert v[0] == 1.0078125 and v[1] == -2.0
+
+
+def test_safetensors_roundtrip():
+    rng = np.random.default_rng(0)
+    t = {"a": rng.standard_normal((3, 5)),
+         "b": (rng.standard_normal(7), "F16"),
+         "c": (rng.standard_normal((2, 3, 4)), "BF16"),
+         "d": (np.array([1.5, -0.0, 65504.0, 1e-8]), "F16"),
+         "e": (rng.standard_normal((1,)), "F32")}
+    p = os.path.join(TMP, "rt.safetensors")
+    sfmodel.write_safetensors(p, t, metadata={"format": "pt", "n": 3})
+    blob = open(p, "rb").read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    assert n % 8 == 0
+    hdr = json.loads(blob[8:8 + n])
+    assert hdr["__metadata__"] == {"format": "pt", "n": "3"}
+    assert hdr["a"]["dtype"] == "F32" and hdr["a"]["shape"] == [3, 5]
+    assert hdr["a"]["data_offsets"] == [0, 60]
+    assert hdr["b"]["data_offsets"] == [60, 74]
+    assert hdr["c"]["dtype"] == "BF16" and hdr["c"]["data_offsets"] == [74,
+                                                                         122]
+    assert len(blob) == 8 + n + hdr["e"]["data_offsets"][1]
+    got, meta = ref.read_safetensors(p)
+    assert meta == {"format": "pt", "n": "3"}
+    for k, v in t.items():
+        arr, dt = v if isinstance(v, tuple) else (v, "F32")
+        want = sfmodel.quantize(arr, dt)
+        assert got[k].dtype == np.float64
+        assert np.array_equal(got[k], want), k
+    # independent decode of one F16 and one BF16 value
+    assert got["d"][2] == 65504.0 and got["d"][0] == 1.5
+    assert np.signbit(got["d"][1])
+    c0 = float(np.float32(t["c"][0][0, 0, 0]))
+    hi = struct.unpack("<I", struct.pack("<f", c0))[0]
+    lo_bits = hi >> 16
+    if hi & 0xFFFF > 0x8000 or (hi & 0xFFFF == 0x8000 and lo_bits & 1):
+        lo_bits += 1
+    want = struct.unpack("<f", struct.pack("<I", lo_bits << 16))[0]
+    assert got["c"][0, 0, 0] == want
+
+
+def test_prune():
+    w = np.array([[1, -5, 3, 2, 0.5, -0.25, 9],
+                  [4, 3, -2, 1, 7, 8, -9]], dtype=np.float64)
+    p = sfmodel.prune_nm(w, 2, 4)
+    want = np.array([[0, -5, 3, 0, 0.5, 0, 9],
+                     [4, 3, 0, 0, 0, 8, -9]], dtype=np.float64)
+    assert np.array_equal(p, want), p
+    p = sfmodel.prune_nm(w, 1, 4)
+    want = np.array([[0, -5, 0, 0, 0, 0, 9],
+                     [4, 0, 0, 0, 0, 0, -9]], dtype=np.float64)
+    assert np.array_equal(p, want), p
+    rng = np.random.default_rng(1)
+    for pat in run_e2e.PATTERNS[1:]:
+        n, m = sfmodel.parse_pattern(pat)
+        for out_f, in_f in [(4, 4), (100, 4), (37, 100), (10, 1000),
+                            (3, 1024), (5, 37)]:
+            w = rng.standard_normal((out_f, in_f))
+            p = sfmodel.prune_nm(w, n, m)
+            assert sfmodel.check_nm(p, n, m)
+            for g in range(0, in_f, m):
+                blk, pb = np.abs(w[:, g:g + m]), p[:, g:g + m]
+                k = min(n, blk.shape[1])
+                assert (np.count_nonzero(pb, axis=1) == k).all()
+                # kept entries unchanged, each >= every dropped entry
+                kept = pb != 0
+                assert np.array_equal(pb[kept], w[:, g:g + m][kept])
+                for r in range(out_f):
+                    if (~kept[r]).any():
+                        assert blk[r][kept[r]].min() >= blk[r][~kept[r]].max()
+    assert not sfmodel.check_nm(np.ones((2, 8)), 2, 4)
+    assert sfmodel.check_nm(np.ones((2, 8)), 4, 4)
+
+
+def test_ref_hand():
+    mb = ModelBuilder("tiny", seed=0)
+    x = mb.input("x", [2, 2])
+    h = mb.linear(x, 2, name="fc", weight=[[1, 2], [3, 4]],
+                  bias_value=[0.5, -10])
+    r = mb.relu(h, name="r")
+    g = mb.gelu(r, name="g")
+    gt = mb.gelu(r, approximate="tanh", name="gt")
+    s = mb.silu(h, name="s")
+    sg = mb.sigmoid(h, name="sg")
+    th = mb.tanh(h, name="th")
+    m = mb.matmul(x, 3, name="mm", weight=[[1, 0, -1], [0.5, 2, 0]])
+    for o in (h, r, g, gt, s, sg, th, m):
+        mb.output(o)
+    jp = mb.save(os.path.join(TMP, "tiny"))
+    out = ref.evaluate(jp, {"x": np.array([[1, 1], [-2, 0.5]], np.float32)})
+    vals = list(out.values())
+    close(vals[0], [[3.5, -3], [-0.5, -14]])
+    close(vals[1], [[3.5, 0], [0, 0]])
+    ge = 0.5 * 3.5 * (1 + math.erf(3.5 / math.sqrt(2)))
+    close(vals[2], [[ge, 0], [0, 0]])
+    gt_ = 0.5 * 3.5 * (1 + math.tanh(math.sqrt(2 / math.pi) *
+                                     (3.5 + 0.044715 * 3.5 ** 3)))
+    close(vals[3], [[gt_, 0], [0, 0]])
+    sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+    close(vals[4], [[3.5 * sig(3.5), -3 * sig(-3)],
+                    [-0.5 * sig(-0.5), -14 * sig(-14)]])
+    close(vals[5], [[sig(3.5), sig(-3)], [sig(-0.5), sig(-14)]])
+    close(vals[6], np.tanh([[3.5, -3], [-0.5, -14]]))
+    close(vals[7], [[1.5, 2, -1], [-1.75, 1, 2]])
+    # known constants
+    assert abs(ref._gelu_erf(np.array([1.0]))[0] - 0.8413447460685429) < 1e-15
+    assert abs(ref._gelu_tanh(np.array([1.0]))[0] -
+               0.8411919906082768) < 1e-15
+    with np.errstate(over="raise"):
+        s = ref._sigmoid(np.array([-800.0, 800.0, 0.0]))
+    assert s[0] == 0.0 and s[1] == 1.0 and s[2] == 0.5
+
+    # broadcasting add/mul on rank 3, nodes listed out of order
+    mb = ModelBuilder("bc", seed=0)
+    a = mb.input("a", [2, 1, 3])
+    b = mb.input("b", [2, 2, 1])
+    s = mb.add(a, b, name="s")
+    p = mb.mul(s, a, name="p", out="p")
+    mb.output(p)
+    mb.nodes.reverse()
+    jp = mb.save(os.path.join(TMP, "bc"))
+    av = np.arange(6, dtype=np.float32).reshape(2, 1, 3)
+    bv = np.array([[[1], [2]], [[3], [4]]], dtype=np.float32)
+    out = ref.evaluate(jp, {"a": av, "b": bv})["p"]
+    close(out, (av + bv) * av)
+    assert out.shape == (2, 2, 3)
+    # runtime batch 1 < declared 2; and bad shapes are refused
+    out = ref.evaluate(jp, {"a": av[:1], "b": bv[:1]})["p"]
+    assert out.shape == (1, 2, 3)
+    for bad in ({"a": np.zeros((3, 1, 3)), "b": np.zeros((3, 2, 1))},
+                {"a": np.zeros((2, 1, 4)), "b": bv}):
+        try:
+            ref.evaluate(jp, bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("bad input accepted")
+
+
+def tensors_of(mb):
+    """Builder tensors as stored (quantized) float64."""
+    return {k: sfmodel.quantize(a, dt) for k, (a, dt) in mb.tensors.items()}
+
+
+def npgelu(x):
+    return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+
+
+def npgelu_t(x):
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) *
+                                  (x + 0.044715 * x ** 3)))
+
+
+def npsig(x):
+    return 0.5 * (1 + np.tanh(0.5 * x))   # different formula on purpose
+
+
+def lin(T, x, n, bias=True):
+    y = x @ T[n + ".weight"].T
+    return y + T[n + ".bias"] if bias else y
+
+
+def check_contract_keys(jp):
+    m = json.load(open(jp))
+    assert set(m) <= {"sparseflow", "name", "weights", "inputs", "outputs",
+                      "nodes"}
+    for i in m["inputs"]:
+        assert set(i) == {"name", "shape", "dtype"} and i["dtype"] == "f32"
+    allowed = {"op", "name", "inputs", "outputs", "weight", "bias",
+               "approximate"}
+    for nd in m["nodes"]:
+        assert set(nd) <= allowed, nd
+        assert len(nd["outputs"]) == 1 and "name" in nd
+    names = [nd["name"] for nd in m["nodes"]]
+    assert len(names) == len(set(names))
+    return m
+
+
+def eval_models():
+    d = os.path.join(TMP, "models")
+    # small and large chains
+    for pat in run_e2e.PATTERNS:
+        for mk, nb in ((run_e2e.model_small, 16), (run_e2e.model_large, 19)):
+            mb = mk(pat, nb)
+            jp = mb.save(os.path.join(d, mk.__name__ + pat.replace(":", "_")))
+            check_contract_keys(jp)
+            T = tensors_of(mb)
+            if pat != "dense":
+                n, m = sfmodel.parse_pattern(pat)
+                for k, w in T.items():
+                    if k.endswith("weight"):
+                        assert sfmodel.check_nm(w, n, m), (pat, k)
+            x = mb.random_inputs(nb, 5)["x"].astype(np.float64)
+            if mk is run_e2e.model_small:
+                h = npgelu(lin(T, np.maximum(lin(T, x, "fc1"), 0), "fc2"))
+                want = lin(T, h, "fc3")
+                got = ref.evaluate(jp, {"x": x})["y"]
+            else:
+                h = npgelu_t(lin(T, np.maximum(lin(T, x, "fc1"), 0), "fc2"))
+                h = lin(T, h, "fc3")
+                h = h * npsig(h)
+                want = lin(T, h, "fc4")
+                got = ref.evaluate(jp, {"x": x})["logits"]
+                # sensible scale: outputs O(0.1 .. 10)
+                assert 0.05 < np.abs(want).max() < 50, np.abs(want).max()
+            close(got, want, 1e-12)
+
+    # acts (F16)
+    mb = run_e2e.model_acts()
+    jp = mb.save(os.path.join(d, "acts"))
+    check_contract_keys(jp)
+    T = tensors_of(mb)
+    x = mb.random_inputs(5, 1)["x"].astype(np.float64)
+    h = np.maximum(lin(T, x, "fc1"), 0)
+    h = npgelu(lin(T, h, "fc2", bias=False))
+    h = npgelu_t(h @ T["mm1.weight"])
+    h = lin(T, h, "fc3")
+    h = h * npsig(h)
+    h = np.tanh(lin(T, npsig(lin(T, h, "fc4")), "fc5"))
+    y = lin(T, h, "fc6", bias=False)
+    big = lin(T, x, "big")
+    assert np.abs(big).max() > 60      # really exercises saturation
+    s = (np.maximum(big, 0) + npgelu(big) + npgelu_t(big) + big * npsig(big)
+         + npsig(big) + np.tanh(big))
+    got = ref.evaluate(jp, {"x": x})
+    close(got["y"], y)
+    close(got["s"], s)
+    assert all(dt == "F16" for _, dt in mb.tensors.values())
+
+    # multi (BF16, rank 3, two inputs/outputs)
+    mb = run_e2e.model_multi()
+    jp = mb.save(os.path.join(d, "multi"))
+    check_contract_keys(jp)
+    T = tensors_of(mb)
+    ins = mb.random_inputs(3, 2)
+    x = ins["x"].astype(np.float64)
+    c = ins["ctx"].astype(np.float64)
+    h1 = npgelu(lin(T, x, "xproj"))
+    gate = npsig(lin(T, c, "ctxproj"))
+    m = np.empty_like(h1)
+    for bi in range(3):
+        for si in range(6):
+            m[bi, si] = gate[bi, 0] * h1[bi, si]
+    r = lin(T, m, "mix", bias=False) + h1
+    out_seq = r @ T["proj.weight"]
+    sc = r * np.tanh(lin(T, x, "score"))
+    out2 = lin(T, sc, "head")
+    got = ref.evaluate(jp, ins)
+    close(got["out_seq"], out_seq)
+    close(got["out2"], out2)
+    assert got["out_seq"].shape == (3, 6, 20)
+    assert got["out2"].shape == (3, 6, 12)
+
+    # bcast (mixed dtypes)
+    mb = run_e2e.model_bcast()
+    jp = mb.save(os.path.join(d, "bcast"))
+    check_contract_keys(jp)
+    hdr = ref.read_safetensors(jp.replace(".json", ".safetensors"))[0]
+    assert set(hdr) == set(mb.tensors)
+    dts = {dt for _, dt in mb.tensors.values()}
+    assert dts == {"F32", "F16", "BF16"}
+    T = tensors_of(mb)
+    ins = mb.random_inputs(3, 3)
+    u, v, w = (ins[k].astype(np.float64) for k in "uvw")
+    a = lin(T, u, "ua")
+    cc = lin(T, v, "vc")
+    B = 3
+    d_ = np.zeros((B, 5, 20))
+    e_ = np.zeros((B, 5, 20))
+    for bi in range(B):
+        for i in range(5):
+            for j in range(20):
+                d_[bi, i, j] = a[bi, i, 0] + cc[bi, 0, j]
+                e_[bi, i, j] = cc[bi, 0, j] * a[bi, i, 0]
+    fr = np.maximum(d_ + e_, 0)
+    g = lin(T, v, "vs")[:, :, :1] * fr
+    y = lin(T, g, "head")
+    z = lin(T, npsig(w), "wq") * lin(T, w, "wp")
+    got = ref.evaluate(jp, ins)
+    close(got["y"], y)
+    close(got["z"], z)
+
+    # dead channels
+    mb = run_e2e.model_dead()
+    jp = mb.save(os.path.join(d, "dead"))
+    check_contract_keys(jp)
+    T = tensors_of(mb)
+    x = mb.random_inputs(6, 4)["x"].astype(np.float64)
+    allv = ref.evaluate(jp, {"x": x}, return_all=True)
+    a1 = np.maximum(lin(T, x, "fc1"), 0)
+    assert (a1[:, [0, 5, 17, 63]] == 0).all()
+    assert (a1[:, 30] == np.float32(0.7)).all()
+    assert (T["fc1.weight"][:, 7] == 0).all()
+    assert (T["fc2.weight"][:, [3, 9, 40]] == 0).all()
+    assert (T["fc5.weight"][:, [3, 9, 40]] == 0).all()
+    assert (a1[:, [3, 9, 40]] != 0).any()       # computed but unused
+    a2 = np.maximum(lin(T, a1, "fc2"), 0)
+    assert sfmodel.check_nm(T["fc2.weight"], 2, 4)
+    assert (a2[:, [2, 11]] == 0).all()
+    h3 = lin(T, a2, "fc3")
+    assert (h3[:, [11, 20]] == 0).all()
+    r = a2 + h3
+    assert (r[:, 11] == 0).all() and (r[:, 2] != 0).all() and \
+        (r[:, 20] != 0).any()
+    y0 = lin(T, npgelu_t(r), "fc4")
+    q = npsig(lin(T, a1, "fc5"))
+    assert (q[:, [1, 4]] == 0.5).all()
+    y = y0 * q
+    assert (y[:, 5] == 0).all()
+    mm = r @ T["mm.weight"]
+    assert (mm[:, 3] == 0).all()
+    z = lin(T, mm * npsig(mm), "fc6", bias=False)
+    close(allv["a1"], a1)
+    close(allv["res"], r)
+    close(allv["y"], y)
+    close(allv["z"], z)
+
+
+def main():
+    tests = [test_bf16_rounding, test_safetensors_roundtrip, test_prune,
+             test_ref_hand, eval_models]
+    for t in tests:
+        t()
+        print("ok  %s" % t.__name__)
+    shutil.rmtree(TMP, ignore_errors=True)
+    print("selftest OK")
+
+
+if __name__ == "__main__":
+    main()
