@@ -54,7 +54,6 @@ static sf_status parse_args(int argc, char **argv, cli *c)
     memset(c, 0, sizeof *c);
     c->propagate = 1;
     c->plan.unroll_budget = SF_DEFAULT_UNROLL_BUDGET;
-    c->plan.force_kernel = -1;
     int i = 1;
     if (argc > 1 && strcmp(argv[1], "inspect") == 0) {
         c->inspect = 1;
@@ -90,12 +89,13 @@ static sf_status parse_args(int argc, char **argv, cli *c)
             c->plan.unroll_budget = (size_t)v;
         } else if (!strcmp(a, "--kernel")) {
             const char *k = has ? argv[++i] : "";
+            c->plan.force_kernel = 1;
             if (!strcmp(k, "dense"))
-                c->plan.force_kernel = SF_K_DENSE;
+                c->plan.forced_kernel = SF_K_DENSE;
             else if (!strcmp(k, "nm_unrolled"))
-                c->plan.force_kernel = SF_K_NM_UNROLLED;
+                c->plan.forced_kernel = SF_K_NM_UNROLLED;
             else if (!strcmp(k, "nm_compressed"))
-                c->plan.force_kernel = SF_K_NM_COMPRESSED;
+                c->plan.forced_kernel = SF_K_NM_COMPRESSED;
             else
                 return sf_error(SF_EUSAGE, NULL, "--kernel needs dense, nm_unrolled or "
                                 "nm_compressed");

@@ -107,8 +107,8 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
     } else if (o->force_dense) {
         p->kernel = SF_K_DENSE;
         p->reason = SF_R_FORCED_DENSE;
-    } else if (o->force_kernel >= 0) {
-        p->kernel = (sf_kernel)o->force_kernel;
+    } else if (o->force_kernel) {
+        p->kernel = o->forced_kernel;
         p->reason = SF_R_FORCED;
     } else if (p->nnz <= o->unroll_budget && density <= SF_MAX_DENSITY_UNROLLED) {
         p->kernel = SF_K_NM_UNROLLED;

@@ -7,7 +7,8 @@
 
 typedef struct {
     int force_dense;        /* --dense */
-    int force_kernel;       /* --kernel: -1 to choose, else an sf_kernel for every layer */
+    int force_kernel;       /* --kernel: use forced_kernel for every layer */
+    sf_kernel forced_kernel;
     size_t unroll_budget;   /* max nonzeros per layer for mask-unrolled code */
 } sf_plan_opts;
 
