@@ -7,9 +7,9 @@
 
 typedef struct {
     int force_dense;        /* --dense */
+    size_t unroll_budget;   /* max nonzeros per layer for mask-unrolled code */
     int force_kernel;       /* --kernel: use forced_kernel for every layer */
     sf_kernel forced_kernel;
-    size_t unroll_budget;   /* max nonzeros per layer for mask-unrolled code */
 } sf_plan_opts;
 
 #define SF_DEFAULT_UNROLL_BUDGET 16384

@@ -102,7 +102,7 @@ static sf_status run_later(long fail_at, long *count)
     ck_assert_int_eq(sf_graph_load(g_model, &g), SF_OK);
     sf_spa_census(&g);
     sf_spa_propagate(&g, 1);
-    sf_plan_opts o = {0, 16};
+    sf_plan_opts o = {.force_dense = 0, .unroll_budget = 16};
     sf_blob blob;
     sf_buf_init(&blob.data);
     sf_files *fs = malloc(sizeof *fs);

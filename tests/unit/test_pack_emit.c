@@ -83,7 +83,7 @@ static sf_status build(tu_model *m, const weights *W, sf_blob *blob)
                      {"b2", "F32", 1, {48}, W->b2, sizeof W->b2},
                      {"w3", "F32", 2, {4, 48}, W->w3, sizeof W->w3},
                      {"b3", "F32", 1, {4}, W->b3, sizeof W->b3}};
-    sf_plan_opts o = {0, BUDGET};
+    sf_plan_opts o = {.force_dense = 0, .unroll_budget = BUDGET};
     sf_status s = tu_model_build(m, k_json, t, 6);
     if (!s)
         s = tu_model_plan(m, 1, &o);

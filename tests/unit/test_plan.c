@@ -36,7 +36,7 @@ static void nm_fill(float *w, int out, int in, int n, int m, uint32_t seed)
         }
 }
 
-static const sf_plan_opts k_default = {0, SF_DEFAULT_UNROLL_BUDGET};
+static const sf_plan_opts k_default = {.force_dense = 0, .unroll_budget = SF_DEFAULT_UNROLL_BUDGET};
 
 /* One linear layer x[4, in] -> y[4, out] with weight w. */
 static sf_status one_layer(tu_model *m, const float *w, int out, int in, const sf_plan_opts *o)
@@ -57,7 +57,7 @@ START_TEST(forced_dense)
 {
     float w[16 * 32];
     nm_fill(w, 16, 32, 2, 4, 1);
-    sf_plan_opts o = {1, SF_DEFAULT_UNROLL_BUDGET};
+    sf_plan_opts o = {.force_dense = 1, .unroll_budget = SF_DEFAULT_UNROLL_BUDGET};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
     const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
@@ -101,7 +101,7 @@ START_TEST(nm_over_budget)
     /* 1:4 (density 1/4) with no unroll budget: compressed */
     float w[16 * 32];
     nm_fill(w, 16, 32, 1, 4, 2);
-    sf_plan_opts o = {0, 0};
+    sf_plan_opts o = {.force_dense = 0, .unroll_budget = 0};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
     const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
@@ -133,7 +133,7 @@ START_TEST(budget_boundary)
 {
     float w[16 * 32];
     nm_fill(w, 16, 32, 1, 4, 4);   /* 128 nonzeros */
-    sf_plan_opts o = {0, 128};
+    sf_plan_opts o = {.force_dense = 0, .unroll_budget = 128};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
     ck_assert_int_eq(tu_lin(&m.g, "fc")->plan.kernel, SF_K_NM_UNROLLED);
