@@ -77,7 +77,7 @@ void sf_tensor_to_f32(const sf_st_tensor *t, float *dst);
 float sf_f16_to_f32(uint16_t h);
 float sf_bf16_to_f32(uint16_t h);
 
-/* ---- graph IR (graph.c, verify.c) ------------------------------------------ */
+/* ---- graph IR (built by verify.c) ---------------------------------------------- */
 
 typedef enum {
     SF_OP_LINEAR,       /* also `matmul` with a weight: stored transposed */

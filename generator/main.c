@@ -119,8 +119,9 @@ static sf_status parse_args(int argc, char **argv, cli *c)
         return sf_error(SF_EUSAGE, NULL, "no model file given (see sfgen --help)");
     if (!c->inspect && !c->outdir)
         return sf_error(SF_EUSAGE, NULL, "no output folder given: use -o OUTDIR");
-    if (c->inspect && c->outdir)
-        return sf_error(SF_EUSAGE, NULL, "inspect writes nothing: drop -o");
+    if (c->inspect && (c->outdir || c->report))
+        return sf_error(SF_EUSAGE, NULL, "inspect writes nothing: drop %s (use --json)",
+                        c->outdir ? "-o" : "--report");
     return SF_OK;
 }
 
@@ -181,17 +182,20 @@ static sf_status run(const cli *c)
     }
     if (!s)
         s = sf_emit(&g, &blob, fs, c->threads);
+    if (!s)
+        s = sf_output_write(c->outdir, fs);
     if (!s && c->report) {
         for (int i = 0; i < fs->n; i++)
             if (!strcmp(fs->f[i].name, "report.json"))
                 s = write_report(c->report, &fs->f[i].buf);
     }
-    if (!s)
-        s = sf_output_write(c->outdir, fs);
     if (!s && !c->quiet) {
         sf_report_text(&g, stdout);
-        printf("\nwrote %s/ (%d files): run 'make -C %s' to build\n", c->outdir, fs->n,
-               c->outdir);
+        size_t n = strlen(c->outdir);
+        while (n > 1 && c->outdir[n - 1] == '/')
+            n--;
+        printf("\nwrote %.*s/ (%d files): run 'make -C %.*s' to build\n", (int)n, c->outdir,
+               fs->n, (int)n, c->outdir);
     }
 done:
     if (fs) {

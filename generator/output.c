@@ -69,7 +69,12 @@ sf_status sf_output_write(const char *outdir_arg, const sf_files *fs)
 
     snprintf(tmp, sizeof tmp, "%s.sfgen-tmp-XXXXXX", outdir);
     if (!mkdtemp(tmp))
-        return io_error(outdir, "cannot create a temporary folder beside it");
+        return io_error(outdir, "cannot create a temporary folder beside it (does its parent "
+                        "folder exist?)");
+    /* mkdtemp makes it private; the output folder gets the usual mode */
+    mode_t mask = umask(0);
+    umask(mask);
+    chmod(tmp, 0777 & ~mask);
     for (int i = 0; i < fs->n; i++) {
         snprintf(path, sizeof path, "%s/%s", tmp, fs->f[i].name);
         if (write_file(path, &fs->f[i].buf)) {

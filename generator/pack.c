@@ -153,7 +153,8 @@ static int pack_compressed(sf_buf *b, const sf_linear *L, const unsigned char *c
 static uint64_t mask_hash_layer(uint64_t h, const sf_linear *L)
 {
     const sf_plan *p = &L->plan;
-    int32_t hdr[5] = {(int32_t)p->kernel, p->nrows, p->ncols, p->nzero_rows, p->m};
+    int32_t hdr[9] = {(int32_t)p->kernel, p->nrows, p->ncols, p->nzero_rows, p->m,
+                      p->row_block, p->tile_vecs, (int32_t)L->out, (int32_t)L->in};
     h = sf_hash_fnv1a(h, hdr, sizeof hdr);
     h = sf_hash_fnv1a(h, p->rows, sizeof(int) * (size_t)p->nrows);
     h = sf_hash_fnv1a(h, p->cols, sizeof(int) * (size_t)p->ncols);

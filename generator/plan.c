@@ -110,7 +110,8 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
     } else if (o->force_kernel) {
         p->kernel = o->forced_kernel;
         p->reason = SF_R_FORCED;
-    } else if (p->nnz <= o->unroll_budget && density <= SF_MAX_DENSITY_UNROLLED) {
+    } else if (o->unroll_budget > 0 && p->nnz <= o->unroll_budget &&
+               density <= SF_MAX_DENSITY_UNROLLED) {
         p->kernel = SF_K_NM_UNROLLED;
         p->reason = SF_R_UNROLL_IN_BUDGET;
     } else if (density <= SF_MAX_DENSITY_COMPRESSED) {

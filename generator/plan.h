@@ -14,7 +14,7 @@ typedef struct {
 
 #define SF_DEFAULT_UNROLL_BUDGET 16384
 /* Sparse kernels pay off below these densities of the computed block
- * (measured: bench/, docs/PERFORMANCE.md). The compressed kernel loads one
+ * (measured with bench/layer_bench.py). The compressed kernel loads one
  * activation vector per FMA where the dense and unrolled ones keep them in
  * registers, so it needs fewer than about half the weights to win. */
 #define SF_MAX_DENSITY_UNROLLED 0.65

@@ -254,7 +254,7 @@ class ModelCase:
         self.key = key            # unique id, used for dirs and printing
         self.make = make          # () -> ModelBuilder
         self.batches = batches    # runtime batches to run
-        self.builds = builds      # list of (label, [sfgen flags])
+        self.builds = builds      # list of (label, [sfgen flags, "make:VAR=v"])
         self.bitwise = bitwise    # pairs of build labels: outputs identical
         self.reject_checks = reject_checks
 
@@ -306,7 +306,11 @@ def matrix(quick):
     cases.append(ModelCase("bcast_mixed", model_bcast, [1, 3], [default]))
     compressed = ("compressed", ["--kernel", "nm_compressed"])
     unrolled = ("unrolled", ["--kernel", "nm_unrolled"])
-    dens_builds = [default, compressed, unrolled, ("dense", ["--dense"])]
+    # portable (SSE2) and AVX2 code paths of every kernel, besides -march=native
+    arch_builds = [("%s_%s" % (k, a), ["--kernel", k, "make:ARCH=" + a])
+                   for a in ("x86-64", "x86-64-v3")
+                   for k in ("dense", "nm_unrolled", "nm_compressed")]
+    dens_builds = [default, compressed, unrolled, ("dense", ["--dense"])] + arch_builds
     cases.append(ModelCase("density", model_density, [1, 7],
                            [compressed, unrolled] if quick else dens_builds))
     dead_builds = [default, ("noprop", ["--no-propagate"])]
@@ -395,6 +399,9 @@ def build(args, json_path, outdir, flags, quiet):
         shutil.rmtree(outdir)
     os.makedirs(os.path.dirname(outdir), exist_ok=True)
     t0 = time.time()
+    # "make:VAR=value" entries go to make (e.g. another ARCH), the rest to sfgen
+    make_vars = [f[5:] for f in flags if f.startswith("make:")]
+    flags = [f for f in flags if not f.startswith("make:")]
     cmd = [args.sfgen, json_path, "-o", outdir] + flags
     if quiet:
         cmd.append("--quiet")
@@ -404,7 +411,7 @@ def build(args, json_path, outdir, flags, quiet):
                                            out, err), time.time() - t0
     census = out
     # -Werror: the generated code must compile without warnings (-Wall -Wextra)
-    mcmd = ["make", "-C", outdir, "-s", "-j2", "CFLAGS=-Werror"]
+    mcmd = ["make", "-C", outdir, "-s", "-j2", "CFLAGS=-Werror"] + make_vars
     if args.sanitize:
         mcmd.append("SANITIZE=1")
     rc, mout, merr = run_tool(mcmd, 900)
