@@ -2,8 +2,8 @@
 #
 #   make            build build/sfgen
 #   make demo       generate, build and run the example MLP; sparse vs --dense speed
-#   make test       unit tests, end-to-end matrix, bad-input suite, then all of it
-#                   again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test       unit tests, golden sources, end-to-end matrix, bad-input suite,
+#                   then unit, end-to-end and bad-input again under ASan + UBSan
 #   make deps       install the Debian packages the build needs (as root)
 #   make clean      remove build/
 #
@@ -30,7 +30,7 @@ EMBEDDED = $(sort $(wildcard templates/*.in)) runtime/sf_runtime.h runtime/sf_op
 # its subunit dependency), end-to-end reference (python3 + numpy).
 DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev python3 python3-numpy
 
-.PHONY: all deps demo test test-unit test-e2e test-bad test-asan clean
+.PHONY: all deps demo test test-unit test-golden test-e2e test-bad test-asan clean
 
 all: $(BUILD)/sfgen
 
@@ -103,6 +103,10 @@ test-unit: $(BUILD)/unit_tests
 test-e2e: $(BUILD)/sfgen
 	$(PYTHON) tests/e2e/run_e2e.py --sfgen $(BUILD)/sfgen --work $(BUILD)/e2e
 
+# Generated sources of a tiny model, byte for byte (UPDATE=1 to accept a change).
+test-golden: $(BUILD)/sfgen
+	sh tests/golden/check.sh $(BUILD)/sfgen $(BUILD)/golden
+
 # Every rejected input: exit code, message, no output folder.
 test-bad: $(BUILD)/sfgen
 	$(PYTHON) tests/bad/run_bad.py --sfgen $(BUILD)/sfgen --work $(BUILD)/bad --program-cases
@@ -117,6 +121,7 @@ test-asan: $(BUILD)/asan/sfgen $(BUILD)/asan/unit_tests
 # The README's test command.
 test: $(BUILD)/.deps
 	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-golden
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-bad
 	$(MAKE) --no-print-directory test-asan

@@ -55,12 +55,13 @@ void sf_census_compute(const float *w, int64_t out, int64_t in, sf_census *c)
         c->share_quarter[m] = groups[m] ? (double)quarter[m] / (double)groups[m] : 0;
         c->share_half[m] = groups[m] ? (double)half[m] / (double)groups[m] : 0;
     }
-    /* The pattern with the smallest N/M over M in {2, 4, 8, 16, 32} (any N);
-     * ties go to the smaller M (fewer registers per group). Other M would
-     * let a short tail group masquerade as a pattern (4:17 for a 1:4 mask). */
+    /* The pattern with the smallest N/M over M in {2, 4, 8, 16, 32} (any N)
+     * and M <= in; ties go to the smaller M (fewer registers per group).
+     * Other M would let a short tail group masquerade as a pattern (4:17 for
+     * a 1:4 mask; 4:32 for a 2:4 row of 8). */
     c->best_n = c->n_min[2];
     c->best_m = 2;
-    for (int m = 4; m <= SF_MAX_M; m *= 2)
+    for (int m = 4; m <= SF_MAX_M && m <= in; m *= 2)
         if ((int64_t)c->n_min[m] * c->best_m < (int64_t)c->best_n * m) {
             c->best_n = c->n_min[m];
             c->best_m = m;

@@ -274,7 +274,7 @@ static void check_against_naive(int R, int K, double dens, uint32_t seed)
     ck_assert_uint_eq(c.nnz, nnz);
     ck_assert_int_eq(c.zero_rows, zr);
     ck_assert_int_eq(c.zero_cols, zc);
-    double best = 2.0; /* over the design M {2,4,8,16,32} */
+    double best = 2.0; /* over the design M {2,4,8,16,32} that fit in a row */
     for (int m = 1; m <= SF_MAX_M; m++) {
         int ngroups = (K + m - 1) / m;
         int *cnt = calloc((size_t)(R * ngroups), sizeof *cnt);
@@ -292,7 +292,7 @@ static void check_against_naive(int R, int K, double dens, uint32_t seed)
                       c.n_min[m], mx);
         ck_assert_double_eq_tol(c.share_quarter[m], (double)q / (R * ngroups), 1e-12);
         ck_assert_double_eq_tol(c.share_half[m], (double)h / (R * ngroups), 1e-12);
-        if ((m & (m - 1)) == 0 && m >= 2 && (double)mx / m < best)
+        if ((m & (m - 1)) == 0 && m >= 2 && (m == 2 || m <= K) && (double)mx / m < best)
             best = (double)mx / m;
     }
     /* best_n:best_m is a pattern the weight meets, at least as good as any
