@@ -26,6 +26,16 @@ typedef float sf_vf __attribute__((vector_size(64)));
  * loop-invariant broadcasts out of the token loop would spill them all. */
 #define SF_OPAQUE(p) __asm__("" : "+r"(p))
 
+/* acc += w * x with the weight broadcast from memory. With GCC on AVX-512
+ * one instruction per nonzero is written out directly: the mask-unrolled
+ * kernels hold tens of thousands of them and the compiler then has nothing
+ * to analyse, which halves their build time at the same speed. */
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__) && !defined(SF_NO_ASM)
+#define SF_FMA_BCAST(acc, w, x) __asm__("vfmadd231ps %1%{1to16%}, %2, %0" : "+v"(acc) : "m"(w), "v"(x))
+#else
+#define SF_FMA_BCAST(acc, w, x) ((acc) += (w) * (x))
+#endif
+
 /* Below this many vector FMAs a layer runs on one thread: waking the team
  * costs more than it saves. */
 #define SF_PARALLEL_MIN_FMAS 4096.0
