@@ -22,28 +22,6 @@
 #include "suites.h"
 #include "test_util.h"
 
-static uint32_t rng(uint32_t *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return *s >> 8;
-}
-
-static void nm_fill(float *w, int out, int in, int n, int m, uint32_t seed)
-{
-    memset(w, 0, sizeof *w * (size_t)(out * in));
-    for (int r = 0; r < out; r++)
-        for (int k0 = 0; k0 < in; k0 += m) {
-            int len = in - k0 < m ? in - k0 : m, need = n < len ? n : len;
-            while (need) {
-                int k = k0 + (int)(rng(&seed) % (uint32_t)len);
-                if (w[r * in + k] == 0.0f) {
-                    w[r * in + k] = (float)(1 + rng(&seed) % 8) * (rng(&seed) & 1 ? 1 : -1);
-                    need--;
-                }
-            }
-        }
-}
-
 /* The test model: x[4,16] -> fc1 2:4 [8x16] (unrolled) -> relu
  * -> fc2 1:4 [48x8], row 5 zero (compressed) -> gelu -> fc3 dense [4x48] -> y. */
 #define BUDGET 80
@@ -53,8 +31,8 @@ typedef struct {
 
 static void make_weights(weights *W)
 {
-    nm_fill(W->w1, 8, 16, 2, 4, 11);
-    nm_fill(W->w2, 48, 8, 1, 4, 12);
+    tu_nm_fill(W->w1, 8, 16, 2, 4, 11);
+    tu_nm_fill(W->w2, 48, 8, 1, 4, 12);
     memset(W->w2 + 5 * 8, 0, 8 * sizeof(float));
     for (int i = 0; i < 4 * 48; i++)
         W->w3[i] = (float)(1 + i % 7);

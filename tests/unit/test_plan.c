@@ -10,32 +10,6 @@
 #include "spa.h"
 #include "suites.h"
 #include "test_util.h"
-
-static uint32_t rng(uint32_t *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return *s >> 8;
-}
-
-/* Exactly n nonzeros (of values +-1..8) in every group of m along `in`
- * (a shorter tail group gets min(n, its length)). */
-static void nm_fill(float *w, int out, int in, int n, int m, uint32_t seed)
-{
-    memset(w, 0, sizeof *w * (size_t)(out * in));
-    for (int r = 0; r < out; r++)
-        for (int k0 = 0; k0 < in; k0 += m) {
-            int len = in - k0 < m ? in - k0 : m, need = n < len ? n : len;
-            while (need) {
-                int k = k0 + (int)(rng(&seed) % (uint32_t)len);
-                if (w[r * in + k] == 0.0f) {
-                    float v = (float)(1 + rng(&seed) % 8);
-                    w[r * in + k] = rng(&seed) & 1 ? v : -v;
-                    need--;
-                }
-            }
-        }
-}
-
 static const sf_plan_opts k_default = {.force_dense = 0, .unroll_budget = SF_DEFAULT_UNROLL_BUDGET};
 
 /* One linear layer x[4, in] -> y[4, out] with weight w. */
@@ -56,7 +30,7 @@ static sf_status one_layer(tu_model *m, const float *w, int out, int in, const s
 START_TEST(forced_dense)
 {
     float w[16 * 32];
-    nm_fill(w, 16, 32, 2, 4, 1);
+    tu_nm_fill(w, 16, 32, 2, 4, 1);
     sf_plan_opts o = {.force_dense = 1, .unroll_budget = SF_DEFAULT_UNROLL_BUDGET};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
@@ -100,7 +74,7 @@ START_TEST(nm_over_budget)
 {
     /* 1:4 (density 1/4) with no unroll budget: compressed */
     float w[16 * 32];
-    nm_fill(w, 16, 32, 1, 4, 2);
+    tu_nm_fill(w, 16, 32, 1, 4, 2);
     sf_plan_opts o = {.force_dense = 0, .unroll_budget = 0};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
@@ -115,7 +89,7 @@ START_TEST(nm_over_budget)
     /* 2:4 (density 1/2) over budget: compressed only if the cost model's
      * compressed threshold admits density 0.5, else dense (over budget and
      * too dense for the compressed kernel) */
-    nm_fill(w, 16, 32, 2, 4, 3);
+    tu_nm_fill(w, 16, 32, 2, 4, 3);
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
     p = &tu_lin(&m.g, "fc")->plan;
     if (0.5 <= SF_MAX_DENSITY_COMPRESSED) {
@@ -132,7 +106,7 @@ END_TEST
 START_TEST(budget_boundary)
 {
     float w[16 * 32];
-    nm_fill(w, 16, 32, 1, 4, 4);   /* 128 nonzeros */
+    tu_nm_fill(w, 16, 32, 1, 4, 4);   /* 128 nonzeros */
     sf_plan_opts o = {.force_dense = 0, .unroll_budget = 128};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
@@ -455,12 +429,12 @@ START_TEST(walk_visits_every_nonzero_once)
     static float w0[K * K], w1[O * K], w2[3 * O];
     uint32_t seed = 99;
     for (int i = 0; i < K * K; i++)
-        w0[i] = rng(&seed) % 3 == 0 ? (float)(1 + rng(&seed) % 5) : 0.0f;
+        w0[i] = tu_rng(&seed) % 3 == 0 ? (float)(1 + tu_rng(&seed) % 5) : 0.0f;
     for (int k = 0; k < K; k++)
         w0[3 * K + k] = w0[10 * K + k] = w0[21 * K + k] = 0.0f; /* dead channels 3, 10, 21 */
-    nm_fill(w1, O, K, 2, 4, 7);
+    tu_nm_fill(w1, O, K, 2, 4, 7);
     for (int r = 0; r < O; r += 3)
-        nm_fill(w1 + r * K, 1, K, 1, 4, 100u + (uint32_t)r);
+        tu_nm_fill(w1 + r * K, 1, K, 1, 4, 100u + (uint32_t)r);
     for (int i = 0; i < 3 * O; i++)
         w2[i] = (i % O) % 5 == 4 ? 0.0f : 1.0f; /* channels 4, 9, 14 unread */
     tu_tensor t[] = {{"w0", "F32", 2, {K, K}, w0, sizeof w0}, {"w1", "F32", 2, {O, K}, w1, sizeof w1},
@@ -495,7 +469,7 @@ START_TEST(walk_random_layers)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int O = shapes[s][0], K = shapes[s][1];
         float *w = malloc(sizeof *w * (size_t)(O * K));
-        nm_fill(w, O, K, shapes[s][2], shapes[s][3], 1000u + (uint32_t)s);
+        tu_nm_fill(w, O, K, shapes[s][2], shapes[s][3], 1000u + (uint32_t)s);
         if (O > 2)
             memset(w + K, 0, sizeof *w * (size_t)K); /* a zero row */
         tu_model m;

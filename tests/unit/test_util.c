@@ -278,3 +278,28 @@ int tu_count_entries(const char *dir)
     closedir(d);
     return n;
 }
+
+uint32_t tu_rng(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+/* Exactly n nonzeros (of values +-1..8) in every group of m along `in`
+ * (a shorter tail group gets min(n, its length)). */
+void tu_nm_fill(float *w, int out, int in, int n, int m, uint32_t seed)
+{
+    memset(w, 0, sizeof *w * (size_t)(out * in));
+    for (int r = 0; r < out; r++)
+        for (int k0 = 0; k0 < in; k0 += m) {
+            int len = in - k0 < m ? in - k0 : m, need = n < len ? n : len;
+            while (need) {
+                int k = k0 + (int)(tu_rng(&seed) % (uint32_t)len);
+                if (w[r * in + k] == 0.0f) {
+                    float v = (float)(1 + tu_rng(&seed) % 8);
+                    w[r * in + k] = tu_rng(&seed) & 1 ? v : -v;
+                    need--;
+                }
+            }
+        }
+}

@@ -79,4 +79,10 @@ void tu_write_model(const char *dir, const char *json, const char *weights_name,
 /* Number of directory entries (without . and ..); -1 if it cannot be read. */
 int tu_count_entries(const char *dir);
 
+/* Deterministic LCG for test data. */
+uint32_t tu_rng(uint32_t *s);
+/* Exactly n nonzeros (of values +-1..8) in every group of m along `in`
+ * (a shorter tail group gets min(n, its length)). */
+void tu_nm_fill(float *w, int out, int in, int n, int m, uint32_t seed);
+
 #endif
