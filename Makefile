@@ -3,7 +3,8 @@
 #   make            build build/sfgen
 #   make demo       generate, build and run the example MLP; sparse vs --dense speed
 #   make test       unit tests, golden sources, end-to-end matrix, bad-input suite,
-#                   then unit, end-to-end and bad-input again under ASan + UBSan
+#                   concurrent runs of a generated library, then unit,
+#                   end-to-end and bad-input again under ASan + UBSan
 #   make deps       install the Debian packages the build needs (as root)
 #   make clean      remove build/
 #
@@ -30,7 +31,8 @@ EMBEDDED = $(sort $(wildcard templates/*.in)) runtime/sf_runtime.h runtime/sf_op
 # its subunit dependency), end-to-end reference (python3 + numpy).
 DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev python3 python3-numpy
 
-.PHONY: all deps demo test test-unit test-golden test-e2e test-bad test-asan clean
+.PHONY: all deps demo test test-unit test-golden test-e2e test-bad test-concurrency test-asan \
+        clean
 
 all: $(BUILD)/sfgen
 
@@ -107,6 +109,11 @@ test-e2e: $(BUILD)/sfgen
 test-golden: $(BUILD)/sfgen
 	sh tests/golden/check.sh $(BUILD)/sfgen $(BUILD)/golden
 
+# The generated library from many threads with separate arenas (bit-exact),
+# its error codes, and no allocation inside <name>_run.
+test-concurrency: $(BUILD)/sfgen
+	$(PYTHON) tests/concurrency/run_concurrent.py --sfgen $(BUILD)/sfgen --work $(BUILD)/concurrency
+
 # Every rejected input: exit code, message, no output folder.
 test-bad: $(BUILD)/sfgen
 	$(PYTHON) tests/bad/run_bad.py --sfgen $(BUILD)/sfgen --work $(BUILD)/bad --program-cases
@@ -124,6 +131,7 @@ test: $(BUILD)/.deps
 	$(MAKE) --no-print-directory test-golden
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-bad
+	$(MAKE) --no-print-directory test-concurrency
 	$(MAKE) --no-print-directory test-asan
 	@echo "make test: all suites passed"
 
