@@ -32,7 +32,7 @@ EMBEDDED = $(sort $(wildcard templates/*.in)) runtime/sf_runtime.h runtime/sf_op
 DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev python3 python3-numpy
 
 .PHONY: all deps demo test test-unit test-golden test-e2e test-bad test-concurrency test-asan \
-        clean
+        fuzz fuzz-replay clean
 
 all: $(BUILD)/sfgen
 
@@ -134,6 +134,51 @@ test: $(BUILD)/.deps
 	$(MAKE) --no-print-directory test-concurrency
 	$(MAKE) --no-print-directory test-asan
 	@echo "make test: all suites passed"
+
+# ---- fuzzing ------------------------------------------------------------------
+# libFuzzer harnesses under ASan + UBSan (clang; Debian's clang and
+# libclang-rt-14-dev). `make fuzz FUZZ_SECONDS=N` runs each for N seconds; new
+# inputs go to build/fuzz/corpus-<harness>, seeds come from tests/fuzz/corpus.
+# A crash leaves crash-* in build/fuzz: minimise it (fuzz_X -minimize_crash=1)
+# and commit it under tests/fuzz/regressions/<harness>/, which `make test`
+# replays through the harnesses (fuzz-replay).
+
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES = model safetensors graph npy
+FUZZ_PKGS = clang libclang-rt-14-dev
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_BINS = $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/fuzz_%)
+
+$(BUILD)/.deps-fuzz: | $(BUILD)/.deps
+	@for p in $(FUZZ_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" \
+	    || { echo "installing $$p"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >/dev/null || exit 1; }; done
+	@touch $@
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(GEN_SRCS) $(GEN_HDRS) \
+                      $(BUILD)/embedded.c runtime/sf_npy.c | $(BUILD)/.deps-fuzz
+	@mkdir -p $(BUILD)/fuzz
+	clang -std=c11 $(FUZZ_FLAGS) $(CJSON_CFLAGS) -Igenerator -Iruntime -I$(BUILD) -o $@ $< \
+	    $(GEN_SRCS) $(BUILD)/embedded.c runtime/sf_npy.c -lcjson
+
+fuzz: $(FUZZ_BINS)
+	@for h in $(FUZZ_HARNESSES); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$h; \
+	    echo "fuzz_$$h: $(FUZZ_SECONDS) s"; \
+	    (cd $(BUILD)/fuzz && ./fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	        -print_final_stats=1 -dict=$(CURDIR)/tests/fuzz/json.dict \
+	        corpus-$$h $(CURDIR)/tests/fuzz/corpus/$$h > fuzz_$$h.log 2>&1); rc=$$?; \
+	    grep -E "^(stat::|#[0-9]+ +DONE|SUMMARY|artifact)|cov: " $(BUILD)/fuzz/fuzz_$$h.log | tail -8; \
+	    [ $$rc = 0 ] || { echo "fuzz_$$h failed: see $(BUILD)/fuzz/fuzz_$$h.log"; exit 1; }; \
+	done
+
+# Replays the seeds and every committed regression input through each harness.
+fuzz-replay: $(FUZZ_BINS)
+	@for h in $(FUZZ_HARNESSES); do \
+	    files=$$(ls tests/fuzz/corpus/$$h/* tests/fuzz/regressions/$$h/* 2>/dev/null); \
+	    $(BUILD)/fuzz/fuzz_$$h $$files >/dev/null 2>&1 || { echo "fuzz_$$h: a replayed input fails"; \
+	        $(BUILD)/fuzz/fuzz_$$h $$files 2>&1 | tail -30; exit 1; }; \
+	    echo "fuzz_$$h: $$(echo $$files | wc -w) inputs replayed"; \
+	done
 
 # ---- demo --------------------------------------------------------------------
 

@@ -112,11 +112,13 @@ static sf_status get_dims(const cJSON *v, const char *where, int *rank, int64_t 
     int i = 0;
     for (const cJSON *it = v->child; it; it = it->next, i++) {
         double d = it->valuedouble;
-        if (!cJSON_IsNumber(it) || d != (double)(int64_t)d || d < 1)
+        if (!cJSON_IsNumber(it) || !(d >= 1)) /* also rejects NaN */
             return sf_error(SF_EINPUT, where, "dimension %d: expected a positive integer", i);
-        if (d > (double)SF_MAX_DIM)
+        if (d > (double)SF_MAX_DIM) /* before any conversion: huge doubles do not fit */
             return sf_error(SF_EINPUT, where,
                             "dimension %d: %.0f is too large (limit %lld)", i, d, SF_MAX_DIM);
+        if (d != (double)(int64_t)d)
+            return sf_error(SF_EINPUT, where, "dimension %d: expected a positive integer", i);
         dims[i] = (int64_t)d;
     }
     *rank = n;

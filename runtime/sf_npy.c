@@ -33,31 +33,28 @@ static const char *dict_value(const char *h, const char *key)
     return p;
 }
 
-int sf_npy_read(const char *path, sf_npy *out, char *err, size_t errlen)
+int sf_npy_parse(const char *path, const unsigned char *buf, size_t len, sf_npy *out,
+                 char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    unsigned char pre[12];
     char *hdr = NULL;
     int rc = -1;
-    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
+    if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
         fail(err, errlen, path, "not a .npy file (bad magic)");
         goto done;
     }
-    size_t hlen;
-    if (pre[6] == 1) {
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
-    } else if (pre[6] == 2 || pre[6] == 3) {
-        if (fread(pre + 10, 1, 2, f) != 2) {
+    size_t hlen, pos;
+    if (buf[6] == 1) {
+        hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
+        pos = 10;
+    } else if (buf[6] == 2 || buf[6] == 3) {
+        if (len < 12) {
             fail(err, errlen, path, "truncated header");
             goto done;
         }
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
-               (size_t)pre[11] << 24;
+        hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 |
+               (size_t)buf[11] << 24;
+        pos = 12;
     } else {
         fail(err, errlen, path, "unsupported .npy version");
         goto done;
@@ -66,12 +63,18 @@ int sf_npy_read(const char *path, sf_npy *out, char *err, size_t errlen)
         fail(err, errlen, path, "header too large");
         goto done;
     }
-    hdr = malloc(hlen + 1);
-    if (!hdr || fread(hdr, 1, hlen, f) != hlen) {
-        fail(err, errlen, path, hdr ? "truncated header" : "out of memory");
+    if (len - pos < hlen) {
+        fail(err, errlen, path, "truncated header");
         goto done;
     }
+    hdr = malloc(hlen + 1);
+    if (!hdr) {
+        fail(err, errlen, path, "out of memory");
+        goto done;
+    }
+    memcpy(hdr, buf + pos, hlen);
     hdr[hlen] = 0;
+    pos += hlen;
     const char *d = dict_value(hdr, "descr");
     if (!d || strncmp(d, "'<f4'", 5) != 0) {
         char m[160];
@@ -121,27 +124,62 @@ int sf_npy_read(const char *path, sf_npy *out, char *err, size_t errlen)
         s = end;
     }
     out->numel = numel;
+    if ((len - pos) / sizeof(float) < numel) {
+        fail(err, errlen, path, "file is shorter than its shape says (truncated)");
+        goto done;
+    }
+    if (len - pos != numel * sizeof(float)) {
+        fail(err, errlen, path, "file is longer than its shape says");
+        goto done;
+    }
     out->data = malloc(numel ? numel * sizeof(float) : 1);
     if (!out->data) {
         fail(err, errlen, path, "out of memory");
         goto done;
     }
-    if (fread(out->data, sizeof(float), numel, f) != numel) {
-        fail(err, errlen, path, "file is shorter than its shape says (truncated)");
-        goto done;
-    }
-    if (fgetc(f) != EOF) {
-        fail(err, errlen, path, "file is longer than its shape says");
-        goto done;
-    }
+    if (numel)
+        memcpy(out->data, buf + pos, numel * sizeof(float));
     rc = 0;
 done:
     free(hdr);
-    fclose(f);
-    if (rc) {
-        free(out->data);
-        out->data = NULL;
+    return rc;
+}
+
+int sf_npy_read(const char *path, sf_npy *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
     }
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    int rc = -1;
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            unsigned char *nb = ncap > ((size_t)1 << 42) ? NULL : realloc(buf, ncap);
+            if (!nb) {
+                fail(err, errlen, path, "out of memory");
+                goto done;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(f)) {
+        fail(err, errlen, path, "read error");
+        goto done;
+    }
+    rc = sf_npy_parse(path, buf, len, out, err, errlen);
+done:
+    free(buf);
+    fclose(f);
     return rc;
 }
 
