@@ -1,15 +1,9 @@
 /* main.c - the sfgen command line (docs/CLI.md). Only this file exits. */
-#include "emit.h"
-#include "output.h"
-#include "pack.h"
-#include "plan.h"
-#include "report.h"
-#include "spa.h"
+#include "driver.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -33,11 +27,7 @@ static void usage(FILE *f)
             SF_DEFAULT_UNROLL_BUDGET);
 }
 
-typedef struct {
-    const char *model, *outdir, *report;
-    int inspect, json, quiet, propagate, threads;
-    sf_plan_opts plan;
-} cli;
+typedef sf_gen_opts cli;
 
 static int parse_uint(const char *s, long long max, long long *out)
 {
@@ -125,88 +115,6 @@ static sf_status parse_args(int argc, char **argv, cli *c)
     return SF_OK;
 }
 
-static void progress(const cli *c, const char *stage)
-{
-    if (!c->quiet && isatty(2))
-        fprintf(stderr, "sfgen: %s...\n", stage);
-}
-
-static sf_status write_report(const char *path, const sf_buf *b)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return sf_error(SF_EINPUT, path, "cannot create the report file");
-    int ok = fwrite(b->data, 1, b->len, f) == b->len;
-    ok = fclose(f) == 0 && ok;
-    return ok ? SF_OK : sf_error(SF_EINPUT, path, "cannot write the report file");
-}
-
-static sf_status run(const cli *c)
-{
-    sf_graph g;
-    progress(c, "loading and verifying");
-    sf_status s = sf_graph_load(c->model, &g);
-    if (s)
-        return s;
-    progress(c, "sparsity census");
-    sf_spa_census(&g);
-    sf_spa_propagate(&g, c->propagate);
-    s = sf_plan_graph(&g, &c->plan);
-    sf_blob blob;
-    sf_buf_init(&blob.data);
-    sf_files *fs = NULL;
-    if (!s && c->inspect) {
-        if (c->json) {
-            sf_buf b;
-            sf_buf_init(&b);
-            s = sf_report_json(&g, NULL, &b);
-            if (!s)
-                fwrite(b.data, 1, b.len, stdout);
-            sf_buf_free(&b);
-        } else {
-            sf_report_text(&g, stdout);
-        }
-        goto done;
-    }
-    if (!s) {
-        progress(c, "packing weights");
-        s = sf_pack_graph(&g, &blob);
-    }
-    if (!s) {
-        progress(c, "emitting code");
-        fs = sf_malloc(sizeof *fs);
-        if (!fs)
-            s = sf_error(SF_EINTERNAL, NULL, "out of memory");
-        else
-            sf_files_init(fs);
-    }
-    if (!s)
-        s = sf_emit(&g, &blob, fs, c->threads);
-    if (!s)
-        s = sf_output_write(c->outdir, fs);
-    if (!s && c->report) {
-        for (int i = 0; i < fs->n; i++)
-            if (!strcmp(fs->f[i].name, "report.json"))
-                s = write_report(c->report, &fs->f[i].buf);
-    }
-    if (!s && !c->quiet) {
-        sf_report_text(&g, stdout);
-        size_t n = strlen(c->outdir);
-        while (n > 1 && c->outdir[n - 1] == '/')
-            n--;
-        printf("\nwrote %.*s/ (%d files): run 'make -C %.*s' to build\n", (int)n, c->outdir,
-               fs->n, (int)n, c->outdir);
-    }
-done:
-    if (fs) {
-        sf_files_free(fs);
-        sf_free(fs);
-    }
-    sf_blob_free(&blob);
-    sf_graph_free(&g);
-    return s;
-}
-
 int main(int argc, char **argv)
 {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -225,5 +133,5 @@ int main(int argc, char **argv)
     }
     if (s)
         return s;
-    return run(&c);
+    return sf_generate(&c);
 }

@@ -5,13 +5,16 @@
  * input error. Each k runs in its own process so that a crash names its k. */
 #define _XOPEN_SOURCE 700
 #include <check.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "driver.h"
 #include "emit.h"
 #include "pack.h"
 #include "plan.h"
@@ -122,6 +125,41 @@ static sf_status run_later(long fail_at, long *count)
     return s;
 }
 
+/* A whole generation (load ... atomic write), failing the fail_at-th
+ * allocation: a failure must name the cause and leave no output folder and
+ * no temporary folder behind. */
+static sf_status run_generate(long fail_at, long *count)
+{
+    char out[600];
+    snprintf(out, sizeof out, "%s/out", g_dir);
+    sf_gen_opts o = {.model = g_model, .outdir = out, .quiet = 1, .propagate = 1,
+                     .plan = {.unroll_budget = 16}};
+    hook_on(fail_at);
+    sf_status s = sf_generate(&o);
+    *count = g_count;
+    hook_off();
+    struct stat sb;
+    int left = stat(out, &sb) == 0;
+    DIR *d = opendir(g_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, ".sfgen-tmp-"))
+            left = 2;
+    if (d)
+        closedir(d);
+    if (s == SF_OK) {
+        tu_rmrf(out);
+        return s;
+    }
+    if (left) {
+        tu_rmrf(out);
+        return (sf_status)(left == 2 ? 101 : 102);
+    }
+    if (s == SF_EINTERNAL && !strstr(tu_diag(), "out of memory"))
+        return (sf_status)103;
+    return s;
+}
+
 typedef sf_status (*stage_fn)(long fail_at, long *count);
 
 /* Runs stage(k) in a child; returns a line describing a mishandled k, or
@@ -167,6 +205,12 @@ static void run_child(stage_fn stage, long k, char *what, size_t n)
         int s = atoi(buf);
         if (s == 100)
             snprintf(what, n, "k=%ld: failed but left the graph allocated", k);
+        else if (s == 101 || s == 102)
+            snprintf(what, n, "k=%ld: failed but left %s behind", k,
+                     s == 101 ? "a temporary folder" : "an output folder");
+        else if (s == 103)
+            snprintf(what, n, "k=%ld: out of memory not named in the message: %s", k,
+                     strchr(buf, ' ') ? strchr(buf, ' ') + 1 : "");
         else if (s != SF_EINTERNAL)
             snprintf(what, n, "k=%ld: status %d, expected %d (SF_EINTERNAL): %s", k, s,
                      SF_EINTERNAL, strchr(buf, ' ') ? strchr(buf, ' ') + 1 : "");
@@ -255,6 +299,12 @@ START_TEST(plan_pack_emit_sweep)
 }
 END_TEST
 
+START_TEST(generate_sweep)
+{
+    sweep(run_generate, "whole generation");
+}
+END_TEST
+
 Suite *alloc_suite(void)
 {
     Suite *s = suite_create("alloc");
@@ -263,6 +313,7 @@ Suite *alloc_suite(void)
     tcase_add_test(tc, hook_counts_and_fails);
     tcase_add_test(tc, load_sweep);
     tcase_add_test(tc, plan_pack_emit_sweep);
+    tcase_add_test(tc, generate_sweep);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return s;
