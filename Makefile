@@ -114,9 +114,11 @@ test-golden: $(BUILD)/sfgen
 test-concurrency: $(BUILD)/sfgen
 	$(PYTHON) tests/concurrency/run_concurrent.py --sfgen $(BUILD)/sfgen --work $(BUILD)/concurrency
 
-# Every rejected input: exit code, message, no output folder.
+# Every rejected input: exit code, message, no output folder; hostile names,
+# read-only and full file systems.
 test-bad: $(BUILD)/sfgen
 	$(PYTHON) tests/bad/run_bad.py --sfgen $(BUILD)/sfgen --work $(BUILD)/bad --program-cases
+	$(PYTHON) tests/bad/run_output_safety.py --sfgen $(BUILD)/sfgen --work $(BUILD)/output-safety
 
 # Unit, end-to-end (reduced matrix) and bad-input tests once more with sfgen
 # and the generated code built under ASan + UBSan.

@@ -9,6 +9,8 @@
 #define SF_MAX_M 32                 /* largest M of an N:M pattern */
 #define SF_MAX_DIM 2147483647LL     /* generated code indexes with int */
 #define SF_MAX_ELEMS 2147483647LL   /* per tensor */
+#define SF_MAX_NODES 4000           /* nodes per model (one source file per layer) */
+#define SF_MAX_IO 64                /* graph inputs, graph outputs */
 
 /* ---- load: model JSON as plain structs (load_json.c) --------------------- */
 

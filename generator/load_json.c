@@ -394,6 +394,11 @@ sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, siz
         goto done;
     }
     out->ninputs = cJSON_GetArraySize(ins);
+    if (out->ninputs > SF_MAX_IO) {
+        st = sf_error(SF_EINPUT, w, "%d inputs: at most %d are supported", out->ninputs,
+                      SF_MAX_IO);
+        goto done;
+    }
     out->inputs = sf_arena_array(a, (size_t)out->ninputs, sizeof *out->inputs);
     if (!out->inputs) {
         st = oom();
@@ -412,6 +417,11 @@ sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, siz
     }
     if ((st = get_string_array(&c, outs, w, &out->outputs, &out->noutputs)))
         goto done;
+    if (out->noutputs > SF_MAX_IO) {
+        st = sf_error(SF_EINPUT, w, "%d outputs: at most %d are supported", out->noutputs,
+                      SF_MAX_IO);
+        goto done;
+    }
 
     const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
     snprintf(w, sizeof w, "%s: field 'nodes'", c.base);
@@ -420,6 +430,11 @@ sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, siz
         goto done;
     }
     out->nnodes = cJSON_GetArraySize(nodes);
+    if (out->nnodes > SF_MAX_NODES) {
+        st = sf_error(SF_EINPUT, w, "%d nodes: at most %d are supported", out->nnodes,
+                      SF_MAX_NODES);
+        goto done;
+    }
     out->nodes = sf_arena_array(a, (size_t)out->nnodes, sizeof *out->nodes);
     if (!out->nodes) {
         st = oom();

@@ -247,6 +247,9 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
 {
     vctx c = {d, st, g, {0}};
     sf_status s;
+    if (d->nnodes > SF_MAX_NODES || d->ninputs > SF_MAX_IO || d->noutputs > SF_MAX_IO)
+        return sf_error(SF_EINPUT, d->base, "more than %d nodes or %d inputs or outputs",
+                        SF_MAX_NODES, SF_MAX_IO);
     g->name = sf_arena_strdup(&g->arena, d->name);
     g->model_base = sf_arena_strdup(&g->arena, d->base);
     g->tensors = sf_arena_array(&g->arena, (size_t)(d->ninputs + d->nnodes), sizeof *g->tensors);

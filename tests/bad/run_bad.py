@@ -466,6 +466,9 @@ CASES = [
         setk("nodes/@r1/op", "gelu"), setk("nodes/@r1/approximate", "tanh"),
         setk("nodes/@fc2/op", "matmul"), setk("nodes/@fc2/weight", "fc2.wT"))),
     Ok("ok_unnamed_node", delk("nodes/@r1/name")),
+    Ok("ok_nodes_at_limit", setk("nodes", [
+        {"op": "relu", "name": "n%d" % i, "inputs": [INPUT if i == 0 else "t%d" % (i - 1)],
+         "outputs": [OUTPUT if i == 3999 else "t%d" % i]} for i in range(4000)])),
 
     # -- model JSON syntax and top level -------------------------------------
     Gen("json_truncated", text(lambda t: t[:len(t) // 2]), 1, [MJ]),
@@ -562,6 +565,16 @@ CASES = [
     Gen("input_bytes_overflow", setk("inputs/0/shape", [B_MAX, 1 << 59]), 1, [MJ, I("shape")]),
     Gen("input_elems_wrap_to_zero", setk("inputs/0/shape", [1 << 16] * 4 + [D_IN]), 1, [MJ, I("shape")]),
     Gen("input_dims_product_overflow", setk("inputs/0/shape", [1 << 32, 1 << 32, D_IN]), 1, [MJ, I("shape")]),
+
+    # -- documented limits (docs/FORMATS.md "Limits") ---------------------------
+    Gen("limit_rank_9", setk("inputs/0/shape", [B_MAX] + [1] * 7 + [D_IN]), 1, [MJ, I("shape"), I("rank")]),
+    Gen("limit_elements", setk("inputs/0/shape", [B_MAX, 1 << 28, D_IN]), 1, [MJ, I("shape"), I("elements")]),
+    Gen("limit_nodes", setk("nodes", [
+        {"op": "relu", "name": "n%d" % i, "inputs": [INPUT if i == 0 else "t%d" % (i - 1)],
+         "outputs": [OUTPUT if i == 4000 else "t%d" % i]} for i in range(4001)]),
+        1, [MJ, I("nodes"), "4000"]),
+    Gen("limit_inputs", setk("inputs", [{"name": "i%d" % i, "shape": [B_MAX, D_IN]} for i in range(65)]),
+        1, [MJ, I("inputs"), "64"]),
 
     # -- dtypes --------------------------------------------------------------
     Gen("st_dtype_i64", tens("fc1.bias", dtype="I64"), 1, [ST, "fc1.bias", I("dtype")]),

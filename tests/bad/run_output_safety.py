@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+# run_output_safety.py - sfgen writes only inside the output folder it is
+# given, whatever the names in the model; a read-only or full file system is
+# a clear exit 1 with nothing left behind; a successful regeneration into an
+# existing folder rewrites only changed files.
+# usage: run_output_safety.py [--sfgen build/sfgen] [--work DIR]
+# Needs root for the tmpfs cases (mount); without it they are reported as
+# skipped, never as passed.
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+
+from sfmodel import ModelBuilder  # noqa: E402
+
+HOSTILE = ["../../evil", "/etc/passwd", "a" * 5000, "ünïcødé-名前", "x*/y/*z",
+           "quote\"back\\slash", "$(rm -rf ~)", "con.c", ".."]
+SAFE_FILE = re.compile(r"^[A-Za-z0-9_.]{1,128}$")
+
+passed = failed = skipped = 0
+
+
+def result(ok, what, detail=""):
+    global passed, failed
+    print("%s %s%s" % ("PASS" if ok else "FAIL", what, ("\n    " + detail) if detail and not ok else ""))
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+
+
+def snapshot(root):
+    out = set()
+    for d, _, files in os.walk(root):
+        for f in files:
+            out.add(os.path.join(d, f))
+    return out
+
+
+def hostile_model(work):
+    mb = ModelBuilder("safe", seed=4)
+    x = mb.input("x", [3, 16])
+    t = x
+    for i, name in enumerate(HOSTILE):
+        t = mb.linear(t, 16, name=name, pattern="2:4" if i % 2 else None,
+                      out="%s#%d" % (name[:50], i))
+        t = mb.relu(t, name="relu " + name[:40] + str(i), out="r/%d/%s" % (i, name[:30]))
+    y = mb.linear(t, 4, name="head", out="y")
+    mb.output(y)
+    return mb.save(os.path.join(work, "model"))
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def main():
+    global skipped
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sfgen", default=os.path.join(REPO, "build", "sfgen"))
+    ap.add_argument("--work", default=None)
+    args = ap.parse_args()
+    work = args.work or tempfile.mkdtemp(prefix="sf-outsafe-")
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    os.makedirs(work)
+    model = hostile_model(work)
+    sfgen = os.path.abspath(args.sfgen)
+
+    # 1. hostile node and tensor names: everything lands inside out/, safely named
+    before = snapshot(work)
+    out = os.path.join(work, "gen", "out")
+    os.makedirs(os.path.dirname(out))
+    r = run([sfgen, model, "-o", out, "-q"])
+    result(r.returncode == 0, "hostile names: generation succeeds", r.stderr)
+    after = snapshot(work)
+    stray = sorted(p for p in after - before if not p.startswith(out + os.sep))
+    result(not stray, "hostile names: nothing written outside the output folder",
+           " ".join(stray[:5]))
+    names = os.listdir(out) if os.path.isdir(out) else []
+    bad = [n for n in names if not SAFE_FILE.match(n)]
+    result(names and not bad, "hostile names: every file name is [A-Za-z0-9_.], <= 128",
+           " ".join(bad[:5]))
+    r = run(["make", "-s", "-C", out, "-j2", "CFLAGS=-Werror"])
+    result(r.returncode == 0, "hostile names: generated code builds with -Werror",
+           (r.stdout + r.stderr)[-800:])
+    xs = os.path.join(work, "x.npy")
+    import numpy as np
+    np.save(xs, np.ones((3, 16), dtype=np.float32))
+    r = run([os.path.join(out, "safe"), "--input", xs])
+    result(r.returncode == 0, "hostile names: generated program runs", r.stderr)
+
+    # 2. regeneration into the existing folder rewrites only changed files
+    stamps = {n: os.stat(os.path.join(out, n)).st_mtime_ns for n in names}
+    r = run([sfgen, model, "-o", out, "-q"])
+    changed = [n for n in names if os.stat(os.path.join(out, n)).st_mtime_ns != stamps[n]]
+    result(r.returncode == 0 and not changed, "regeneration leaves unchanged files untouched",
+           " ".join(changed[:5]))
+
+    # 3. read-only and full file systems (tmpfs mounts; root only)
+    mnt = os.path.join(work, "mnt")
+    os.makedirs(mnt)
+    if run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt]).returncode != 0:
+        print("SKIP read-only / full file system cases: cannot mount a tmpfs here")
+        skipped += 2
+    else:
+        try:
+            r = run([sfgen, model, "-o", os.path.join(mnt, "out"), "-q"])
+            left = os.listdir(mnt)
+            result(r.returncode == 1 and "sfgen: error:" in r.stderr and not left,
+                   "full file system: exit 1, message, nothing left",
+                   "rc=%d left=%s %s" % (r.returncode, left, r.stderr))
+            run(["mount", "-o", "remount,ro", mnt])
+            r = run([sfgen, model, "-o", os.path.join(mnt, "out"), "-q"])
+            left = os.listdir(mnt)
+            result(r.returncode == 1 and "sfgen: error:" in r.stderr and not left,
+                   "read-only file system: exit 1, message, nothing left",
+                   "rc=%d left=%s %s" % (r.returncode, left, r.stderr))
+        finally:
+            run(["umount", mnt])
+
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
