@@ -3,8 +3,9 @@
 #   make            build build/sfgen
 #   make demo       generate, build and run the example MLP; sparse vs --dense speed
 #   make test       unit tests, golden sources, end-to-end matrix, bad-input suite,
-#                   concurrent runs of a generated library, then unit,
-#                   end-to-end and bad-input again under ASan + UBSan
+#                   concurrent runs of a generated library, fuzz regressions,
+#                   then unit, end-to-end and bad-input again under ASan + UBSan
+#   make fuzz       libFuzzer harnesses, FUZZ_SECONDS (60) each
 #   make deps       install the Debian packages the build needs (as root)
 #   make clean      remove build/
 #
@@ -134,6 +135,7 @@ test: $(BUILD)/.deps
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-bad
 	$(MAKE) --no-print-directory test-concurrency
+	$(MAKE) --no-print-directory fuzz-replay
 	$(MAKE) --no-print-directory test-asan
 	@echo "make test: all suites passed"
 
