@@ -6,6 +6,7 @@
 #                   concurrent runs of a generated library, fuzz regressions,
 #                   then unit, end-to-end and bad-input again under ASan + UBSan
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS (60) each
+#   make bench      linear layers against oneDNN and OpenBLAS -> docs/PERFORMANCE.md
 #   make deps       install the Debian packages the build needs (as root)
 #   make clean      remove build/
 #
@@ -33,7 +34,7 @@ EMBEDDED = $(sort $(wildcard templates/*.in)) runtime/sf_runtime.h runtime/sf_op
 DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev python3 python3-numpy
 
 .PHONY: all deps demo test test-unit test-golden test-e2e test-bad test-concurrency test-asan \
-        fuzz fuzz-replay clean
+        fuzz fuzz-replay bench clean
 
 all: $(BUILD)/sfgen
 
@@ -183,6 +184,26 @@ fuzz-replay: $(FUZZ_BINS)
 	        $(BUILD)/fuzz/fuzz_$$h $$files 2>&1 | tail -30; exit 1; }; \
 	    echo "fuzz_$$h: $$(echo $$files | wc -w) inputs replayed"; \
 	done
+
+# ---- benchmarks ----------------------------------------------------------------
+# Linear layers against oneDNN and OpenBLAS (Debian libdnnl-dev,
+# libopenblas-dev; gnuplot-nox for the plot); writes docs/PERFORMANCE.md.
+# BENCH_ARGS=--quick for a short run.
+
+BENCH_PKGS = libdnnl-dev libopenblas-dev gnuplot-nox
+
+$(BUILD)/.deps-bench: | $(BUILD)/.deps
+	@for p in $(BENCH_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" \
+	    || { echo "installing $$p"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >/dev/null || exit 1; }; done
+	@touch $@
+
+$(BUILD)/bench/peers: bench/peers.c | $(BUILD)/.deps-bench
+	@mkdir -p $(BUILD)/bench
+	$(CC) -std=c11 -O2 $(WARN) -fopenmp -o $@ $< -ldnnl -lopenblas
+
+bench: $(BUILD)/sfgen $(BUILD)/bench/peers
+	$(PYTHON) bench/run_bench.py --sfgen $(BUILD)/sfgen --peers $(BUILD)/bench/peers \
+	    --work $(BUILD)/bench/work $(BENCH_ARGS)
 
 # ---- demo --------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ typedef struct {
  * registers; it still wins at 2:4 (1.15x on 768x768, 128 tokens). */
 #define SF_MAX_DENSITY_UNROLLED 0.65
 #define SF_MAX_DENSITY_COMPRESSED 0.55
-#define SF_ROW_BLOCK_DENSE 8
+#define SF_ROW_BLOCK_DENSE 16 /* the dense template assumes 16 */
 #define SF_ROW_BLOCK_UNROLLED 8
 #define SF_ROW_BLOCK_COMPRESSED 8
 

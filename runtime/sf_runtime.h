@@ -36,6 +36,10 @@ typedef float sf_vf __attribute__((vector_size(64)));
 #define SF_FMA_BCAST(acc, w, x) ((acc) += (w) * (x))
 #endif
 
+/* Up to this many tokens, dense layers stream their weights once instead of
+ * repacking the tokens into tiles. */
+#define SF_SMALL_T 8
+
 /* Below this many vector FMAs a layer runs on one thread: waking the team
  * costs more than it saves. */
 #define SF_PARALLEL_MIN_FMAS 4096.0

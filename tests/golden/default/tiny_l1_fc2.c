@@ -2,15 +2,41 @@
  * (tiny.json). Do not edit: change the model and run sfgen again. */
 #include "tiny_internal.h"
 
+/* Few tokens: acc[t] holds rows rb*16.. of token t; x is read in place. */
+static inline __attribute__((always_inline)) void
+tiny_l1_fc2_small(const float *restrict x, float *restrict y, const float *restrict bias,
+            const float *restrict w, const int32_t *restrict rows,
+            const int32_t *restrict cols, int rb, const int NT)
+{
+    sf_vf acc[SF_SMALL_T], b;
+    memcpy(&b, bias + rb * 16, sizeof b);
+    for (int t = 0; t < NT; t++)
+        acc[t] = b;
+    const float *restrict wb = w + (size_t)rb * 6 * 16;
+    for (int k = 0; k < 6; k++) {
+        sf_vf wv;
+        memcpy(&wv, wb + (size_t)k * 16, sizeof wv);
+        const int c = cols ? cols[k] : k;
+        for (int t = 0; t < NT; t++)
+            acc[t] += wv * x[(size_t)t * 6 + (size_t)c];
+    }
+    const int nr = 3 - rb * 16 < 16 ? 3 - rb * 16 : 16;
+    for (int t = 0; t < NT; t++) {
+        float v[16];
+        memcpy(v, &acc[t], sizeof v);
+        for (int r = 0; r < nr; r++)
+            y[(size_t)t * 3 + (size_t)rows[rb * 16 + r]] = v[r];
+    }
+}
+
 /* fc2: linear 6 -> 3, dense kernel.
  * Computes 3 of 3 output rows over 6 of 6 input columns;
  * 0 rows are zero or unused and written as 0. */
-void tiny_l1_fc2(const float *restrict x, float *restrict y, sf_vf *restrict xt, int T)
+/* Many tokens: tiles of SF_LANES tokens x 16 rows in registers. */
+static void tiny_l1_fc2_tiles(const float *restrict x, float *restrict y, sf_vf *restrict xt, int T,
+                        const float *restrict bias, const float *restrict w,
+                        const int32_t *restrict rows, const int32_t *restrict cols)
 {
-    const float *restrict bias = (const float *)(tiny_blob + 192); /* [1*8] */
-    const float *restrict w = bias + 1 * 8;                     /* [1][6][8] */
-    const int32_t *restrict rows = (const int32_t *)(tiny_blob + 448);  /* [3] */
-    const int32_t *restrict cols = NULL;                        /* [6] or identity */
     const int ntiles = (T + SF_LANES - 1) / SF_LANES;
     const int par = (double)ntiles * 3 * 6 > SF_PARALLEL_MIN_FMAS; /* threads pay off */
 
@@ -28,18 +54,44 @@ void tiny_l1_fc2(const float *restrict x, float *restrict y, sf_vf *restrict xt,
             for (int rb = 0; rb < 1; rb++) {
                 int t0 = tile * SF_LANES, tn = T - t0 < SF_LANES ? T - t0 : SF_LANES;
                 const sf_vf *restrict xs = xt + (size_t)tile * 6;
-                const float *restrict wb = w + (size_t)rb * 6 * 8;
-                sf_vf acc[8];
-                for (int r = 0; r < 8; r++)
-                    acc[r] = sf_splat(bias[rb * 8 + r]);
+                const float *restrict wb = w + (size_t)rb * 6 * 16;
+                sf_vf acc[16];
+                for (int r = 0; r < 16; r++)
+                    acc[r] = sf_splat(bias[rb * 16 + r]);
                 for (int k = 0; k < 6; k++) {
                     const sf_vf xv = xs[k];
-                    for (int r = 0; r < 8; r++)
-                        acc[r] += wb[k * 8 + r] * xv;
+                    for (int r = 0; r < 16; r++)
+                        acc[r] += wb[k * 16 + r] * xv;
                 }
-                int nr = 3 - rb * 8 < 8 ? 3 - rb * 8 : 8;
+                int nr = 3 - rb * 16 < 16 ? 3 - rb * 16 : 16;
                 for (int r = 0; r < nr; r++)
-                    sf_store_col(y + (size_t)t0 * 3, 3, rows[rb * 8 + r], tn, acc[r]);
+                    sf_store_col(y + (size_t)t0 * 3, 3, rows[rb * 16 + r], tn, acc[r]);
             }
+    }
+}
+
+void tiny_l1_fc2(const float *restrict x, float *restrict y, sf_vf *restrict xt, int T)
+{
+    const float *restrict bias = (const float *)(tiny_blob + 192); /* [1*16] */
+    const float *restrict w = bias + 1 * 16;                     /* [1][6][16] */
+    const int32_t *restrict rows = (const int32_t *)(tiny_blob + 640);  /* [3] */
+    const int32_t *restrict cols = NULL;                        /* [6] or identity */
+
+    if (T > SF_SMALL_T) {
+        tiny_l1_fc2_tiles(x, y, xt, T, bias, w, rows, cols);
+    } else {
+#pragma omp parallel for if ((double)3 * 6 > SF_PARALLEL_MIN_FMAS * 16) schedule(static)
+        for (int rb = 0; rb < 1; rb++) {
+            switch (T) { /* a specialised loop per token count */
+            case 1: tiny_l1_fc2_small(x, y, bias, w, rows, cols, rb, 1); break;
+            case 2: tiny_l1_fc2_small(x, y, bias, w, rows, cols, rb, 2); break;
+            case 3: tiny_l1_fc2_small(x, y, bias, w, rows, cols, rb, 3); break;
+            case 4: tiny_l1_fc2_small(x, y, bias, w, rows, cols, rb, 4); break;
+            case 5: tiny_l1_fc2_small(x, y, bias, w, rows, cols, rb, 5); break;
+            case 6: tiny_l1_fc2_small(x, y, bias, w, rows, cols, rb, 6); break;
+            case 7: tiny_l1_fc2_small(x, y, bias, w, rows, cols, rb, 7); break;
+            default: tiny_l1_fc2_small(x, y, bias, w, rows, cols, rb, 8); break;
+            }
+        }
     }
 }

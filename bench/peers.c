@@ -1,0 +1,113 @@
+/* peers.c - times the dense libraries SparseFlow is compared with, on the
+ * product a linear layer computes: y[T][O] = x[T][K] . W[O][K]^T (row-major).
+ *
+ *   peers LIB O K T THREADS RUNS      LIB: onednn | openblas | membw
+ *
+ * Prints `median_ms=<x> p90_ms=<y>` like a generated program's --bench, after
+ * three warm-up runs. `membw` instead streams a 512 MiB buffer (sum of
+ * floats) with THREADS threads and prints `gbps=<read bandwidth>`, the bound
+ * for single-token layers whose weights come from memory. */
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void openblas_set_num_threads(int num_threads);
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static float *filled(size_t n, unsigned seed)
+{
+    float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    for (size_t i = 0; p && i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (float)(seed >> 8) / 16777216.0f - 0.5f;
+    }
+    return p;
+}
+
+static int membw(int threads, int runs)
+{
+    size_t n = (size_t)128 << 20; /* 512 MiB of floats */
+    float *p = filled(n, 1);
+    if (!p)
+        return 1;
+    double best = 0, *t = malloc(sizeof(double) * (size_t)runs);
+    volatile float sink = 0;
+    for (int r = 0; r < runs; r++) {
+        double t0 = now_ms();
+        float s = 0;
+#pragma omp parallel for num_threads(threads) reduction(+ : s) schedule(static)
+        for (size_t i = 0; i < n; i++)
+            s += p[i];
+        t[r] = now_ms() - t0;
+        sink += s;
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp);
+    best = (double)n * sizeof(float) / (t[runs / 2] * 1e6);
+    printf("gbps=%.2f\n", best);
+    (void)sink;
+    free(t);
+    free(p);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 7) {
+        fprintf(stderr, "usage: peers onednn|openblas|membw O K T THREADS RUNS\n");
+        return 2;
+    }
+    const char *lib = argv[1];
+    long O = atol(argv[2]), K = atol(argv[3]), T = atol(argv[4]);
+    int threads = atoi(argv[5]), runs = atoi(argv[6]);
+    if (O < 1 || K < 1 || T < 1 || threads < 1 || runs < 1) {
+        fprintf(stderr, "peers: bad arguments\n");
+        return 2;
+    }
+    if (!strcmp(lib, "membw"))
+        return membw(threads, runs);
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+    float *x = filled((size_t)(T * K), 2), *w = filled((size_t)(O * K), 3);
+    float *y = filled((size_t)(T * O), 4);
+    double *t = malloc(sizeof(double) * (size_t)runs);
+    if (!x || !w || !y || !t)
+        return 3;
+    int onednn = !strcmp(lib, "onednn");
+    if (!onednn && strcmp(lib, "openblas")) {
+        fprintf(stderr, "peers: unknown library %s\n", lib);
+        return 2;
+    }
+    for (int r = -3; r < runs; r++) {
+        double t0 = now_ms();
+        if (onednn) {
+            if (dnnl_sgemm('N', 'T', T, O, K, 1.0f, x, K, w, K, 0.0f, y, O) != dnnl_success)
+                return 3;
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)O, (int)K, 1.0f, x,
+                        (int)K, w, (int)K, 0.0f, y, (int)O);
+        }
+        if (r >= 0)
+            t[r] = now_ms() - t0;
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp);
+    double med = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
+    printf("median_ms=%.4f p90_ms=%.4f\n", med, t[(int)(0.9 * (runs - 1) + 0.5)]);
+    return 0;
+}
