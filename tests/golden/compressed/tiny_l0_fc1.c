@@ -4,25 +4,53 @@
 
 /* fc1: linear 8 -> 6, 2:4 sparse, compressed kernel.
  * 24 nonzeros in 6 computed rows, blocks of 8 rows, tiles of
- * 1 x SF_LANES tokens; 0 rows are zero or unused and written as 0. */
-#define TB 1
-void tiny_l0_fc1(const float *restrict x, float *restrict y, sf_vf *restrict xt, int T)
+ * up to 1 x SF_LANES tokens; 0 rows are zero or unused and written
+ * as 0. */
+
+/* Row block rb on one tile of tb vectors of tokens, xs = [8][tb]. */
+static inline __attribute__((always_inline)) void
+tiny_l0_fc1_block(const sf_vf *restrict xs, float *restrict y, int t0, int tn, int rb, const int tb)
 {
     const float *restrict bias = (const float *)(tiny_blob + 64);  /* [1][8] */
     const float *restrict val = bias + 1 * 8;                    /* [slots][8] */
     const uint16_t *restrict col = (const uint16_t *)(tiny_blob + 256);   /* [slots][8] */
     const int32_t *restrict slot0 = (const int32_t *)(tiny_blob + 320); /* [1+1] */
     const int32_t *restrict rows = (const int32_t *)(tiny_blob + 384);    /* [6] */
-    const int tile_tokens = TB * SF_LANES;
+    sf_vf acc[8][1];
+    for (int r = 0; r < 8; r++)
+        for (int j = 0; j < tb; j++)
+            acc[r][j] = sf_splat(bias[rb * 8 + r]);
+    for (int s = slot0[rb]; s < slot0[rb + 1]; s++) {
+        const float *restrict v = val + (size_t)s * 8;
+        const uint16_t *restrict c = col + (size_t)s * 8;
+        for (int r = 0; r < 8; r++) {
+            const sf_vf *restrict xk = xs + (size_t)c[r] * (size_t)tb;
+            for (int j = 0; j < tb; j++)
+                acc[r][j] += v[r] * xk[j];
+        }
+    }
+    int nr = 6 - rb * 8 < 8 ? 6 - rb * 8 : 8;
+    for (int j = 0; j < tb && j * SF_LANES < tn; j++) {
+        int tj = tn - j * SF_LANES < SF_LANES ? tn - j * SF_LANES : SF_LANES;
+        float *yj = y + (size_t)(t0 + j * SF_LANES) * 6;
+        for (int r = 0; r < nr; r++)
+            sf_store_col(yj, 6, rows[rb * 8 + r], tj, acc[r][j]);
+    }
+}
+
+void tiny_l0_fc1(const float *restrict x, float *restrict y, sf_vf *restrict xt, int T)
+{
+    const int tb = T > (1 - 1) * SF_LANES ? 1 : 1; /* vectors of tokens per tile */
+    const int tile_tokens = tb * SF_LANES;
     const int ntiles = (T + tile_tokens - 1) / tile_tokens;
-    const int par = (double)ntiles * TB * 24 > SF_PARALLEL_MIN_FMAS; /* threads pay off */
+    const int par = (double)ntiles * tb * 24 > SF_PARALLEL_MIN_FMAS; /* threads pay off */
 
 #pragma omp parallel if (par)
     {
 #pragma omp for schedule(static)
         for (int tile = 0; tile < ntiles; tile++) {
             int t0 = tile * tile_tokens, tn = T - t0 < tile_tokens ? T - t0 : tile_tokens;
-            sf_pack_tile(x, 8, t0, tn, NULL, 8, TB, xt + (size_t)tile * 8 * TB);
+            sf_pack_tile(x, 8, t0, tn, NULL, 8, tb, xt + (size_t)tile * 8 * (size_t)tb);
         }
 
         /* the implicit barrier above: every tile is packed before use */
@@ -30,28 +58,11 @@ void tiny_l0_fc1(const float *restrict x, float *restrict y, sf_vf *restrict xt,
         for (int rb = 0; rb < 1; rb++)
             for (int tile = 0; tile < ntiles; tile++) {
                 int t0 = tile * tile_tokens, tn = T - t0 < tile_tokens ? T - t0 : tile_tokens;
-                const sf_vf *restrict xs = xt + (size_t)tile * 8 * TB; /* [8][TB] */
-                sf_vf acc[8][TB];
-                for (int r = 0; r < 8; r++)
-                    for (int j = 0; j < TB; j++)
-                        acc[r][j] = sf_splat(bias[rb * 8 + r]);
-                for (int s = slot0[rb]; s < slot0[rb + 1]; s++) {
-                    const float *restrict v = val + (size_t)s * 8;
-                    const uint16_t *restrict c = col + (size_t)s * 8;
-                    for (int r = 0; r < 8; r++) {
-                        const sf_vf *restrict xk = xs + (size_t)c[r] * TB;
-                        for (int j = 0; j < TB; j++)
-                            acc[r][j] += v[r] * xk[j];
-                    }
-                }
-                int nr = 6 - rb * 8 < 8 ? 6 - rb * 8 : 8;
-                for (int j = 0; j < TB && j * SF_LANES < tn; j++) {
-                    int tj = tn - j * SF_LANES < SF_LANES ? tn - j * SF_LANES : SF_LANES;
-                    float *yj = y + (size_t)(t0 + j * SF_LANES) * 6;
-                    for (int r = 0; r < nr; r++)
-                        sf_store_col(yj, 6, rows[rb * 8 + r], tj, acc[r][j]);
-                }
+                const sf_vf *restrict xs = xt + (size_t)tile * 8 * (size_t)tb;
+                if (tb == 1) /* constant tile widths: registers, unrolled loops */
+                    tiny_l0_fc1_block(xs, y, t0, tn, rb, 1);
+                else
+                    tiny_l0_fc1_block(xs, y, t0, tn, rb, 1);
             }
     }
 }
-#undef TB
