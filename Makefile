@@ -199,7 +199,7 @@ $(BUILD)/.deps-bench: | $(BUILD)/.deps
 
 $(BUILD)/bench/peers: bench/peers.c | $(BUILD)/.deps-bench
 	@mkdir -p $(BUILD)/bench
-	$(CC) -std=c11 -O2 $(WARN) -fopenmp -o $@ $< -ldnnl -lopenblas
+	$(CC) -std=c11 -O2 -march=native $(WARN) -fopenmp -o $@ $< -ldnnl -lopenblas
 
 bench: $(BUILD)/sfgen $(BUILD)/bench/peers
 	$(PYTHON) bench/run_bench.py --sfgen $(BUILD)/sfgen --peers $(BUILD)/bench/peers \

@@ -59,6 +59,14 @@ def median_ms(out):
     return float(m.group(1))
 
 
+def peer_env(lib, threads):
+    """Threads for the library measured, one for the other's idle pool."""
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(threads if lib == "onednn" else 1)
+    env["OPENBLAS_NUM_THREADS"] = str(threads if lib == "openblas" else 1)
+    return env
+
+
 def run(cmd, env=None):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
 
@@ -133,13 +141,14 @@ def main():
                     if key not in peer_cache:
                         peer_cache[key] = tuple(
                             median_ms(run([args.peers, lib, str(out_f), str(in_f), str(T),
-                                           str(t), str(args.runs)]))
+                                           str(t), str(args.runs)], env=peer_env(lib, t)))
                             for lib in ("onednn", "openblas"))
                     dnnl, oblas = peer_cache[key]
                     gflops = 2.0 * out_f * in_f * T / (sf * 1e6)  # dense-equivalent
+                    gbps = 4.0 * out_f * in_f / (sf * 1e6)  # fp32 weights, dense-equivalent
                     row = dict(shape=name, pattern=pat, T=T, threads=t, kernel=kernel,
                                sf=sf, dnnl=dnnl, oblas=oblas, ratio=dnnl / sf,
-                               gflops=gflops, bw=bw[t])
+                               gflops=gflops, gbps=gbps, bw=bw[t])
                     rows.append(row)
                     print("%-20s %-5s T=%-4d t=%d %-14s sf %.4f  oneDNN %.4f  OpenBLAS %.4f  "
                           "x%.2f" % (name, pat, T, t, kernel, sf, dnnl, oblas, dnnl / sf),
@@ -148,19 +157,20 @@ def main():
     lines = ["Machine: %s, %d cores; read bandwidth (bench/peers membw) %s. "
              "sfgen %s, GCC, `-O3 -march=native`. Median of %d runs after warm-up; "
              "ratio = oneDNN time / SparseFlow time (>1: SparseFlow faster); GFLOP/s are "
-             "dense-equivalent (2·O·K·T / time). Every build was checked against a float64 "
+             "dense-equivalent (2·O·K·T / time), and so is GB/s (4·O·K bytes of fp32 weights / "
+             "time: the figure to hold against the bandwidth at T = 1). Every build was checked against a float64 "
              "reference first (worst relative error %.2g)."
              % (cpu_name(), os.cpu_count(),
                 ", ".join("%.1f GB/s on %d thread%s" % (bw[t], t, "s" if t > 1 else "")
                           for t in threads),
                 run([args.sfgen, "--version"]).strip().split()[-1], args.runs, worst), "",
              "| shape | pattern | T | threads | kernel | SparseFlow ms | oneDNN ms | OpenBLAS ms "
-             "| vs oneDNN | GFLOP/s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| vs oneDNN | GFLOP/s | GB/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append("| %s | %s | %d | %d | %s | %.4f | %.4f | %.4f | %.2fx | %.1f |"
+        lines.append("| %s | %s | %d | %d | %s | %.4f | %.4f | %.4f | %.2fx | %.1f | %.1f |"
                      % (r["shape"], r["pattern"], r["T"], r["threads"], r["kernel"], r["sf"],
-                        r["dnnl"], r["oblas"], r["ratio"], r["gflops"]))
+                        r["dnnl"], r["oblas"], r["ratio"], r["gflops"], r["gbps"]))
     table = "\n".join(lines)
     print()
     print(table)
@@ -171,10 +181,13 @@ def main():
         with open(dat, "w") as f:
             for r in rows:
                 if r["T"] == 128 and r["threads"] == 1:
-                    f.write('"%s %s" %.3f\n' % (r["shape"].split()[0], r["pattern"], r["ratio"]))
+                    f.write('"%s %s" %.3f\n' % (r["shape"].replace("bert-", "").split(" ")[0]
+                                                 + "-" + r["shape"].split(" ")[1],
+                                                 r["pattern"], r["ratio"]))
         png = os.path.join(REPO, "docs", "bench_t128.png")
         script = ('set terminal png size 1100,420; set output "%s"; set style fill solid; '
                   'set boxwidth 0.7; set xtics rotate by -60 font ",8"; set grid ytics; '
+                  'set yrange [0:*]; '
                   'set ylabel "speed vs oneDNN (T=128, 1 thread)"; unset key; '
                   'plot "%s" using 0:2:xtic(1) with boxes, 1 with lines lc rgb "red"'
                   % (png, dat))
