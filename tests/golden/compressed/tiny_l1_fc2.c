@@ -38,8 +38,52 @@ tiny_l1_fc2_block(const sf_vf *restrict xs, float *restrict y, int t0, int tn, i
     }
 }
 
+/* Few tokens (decoding): no tiles; each weight multiplies x in place, the
+ * R rows of a block side by side (a gather of R inputs per slot). */
+static inline __attribute__((always_inline)) void
+tiny_l1_fc2_small(const float *restrict x, float *restrict y, int rb, const int NT)
+{
+    const float *restrict bias = (const float *)(tiny_blob + 448);
+    const float *restrict val = bias + 1 * 8;
+    const uint16_t *restrict col = (const uint16_t *)(tiny_blob + 704);
+    const int32_t *restrict slot0 = (const int32_t *)(tiny_blob + 832);
+    const int32_t *restrict rows = (const int32_t *)(tiny_blob + 896);
+    float acc[SF_SMALL_T][8];
+    for (int t = 0; t < NT; t++)
+        for (int r = 0; r < 8; r++)
+            acc[t][r] = bias[rb * 8 + r];
+    for (int s = slot0[rb]; s < slot0[rb + 1]; s++) {
+        const float *restrict v = val + (size_t)s * 8;
+        const uint16_t *restrict c = col + (size_t)s * 8;
+        for (int t = 0; t < NT; t++)
+            for (int r = 0; r < 8; r++)
+                acc[t][r] += v[r] * x[(size_t)t * 6 + c[r]];
+    }
+    int nr = 3 - rb * 8 < 8 ? 3 - rb * 8 : 8;
+    for (int t = 0; t < NT; t++)
+        for (int r = 0; r < nr; r++)
+            y[(size_t)t * 3 + (size_t)rows[rb * 8 + r]] = acc[t][r];
+}
+
 void tiny_l1_fc2(const float *restrict x, float *restrict y, sf_vf *restrict xt, int T)
 {
+    if (T <= SF_SMALL_T) {
+#pragma omp parallel for if ((double)18 > SF_PARALLEL_MIN_FMAS * 16) schedule(static)
+        for (int rb = 0; rb < 1; rb++) {
+            switch (T) { /* a specialised loop per token count */
+            case 1: tiny_l1_fc2_small(x, y, rb, 1); break;
+            case 2: tiny_l1_fc2_small(x, y, rb, 2); break;
+            case 3: tiny_l1_fc2_small(x, y, rb, 3); break;
+            case 4: tiny_l1_fc2_small(x, y, rb, 4); break;
+            case 5: tiny_l1_fc2_small(x, y, rb, 5); break;
+            case 6: tiny_l1_fc2_small(x, y, rb, 6); break;
+            case 7: tiny_l1_fc2_small(x, y, rb, 7); break;
+            default: tiny_l1_fc2_small(x, y, rb, 8); break;
+            }
+        }
+        sf_zero_cols(y, 3, T, (const int32_t *)(tiny_blob + 960), 0);
+        return;
+    }
     const int tb = T > (1 - 1) * SF_LANES ? 1 : 1; /* vectors of tokens per tile */
     const int tile_tokens = tb * SF_LANES;
     const int ntiles = (T + tile_tokens - 1) / tile_tokens;
