@@ -39,6 +39,9 @@ typedef float sf_vf __attribute__((vector_size(64)));
 /* Up to this many tokens, dense layers stream their weights once instead of
  * repacking the tokens into tiles. */
 #define SF_SMALL_T 8
+/* The compressed kernel gathers its inputs in place only up to this many
+ * tokens; from 3 on, a 16-token tile with its vector FMAs is faster. */
+#define SF_SMALL_T_SPARSE 2
 
 /* Below this many vector FMAs a layer runs on one thread: waking the team
  * costs more than it saves. */

@@ -48,7 +48,7 @@ tiny_l0_fc1_small(const float *restrict x, float *restrict y, int rb, const int 
     const uint16_t *restrict col = (const uint16_t *)(tiny_blob + 256);
     const int32_t *restrict slot0 = (const int32_t *)(tiny_blob + 320);
     const int32_t *restrict rows = (const int32_t *)(tiny_blob + 384);
-    float acc[SF_SMALL_T][8];
+    float acc[SF_SMALL_T_SPARSE][8];
     for (int t = 0; t < NT; t++)
         for (int r = 0; r < 8; r++)
             acc[t][r] = bias[rb * 8 + r];
@@ -67,19 +67,13 @@ tiny_l0_fc1_small(const float *restrict x, float *restrict y, int rb, const int 
 
 void tiny_l0_fc1(const float *restrict x, float *restrict y, sf_vf *restrict xt, int T)
 {
-    if (T <= SF_SMALL_T) {
+    if (T <= SF_SMALL_T_SPARSE) {
 #pragma omp parallel for if ((double)24 > SF_PARALLEL_MIN_FMAS * 16) schedule(static)
         for (int rb = 0; rb < 1; rb++) {
-            switch (T) { /* a specialised loop per token count */
-            case 1: tiny_l0_fc1_small(x, y, rb, 1); break;
-            case 2: tiny_l0_fc1_small(x, y, rb, 2); break;
-            case 3: tiny_l0_fc1_small(x, y, rb, 3); break;
-            case 4: tiny_l0_fc1_small(x, y, rb, 4); break;
-            case 5: tiny_l0_fc1_small(x, y, rb, 5); break;
-            case 6: tiny_l0_fc1_small(x, y, rb, 6); break;
-            case 7: tiny_l0_fc1_small(x, y, rb, 7); break;
-            default: tiny_l0_fc1_small(x, y, rb, 8); break;
-            }
+            if (T == 1) /* a specialised loop per token count */
+                tiny_l0_fc1_small(x, y, rb, 1);
+            else
+                tiny_l0_fc1_small(x, y, rb, 2);
         }
         sf_zero_cols(y, 6, T, (const int32_t *)(tiny_blob + 448), 0);
         return;
