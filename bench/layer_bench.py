@@ -12,7 +12,6 @@
 
 import argparse
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -23,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 
+from run_bench import cpu_name  # noqa: E402
 from sfmodel import ModelBuilder  # noqa: E402
 
 KERNELS = {
@@ -31,17 +31,6 @@ KERNELS = {
     "nm_unrolled": ["--kernel", "nm_unrolled"],
     "nm_compressed": ["--kernel", "nm_compressed"],
 }
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def build(sfgen, model, outdir, flags):

@@ -65,13 +65,13 @@ typedef struct {
 
 typedef struct {
     const char *path, *base;
-    unsigned char *file; size_t file_size;
+    const unsigned char *file; size_t file_size;
     sf_st_tensor *tensors; int ntensors;
 } sf_safetensors;
 
 sf_status sf_load_safetensors(sf_arena *a, const char *path, sf_safetensors *out);
 /* Parses an in-memory image (the file is borrowed, not copied). */
-sf_status sf_parse_safetensors(sf_arena *a, const char *path, unsigned char *file,
+sf_status sf_parse_safetensors(sf_arena *a, const char *path, const unsigned char *file,
                                size_t size, sf_safetensors *out);
 const sf_st_tensor *sf_safetensors_find(const sf_safetensors *st, const char *name);
 /* Converts to f32 (exactly: F16 and BF16 are subsets of f32). */

@@ -117,7 +117,7 @@ static sf_status parse_entry(sf_arena *a, const char *base, const cJSON *e, size
     return SF_OK;
 }
 
-sf_status sf_parse_safetensors(sf_arena *a, const char *path, unsigned char *file, size_t size,
+sf_status sf_parse_safetensors(sf_arena *a, const char *path, const unsigned char *file, size_t size,
                                sf_safetensors *out)
 {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;

@@ -82,6 +82,18 @@ static unsigned char *fuzz_weights(size_t *size)
     return img;
 }
 
+/* The fixed weights, made once; also silences the diagnostics. */
+static const unsigned char *fuzz_setup(size_t *size)
+{
+    static unsigned char *weights;
+    static size_t wsize;
+    if (!weights)
+        weights = fuzz_weights(&wsize);
+    sf_diag_set_sink(fuzz_quiet, NULL);
+    *size = wsize;
+    return weights;
+}
+
 /* Everything after verification, in memory; frees the graph. */
 static void fuzz_pipeline(sf_graph *g, int variant)
 {

@@ -29,11 +29,8 @@ static const int64_t k_dims[] = {1, 3, 4, 6, 8, 16, 2};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static unsigned char *weights;
-    static size_t wsize;
-    if (!weights)
-        weights = fuzz_weights(&wsize);
-    sf_diag_set_sink(fuzz_quiet, NULL);
+    size_t wsize;
+    const unsigned char *weights = fuzz_setup(&wsize);
     reader r = {data, size};
     sf_desc_input inputs[2];
     sf_desc_node nodes[12];

@@ -6,11 +6,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static unsigned char *weights;
-    static size_t wsize;
-    if (!weights)
-        weights = fuzz_weights(&wsize);
-    sf_diag_set_sink(fuzz_quiet, NULL);
+    size_t wsize;
+    const unsigned char *weights = fuzz_setup(&wsize);
     sf_arena a;
     sf_arena_init(&a);
     char *text = malloc(size + 1);
