@@ -38,11 +38,11 @@ DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev pytho
 
 all: $(BUILD)/sfgen
 
-# Installs missing packages once; the stamp keeps later builds quick.
-deps: $(BUILD)/.deps
-$(BUILD)/.deps:
+# install_pkgs: installs the listed Debian packages that are missing (as
+# root, with apt-get), or says exactly what to install.
+define install_pkgs
 	@mkdir -p $(BUILD)
-	@missing=""; for p in $(DEB_PKGS); do \
+	@missing=""; for p in $(1); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -55,6 +55,12 @@ $(BUILD)/.deps:
 	    fi; \
 	fi
 	@touch $@
+endef
+
+# Installs missing packages once; the stamp keeps later builds quick.
+deps: $(BUILD)/.deps
+$(BUILD)/.deps:
+	$(call install_pkgs,$(DEB_PKGS))
 
 # Templates and runtime files are compiled into sfgen.
 $(BUILD)/embed: generator/embed.c | $(BUILD)/.deps
@@ -155,9 +161,7 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=al
 FUZZ_BINS = $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/fuzz_%)
 
 $(BUILD)/.deps-fuzz: | $(BUILD)/.deps
-	@for p in $(FUZZ_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" \
-	    || { echo "installing $$p"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >/dev/null || exit 1; }; done
-	@touch $@
+	$(call install_pkgs,$(FUZZ_PKGS))
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(GEN_SRCS) $(GEN_HDRS) \
                       $(BUILD)/embedded.c runtime/sf_npy.c | $(BUILD)/.deps-fuzz
@@ -193,9 +197,7 @@ fuzz-replay: $(FUZZ_BINS)
 BENCH_PKGS = libdnnl-dev libopenblas-dev gnuplot-nox
 
 $(BUILD)/.deps-bench: | $(BUILD)/.deps
-	@for p in $(BENCH_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" \
-	    || { echo "installing $$p"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >/dev/null || exit 1; }; done
-	@touch $@
+	$(call install_pkgs,$(BENCH_PKGS))
 
 $(BUILD)/bench/peers: bench/peers.c | $(BUILD)/.deps-bench
 	@mkdir -p $(BUILD)/bench
