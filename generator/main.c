@@ -27,7 +27,6 @@ static void usage(FILE *f)
             SF_DEFAULT_UNROLL_BUDGET);
 }
 
-typedef sf_gen_opts cli;
 
 static int parse_uint(const char *s, long long max, long long *out)
 {
@@ -39,7 +38,7 @@ static int parse_uint(const char *s, long long max, long long *out)
     return 0;
 }
 
-static sf_status parse_args(int argc, char **argv, cli *c)
+static sf_status parse_args(int argc, char **argv, sf_gen_opts *c)
 {
     memset(c, 0, sizeof *c);
     c->propagate = 1;
@@ -125,7 +124,7 @@ int main(int argc, char **argv)
         printf("sfgen %s\n", SF_VERSION);
         return SF_OK;
     }
-    cli c;
+    sf_gen_opts c;
     sf_status s = parse_args(argc, argv, &c);
     if (s == SF_EUSAGE) {
         usage(stderr);

@@ -105,6 +105,7 @@ static int pack_compressed(sf_buf *b, const sf_linear *L, const unsigned char *c
         }
         for (int rb = 0; rb < nrb && !fail; rb++) {
             /* walk each row's nonzeros slot by slot */
+            _Static_assert(SF_ROW_BLOCK_COMPRESSED <= 64, "pos[] holds one row block");
             int64_t pos[64];
             for (int r = 0; r < R; r++)
                 pos[r] = 0;
