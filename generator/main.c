@@ -27,7 +27,6 @@ static void usage(FILE *f)
             SF_DEFAULT_UNROLL_BUDGET);
 }
 
-
 static int parse_uint(const char *s, long long max, long long *out)
 {
     char *end;
