@@ -280,13 +280,23 @@ static sf_status emit_unrolled(ectx *c, const sf_node *n, sf_buf *out)
         st = st ? st : u.st;
         if (!st && u.open)
             st = expand(c, T_UNROLLED, "group_end", out);
+        char rowlist[SF_ROW_BLOCK_UNROLLED_MAX * 12] = "";
+        for (int r = 0, len = 0; r < r1 - r0; r++)
+            len += snprintf(rowlist + len, sizeof rowlist - (size_t)len, "%s%d", r ? ", " : "",
+                            p->rows[r0 + r]);
+        if (!st && (sf_vars_set(&c->v, "NR", "%d", r1 - r0) ||
+                    sf_vars_set(&c->v, "ROWLIST", "%s", rowlist)))
+            st = oom();
+        if (!st)
+            st = expand(c, T_UNROLLED, "store_begin", out);
         for (int r = 0; r < r1 - r0 && !st; r++) {
-            if (sf_vars_set(&c->v, "R", "%d", r) ||
-                sf_vars_set(&c->v, "ROW", "%d", p->rows[r0 + r]))
+            if (sf_vars_set(&c->v, "R", "%d", r))
                 st = oom();
             else
                 st = expand(c, T_UNROLLED, "store", out);
         }
+        if (!st)
+            st = expand(c, T_UNROLLED, "store_end", out);
         if (!st)
             st = expand(c, T_UNROLLED, "block_end", out);
     }

@@ -21,6 +21,7 @@ typedef struct {
 #define SF_MAX_DENSITY_COMPRESSED 0.55
 #define SF_ROW_BLOCK_DENSE 16 /* the dense template assumes 16 */
 #define SF_ROW_BLOCK_UNROLLED 8
+#define SF_ROW_BLOCK_UNROLLED_MAX 16 /* rows named in one block's store */
 #define SF_ROW_BLOCK_COMPRESSED 8
 
 sf_status sf_plan_graph(sf_graph *g, const sf_plan_opts *opts);

@@ -74,13 +74,21 @@ static inline void sf_pack_tile(const float *restrict x, int K, int t0, int tn,
     }
 }
 
-/* Writes one output feature `o` of tn tokens into y[T][O]. */
-static inline void sf_store_col(float *restrict y, int O, int o, int tn, sf_vf acc)
+/* Writes rows rows[0..nr) of a block, each one vector of tn tokens
+ * (acc[r * stride]), into y[T][O] a token at a time: every line of y is
+ * touched once. A row at a time would walk tn lines O floats apart, which
+ * share L1 sets when O * 4 is a multiple of 4 KB (3072, 2048, ...). */
+static inline void sf_store_rows(float *restrict y, int O, const int32_t *restrict rows, int nr,
+                                 int tn, const sf_vf *restrict acc, int stride)
 {
-    float v[SF_LANES];
-    memcpy(v, &acc, sizeof v);
-    for (int t = 0; t < tn; t++)
-        y[(size_t)t * (size_t)O + (size_t)o] = v[t];
+    float v[64][SF_LANES];
+    for (int r = 0; r < nr; r++)
+        memcpy(v[r], &acc[(size_t)r * (size_t)stride], sizeof v[r]);
+    for (int t = 0; t < tn; t++) {
+        float *restrict yt = y + (size_t)t * (size_t)O;
+        for (int r = 0; r < nr; r++)
+            yt[rows[r]] = v[r][t];
+    }
 }
 
 /* Zero-fills the listed output features of tokens [0, T). */

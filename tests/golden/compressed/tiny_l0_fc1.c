@@ -33,8 +33,7 @@ tiny_l0_fc1_block(const sf_vf *restrict xs, float *restrict y, int t0, int tn, i
     for (int j = 0; j < tb && j * SF_LANES < tn; j++) {
         int tj = tn - j * SF_LANES < SF_LANES ? tn - j * SF_LANES : SF_LANES;
         float *yj = y + (size_t)(t0 + j * SF_LANES) * 6;
-        for (int r = 0; r < nr; r++)
-            sf_store_col(yj, 6, rows[rb * 8 + r], tj, acc[r][j]);
+        sf_store_rows(yj, 6, rows + rb * 8, nr, tj, &acc[0][j], 1);
     }
 }
 

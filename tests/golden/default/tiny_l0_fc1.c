@@ -58,12 +58,14 @@ static void tiny_l0_fc1_rb0(const sf_vf *restrict xt, const float *restrict wb, 
             SF_FMA_BCAST(a5, w[28], x0);
             SF_FMA_BCAST(a5, w[29], x3);
         }
-        sf_store_col(yt, 6, 0, tn, a0);
-        sf_store_col(yt, 6, 1, tn, a1);
-        sf_store_col(yt, 6, 2, tn, a2);
-        sf_store_col(yt, 6, 3, tn, a3);
-        sf_store_col(yt, 6, 4, tn, a4);
-        sf_store_col(yt, 6, 5, tn, a5);
+        sf_vf out[6];
+        out[0] = a0;
+        out[1] = a1;
+        out[2] = a2;
+        out[3] = a3;
+        out[4] = a4;
+        out[5] = a5;
+        sf_store_rows(yt, 6, (const int32_t[]){0, 1, 2, 3, 4, 5}, 6, tn, out, 1);
     }
 }
 

@@ -64,8 +64,7 @@ static void tiny_l1_fc2_tiles(const float *restrict x, float *restrict y, sf_vf 
                         acc[r] += wb[k * 16 + r] * xv;
                 }
                 int nr = 3 - rb * 16 < 16 ? 3 - rb * 16 : 16;
-                for (int r = 0; r < nr; r++)
-                    sf_store_col(y + (size_t)t0 * 3, 3, rows[rb * 16 + r], tn, acc[r]);
+                sf_store_rows(y + (size_t)t0 * 3, 3, rows + rb * 16, nr, tn, acc, 1);
             }
     }
 }
