@@ -38,7 +38,9 @@ sf_status sf_generate(const sf_gen_opts *c)
     progress(c, "sparsity census");
     sf_spa_census(&g);
     sf_spa_propagate(&g, c->propagate);
-    s = sf_plan_graph(&g, &c->plan);
+    sf_plan_opts po = c->plan;
+    po.threads = c->threads;
+    s = sf_plan_graph(&g, &po);
     sf_blob blob;
     sf_buf_init(&blob.data);
     sf_files *fs = NULL;

@@ -35,11 +35,11 @@ sf_buf *sf_files_add(sf_files *fs, const char *name)
 
 /* ---- context ------------------------------------------------------------------ */
 
-enum { T_BANNER, T_DENSE, T_UNROLLED, T_COMPRESSED, T_MODEL_H, T_INTERNAL_H, T_MODEL_C,
+enum { T_BANNER, T_DENSE, T_UNROLLED, T_COMPRESSED, T_NM24, T_MODEL_H, T_INTERNAL_H, T_MODEL_C,
        T_MAIN_C, T_MAKEFILE, T_WEIGHTS_S, T_COUNT };
 static const char *const k_tpl_files[T_COUNT] = {
     "banner.in", "linear_dense.c.in", "linear_nm_unrolled.c.in", "linear_nm_compressed.c.in",
-    "model.h.in", "model_internal.h.in", "model.c.in", "main.c.in", "Makefile.in",
+    "linear_nm24.c.in", "model.h.in", "model_internal.h.in", "model.c.in", "main.c.in", "Makefile.in",
     "weights.S.in"};
 static const char *const k_runtime_files[] = {"sf_runtime.h", "sf_ops.h", "sf_ops.c",
                                               "sf_npy.h", "sf_npy.c"};
@@ -190,6 +190,16 @@ static sf_status layer_vars(ectx *c, const sf_node *n)
     SET("OFF_COL", "%zu", p->off_col);
     SET("OFF_ZERO", "%zu", p->off_zero_rows);
     SET("IDX_T", "%s", p->col_u16 ? "uint16_t" : "int32_t");
+    if (p->kernel == SF_K_NM24) {   /* chunks of 32 inputs; masks of the last */
+        int64_t chunks = (L->in + 31) / 32, full = L->in / 32, rem = L->in - 32 * full;
+        SET("CHUNKS", "%lld", (long long)chunks);
+        SET("FULL", "%lld", (long long)full);
+        SET("SLOTS", "%lld", (long long)(16 * chunks));
+        SET("NROWS2", "%d", (p->nrows + 1) / 2 * 2);
+        SET("PAIR_BYTES", "%lld", (long long)((chunks + 7) / 8 * 64 + chunks * 128));
+        SET("MASK_LO", "0x%llx", rem >= 16 ? 0xffffULL : (1ULL << rem) - 1);
+        SET("MASK_HI", "0x%llx", rem > 16 ? (1ULL << (rem - 16)) - 1 : 0ULL);
+    }
     if (p->ncols == L->in)
         SET("COLS_EXPR", "NULL");
     else
@@ -328,7 +338,8 @@ static sf_status emit_layer(ectx *c, const sf_node *n)
     snprintf(fname, sizeof fname, "%s.c", p->fn);
     TRY(layer_vars(c, n));  /* the unrolled emitter reuses R, RB, ... below */
     int t = p->kernel == SF_K_DENSE ? T_DENSE
-          : p->kernel == SF_K_NM_UNROLLED ? T_UNROLLED : T_COMPRESSED;
+          : p->kernel == SF_K_NM_UNROLLED ? T_UNROLLED
+          : p->kernel == SF_K_NM24 ? T_NM24 : T_COMPRESSED;
     sf_buf *out;
     TRY(file_begin(c, fname, t, "c", &out));
     if (t == T_UNROLLED)

@@ -103,14 +103,12 @@ typedef struct {
     int best_n, best_m;             /* N:M with the smallest N/M, M <= 32 */
 } sf_census;
 
-typedef enum { SF_K_DENSE, SF_K_NM_UNROLLED, SF_K_NM_COMPRESSED } sf_kernel;
+typedef enum { SF_K_DENSE, SF_K_NM_UNROLLED, SF_K_NM_COMPRESSED, SF_K_NM24 } sf_kernel;
 typedef enum {
     SF_R_FORCED_DENSE,      /* --dense */
     SF_R_FORCED,            /* --kernel */
-    SF_R_TOO_DENSE,         /* best N:M keeps too many weights to pay off */
-    SF_R_UNROLL_IN_BUDGET,  /* nonzeros fit the code-size budget */
-    SF_R_OVER_BUDGET,       /* too many nonzeros to unroll: compressed */
-    SF_R_OVER_BUDGET_DENSE, /* too many to unroll, too dense for compressed */
+    SF_R_FASTEST,           /* lowest predicted time (kernels.c) */
+    SF_R_FASTEST_OVER_BUDGET, /* the same, mask-unrolled excluded: over the code budget */
     SF_R_NOTHING_TO_COMPUTE /* every output channel is zero or unused */
 } sf_reason;
 const char *sf_kernel_name(sf_kernel k);
@@ -118,14 +116,22 @@ const char *sf_reason_name(sf_reason r);
 const char *sf_reason_text(sf_reason r);
 
 /* Plan and packed layout of one linear layer (plan.c, pack.c). */
+struct sf_variant;
+#define SF_MAX_VARIANTS 8   /* entries of the kernel registry (kernels.c) */
+
 typedef struct {
     sf_kernel kernel;
+    const struct sf_variant *variant; /* registry entry: kernel and tile sizes */
     sf_reason reason;
+    double cost_s[SF_MAX_VARIANTS]; /* predicted seconds per variant; < 0: not eligible */
     int n, m;                       /* the N:M the kernel groups inputs by */
     int *rows; int nrows;           /* computed output rows, ascending */
     int *zero_rows; int nzero_rows; /* rows written as 0 (zero or unused) */
     int *cols; int ncols;           /* input columns that can contribute */
     size_t nnz;                     /* nonzeros in rows x cols */
+    int *row_nnz;                   /* [nrows] nonzeros of each computed row */
+    int64_t tokens;                 /* tokens of one call at the largest batch */
+    int fits_24;                    /* every computed row is 2:4 (aligned groups of 4) */
     int row_block;                  /* rows per register block */
     int tile_vecs;                  /* token vectors per tile (SF_LANES tokens each) */
     /* blob offsets (bytes) of this layer's sections, set by pack */

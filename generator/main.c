@@ -1,5 +1,6 @@
 /* main.c - the sfgen command line (docs/CLI.md). Only this file exits. */
 #include "driver.h"
+#include "kernels.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +11,17 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: sfgen MODEL.json -o OUTDIR [options]   generate C/OpenMP source\n"
             "       sfgen inspect MODEL.json [--json] [options]   census and plan; writes nothing\n"
+            "       sfgen kernels [--json]   the kernel variants --kernel accepts\n"
             "       sfgen --help | --version\n"
             "options:\n"
             "  -o, --output DIR       output folder (replaced atomically; unchanged files kept)\n"
             "  --target cpu           code target (cpu is the only one in this version)\n"
-            "  --threads N            default thread count of the generated program\n"
+            "  --threads N            default thread count of the generated program; the\n"
+            "                         plan is costed for it (default 1)\n"
             "  --dense                plan every layer dense (for comparison)\n"
-            "  --kernel K             use kernel K for every layer: dense, nm_unrolled or\n"
-            "                         nm_compressed (for tests and comparisons)\n"
+            "  --kernel K             plan every layer on kernel family K (dense, nm_unrolled,\n"
+            "                         nm_compressed, nm24: 2:4 layers only) or on variant K\n"
+            "                         of 'sfgen kernels'\n"
             "  --unroll-budget N      nonzeros per layer up to which kernels are fully\n"
             "                         mask-unrolled (default %d; 0 = never)\n"
             "  --no-propagate         skip dead-channel propagation\n"
@@ -84,9 +88,13 @@ static sf_status parse_args(int argc, char **argv, sf_gen_opts *c)
                 c->plan.forced_kernel = SF_K_NM_UNROLLED;
             else if (!strcmp(k, "nm_compressed"))
                 c->plan.forced_kernel = SF_K_NM_COMPRESSED;
+            else if (!strcmp(k, "nm24"))
+                c->plan.forced_kernel = SF_K_NM24;
+            else if ((c->plan.forced_variant = sf_variant_find(k)) != NULL)
+                c->plan.forced_kernel = c->plan.forced_variant->family;
             else
-                return sf_error(SF_EUSAGE, NULL, "--kernel needs dense, nm_unrolled or "
-                                "nm_compressed");
+                return sf_error(SF_EUSAGE, NULL, "--kernel needs dense, nm_unrolled, "
+                                "nm_compressed, nm24 or a variant of 'sfgen kernels'");
         } else if (!strcmp(a, "--dense")) {
             c->plan.force_dense = 1;
         } else if (!strcmp(a, "--no-propagate")) {
@@ -113,6 +121,28 @@ static sf_status parse_args(int argc, char **argv, sf_gen_opts *c)
     return SF_OK;
 }
 
+/* The registry, for users, tests and benchmarks: one variant per line
+ * (name, family, R, TB, about) or a JSON array. */
+static int print_kernels(int json)
+{
+    int n;
+    const sf_variant *v = sf_variant_list(&n);
+    if (json)
+        printf("[");
+    for (int i = 0; i < n; i++) {
+        if (json)
+            printf("%s\n  {\"name\": \"%s\", \"family\": \"%s\", \"rows\": %d, "
+                   "\"token_vectors\": %d, \"about\": \"%s\"}", i ? "," : "", v[i].name,
+                   sf_kernel_name(v[i].family), v[i].row_block, v[i].tile_vecs, v[i].about);
+        else
+            printf("%-24s %-14s R=%-2d TB=%d  %s\n", v[i].name, sf_kernel_name(v[i].family),
+                   v[i].row_block, v[i].tile_vecs, v[i].about);
+    }
+    if (json)
+        printf("\n]\n");
+    return SF_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -122,6 +152,13 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "--version")) {
         printf("sfgen %s\n", SF_VERSION);
         return SF_OK;
+    }
+    if (argc > 1 && !strcmp(argv[1], "kernels")) {
+        if (argc > 3 || (argc == 3 && strcmp(argv[2], "--json"))) {
+            sf_error(SF_EUSAGE, NULL, "usage: sfgen kernels [--json]");
+            return SF_EUSAGE;
+        }
+        return print_kernels(argc == 3);
     }
     sf_gen_opts c;
     sf_status s = parse_args(argc, argv, &c);

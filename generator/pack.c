@@ -82,6 +82,8 @@ static int pack_compressed(sf_buf *b, const sf_linear *L, const unsigned char *c
                            sf_plan *p)
 {
     int R = p->row_block, nrb = (p->nrows + R - 1) / R;
+    if (R > SF_ROW_BLOCK_COMPRESSED_MAX)
+        return -1;
     int32_t *width = sf_malloc(sizeof(int32_t) * (size_t)(nrb + 1));
     int fail = !width;
     for (int rb = 0; rb < nrb && !fail; rb++) {
@@ -105,8 +107,7 @@ static int pack_compressed(sf_buf *b, const sf_linear *L, const unsigned char *c
         }
         for (int rb = 0; rb < nrb && !fail; rb++) {
             /* walk each row's nonzeros slot by slot */
-            _Static_assert(SF_ROW_BLOCK_COMPRESSED <= 64, "pos[] holds one row block");
-            int64_t pos[64];
+            int64_t pos[SF_ROW_BLOCK_COMPRESSED_MAX];
             for (int r = 0; r < R; r++)
                 pos[r] = 0;
             for (int32_t s = 0; s < width[rb] && !fail; s++)
@@ -149,6 +150,62 @@ static int pack_compressed(sf_buf *b, const sf_linear *L, const unsigned char *c
     fail = fail || put_i32s(b, p->rows, p->nrows);
     sf_free(width);
     return fail ? -1 : 0;
+}
+
+/* One chunk of 2:4 row `row` (NULL: padding): inputs 32c.., 2 slots per
+ * group of 4; slot j holds a value and its 2-bit position p (input
+ * 32c + 4 (j / 2) + p). Groups with fewer than 2 nonzeros, and slots past
+ * the last group, hold 0 at p = 0. */
+static uint32_t nm24_chunk(const sf_linear *L, const float *row, const unsigned char *colmask,
+                           int64_t c, float val[16])
+{
+    uint32_t code = 0;
+    for (int j = 0; j < 16; j++)
+        val[j] = 0.0f;
+    for (int g = 0; g < 8 && row; g++)
+        for (int q = 0, s = 0; q < 4; q++) {
+            int64_t k = 32 * c + 4 * g + q;
+            if (k < L->in && row[k] != 0.0f && colmask[k] && s < 2) {
+                val[2 * g + s] = row[k];
+                code |= (uint32_t)q << (2 * (2 * g + s));
+                s++;
+            }
+        }
+    return code;
+}
+
+/* 2:4 stream (linear_nm24.c.in): bias[R2] (rows padded to an even count),
+ * then each pair of rows as one stream of super-chunks of up to 8 chunks
+ * of 32 inputs: a 64-byte line of codes (u32 [2][8]: row, chunk), then the
+ * values, 64 bytes per chunk and row, the two rows' chunks side by side.
+ * A pair's bytes: NSUPER * 64 + CHUNKS * 128. Then rows. */
+static int pack_nm24(sf_buf *b, const sf_linear *L, const unsigned char *colmask, sf_plan *p)
+{
+    int64_t chunks = (L->in + 31) / 32;
+    int r2 = (p->nrows + 1) / 2 * 2;
+    int fail = 0;
+    for (int i = 0; i < r2 && !fail; i++)
+        fail = put_f32(b, i < p->nrows ? bias_of(L, p->rows[i]) : 0.0f);
+    fail = fail || sf_buf_pad(b, 64);
+    p->off_col = b->len;
+    for (int i = 0; i < r2 && !fail; i += 2) {
+        const float *row[2];
+        for (int q = 0; q < 2; q++)
+            row[q] = i + q < p->nrows ? L->w + (int64_t)p->rows[i + q] * L->in : NULL;
+        for (int64_t c0 = 0; c0 < chunks && !fail; c0 += 8) {
+            int n = chunks - c0 < 8 ? (int)(chunks - c0) : 8;
+            uint32_t code[2][8] = {{0}};
+            float val[8][2][16];
+            for (int j = 0; j < n; j++)
+                for (int q = 0; q < 2; q++)
+                    code[q][j] = nm24_chunk(L, row[q], colmask, c0 + j, val[j][q]);
+            fail = sf_buf_append(b, code, sizeof code) ||
+                   sf_buf_append(b, val, sizeof(float) * 32 * (size_t)n);
+        }
+    }
+    fail = fail || sf_buf_pad(b, 64);
+    p->off_rows = b->len;
+    return fail || put_i32s(b, p->rows, p->nrows);
 }
 
 static uint64_t mask_hash_layer(uint64_t h, const sf_linear *L)
@@ -202,6 +259,8 @@ sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
                 fail = fail || put_i32s(b, p->cols, p->ncols);
             } else if (p->kernel == SF_K_NM_UNROLLED) {
                 fail = pack_unrolled(b, L);
+            } else if (p->kernel == SF_K_NM24) {
+                fail = pack_nm24(b, L, colmask, p);
             } else {
                 fail = pack_compressed(b, L, colmask, p);
             }

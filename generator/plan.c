@@ -1,10 +1,13 @@
 /* plan.c - kernel choice per linear layer (DESIGN §2 "plan").
  *
  * The computed block of a layer is its needed, nonzero output rows times the
- * input columns that can contribute (SPA). Dense pays when the block is
- * dense; otherwise mask-unrolled code when the nonzeros fit the code-size
- * budget, else the compressed values+indices kernel. */
+ * input columns that can contribute (SPA). Every variant of the registry
+ * (kernels.c) is costed on that block at the layer's largest token count,
+ * and the cheapest wins; mask-unrolled code only while its nonzeros fit the
+ * code-size budget. */
 #include "plan.h"
+
+#include "kernels.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +18,7 @@ const char *sf_kernel_name(sf_kernel k)
     case SF_K_DENSE: return "dense";
     case SF_K_NM_UNROLLED: return "nm_unrolled";
     case SF_K_NM_COMPRESSED: return "nm_compressed";
+    case SF_K_NM24: return "nm24";
     }
     return "?";
 }
@@ -24,10 +28,8 @@ const char *sf_reason_name(sf_reason r)
     switch (r) {
     case SF_R_FORCED_DENSE: return "forced_dense";
     case SF_R_FORCED: return "forced";
-    case SF_R_TOO_DENSE: return "too_dense";
-    case SF_R_UNROLL_IN_BUDGET: return "unroll_in_budget";
-    case SF_R_OVER_BUDGET: return "over_code_budget";
-    case SF_R_OVER_BUDGET_DENSE: return "over_code_budget_dense";
+    case SF_R_FASTEST: return "fastest";
+    case SF_R_FASTEST_OVER_BUDGET: return "fastest_over_budget";
     case SF_R_NOTHING_TO_COMPUTE: return "nothing_to_compute";
     }
     return "?";
@@ -38,12 +40,10 @@ const char *sf_reason_text(sf_reason r)
     switch (r) {
     case SF_R_FORCED_DENSE: return "--dense was given";
     case SF_R_FORCED: return "--kernel was given";
-    case SF_R_TOO_DENSE: return "too many nonzeros for a sparse kernel to pay off";
-    case SF_R_UNROLL_IN_BUDGET: return "nonzeros fit the code-size budget: mask-unrolled";
-    case SF_R_OVER_BUDGET: return "nonzeros exceed the code-size budget: compressed";
-    case SF_R_OVER_BUDGET_DENSE:
-        return "nonzeros exceed the code-size budget and the compressed kernel does not "
-               "beat dense at this density";
+    case SF_R_FASTEST: return "lowest predicted time of the kernel variants";
+    case SF_R_FASTEST_OVER_BUDGET:
+        return "lowest predicted time; mask-unrolled left out: the nonzeros exceed the "
+               "code-size budget";
     case SF_R_NOTHING_TO_COMPUTE: return "every output channel is zero or unused";
     }
     return "?";
@@ -85,60 +85,83 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
         else
             p->zero_rows[p->nzero_rows++] = (int)r;
     }
+    p->row_nnz = sf_arena_array(&g->arena, (size_t)(p->nrows ? p->nrows : 1), sizeof(int));
+    if (!p->row_nnz)
+        return oom();
     for (int i = 0; i < p->nrows; i++) {
         const float *row = L->w + (int64_t)p->rows[i] * L->in;
         for (int64_t k = 0; k < L->in; k++)
             if (row[k] != 0.0f && !in->zero[k]) {
                 colused[k] = 1;
-                p->nnz++;
+                p->row_nnz[i]++;
             }
+        p->nnz += (size_t)p->row_nnz[i];
     }
     for (int64_t k = 0; k < L->in; k++)
         if (colused[k])
             p->cols[p->ncols++] = (int)k;
 
+    /* the 2:4 stream kernel needs at most 2 nonzeros per aligned group of 4 */
+    p->fits_24 = p->nrows > 0;
+    for (int i = 0; i < p->nrows && p->fits_24; i++) {
+        const float *row = L->w + (int64_t)p->rows[i] * L->in;
+        for (int64_t k0 = 0; k0 < L->in && p->fits_24; k0 += 4) {
+            int cnt = 0;
+            for (int64_t k = k0; k < k0 + 4 && k < L->in; k++)
+                cnt += row[k] != 0.0f && !in->zero[k];
+            p->fits_24 = cnt <= 2;
+        }
+    }
+
     p->n = L->census.best_n;
     p->m = L->census.best_m < 2 ? 4 : L->census.best_m;
-    double block = (double)p->nrows * (double)(p->ncols ? p->ncols : 1);
-    double density = p->nrows ? (double)p->nnz / block : 0.0;
+    p->col_u16 = L->in <= 65536;
+    p->tokens = in->dims[0];
+    for (int i = 1; i < in->rank - 1; i++)
+        p->tokens *= in->dims[i];
+
+    int nv;
+    const sf_variant *vs = sf_variant_list(&nv);
+    const sf_variant *dense = sf_variant_find("f32_linear_dense_r16t1");
+    for (int i = 0; i < SF_MAX_VARIANTS; i++)
+        p->cost_s[i] = -1.0;
     if (p->nrows == 0) {
-        p->kernel = SF_K_DENSE;
+        p->variant = dense;
         p->reason = SF_R_NOTHING_TO_COMPUTE;
     } else if (o->force_dense) {
-        p->kernel = SF_K_DENSE;
+        p->variant = dense;
         p->reason = SF_R_FORCED_DENSE;
-    } else if (o->force_kernel) {
-        p->kernel = o->forced_kernel;
+    } else if (o->forced_variant && (o->forced_variant->family != SF_K_NM24 || p->fits_24)) {
+        p->variant = o->forced_variant;
         p->reason = SF_R_FORCED;
-    } else if (o->unroll_budget > 0 && p->nnz <= o->unroll_budget &&
-               density <= SF_MAX_DENSITY_UNROLLED) {
-        p->kernel = SF_K_NM_UNROLLED;
-        p->reason = SF_R_UNROLL_IN_BUDGET;
-    } else if (density <= SF_MAX_DENSITY_COMPRESSED) {
-        p->kernel = SF_K_NM_COMPRESSED;
-        p->reason = SF_R_OVER_BUDGET;
     } else {
-        p->kernel = SF_K_DENSE;
-        p->reason = density <= SF_MAX_DENSITY_UNROLLED ? SF_R_OVER_BUDGET_DENSE : SF_R_TOO_DENSE;
+        /* the variant with the lowest predicted time. --kernel FAMILY narrows
+         * the choice to that family (the budget aside); a family or variant
+         * that cannot take this layer (nm24 when it is not 2:4) leaves the
+         * usual choice. The code budget rules out unrolling. */
+        int family = o->force_kernel && (o->forced_kernel != SF_K_NM24 || p->fits_24);
+        int over_budget = 0;
+        for (int i = 0; i < nv; i++) {
+            const sf_variant *v = &vs[i];
+            if ((v->family == SF_K_NM24 && !p->fits_24) ||
+                (family && v->family != o->forced_kernel))
+                continue;
+            if (!family && v->family == SF_K_NM_UNROLLED && p->nnz > o->unroll_budget) {
+                over_budget = 1;
+                continue;
+            }
+            p->cost_s[i] = sf_variant_cost(v, L, p->tokens, o->threads);
+            if (!p->variant || p->cost_s[i] < p->cost_s[p->variant - vs])
+                p->variant = v;
+        }
+        p->reason = family ? SF_R_FORCED
+                  : over_budget ? SF_R_FASTEST_OVER_BUDGET : SF_R_FASTEST;
     }
-    p->row_block = p->kernel == SF_K_DENSE ? SF_ROW_BLOCK_DENSE
-                 : p->kernel == SF_K_NM_UNROLLED ? SF_ROW_BLOCK_UNROLLED
-                 : SF_ROW_BLOCK_COMPRESSED;
-    p->tile_vecs = 1;
-    if (p->kernel == SF_K_NM_COMPRESSED) {
-        /* reuse each weight and index over up to 4 token vectors; keep R x TB
-         * accumulators within 16 registers */
-        int64_t T = in->dims[0];
-        for (int i = 1; i < in->rank - 1; i++)
-            T *= in->dims[i];
-        int64_t tv = (T + 15) / 16;
-        p->tile_vecs = tv >= 4 ? 4 : tv >= 2 ? 2 : 1;
-        p->row_block = p->tile_vecs == 4 ? 4 : 8;
-    }
-    p->col_u16 = L->in <= 65536;
+    p->kernel = p->variant->family;
+    p->row_block = p->variant->row_block;
+    p->tile_vecs = p->variant->tile_vecs;
     return SF_OK;
 }
-
 sf_status sf_plan_graph(sf_graph *g, const sf_plan_opts *o)
 {
     int li = 0;

@@ -8,21 +8,17 @@
 typedef struct {
     int force_dense;        /* --dense */
     size_t unroll_budget;   /* max nonzeros per layer for mask-unrolled code */
-    int force_kernel;       /* --kernel: use forced_kernel for every layer */
+    int force_kernel;       /* --kernel FAMILY: choose within forced_kernel only */
     sf_kernel forced_kernel;
+    const struct sf_variant *forced_variant; /* --kernel VARIANT: exactly this one */
+    int threads;            /* threads the plan is costed for (0: 1) */
 } sf_plan_opts;
 
+/* The code-size budget: a layer is mask-unrolled only up to this many
+ * nonzeros (each is one instruction of about 10 bytes). */
 #define SF_DEFAULT_UNROLL_BUDGET 16384
-/* Sparse kernels pay off below these densities of the computed block
- * (measured with bench/layer_bench.py). The compressed kernel loads one
- * activation vector per FMA where the dense and unrolled ones keep them in
- * registers; it still wins at 2:4 (1.15x on 768x768, 128 tokens). */
-#define SF_MAX_DENSITY_UNROLLED 0.65
-#define SF_MAX_DENSITY_COMPRESSED 0.55
-#define SF_ROW_BLOCK_DENSE 16 /* the dense template assumes 16 */
-#define SF_ROW_BLOCK_UNROLLED 8
 #define SF_ROW_BLOCK_UNROLLED_MAX 16 /* rows named in one block's store */
-#define SF_ROW_BLOCK_COMPRESSED 8
+#define SF_ROW_BLOCK_COMPRESSED_MAX 64 /* rows of one ELL block in pack */
 
 sf_status sf_plan_graph(sf_graph *g, const sf_plan_opts *opts);
 

@@ -1,5 +1,6 @@
 /* report.c - census and plan, as text and as JSON (schemas/report.schema.json). */
 #include "report.h"
+#include "kernels.h"
 
 #include <cJSON.h>
 #include <string.h>
@@ -66,7 +67,17 @@ void sf_report_text(const sf_graph *g, FILE *f)
         fprintf(f, "  plan: %s", sf_kernel_name(p->kernel));
         if (p->kernel != SF_K_DENSE)
             fprintf(f, " (groups of %d)", p->m);
-        fprintf(f, ", reason %s: %s\n", sf_reason_name(p->reason), sf_reason_text(p->reason));
+        fprintf(f, ", variant %s, reason %s: %s\n", p->variant->name, sf_reason_name(p->reason),
+                sf_reason_text(p->reason));
+        int nv;
+        const sf_variant *vs = sf_variant_list(&nv);
+        int any = 0;
+        for (int i = 0; i < nv; i++)
+            if (p->cost_s[i] >= 0)
+                fprintf(f, "%s %s %.4g", any++ ? "," : "  predicted ms at", vs[i].name,
+                        1e3 * p->cost_s[i]);
+        if (any)
+            fprintf(f, " (%lld tokens)\n", (long long)p->tokens);
         fprintf(f, "  computes %d of %lld rows and %d of %lld columns; %.3g of %.3g FLOP per "
                 "token (%.2fx fewer)\n", p->nrows, (long long)L->out, p->ncols,
                 (long long)L->in, pf, df, pf > 0 ? df / pf : 0.0);
@@ -141,7 +152,16 @@ sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
         ok = ok && pj && cJSON_AddStringToObject(pj, "kernel", sf_kernel_name(p->kernel)) &&
              cJSON_AddStringToObject(pj, "reason", sf_reason_name(p->reason)) &&
              cJSON_AddStringToObject(pj, "reason_text", sf_reason_text(p->reason)) &&
+             cJSON_AddStringToObject(pj, "variant", p->variant->name) &&
+             add_num(pj, "tokens", (double)p->tokens) &&
              cJSON_AddStringToObject(pj, "function", p->fn);
+        cJSON *pm = ok ? cJSON_AddObjectToObject(pj, "predicted_ms") : NULL;
+        ok = ok && pm;
+        int nv;
+        const sf_variant *vs = sf_variant_list(&nv);
+        for (int i = 0; ok && i < nv; i++)
+            if (p->cost_s[i] >= 0)
+                ok = add_num(pm, vs[i].name, 1e3 * p->cost_s[i]);
         snprintf(pat, sizeof pat, "%d:%d", p->n, p->m);
         ok = ok && cJSON_AddStringToObject(pj, "pattern", pat) &&
              add_num(pj, "rows_computed", p->nrows) && add_num(pj, "rows_zero", p->nzero_rows) &&

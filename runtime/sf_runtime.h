@@ -42,6 +42,13 @@ typedef float sf_vf __attribute__((vector_size(64)));
 /* The compressed kernel gathers its inputs in place only up to this many
  * tokens; from 3 on, a 16-token tile with its vector FMAs is faster. */
 #define SF_SMALL_T_SPARSE 2
+/* The 2:4 weight-stream kernel takes tokens in groups of up to this many,
+ * streaming the weights once per group. */
+#define SF_NM24_MAX_T 8
+/* Bytes ahead of the stream that kernel prefetches. */
+#ifndef SF_NM24_PREFETCH
+#define SF_NM24_PREFETCH 2048
+#endif
 
 /* Below this many vector FMAs a layer runs on one thread: waking the team
  * costs more than it saves. */

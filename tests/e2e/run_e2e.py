@@ -248,6 +248,31 @@ def model_density():
     return mb
 
 
+def model_variants(max_batch=70):
+    """Layers for every kernel variant: a 2:4 layer with a tail group, an
+    unstructured half-dense one (ragged compressed rows) with a zero row, and
+    a dense one; batches up to 70 reach each variant's widest token tile."""
+    mb = ModelBuilder("variants", seed=seed_of("variants"))
+    x = mb.input("x", [max_batch, 102])
+    h = mb.linear(x, 37, name="fc_24", pattern="2:4")
+    h = mb.relu(h, name="act1")
+    wh = mb.make_weight(40, 37)
+    wh[mb.rng.random(wh.shape) < 0.5] = 0.0
+    wh[7, :] = 0.0
+    h = mb.linear(h, 40, name="fc_half", weight=wh)
+    h = mb.gelu(h, approximate="tanh", name="act2")
+    y = mb.linear(h, 19, name="fc_dense", out="y")
+    mb.output(y)
+    return mb
+
+
+def registry_variants(sfgen):
+    """The kernel registry (`sfgen kernels --json`): every variant is built."""
+    out = subprocess.run([sfgen, "kernels", "--json"], check=True, capture_output=True,
+                         text=True).stdout
+    return [v["name"] for v in json.loads(out)]
+
+
 class ModelCase:
     def __init__(self, key, make, batches, builds, bitwise=(),
                  reject_checks=False):
@@ -259,7 +284,7 @@ class ModelCase:
         self.reject_checks = reject_checks
 
 
-def matrix(quick):
+def matrix(quick, sfgen):
     cases = []
     budget0 = ("budget0", ["--unroll-budget", "0"])
     unroll = ("unroll", ["--unroll-budget", HUGE_BUDGET])
@@ -313,6 +338,12 @@ def matrix(quick):
     dens_builds = [default, compressed, unrolled, ("dense", ["--dense"])] + arch_builds
     cases.append(ModelCase("density", model_density, [1, 7],
                            [compressed, unrolled] if quick else dens_builds))
+    # every variant of the registry; the 2:4 stream also on its portable path
+    var_builds = [(v, ["--kernel", v]) for v in registry_variants(sfgen)]
+    var_builds += [("nm24_" + a, ["--kernel", "nm24", "make:ARCH=" + a])
+                   for a in ("x86-64", "x86-64-v3")]
+    cases.append(ModelCase("variants", model_variants, [1, 2, 3, 8, 9, 17, 33, 70],
+                           var_builds))
     dead_builds = [default, ("noprop", ["--no-propagate"])]
     bitwise = [("default", "noprop")]
     if not quick:
@@ -420,6 +451,14 @@ def build(args, json_path, outdir, flags, quiet):
                                            mout, merr), time.time() - t0
     with open(json_path) as f:
         name = json.load(f)["name"]
+    # --kernel VARIANT: the report must show that variant on some layer
+    if "--kernel" in flags and flags[flags.index("--kernel") + 1].startswith("f32_"):
+        want = flags[flags.index("--kernel") + 1]
+        with open(os.path.join(outdir, "report.json")) as f:
+            got = [lay["plan"]["variant"] for lay in json.load(f)["layers"]]
+        if want not in got:
+            return None, "--kernel %s: no layer planned on it (%s)" % (want, got), \
+                time.time() - t0
     exe = os.path.join(outdir, name)
     if not os.access(exe, os.X_OK):
         return None, "make succeeded but %s is missing" % exe, \
@@ -693,7 +732,7 @@ def main():
     flt = re.compile(args.filter) if args.filter else None
     if flt is None or flt.search("cli"):
         cli_cases(args, work, res)
-    for mc in matrix(args.quick):
+    for mc in matrix(args.quick, args.sfgen):
         if flt is not None and not flt.search(mc.key):
             continue
         try:

@@ -1,8 +1,8 @@
 #!/bin/sh
-# Golden generated sources: regenerates tests/golden/tiny.json (default plan,
-# and with every layer on the compressed kernel) and compares every generated
-# file byte for byte with the committed copy. The runtime files copied
-# verbatim (sf_*) are left out. A change to them must be meant:
+# Golden generated sources: regenerates tests/golden/tiny.json (default plan;
+# every layer compressed; mask-unrolled; on the 2:4 stream where it fits)
+# and compares every generated file byte for byte with the committed copy.
+# The runtime files copied verbatim (sf_*) are left out. A change to them must be meant:
 #   UPDATE=1 tests/golden/check.sh build/sfgen build/golden   rewrites them.
 # usage: check.sh SFGEN WORKDIR
 set -u
@@ -11,9 +11,11 @@ work=$2
 here=$(dirname "$0")
 pass=0
 fail=0
-for variant in default compressed; do
+for variant in default compressed unrolled nm24; do
     flags=""
     [ "$variant" = compressed ] && flags="--kernel nm_compressed"
+    [ "$variant" = unrolled ] && flags="--kernel nm_unrolled"
+    [ "$variant" = nm24 ] && flags="--kernel nm24"
     rm -rf "${work:?}/$variant"
     mkdir -p "$work"
     # shellcheck disable=SC2086

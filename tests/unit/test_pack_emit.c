@@ -10,6 +10,7 @@
 
 #include "emit.h"
 #include "embedded.h"
+#include "kernels.h"
 #include "pack.h"
 #include "plan.h"
 /* the runtime's header struct, to check pack writes what it reads (its
@@ -53,6 +54,17 @@ static const char *k_json =
     "{'op':'gelu','inputs':['h2'],'outputs':['a2']},"
     "{'op':'linear','name':'fc3','inputs':['a2'],'outputs':['y'],'weight':'w3','bias':'b3'}]}";
 
+/* What the planner does for --kernel VARIANT, on one layer. */
+static void set_variant(sf_linear *L, const char *name)
+{
+    const sf_variant *v = sf_variant_find(name);
+    ck_assert_ptr_nonnull(v);
+    L->plan.variant = v;
+    L->plan.kernel = v->family;
+    L->plan.row_block = v->row_block;
+    L->plan.tile_vecs = v->tile_vecs;
+}
+
 static sf_status build(tu_model *m, const weights *W, sf_blob *blob)
 {
     tu_tensor t[] = {{"w1", "F32", 2, {8, 16}, W->w1, sizeof W->w1},
@@ -65,6 +77,11 @@ static sf_status build(tu_model *m, const weights *W, sf_blob *blob)
     sf_status s = tu_model_build(m, k_json, t, 6);
     if (!s)
         s = tu_model_plan(m, 1, &o);
+    if (!s) { /* one layer per kernel family, whatever the cost model prefers */
+        set_variant(tu_lin(&m->g, "fc1"), "f32_linear_nmu_r8t1");
+        set_variant(tu_lin(&m->g, "fc2"), "f32_linear_nmc_r4t4");
+        set_variant(tu_lin(&m->g, "fc3"), "f32_linear_dense_r16t1");
+    }
     sf_buf_init(&blob->data);
     if (!s)
         s = sf_pack_graph(&m->g, blob);

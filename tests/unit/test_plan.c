@@ -6,26 +6,82 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "plan.h"
 #include "spa.h"
 #include "suites.h"
 #include "test_util.h"
 static const sf_plan_opts k_default = {.force_dense = 0, .unroll_budget = SF_DEFAULT_UNROLL_BUDGET};
 
-/* One linear layer x[4, in] -> y[4, out] with weight w. */
-static sf_status one_layer(tu_model *m, const float *w, int out, int in, const sf_plan_opts *o)
+/* One linear layer x[tokens, in] -> y[tokens, out] with weight w. */
+static sf_status layer_t(tu_model *m, const float *w, int out, int in, int tokens,
+                         const sf_plan_opts *o)
 {
     char json[512];
     snprintf(json, sizeof json,
-             "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[4,%d]}],"
+             "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[%d,%d]}],"
              "'outputs':['y'],'nodes':[{'op':'linear','name':'fc','inputs':['x'],"
-             "'outputs':['y'],'weight':'w'}]}", in);
+             "'outputs':['y'],'weight':'w'}]}", tokens, in);
     tu_tensor t = {"w", "F32", 2, {out, in}, w, sizeof(float) * (size_t)(out * in)};
     sf_status s = tu_model_build(m, json, &t, 1);
     if (!s)
         s = tu_model_plan(m, 1, o);
     return s;
 }
+
+static sf_status one_layer(tu_model *m, const float *w, int out, int in, const sf_plan_opts *o)
+{
+    return layer_t(m, w, out, in, 4, o);
+}
+
+/* The plan's variant is the cheapest eligible one, and the reason says why. */
+static void assert_cheapest(const sf_plan *p)
+{
+    int nv;
+    const sf_variant *vs = sf_variant_list(&nv);
+    int chosen = (int)(p->variant - vs);
+    ck_assert_int_ge(chosen, 0);
+    ck_assert_int_lt(chosen, nv);
+    ck_assert(p->cost_s[chosen] > 0);
+    for (int i = 0; i < nv; i++)
+        if (p->cost_s[i] >= 0)
+            ck_assert(p->cost_s[chosen] <= p->cost_s[i]);
+    ck_assert_int_eq(p->kernel, p->variant->family);
+    ck_assert_int_eq(p->row_block, p->variant->row_block);
+    ck_assert_int_eq(p->tile_vecs, p->variant->tile_vecs);
+}
+
+START_TEST(registry)
+{
+    int nv;
+    const sf_variant *vs = sf_variant_list(&nv);
+    ck_assert_int_ge(nv, 3);
+    ck_assert_int_le(nv, SF_MAX_VARIANTS);
+    int fam[4] = {0};
+    for (int i = 0; i < nv; i++) {
+        ck_assert_ptr_eq(sf_variant_find(vs[i].name), &vs[i]); /* names are unique */
+        char expect[64];
+        const char *f = vs[i].family == SF_K_DENSE ? "dense"
+                      : vs[i].family == SF_K_NM_UNROLLED ? "nmu"
+                      : vs[i].family == SF_K_NM24 ? "nm24" : "nmc";
+        snprintf(expect, sizeof expect, "f32_linear_%s_r%dt%d", f, vs[i].row_block,
+                 vs[i].tile_vecs);
+        ck_assert_str_eq(vs[i].name, expect);
+        ck_assert_int_ge(vs[i].tile_vecs, 1);
+        if (vs[i].family == SF_K_DENSE)
+            ck_assert_int_eq(vs[i].row_block, 16);  /* the template's register block */
+        if (vs[i].family == SF_K_NM_UNROLLED)
+            ck_assert_int_le(vs[i].row_block, SF_ROW_BLOCK_UNROLLED_MAX);
+        if (vs[i].family == SF_K_NM_COMPRESSED)
+            ck_assert_int_le(vs[i].row_block, SF_ROW_BLOCK_COMPRESSED_MAX);
+        fam[vs[i].family]++;
+    }
+    ck_assert(fam[SF_K_DENSE] && fam[SF_K_NM_UNROLLED] && fam[SF_K_NM_COMPRESSED] &&
+              fam[SF_K_NM24]);
+    ck_assert_ptr_null(sf_variant_find("f32_linear_dense"));
+    ck_assert_ptr_null(sf_variant_find(""));
+}
+END_TEST
 
 START_TEST(forced_dense)
 {
@@ -37,7 +93,7 @@ START_TEST(forced_dense)
     const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
     ck_assert_int_eq(p->kernel, SF_K_DENSE);
     ck_assert_int_eq(p->reason, SF_R_FORCED_DENSE);
-    ck_assert_int_eq(p->row_block, SF_ROW_BLOCK_DENSE);
+    ck_assert_int_eq(p->row_block, 16);
     ck_assert_int_eq(p->nrows, 16);
     ck_assert_str_eq(sf_kernel_name(p->kernel), "dense");
     ck_assert_str_eq(sf_reason_name(p->reason), "forced_dense");
@@ -45,7 +101,37 @@ START_TEST(forced_dense)
 }
 END_TEST
 
-START_TEST(nm_2of4_unrolled)
+START_TEST(forced_family_and_variant)
+{
+    float w[64 * 64];
+    tu_nm_fill(w, 64, 64, 2, 4, 5);
+    tu_model m;
+    /* a family: the cheapest variant of that family */
+    sf_plan_opts o = {.unroll_budget = 0, .force_kernel = 1,
+                      .forced_kernel = SF_K_NM_UNROLLED};
+    ck_assert_int_eq(layer_t(&m, w, 64, 64, 128, &o), SF_OK);
+    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
+    ck_assert_int_eq(p->kernel, SF_K_NM_UNROLLED);  /* the budget does not apply */
+    ck_assert_int_eq(p->reason, SF_R_FORCED);
+    assert_cheapest(p);
+    tu_model_free(&m);
+    /* every variant, exactly */
+    int nv;
+    const sf_variant *vs = sf_variant_list(&nv);
+    for (int i = 0; i < nv; i++) {
+        sf_plan_opts f = {.unroll_budget = SF_DEFAULT_UNROLL_BUDGET, .force_kernel = 1,
+                          .forced_kernel = vs[i].family, .forced_variant = &vs[i]};
+        ck_assert_int_eq(layer_t(&m, w, 64, 64, 128, &f), SF_OK);
+        p = &tu_lin(&m.g, "fc")->plan;
+        ck_assert_ptr_eq(p->variant, &vs[i]);
+        ck_assert_int_eq(p->reason, SF_R_FORCED);
+        ck_assert_int_eq(p->row_block, vs[i].row_block);
+        tu_model_free(&m);
+    }
+}
+END_TEST
+
+START_TEST(nm_2of4_sparse)
 {
     /* row r keeps positions r%4 and (r+1)%4 of each group: every column used */
     float w[16 * 32] = {0};
@@ -55,50 +141,49 @@ START_TEST(nm_2of4_unrolled)
             w[r * 32 + g * 4 + (r + 1) % 4] = -2.0f;
         }
     tu_model m;
-    ck_assert_int_eq(one_layer(&m, w, 16, 32, &k_default), SF_OK);
+    ck_assert_int_eq(layer_t(&m, w, 16, 32, 64, &k_default), SF_OK);
     const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
-    ck_assert_int_eq(p->kernel, SF_K_NM_UNROLLED);
-    ck_assert_int_eq(p->reason, SF_R_UNROLL_IN_BUDGET);
+    /* a small 2:4 layer within the budget, 64 tokens: a sparse variant, and
+     * every family was weighed */
+    ck_assert_int_ne(p->kernel, SF_K_DENSE);
+    ck_assert_int_eq(p->reason, SF_R_FASTEST);
+    ck_assert(p->fits_24);
+    int nv;
+    (void)sf_variant_list(&nv);
+    for (int i = 0; i < nv; i++)
+        ck_assert(p->cost_s[i] > 0);
+    assert_cheapest(p);
     ck_assert_int_eq(p->n, 2);
     ck_assert_int_eq(p->m, 4);
     ck_assert_uint_eq(p->nnz, 256);
     ck_assert_int_eq(p->nrows, 16);
     ck_assert_int_eq(p->nzero_rows, 0);
     ck_assert_int_eq(p->ncols, 32);
-    ck_assert_int_eq(p->row_block, SF_ROW_BLOCK_UNROLLED);
+    for (int r = 0; r < 16; r++)
+        ck_assert_int_eq(p->row_nnz[r], 16);
     tu_model_free(&m);
 }
 END_TEST
 
 START_TEST(nm_over_budget)
 {
-    /* 1:4 (density 1/4) with no unroll budget: compressed */
-    float w[16 * 32];
-    tu_nm_fill(w, 16, 32, 1, 4, 2);
+    /* 1:4 with no unroll budget: unrolled is not weighed, compressed wins */
+    float w[256 * 256];
+    tu_nm_fill(w, 256, 256, 1, 4, 2);
     sf_plan_opts o = {.force_dense = 0, .unroll_budget = 0};
     tu_model m;
-    ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
+    ck_assert_int_eq(layer_t(&m, w, 256, 256, 128, &o), SF_OK);
     const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
     ck_assert_int_eq(p->kernel, SF_K_NM_COMPRESSED);
-    ck_assert_int_eq(p->reason, SF_R_OVER_BUDGET);
+    ck_assert_int_eq(p->reason, SF_R_FASTEST_OVER_BUDGET);
+    assert_cheapest(p);
     ck_assert_int_eq(p->n, 1);
     ck_assert_int_eq(p->m, 4);
-    ck_assert_uint_eq(p->nnz, 128);
-    tu_model_free(&m);
-
-    /* 2:4 (density 1/2) over budget: compressed only if the cost model's
-     * compressed threshold admits density 0.5, else dense (over budget and
-     * too dense for the compressed kernel) */
-    tu_nm_fill(w, 16, 32, 2, 4, 3);
-    ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
-    p = &tu_lin(&m.g, "fc")->plan;
-    if (0.5 <= SF_MAX_DENSITY_COMPRESSED) {
-        ck_assert_int_eq(p->kernel, SF_K_NM_COMPRESSED);
-        ck_assert_int_eq(p->reason, SF_R_OVER_BUDGET);
-    } else {
-        ck_assert_int_eq(p->kernel, SF_K_DENSE);
-        ck_assert_int_eq(p->reason, SF_R_OVER_BUDGET_DENSE);
-    }
+    ck_assert_uint_eq(p->nnz, 256 * 64);
+    int nv;
+    const sf_variant *vs = sf_variant_list(&nv);
+    for (int i = 0; i < nv; i++)
+        ck_assert(vs[i].family == SF_K_NM_UNROLLED ? p->cost_s[i] < 0 : p->cost_s[i] > 0);
     tu_model_free(&m);
 }
 END_TEST
@@ -107,58 +192,73 @@ START_TEST(budget_boundary)
 {
     float w[16 * 32];
     tu_nm_fill(w, 16, 32, 1, 4, 4);   /* 128 nonzeros */
+    int nv, u = -1;
+    const sf_variant *vs = sf_variant_list(&nv);
+    for (int i = 0; i < nv; i++)
+        if (vs[i].family == SF_K_NM_UNROLLED)
+            u = i;
     sf_plan_opts o = {.force_dense = 0, .unroll_budget = 128};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
-    ck_assert_int_eq(tu_lin(&m.g, "fc")->plan.kernel, SF_K_NM_UNROLLED);
+    ck_assert(tu_lin(&m.g, "fc")->plan.cost_s[u] > 0);  /* weighed */
+    assert_cheapest(&tu_lin(&m.g, "fc")->plan);
     tu_model_free(&m);
     o.unroll_budget = 127;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
-    ck_assert_int_eq(tu_lin(&m.g, "fc")->plan.kernel, SF_K_NM_COMPRESSED);
+    ck_assert(tu_lin(&m.g, "fc")->plan.cost_s[u] < 0);  /* left out */
+    ck_assert_int_ne(tu_lin(&m.g, "fc")->plan.kernel, SF_K_NM_UNROLLED);
+    assert_cheapest(&tu_lin(&m.g, "fc")->plan);
     tu_model_free(&m);
 }
 END_TEST
 
-START_TEST(density_boundary)
+/* The cost model on shapes whose answer is known from measurement
+ * (docs/PERFORMANCE.md): dense weights stay dense, 2:4 and 1:4 go sparse at
+ * many tokens, and costs grow with tokens and shrink with threads. */
+START_TEST(cost_model)
 {
-    /* 2 rows x 20 used columns, 26 nonzeros: density 0.65 exactly */
-    float w[2 * 20] = {0};
-    for (int k = 0; k <= 12; k++)
-        w[k] = 1;
-    for (int k = 7; k < 20; k++)
-        w[20 + k] = 1;
+    enum { O = 512, K = 512 };
+    float *w = malloc(sizeof *w * O * K);
     tu_model m;
-    ck_assert_int_eq(one_layer(&m, w, 2, 20, &k_default), SF_OK);
-    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
-    ck_assert_int_eq(p->ncols, 20);
-    ck_assert_uint_eq(p->nnz, 26);
-    ck_assert_int_eq(p->kernel, 0.65 <= SF_MAX_DENSITY_UNROLLED ? SF_K_NM_UNROLLED : SF_K_DENSE);
+    for (int i = 0; i < O * K; i++)
+        w[i] = 0.25f + (float)(i % 7);
+    ck_assert_int_eq(layer_t(&m, w, O, K, 128, &k_default), SF_OK);
+    ck_assert_int_eq(tu_lin(&m.g, "fc")->plan.kernel, SF_K_DENSE);
+    ck_assert_int_eq(tu_lin(&m.g, "fc")->plan.reason, SF_R_FASTEST_OVER_BUDGET);
     tu_model_free(&m);
-    /* one more nonzero: 27 / 40 > 0.65 */
-    w[13] = 1;
-    ck_assert_int_eq(one_layer(&m, w, 2, 20, &k_default), SF_OK);
-    p = &tu_lin(&m.g, "fc")->plan;
-    ck_assert_int_eq(p->kernel, SF_K_DENSE);
-    ck_assert_int_eq(p->reason, SF_R_TOO_DENSE);
-    tu_model_free(&m);
+    const int pat[2][2] = {{2, 4}, {1, 4}};
+    for (int q = 0; q < 2; q++) {
+        tu_nm_fill(w, O, K, pat[q][0], pat[q][1], 7u + (uint32_t)q);
+        ck_assert_int_eq(layer_t(&m, w, O, K, 128, &k_default), SF_OK);
+        const sf_linear *L = tu_lin(&m.g, "fc");
+        ck_assert_int_eq(L->plan.kernel, SF_K_NM_COMPRESSED);
+        assert_cheapest(&L->plan);
+        const sf_variant *v = L->plan.variant;
+        double t1 = sf_variant_cost(v, L, 128, 1), t2 = sf_variant_cost(v, L, 256, 1);
+        ck_assert(t2 > 1.5 * t1 && t2 < 2.5 * t1);
+        ck_assert(sf_variant_cost(v, L, 128, 2) < 0.75 * t1);
+        ck_assert(sf_variant_cost(v, L, 1, 1) < t1);
+        ck_assert_uint_eq(sf_ell_slots(L, 4), L->plan.nnz); /* exact N:M: no padding */
+        tu_model_free(&m);
+    }
+    free(w);
 }
 END_TEST
 
-START_TEST(dense_weight)
+START_TEST(ell_padding)
 {
-    float w[8 * 16];
-    for (int i = 0; i < 8 * 16; i++)
-        w[i] = (float)(i % 5) + 0.5f;
+    /* rows with 3, 1, 0 and 2 nonzeros: blocks of 2 pad to 3 and 2 slots */
+    float w[4 * 8] = {1, 1, 1, 0, 0, 0, 0, 0,
+                      0, 0, 0, 0, 1, 0, 0, 0,
+                      0, 0, 0, 0, 0, 0, 0, 0,
+                      0, 1, 0, 0, 0, 0, 0, 1};
     tu_model m;
-    ck_assert_int_eq(one_layer(&m, w, 8, 16, &k_default), SF_OK);
-    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
-    ck_assert_int_eq(p->kernel, SF_K_DENSE);
-    ck_assert_int_eq(p->reason, SF_R_TOO_DENSE);
-    ck_assert_int_eq(p->nrows, 8);
-    ck_assert_int_eq(p->ncols, 16);
-    ck_assert_uint_eq(p->nnz, 128);
-    ck_assert_int_eq(p->row_block, SF_ROW_BLOCK_DENSE);
-    ck_assert_str_eq(sf_reason_name(p->reason), "too_dense");
+    ck_assert_int_eq(one_layer(&m, w, 4, 8, &k_default), SF_OK);
+    const sf_linear *L = tu_lin(&m.g, "fc");
+    ck_assert_int_eq(L->plan.nrows, 3);   /* the zero row is not computed */
+    ck_assert_uint_eq(sf_ell_slots(L, 2), 3 * 2 + 2 * 2);
+    ck_assert_uint_eq(sf_ell_slots(L, 1), 6);
+    ck_assert_uint_eq(sf_ell_slots(L, 4), 3 * 4);
     tu_model_free(&m);
 }
 END_TEST
@@ -447,7 +547,9 @@ START_TEST(walk_visits_every_nonzero_once)
         "{'op':'linear','name':'fc1','inputs':['h'],'outputs':['a'],'weight':'w1'},"
         "{'op':'linear','name':'fc2','inputs':['a'],'outputs':['y'],'weight':'w2'}]}", t, 3),
         SF_OK);
-    ck_assert_int_eq(tu_model_plan(&m, 1, &k_default), SF_OK);
+    const sf_plan_opts unroll = {.unroll_budget = SF_DEFAULT_UNROLL_BUDGET, .force_kernel = 1,
+                                 .forced_kernel = SF_K_NM_UNROLLED};
+    ck_assert_int_eq(tu_model_plan(&m, 1, &unroll), SF_OK);
     const sf_linear *L = tu_lin(&m.g, "fc1");
     ck_assert_int_eq(L->plan.kernel, SF_K_NM_UNROLLED);
     ck_assert_int_eq(L->plan.nrows, 16);  /* 19 minus 3 unread */
@@ -485,12 +587,14 @@ Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("kernel_choice");
+    tcase_add_test(tc, registry);
     tcase_add_test(tc, forced_dense);
-    tcase_add_test(tc, nm_2of4_unrolled);
+    tcase_add_test(tc, forced_family_and_variant);
+    tcase_add_test(tc, nm_2of4_sparse);
     tcase_add_test(tc, nm_over_budget);
     tcase_add_test(tc, budget_boundary);
-    tcase_add_test(tc, density_boundary);
-    tcase_add_test(tc, dense_weight);
+    tcase_add_test(tc, cost_model);
+    tcase_add_test(tc, ell_padding);
     tcase_add_test(tc, nothing_to_compute);
     tcase_add_test(tc, rows_cols_follow_spa);
     tcase_add_test(tc, function_names);

@@ -8,7 +8,7 @@ extern "C" {
 #endif
 
 /* Scratch bytes tiny_run needs at the maximum batch. */
-#define TINY_ARENA_BYTES 768u
+#define TINY_ARENA_BYTES 1792u
 /* Largest batch (first dimension of every input and output). */
 #define TINY_MAX_BATCH 4
 

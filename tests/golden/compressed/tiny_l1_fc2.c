@@ -3,37 +3,37 @@
 #include "tiny_internal.h"
 
 /* fc2: linear 6 -> 3, 2:2 sparse, compressed kernel.
- * 18 nonzeros in 3 computed rows, blocks of 8 rows, tiles of
- * up to 1 x SF_LANES tokens; 0 rows are zero or unused and written
+ * 18 nonzeros in 3 computed rows, blocks of 4 rows, tiles of
+ * up to 4 x SF_LANES tokens; 0 rows are zero or unused and written
  * as 0. */
 
 /* Row block rb on one tile of tb vectors of tokens, xs = [6][tb]. */
 static inline __attribute__((always_inline)) void
 tiny_l1_fc2_block(const sf_vf *restrict xs, float *restrict y, int t0, int tn, int rb, const int tb)
 {
-    const float *restrict bias = (const float *)(tiny_blob + 448);  /* [1][8] */
-    const float *restrict val = bias + 1 * 8;                    /* [slots][8] */
-    const uint16_t *restrict col = (const uint16_t *)(tiny_blob + 704);   /* [slots][8] */
-    const int32_t *restrict slot0 = (const int32_t *)(tiny_blob + 832); /* [1+1] */
-    const int32_t *restrict rows = (const int32_t *)(tiny_blob + 896);    /* [3] */
-    sf_vf acc[8][1];
-    for (int r = 0; r < 8; r++)
+    const float *restrict bias = (const float *)(tiny_blob + 448);  /* [1][4] */
+    const float *restrict val = bias + 1 * 4;                    /* [slots][4] */
+    const uint16_t *restrict col = (const uint16_t *)(tiny_blob + 576);   /* [slots][4] */
+    const int32_t *restrict slot0 = (const int32_t *)(tiny_blob + 640); /* [1+1] */
+    const int32_t *restrict rows = (const int32_t *)(tiny_blob + 704);    /* [3] */
+    sf_vf acc[4][4];
+    for (int r = 0; r < 4; r++)
         for (int j = 0; j < tb; j++)
-            acc[r][j] = sf_splat(bias[rb * 8 + r]);
+            acc[r][j] = sf_splat(bias[rb * 4 + r]);
     for (int s = slot0[rb]; s < slot0[rb + 1]; s++) {
-        const float *restrict v = val + (size_t)s * 8;
-        const uint16_t *restrict c = col + (size_t)s * 8;
-        for (int r = 0; r < 8; r++) {
+        const float *restrict v = val + (size_t)s * 4;
+        const uint16_t *restrict c = col + (size_t)s * 4;
+        for (int r = 0; r < 4; r++) {
             const sf_vf *restrict xk = xs + (size_t)c[r] * (size_t)tb;
             for (int j = 0; j < tb; j++)
                 acc[r][j] += v[r] * xk[j];
         }
     }
-    int nr = 3 - rb * 8 < 8 ? 3 - rb * 8 : 8;
+    int nr = 3 - rb * 4 < 4 ? 3 - rb * 4 : 4;
     for (int j = 0; j < tb && j * SF_LANES < tn; j++) {
         int tj = tn - j * SF_LANES < SF_LANES ? tn - j * SF_LANES : SF_LANES;
         float *yj = y + (size_t)(t0 + j * SF_LANES) * 3;
-        sf_store_rows(yj, 3, rows + rb * 8, nr, tj, &acc[0][j], 1);
+        sf_store_rows(yj, 3, rows + rb * 4, nr, tj, &acc[0][j], 4);
     }
 }
 
@@ -43,25 +43,25 @@ static inline __attribute__((always_inline)) void
 tiny_l1_fc2_small(const float *restrict x, float *restrict y, int rb, const int NT)
 {
     const float *restrict bias = (const float *)(tiny_blob + 448);
-    const float *restrict val = bias + 1 * 8;
-    const uint16_t *restrict col = (const uint16_t *)(tiny_blob + 704);
-    const int32_t *restrict slot0 = (const int32_t *)(tiny_blob + 832);
-    const int32_t *restrict rows = (const int32_t *)(tiny_blob + 896);
-    float acc[SF_SMALL_T_SPARSE][8];
+    const float *restrict val = bias + 1 * 4;
+    const uint16_t *restrict col = (const uint16_t *)(tiny_blob + 576);
+    const int32_t *restrict slot0 = (const int32_t *)(tiny_blob + 640);
+    const int32_t *restrict rows = (const int32_t *)(tiny_blob + 704);
+    float acc[SF_SMALL_T_SPARSE][4];
     for (int t = 0; t < NT; t++)
-        for (int r = 0; r < 8; r++)
-            acc[t][r] = bias[rb * 8 + r];
+        for (int r = 0; r < 4; r++)
+            acc[t][r] = bias[rb * 4 + r];
     for (int s = slot0[rb]; s < slot0[rb + 1]; s++) {
-        const float *restrict v = val + (size_t)s * 8;
-        const uint16_t *restrict c = col + (size_t)s * 8;
+        const float *restrict v = val + (size_t)s * 4;
+        const uint16_t *restrict c = col + (size_t)s * 4;
         for (int t = 0; t < NT; t++)
-            for (int r = 0; r < 8; r++)
+            for (int r = 0; r < 4; r++)
                 acc[t][r] += v[r] * x[(size_t)t * 6 + c[r]];
     }
-    int nr = 3 - rb * 8 < 8 ? 3 - rb * 8 : 8;
+    int nr = 3 - rb * 4 < 4 ? 3 - rb * 4 : 4;
     for (int t = 0; t < NT; t++)
         for (int r = 0; r < nr; r++)
-            y[(size_t)t * 3 + (size_t)rows[rb * 8 + r]] = acc[t][r];
+            y[(size_t)t * 3 + (size_t)rows[rb * 4 + r]] = acc[t][r];
 }
 
 void tiny_l1_fc2(const float *restrict x, float *restrict y, sf_vf *restrict xt, int T)
@@ -74,10 +74,10 @@ void tiny_l1_fc2(const float *restrict x, float *restrict y, sf_vf *restrict xt,
             else
                 tiny_l1_fc2_small(x, y, rb, 2);
         }
-        sf_zero_cols(y, 3, T, (const int32_t *)(tiny_blob + 960), 0);
+        sf_zero_cols(y, 3, T, (const int32_t *)(tiny_blob + 768), 0);
         return;
     }
-    const int tb = T > (1 - 1) * SF_LANES ? 1 : 1; /* vectors of tokens per tile */
+    const int tb = T > (4 - 1) * SF_LANES ? 4 : 1; /* vectors of tokens per tile */
     const int tile_tokens = tb * SF_LANES;
     const int ntiles = (T + tile_tokens - 1) / tile_tokens;
     const int par = (double)ntiles * tb * 18 > SF_PARALLEL_MIN_FMAS; /* threads pay off */
@@ -96,8 +96,8 @@ void tiny_l1_fc2(const float *restrict x, float *restrict y, sf_vf *restrict xt,
             for (int tile = 0; tile < ntiles; tile++) {
                 int t0 = tile * tile_tokens, tn = T - t0 < tile_tokens ? T - t0 : tile_tokens;
                 const sf_vf *restrict xs = xt + (size_t)tile * 6 * (size_t)tb;
-                if (tb == 1) /* constant tile widths: registers, unrolled loops */
-                    tiny_l1_fc2_block(xs, y, t0, tn, rb, 1);
+                if (tb == 4) /* constant tile widths: registers, unrolled loops */
+                    tiny_l1_fc2_block(xs, y, t0, tn, rb, 4);
                 else
                     tiny_l1_fc2_block(xs, y, t0, tn, rb, 1);
             }
