@@ -190,20 +190,26 @@ fuzz-replay: $(FUZZ_BINS)
 	done
 
 # ---- benchmarks ----------------------------------------------------------------
-# Linear layers against oneDNN and OpenBLAS (Debian libdnnl-dev,
-# libopenblas-dev; gnuplot-nox for the plot); writes docs/PERFORMANCE.md.
-# BENCH_ARGS=--quick for a short run.
+# Linear layers against oneDNN, OpenBLAS and BLIS (Debian libdnnl-dev,
+# libopenblas-dev, libblis-dev; gnuplot-nox for the plot); every kernel
+# variant of the registry on every case, and the cost model's choice against
+# the fastest. Writes docs/PERFORMANCE.md. BENCH_ARGS=--quick for a short run.
 
-BENCH_PKGS = libdnnl-dev libopenblas-dev gnuplot-nox
+BENCH_PKGS = libdnnl-dev libopenblas-dev libblis-dev gnuplot-nox
 
 $(BUILD)/.deps-bench: | $(BUILD)/.deps
 	$(call install_pkgs,$(BENCH_PKGS))
 
 $(BUILD)/bench/peers: bench/peers.c | $(BUILD)/.deps-bench
 	@mkdir -p $(BUILD)/bench
-	$(CC) -std=c11 -O2 -march=native $(WARN) -fopenmp -o $@ $< -ldnnl -lopenblas
+	$(CC) -std=c11 -O2 -march=native -ffp-contract=fast $(WARN) -fopenmp -o $@ $< -ldnnl -lopenblas
 
-bench: $(BUILD)/sfgen $(BUILD)/bench/peers
+# the same harness on BLIS's CBLAS: its symbols clash with OpenBLAS's
+$(BUILD)/bench/peers_blis: bench/peers.c | $(BUILD)/.deps-bench
+	@mkdir -p $(BUILD)/bench
+	$(CC) -std=c11 -O2 -march=native -ffp-contract=fast $(WARN) -fopenmp -DPEERS_BLIS -o $@ $< -lblis
+
+bench: $(BUILD)/sfgen $(BUILD)/bench/peers $(BUILD)/bench/peers_blis
 	$(PYTHON) bench/run_bench.py --sfgen $(BUILD)/sfgen --peers $(BUILD)/bench/peers \
 	    --work $(BUILD)/bench/work $(BENCH_ARGS)
 

@@ -1,11 +1,13 @@
-#!/usr/bin/python3
 # run_bench.py - `make bench`: SparseFlow linear layers against dense peers
-# (oneDNN dnnl_sgemm, OpenBLAS cblas_sgemm) in one run, on the shapes that
-# matter (BERT-base, square, a 4096x4096 decode layer), for N:M patterns,
-# token counts and thread counts. Every generated build is first checked
-# against a float64 reference; times are medians of RUNS runs after warm-up.
-# Writes a markdown table (and a PNG plot if gnuplot is there) into
-# docs/PERFORMANCE.md between the BENCH markers, and prints the table.
+# (oneDNN dnnl_sgemm, OpenBLAS and BLIS cblas_sgemm) in one run, on the
+# shapes that matter (BERT-base, square, a 4096x4096 decode layer), for N:M
+# patterns, token counts and thread counts. Every kernel variant of the
+# registry (`sfgen kernels`) that can take a layer is built and checked
+# against a float64 reference, then timed (median of RUNS runs after
+# warm-up); the cost model's choice for each case (`sfgen inspect` at that
+# token and thread count) is held against the fastest variant measured.
+# Writes a summary against the targets, the full table and a PNG plot (if
+# gnuplot is there) into docs/PERFORMANCE.md between the BENCH markers.
 #
 #   /usr/bin/python3 bench/run_bench.py [--quick] [--runs 11] [--threads 1,2]
 import argparse
@@ -60,10 +62,11 @@ def median_ms(out):
 
 
 def peer_env(lib, threads):
-    """Threads for the library measured, one for the other's idle pool."""
+    """Threads for the library measured, one for the others' idle pools."""
     env = dict(os.environ)
-    env["OMP_NUM_THREADS"] = str(threads if lib == "onednn" else 1)
+    env["OMP_NUM_THREADS"] = str(threads if lib in ("onednn", "blis") else 1)
     env["OPENBLAS_NUM_THREADS"] = str(threads if lib == "openblas" else 1)
+    env["BLIS_NUM_THREADS"] = str(threads if lib == "blis" else 1)
     return env
 
 
@@ -71,34 +74,117 @@ def run(cmd, env=None):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
 
 
-def build_layer(sfgen, work, out_f, in_f, pattern, tmax):
+def variants(sfgen):
+    return json.loads(run([sfgen, "kernels", "--json"]))
+
+
+def make_layer(work, out_f, in_f, pattern, tmax):
     mb = ModelBuilder("layer", seed=out_f * 7 + in_f)
     x = mb.input("x", [tmax, in_f])
     y = mb.linear(x, out_f, name="fc", pattern=None if pattern == "dense" else pattern, out="y")
     mb.output(y)
     d = os.path.join(work, "%dx%d_%s" % (out_f, in_f, pattern.replace(":", "-")))
-    model = mb.save(d)
-    gen = os.path.join(d, "gen")
+    return mb.save(d)
+
+
+def build_variant(sfgen, model, variant):
+    """Builds the layer on one variant; None when the plan does not take it
+    (nm24 on a layer that is not 2:4)."""
+    gen = os.path.join(os.path.dirname(model), variant)
     if os.path.exists(gen):
         shutil.rmtree(gen)
-    run([sfgen, model, "-o", gen, "-q"])
-    run(["make", "-s", "-C", gen, "-j2"])
+    run([sfgen, model, "-o", gen, "-q", "--kernel", variant])
     with open(os.path.join(gen, "report.json")) as f:
-        kernel = json.load(f)["layers"][0]["plan"]["kernel"]
-    return gen, kernel
+        rep = json.load(f)
+    if rep["layers"][0]["plan"]["variant"] != variant:
+        return None, 0
+    run(["make", "-s", "-C", gen, "-j2"])
+    return gen, rep["blob_bytes"]
 
 
-def check(gen, in_f, tmax):
+def choice(sfgen, model, T, threads):
+    """The variant the cost model picks for T tokens on `threads` threads."""
+    with open(model) as f:
+        m = json.load(f)
+    m["inputs"][0]["shape"][0] = T
+    path = model.replace(".json", "_T%d.json" % T)
+    with open(path, "w") as f:
+        json.dump(m, f)
+    rep = json.loads(run([sfgen, "inspect", path, "--json", "--threads", str(threads)]))
+    return rep["layers"][0]["plan"]["variant"]
+
+
+def check(gen, model, in_f, tmax):
     """Max relative error of the build against the float64 reference."""
     xs = np.random.default_rng(1).standard_normal((tmax, in_f)).astype(np.float32)
     xp = os.path.join(gen, "x.npy")
     yp = os.path.join(gen, "y.npy")
     np.save(xp, xs)
     run([os.path.join(gen, "layer"), "--input", xp, "--output", yp])
-    r = ref.evaluate(os.path.join(os.path.dirname(gen), "layer.json"),
-                     {"x": xs.astype(np.float64)})["y"]
+    r = ref.evaluate(model, {"x": xs.astype(np.float64)})["y"]
     y = np.load(yp)
     return float(np.abs(y - r).max() / max(np.abs(r).max(), 1e-30))
+
+
+def short(v):
+    return v.replace("f32_linear_", "")
+
+
+def summary(rows, bw, peak):
+    """Lines that hold the table against the targets."""
+    def pick(f):
+        return [r for r in rows if f(r)]
+
+    def span(rs, key):
+        vals = sorted(r[key] for r in rs)
+        if not vals:
+            return "-"
+        return "%.2f–%.2fx (median %.2fx, %d cases)" % (vals[0], vals[-1],
+                                                      vals[len(vals) // 2], len(vals))
+    out = ["| target | threads | measured | met |", "|---|---|---|---|"]
+    ths = sorted({r["threads"] for r in rows})
+    for t in ths:
+        big = pick(lambda r: r["T"] >= 128 and r["threads"] == t and not r["shape"].startswith("decode"))
+        r24 = [r for r in big if r["pattern"] == "2:4"]
+        r25 = [r for r in big if r["pattern"] in ("1:4", "2:8", "4:16", "8:32")]
+        rd = [r for r in big if r["pattern"] == "dense"]
+        for label, rs, key, goal in (
+                ("2:4, T ≥ 128: ≥ 1.8x oneDNN", r24, "ratio", 1.8),
+                ("25 %-dense, T ≥ 128: ≥ 3.2x oneDNN", r25, "ratio", 3.2),
+                ("dense mode, T ≥ 128: ≥ 0.85x oneDNN", rd, "dense_ratio", 0.85)):
+            met = rs and min(r[key] for r in rs) >= goal
+            out.append("| %s | %d | %s | %s |" % (label, t, span(rs, key),
+                                                  "yes" if met else "no"))
+        dec = pick(lambda r: r["threads"] == t and r["pattern"] == "2:4" and r["T"] in (1, 8))
+        for T in (1, 8):
+            # the bandwidth bound holds where the weights do not fit in cache
+            rs = [r for r in dec if r["T"] == T and r["blob"] > 16e6]
+            if rs:
+                fr = sorted(r["bw_share"] for r in rs)
+                out.append("| 2:4 decode T=%d, weights beyond cache: ≥ 90 %% of read bandwidth | %d "
+                           "| %.0f–%.0f %% of %.1f GB/s (%d shapes) | %s |"
+                           % (T, t, 100 * fr[0], 100 * fr[-1], bw[t], len(rs),
+                              "yes" if fr[0] >= 0.9 else "no"))
+        d1 = [r for r in dec if r["T"] == 1 and r["shape"].startswith("decode")]
+        if d1:
+            out.append("| 2:4 decode 4096x4096, T=1: ≥ 2x oneDNN | %d | %.2fx | %s |"
+                       % (t, d1[0]["ratio"], "yes" if d1[0]["ratio"] >= 2 else "no"))
+        cm = pick(lambda r: r["threads"] == t)
+        ok = [r for r in cm if r["chosen_ms"] <= 1.1 * r["fastest_ms"]]
+        worst = max(cm, key=lambda r: r["chosen_ms"] / r["fastest_ms"]) if cm else None
+        if worst:
+            out.append("| cost model: chosen variant within 10 %% of the fastest | %d | %d of %d "
+                       "cases; worst %.2fx (%s %s T=%d: %s vs %s) | %s |"
+                       % (t, len(ok), len(cm), worst["chosen_ms"] / worst["fastest_ms"],
+                          worst["shape"], worst["pattern"], worst["T"], short(worst["chosen"]),
+                          short(worst["fastest"]), "yes" if len(ok) == len(cm) else "no"))
+    out.append("")
+    out.append("Peak (bench/peers peak): %s. Read bandwidth (bench/peers membw): %s."
+               % (", ".join("%.0f GFLOP/s on %d thread%s" % (peak[t], t, "s" if t > 1 else "")
+                            for t in ths),
+                  ", ".join("%.1f GB/s on %d thread%s" % (bw[t], t, "s" if t > 1 else "")
+                            for t in ths)))
+    return out
 
 
 def main():
@@ -107,7 +193,8 @@ def main():
     ap.add_argument("--peers", default=os.path.join(REPO, "build", "bench", "peers"))
     ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--quick", action="store_true", help="BERT shapes, T=1 and 128, 2:4 and 1:4")
+    ap.add_argument("--quick", action="store_true",
+                    help="BERT shapes, T=1 and 128, dense, 2:4 and 1:4")
     ap.add_argument("--work", default=None)
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "PERFORMANCE.md"))
     args = ap.parse_args()
@@ -117,64 +204,94 @@ def main():
     if args.quick:
         shapes = [(n, o, i, [1, 128]) for n, o, i, _ in SHAPES[:3]]
         patterns = ["dense", "2:4", "1:4"]
+    blis = args.peers + "_blis"
+    libs = [("onednn", args.peers), ("openblas", args.peers), ("blis", blis)]
+    vs = [v["name"] for v in variants(args.sfgen)]
 
     bw = {t: float(re.search(r"gbps=([0-9.]+)", run([args.peers, "membw", "1", "1", "1",
                                                       str(t), "5"])).group(1))
           for t in threads}
+    peak = {t: float(re.search(r"gflops=([0-9.]+)", run([args.peers, "peak", "1", "1", "1",
+                                                          str(t), "5"])).group(1))
+            for t in threads}
     rows, worst = [], 0.0
     peer_cache = {}
     for name, out_f, in_f, tokens in shapes:
         tmax = max(tokens)
         for pat in patterns:
-            gen, kernel = build_layer(args.sfgen, work, out_f, in_f, pat, tmax)
-            err = check(gen, in_f, tmax)
-            worst = max(worst, err)
-            if err > 1e-4:
-                print("FAIL %s %s: max rel err %.3g" % (name, pat, err))
-                return 1
-            exe = os.path.join(gen, "layer")
+            model = make_layer(work, out_f, in_f, pat, tmax)
+            builds = {}
+            for v in vs:
+                if v.startswith("f32_linear_nmu_"):
+                    continue  # over the code budget on every shape here
+                gen, blob = build_variant(args.sfgen, model, v)
+                if gen is None:
+                    continue
+                err = check(gen, model, in_f, tmax)
+                worst = max(worst, err)
+                if err > 1e-4:
+                    print("FAIL %s %s %s: max rel err %.3g" % (name, pat, v, err))
+                    return 1
+                builds[v] = (os.path.join(gen, "layer"), blob)
+            nnz = json.load(open(os.path.join(os.path.dirname(model), vs[0],
+                                              "report.json")))["layers"][0]["plan"]["nnz"]
             for t in threads:
                 for T in tokens:
-                    sf = median_ms(run([exe, "--bench", str(args.runs), "--batch", str(T),
-                                        "--threads", str(t)]))
+                    times = {v: median_ms(run([exe, "--bench", str(args.runs), "--batch", str(T),
+                                               "--threads", str(t)]))
+                             for v, (exe, _) in builds.items()}
+                    chosen = choice(args.sfgen, model, T, t)
+                    fastest = min(times, key=times.get)
                     key = (out_f, in_f, T, t)
                     if key not in peer_cache:
-                        peer_cache[key] = tuple(
-                            median_ms(run([args.peers, lib, str(out_f), str(in_f), str(T),
-                                           str(t), str(args.runs)], env=peer_env(lib, t)))
-                            for lib in ("onednn", "openblas"))
-                    dnnl, oblas = peer_cache[key]
-                    gflops = 2.0 * out_f * in_f * T / (sf * 1e6)  # dense-equivalent
-                    gbps = 4.0 * out_f * in_f / (sf * 1e6)  # fp32 weights, dense-equivalent
-                    row = dict(shape=name, pattern=pat, T=T, threads=t, kernel=kernel,
-                               sf=sf, dnnl=dnnl, oblas=oblas, ratio=dnnl / sf,
-                               gflops=gflops, gbps=gbps, bw=bw[t])
+                        peer_cache[key] = {
+                            lib: median_ms(run([exe, lib, str(out_f), str(in_f), str(T), str(t),
+                                                str(args.runs)], env=peer_env(lib, t)))
+                            for lib, exe in libs}
+                    pm = peer_cache[key]
+                    sf = times[chosen]
+                    row = dict(shape=name, pattern=pat, T=T, threads=t, chosen=chosen,
+                               chosen_ms=sf, fastest=fastest, fastest_ms=times[fastest],
+                               dnnl=pm["onednn"], oblas=pm["openblas"], blis=pm["blis"],
+                               ratio=pm["onednn"] / sf,
+                               dense_ratio=pm["onednn"] / times["f32_linear_dense_r16t1"],
+                               gflops=2.0 * nnz * T / (sf * 1e6),
+                               gbps=builds[chosen][1] / (sf * 1e6), blob=builds[chosen][1])
+                    row["peak_share"] = row["gflops"] / peak[t]
+                    row["bw_share"] = row["gbps"] / bw[t]
                     rows.append(row)
-                    print("%-20s %-5s T=%-4d t=%d %-14s sf %.4f  oneDNN %.4f  OpenBLAS %.4f  "
-                          "x%.2f" % (name, pat, T, t, kernel, sf, dnnl, oblas, dnnl / sf),
-                          flush=True)
+                    print("%-20s %-5s T=%-4d t=%d %-12s %.4f ms (fastest %s %.4f)  oneDNN %.4f  "
+                          "OpenBLAS %.4f  BLIS %.4f  x%.2f" % (
+                              name, pat, T, t, short(chosen), sf, short(fastest),
+                              times[fastest], pm["onednn"], pm["openblas"], pm["blis"],
+                              row["ratio"]), flush=True)
 
-    lines = ["Machine: %s, %d cores; read bandwidth (bench/peers membw) %s. "
-             "sfgen %s, GCC, `-O3 -march=native`. Median of %d runs after warm-up; "
-             "ratio = oneDNN time / SparseFlow time (>1: SparseFlow faster); GFLOP/s are "
-             "dense-equivalent (2·O·K·T / time), and so is GB/s (4·O·K bytes of fp32 weights / "
-             "time: the figure to hold against the bandwidth at T = 1). Every build was checked against a float64 "
-             "reference first (worst relative error %.2g)."
-             % (cpu_name(), os.cpu_count(),
-                ", ".join("%.1f GB/s on %d thread%s" % (bw[t], t, "s" if t > 1 else "")
-                          for t in threads),
-                run([args.sfgen, "--version"]).strip().split()[-1], args.runs, worst), "",
-             "| shape | pattern | T | threads | kernel | SparseFlow ms | oneDNN ms | OpenBLAS ms "
-             "| vs oneDNN | GFLOP/s | GB/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    head = ["Machine: %s, %d cores. sfgen %s, GCC, `-O3 -march=native`. Median of %d runs "
+            "after warm-up. Every variant build was checked against a float64 reference "
+            "first (worst relative error %.2g)."
+            % (cpu_name(), os.cpu_count(), run([args.sfgen, "--version"]).strip().split()[-1],
+               args.runs, worst), ""]
+    lines = head + summary(rows, bw, peak) + [
+        "", "Columns: *chosen* is the cost model's variant for that token and thread count "
+        "(`sfgen inspect --threads`), timed as built; *fastest* is the fastest variant "
+        "measured; *vs oneDNN* = oneDNN time / chosen time (>1: SparseFlow faster); "
+        "*dense vs oneDNN* the same for the dense variant (`--dense`). GFLOP/s count useful "
+        "work, 2·nnz·T / time (dense: 2·O·K·T), with its share of the measured peak; GB/s "
+        "are the layer's weight bytes (blob) / time, with their share of the measured read "
+        "bandwidth: the roofline bound at few tokens.", "",
+        "| shape | pattern | T | threads | chosen | ms | fastest | ms | oneDNN ms | "
+        "OpenBLAS ms | BLIS ms | vs oneDNN | dense vs oneDNN | GFLOP/s (peak) | GB/s (bw) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append("| %s | %s | %d | %d | %s | %.4f | %.4f | %.4f | %.2fx | %.1f | %.1f |"
-                     % (r["shape"], r["pattern"], r["T"], r["threads"], r["kernel"], r["sf"],
-                        r["dnnl"], r["oblas"], r["ratio"], r["gflops"], r["gbps"]))
+        lines.append("| %s | %s | %d | %d | %s | %.4f | %s | %.4f | %.4f | %.4f | %.4f | %.2fx "
+                     "| %.2fx | %.1f (%.0f %%) | %.1f (%.0f %%) |"
+                     % (r["shape"], r["pattern"], r["T"], r["threads"], short(r["chosen"]),
+                        r["chosen_ms"], short(r["fastest"]), r["fastest_ms"], r["dnnl"],
+                        r["oblas"], r["blis"], r["ratio"], r["dense_ratio"], r["gflops"],
+                        100 * r["peak_share"], r["gbps"], 100 * r["bw_share"]))
     table = "\n".join(lines)
     print()
     print(table)
-
     plot = ""
     if shutil.which("gnuplot"):
         dat = os.path.join(work, "ratio.dat")

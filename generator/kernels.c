@@ -45,7 +45,10 @@ const sf_variant *sf_variant_find(const char *name)
 
 /* Machine constants (one core). */
 #define HZ 3.6e9             /* cycles per second */
-#define BW 30e9              /* bytes per second a weight stream reaches */
+#define BW 30e9              /* bytes per second a weight stream reaches from memory */
+#define BW_CACHED 60e9       /* ... and from L3, for layers of up to CACHED_BYTES */
+#define CACHED_BYTES 16e6    /* half of a 32 MB L3 */
+#define L2_LINE_CYCLES 2.8   /* per 64-byte line of packed inputs brought from L2 */
 #define PACK_CYCLES 2.2      /* per input element repacked into a tile */
 #define STORE_CYCLES 1.4     /* per output element scattered from a tile */
 #define CODE_BYTES 10.0      /* per nonzero of mask-unrolled code */
@@ -104,7 +107,14 @@ double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, 
         } else {               /* per nonzero: tb loads of x, a broadcast, an index */
             double tb = T > (v->tile_vecs - 1) * 16.0 ? v->tile_vecs : 1;
             double tiles = ceil_div(T, 16 * tb);
-            cycles = tiles * slots * (tb + 1.5) + T * (double)L->in * PACK_CYCLES +
+            /* the inputs a block reads come from L2 once per block: the
+             * fewer rows share a column, the more lines per FMA */
+            double d = cols > 0 && rows > 0 ? nnz / (rows * cols) : 0, miss = 1;
+            for (int r = 0; r < v->row_block; r++)
+                miss *= 1 - d;
+            double fma = tiles * slots * (tb + 1.5);
+            double l2 = tiles * units * cols * (1 - miss) * tb * L2_LINE_CYCLES;
+            cycles = (fma > l2 ? fma : l2) + T * (double)L->in * PACK_CYCLES +
                      T * rows * STORE_CYCLES;
             units *= tiles;
         }
@@ -119,7 +129,8 @@ double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, 
         break;
     }
     }
-    double s = cycles / HZ > bytes / BW ? cycles / HZ : bytes / BW;
+    double bw = bytes <= CACHED_BYTES ? BW_CACHED : BW;
+    double s = cycles / HZ > bytes / bw ? cycles / HZ : bytes / bw;
     double th = threads < 1 ? 1 : threads < units ? threads : units;
     if (th > 1)
         s = s / th + FORK_SECONDS;
