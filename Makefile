@@ -96,14 +96,31 @@ $(BUILD)/asan/sfgen: generator/main.c $(GEN_SRCS) $(GEN_HDRS) $(BUILD)/embedded.
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -pthread)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 
-$(BUILD)/unit_tests: $(UNIT_SRCS) $(BUILD)/libsfgen.a runtime/sf_ops.c runtime/sf_npy.c
-	$(CC) $(SF_CFLAGS) -Iruntime -fopenmp -o $@ $(UNIT_SRCS) runtime/sf_ops.c runtime/sf_npy.c \
-	    $(BUILD)/libsfgen.a -lcjson $(CHECK_LIBS) -lm
+# the runtime's tile helpers, portable and AVX-512 (tests/unit/tiles/)
+TILE_SRCS = tests/unit/tiles/tile_kernels.c runtime/sf_runtime.h
+TILE_FLAGS_portable = -DTILE_VARIANT=portable -Wno-psabi
+TILE_FLAGS_avx512 = -DTILE_VARIANT=avx512 -mavx512f
 
-$(BUILD)/asan/unit_tests: $(UNIT_SRCS) $(GEN_SRCS) $(GEN_HDRS) $(BUILD)/embedded.c
+$(BUILD)/obj/tiles_%.o: $(TILE_SRCS) | $(BUILD)/.deps
+	@mkdir -p $(BUILD)/obj
+	$(CC) $(SF_CFLAGS) -O2 -Iruntime $(TILE_FLAGS_$*) -c -o $@ $<
+
+$(BUILD)/asan/tiles_%.o: $(TILE_SRCS) | $(BUILD)/.deps
+	@mkdir -p $(BUILD)/asan
+	$(CC) $(SF_CFLAGS) $(SAN) -O1 -Iruntime $(TILE_FLAGS_$*) -c -o $@ $<
+
+TILE_OBJS = $(BUILD)/obj/tiles_portable.o $(BUILD)/obj/tiles_avx512.o
+
+$(BUILD)/unit_tests: $(UNIT_SRCS) $(BUILD)/libsfgen.a runtime/sf_ops.c runtime/sf_npy.c $(TILE_OBJS)
+	$(CC) $(SF_CFLAGS) -Iruntime -fopenmp -o $@ $(UNIT_SRCS) runtime/sf_ops.c runtime/sf_npy.c \
+	    $(TILE_OBJS) $(BUILD)/libsfgen.a -lcjson $(CHECK_LIBS) -lm
+
+$(BUILD)/asan/unit_tests: $(UNIT_SRCS) $(GEN_SRCS) $(GEN_HDRS) $(BUILD)/embedded.c \
+                          $(BUILD)/asan/tiles_portable.o $(BUILD)/asan/tiles_avx512.o
 	@mkdir -p $(BUILD)/asan
 	$(CC) $(SF_CFLAGS) $(SAN) -Iruntime -fopenmp -o $@ $(UNIT_SRCS) runtime/sf_ops.c \
-	    runtime/sf_npy.c $(GEN_SRCS) $(BUILD)/embedded.c -lcjson $(CHECK_LIBS) -lm
+	    runtime/sf_npy.c $(BUILD)/asan/tiles_portable.o $(BUILD)/asan/tiles_avx512.o \
+	    $(GEN_SRCS) $(BUILD)/embedded.c -lcjson $(CHECK_LIBS) -lm
 
 # Check unit tests for every stage.
 test-unit: $(BUILD)/unit_tests

@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 /* Status codes of <model>_run (GENERATED_API.md). */
 #define SF_RUN_OK            0
@@ -50,6 +53,17 @@ typedef float sf_vf __attribute__((vector_size(64)));
 #define SF_NM24_PREFETCH 2048
 #endif
 
+/* Packed input tiles of this many bytes a row-block sweep keeps in cache:
+ * half of a 1 MB L2. */
+#ifndef SF_L2_TILE_BYTES
+#define SF_L2_TILE_BYTES (512u * 1024u)
+#endif
+static inline int sf_tile_group(size_t tile_bytes)
+{
+    size_t n = SF_L2_TILE_BYTES / (tile_bytes ? tile_bytes : 1);
+    return n < 1 ? 1 : n > 4096 ? 4096 : (int)n;
+}
+
 /* Below this many vector FMAs a layer runs on one thread: waking the team
  * costs more than it saves. */
 #define SF_PARALLEL_MIN_FMAS 4096.0
@@ -59,9 +73,38 @@ static inline sf_vf sf_splat(float v)
     return (sf_vf){v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v};
 }
 
+#if defined(__AVX512F__)
+/* Transposes 16 vectors in place: afterwards r[c] holds lane c of the
+ * inputs. Four rounds of 16 shuffles. */
+static inline void sf_transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+            t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xDD);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
+    }
+}
+#endif
+
 /* Repacks tokens [t0, t0 + tn) of x[T][K] into xt[ncols][tb * SF_LANES]
  * (tb vectors of tokens per input feature); lanes past tn are zero. cols
- * (NULL: identity) selects ncols of the K columns. */
+ * (NULL: identity) selects ncols of the K columns. With AVX-512, whole
+ * blocks of 16 tokens x 16 inputs go through a register transpose. */
 static inline void sf_pack_tile(const float *restrict x, int K, int t0, int tn,
                                 const int32_t *restrict cols, int ncols, int tb,
                                 sf_vf *restrict xt)
@@ -69,25 +112,51 @@ static inline void sf_pack_tile(const float *restrict x, int K, int t0, int tn,
     const size_t w = (size_t)tb * SF_LANES;
     if (tn < (int)w)
         memset(xt, 0, sizeof(sf_vf) * (size_t)tb * (size_t)ncols);
+    int k_done = 0, t_done = 0; /* the block below packed tokens < t_done, inputs < k_done */
+#if defined(__AVX512F__)
+    if (!cols) {
+        k_done = ncols / 16 * 16;
+        t_done = tn / 16 * 16;
+        for (int j = 0; j < t_done; j += 16)
+            for (int k0 = 0; k0 < k_done; k0 += 16) {
+                __m512 r[16];
+                for (int i = 0; i < 16; i++)
+                    r[i] = _mm512_loadu_ps(x + (size_t)(t0 + j + i) * (size_t)K + (size_t)k0);
+                sf_transpose16(r);
+                for (int c = 0; c < 16; c++)
+                    _mm512_store_ps((float *)xt + (size_t)(k0 + c) * w + (size_t)j, r[c]);
+            }
+    }
+#endif
     for (int t = 0; t < tn; t++) {
         const float *row = x + (size_t)(t0 + t) * (size_t)K;
         float *dst = (float *)xt + t;
-        if (cols)
-            for (int k = 0; k < ncols; k++)
-                dst[(size_t)k * w] = row[cols[k]];
-        else
-            for (int k = 0; k < ncols; k++)
-                dst[(size_t)k * w] = row[k];
+        for (int k = t < t_done ? k_done : 0; k < ncols; k++)
+            dst[(size_t)k * w] = row[cols ? cols[k] : k];
     }
 }
 
 /* Writes rows rows[0..nr) of a block, each one vector of tn tokens
  * (acc[r * stride]), into y[T][O] a token at a time: every line of y is
  * touched once. A row at a time would walk tn lines O floats apart, which
- * share L1 sets when O * 4 is a multiple of 4 KB (3072, 2048, ...). */
+ * share L1 sets when O * 4 is a multiple of 4 KB (3072, 2048, ...). With
+ * AVX-512, consecutive rows (no dead ones) go through a register transpose. */
 static inline void sf_store_rows(float *restrict y, int O, const int32_t *restrict rows, int nr,
                                  int tn, const sf_vf *restrict acc, int stride)
 {
+#if defined(__AVX512F__)
+    if (nr >= 1 && nr <= 16 && rows[nr - 1] - rows[0] == nr - 1) {
+        __m512 r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < nr ? _mm512_loadu_ps((const float *)&acc[(size_t)i * (size_t)stride])
+                          : _mm512_setzero_ps();
+        sf_transpose16(r);
+        const __mmask16 m = (__mmask16)((1u << nr) - 1u);
+        for (int t = 0; t < tn; t++)
+            _mm512_mask_storeu_ps(y + (size_t)t * (size_t)O + (size_t)rows[0], m, r[t]);
+        return;
+    }
+#endif
     float v[64][SF_LANES];
     for (int r = 0; r < nr; r++)
         memcpy(v[r], &acc[(size_t)r * (size_t)stride], sizeof v[r]);

@@ -30,15 +30,20 @@
 #                residual add, two outputs; BF16 weights
 #   bcast_mixed  mutual broadcasting, rank-2 broadcasting, three inputs,
 #                mixed F32/F16/BF16 tensors
-#   dead         dead / unused / constant channels; default vs
-#                --no-propagate must be bit-identical
+#   density      each kernel family at weight densities 0, 1/2 and 1; also
+#                built for ARCH=x86-64 and x86-64-v3
+#   variants     every variant of the kernel registry (`sfgen kernels`),
+#                batches 1..70 (each variant's widest tile); the 2:4 stream
+#                also on its portable path
+#   dead         dead / unused / constant channels; with and without
+#                --no-propagate on one kernel family must be bit-identical
 #   each build runs at batch 1 and max batch (multi also 3), --threads 1
 #   and 2; plus sfgen exit-code checks and bad-input checks of one program.
 # --quick (for --sanitize): one build per small chain (forced unrolling for
 #   2:4 and 3:8, --unroll-budget 0 for the other sparse patterns, 2:4 also
 #   --dense), one large chain (5:16, --unroll-budget 0 and --dense), the
-#   feature models once (multi with --unroll-budget 0), dead with default
-#   and --no-propagate.
+#   feature models once (multi with --unroll-budget 0), every variant, dead
+#   on the compressed and dense families with and without --no-propagate.
 
 import argparse
 import json
@@ -344,13 +349,16 @@ def matrix(quick, sfgen):
                    for a in ("x86-64", "x86-64-v3")]
     cases.append(ModelCase("variants", model_variants, [1, 2, 3, 8, 9, 17, 33, 70],
                            var_builds))
+    # propagation drops dead rows and columns but keeps each row's order of
+    # summation, so a kernel family gives bit-identical outputs with and
+    # without it (the cost model may pick different families for the two)
     dead_builds = [default, ("noprop", ["--no-propagate"])]
-    bitwise = [("default", "noprop")]
-    if not quick:
-        dead_builds += [budget0,
-                        ("budget0_noprop", ["--unroll-budget", "0",
-                                            "--no-propagate"])]
-        bitwise.append(("budget0", "budget0_noprop"))
+    bitwise = []
+    for fam in (["nm_compressed", "dense"] if quick else
+                ["nm_compressed", "dense", "nm_unrolled"]):
+        dead_builds += [(fam, ["--kernel", fam]),
+                        (fam + "_noprop", ["--kernel", fam, "--no-propagate"])]
+        bitwise.append((fam, fam + "_noprop"))
     cases.append(ModelCase("dead", model_dead, [1, 6], dead_builds,
                            bitwise=bitwise))
     return cases

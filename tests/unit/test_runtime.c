@@ -403,6 +403,116 @@ START_TEST(npy_write_fails)
 }
 END_TEST
 
+/* ---- tile repack and block store (tests/unit/tiles/) ---------------------- */
+
+void tile_pack_portable(const float *x, int K, int t0, int tn, const int32_t *cols, int ncols,
+                        int tb, float *xt);
+void tile_pack_avx512(const float *x, int K, int t0, int tn, const int32_t *cols, int ncols,
+                      int tb, float *xt);
+void tile_store_portable(float *y, int O, const int32_t *rows, int nr, int tn, const float *acc,
+                         int stride);
+void tile_store_avx512(float *y, int O, const int32_t *rows, int nr, int tn, const float *acc,
+                       int stride);
+
+typedef void (*pack_fn)(const float *, int, int, int, const int32_t *, int, int, float *);
+typedef void (*store_fn)(float *, int, const int32_t *, int, int, const float *, int);
+
+/* Both builds of the helpers, or the portable one alone where the CPU has
+ * no AVX-512 (said on stderr, not counted as checked). */
+static int tile_variants(pack_fn *pack, store_fn *store)
+{
+    pack[0] = tile_pack_portable;
+    store[0] = tile_store_portable;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f")) {
+        fprintf(stderr, "runtime tiles: this CPU has no AVX-512; its path was not run\n");
+        return 1;
+    }
+    pack[1] = tile_pack_avx512;
+    store[1] = tile_store_avx512;
+    return 2;
+}
+
+START_TEST(pack_tile_against_scalar)
+{
+    /* shapes around the 16 x 16 blocks: tails in tokens and inputs, column
+     * selections, several vectors per tile */
+    static const int cases[][4] = {/* K, tn, tb, use cols */
+                                   {16, 16, 1, 0}, {37, 16, 1, 0}, {48, 13, 1, 0}, {102, 61, 4, 0},
+                                   {5, 3, 2, 0},   {64, 32, 2, 1}, {33, 17, 2, 1}, {256, 64, 4, 0}};
+    pack_fn pack[2];
+    store_fn store[2];
+    int nv = tile_variants(pack, store);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int K = cases[c][0], tn = cases[c][1], tb = cases[c][2], t0 = 3;
+        int ncols = cases[c][3] ? K - K / 3 : K;
+        int32_t *cols = NULL;
+        if (cases[c][3]) {
+            cols = malloc(sizeof *cols * (size_t)ncols);
+            for (int i = 0, k = 0; k < K; k++)
+                if (k % 3 != 1 || i + (K - k) <= ncols)
+                    if (i < ncols)
+                        cols[i++] = k;
+        }
+        size_t w = (size_t)tb * 16, n = w * (size_t)ncols;
+        float *x = malloc(sizeof *x * (size_t)(t0 + tn) * (size_t)K);
+        float *got = aligned_alloc(64, sizeof(float) * n);
+        for (int i = 0; i < (t0 + tn) * K; i++)
+            x[i] = (float)i * 0.5f - 7.0f;
+        for (int v = 0; v < nv; v++) {
+            for (size_t i = 0; i < n; i++)
+                got[i] = -12345.0f; /* every lane must be written */
+            pack[v](x, K, t0, tn, cols, ncols, tb, got);
+            for (int k = 0; k < ncols; k++)
+                for (size_t t = 0; t < w; t++) {
+                    float want = (int)t < tn ? x[(size_t)(t0 + (int)t) * (size_t)K +
+                                                 (size_t)(cols ? cols[k] : k)] : 0.0f;
+                    ck_assert_msg(got[(size_t)k * w + t] == want,
+                                  "variant %d case %zu: input %d token %zu", v, c, k, t);
+                }
+        }
+        free(x);
+        free(got);
+        free(cols);
+    }
+}
+END_TEST
+
+START_TEST(store_rows_against_scalar)
+{
+    enum { O = 40 };
+    static const int32_t contiguous[16] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
+    static const int32_t gaps[8] = {0, 2, 3, 9, 10, 11, 30, 39};
+    pack_fn pack[2];
+    store_fn store[2];
+    int nv = tile_variants(pack, store);
+    float *acc = aligned_alloc(64, sizeof(float) * 16 * 16 * 4);
+    for (int i = 0; i < 16 * 16 * 4; i++)
+        acc[i] = (float)i + 0.25f;
+    for (int v = 0; v < nv; v++)
+        for (int g = 0; g < 2; g++)
+            for (int nr = 1; nr <= (g ? 8 : 16); nr++)
+                for (int tn = 1; tn <= 16; tn += 5)
+                    for (int stride = 1; stride <= 4; stride += 3) {
+                        const int32_t *rows = g ? gaps : contiguous;
+                        float y[16 * O];
+                        for (int i = 0; i < 16 * O; i++)
+                            y[i] = -1.0f;
+                        store[v](y, O, rows, nr, tn, acc, stride);
+                        for (int t = 0; t < 16; t++)
+                            for (int o = 0; o < O; o++) {
+                                float want = -1.0f;
+                                for (int r = 0; r < nr; r++)
+                                    if (rows[r] == o && t < tn)
+                                        want = acc[(size_t)r * (size_t)stride * 16 + (size_t)t];
+                                ck_assert_msg(y[t * O + o] == want,
+                                              "variant %d nr %d tn %d: y[%d][%d]", v, nr, tn, t, o);
+                            }
+                    }
+    free(acc);
+}
+END_TEST
+
 Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -414,6 +524,11 @@ Suite *runtime_suite(void)
     tcase_add_test(tc, binary_rank2);
     tcase_add_test(tc, binary_rank4);
     tcase_add_test(tc, linear_ref_hand);
+    tcase_set_timeout(tc, 30);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tiles");
+    tcase_add_test(tc, pack_tile_against_scalar);
+    tcase_add_test(tc, store_rows_against_scalar);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     tc = tcase_create("npy");

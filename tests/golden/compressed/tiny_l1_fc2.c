@@ -90,16 +90,23 @@ void tiny_l1_fc2(const float *restrict x, float *restrict y, sf_vf *restrict xt,
             sf_pack_tile(x, 6, t0, tn, NULL, 6, tb, xt + (size_t)tile * 6 * (size_t)tb);
         }
 
-        /* the implicit barrier above: every tile is packed before use */
-#pragma omp for collapse(2) schedule(static)
-        for (int rb = 0; rb < 1; rb++)
-            for (int tile = 0; tile < ntiles; tile++) {
-                int t0 = tile * tile_tokens, tn = T - t0 < tile_tokens ? T - t0 : tile_tokens;
-                const sf_vf *restrict xs = xt + (size_t)tile * 6 * (size_t)tb;
-                if (tb == 4) /* constant tile widths: registers, unrolled loops */
-                    tiny_l1_fc2_block(xs, y, t0, tn, rb, 4);
-                else
-                    tiny_l1_fc2_block(xs, y, t0, tn, rb, 1);
-            }
+        /* the implicit barrier above: every tile is packed before use. The
+         * row blocks sweep groups of tiles that fit in L2 together, so that
+         * many tokens read their inputs from L3 once per group, not once
+         * per row block. */
+        const int group = sf_tile_group((size_t)6 * (size_t)tb * sizeof(sf_vf));
+        for (int g0 = 0; g0 < ntiles; g0 += group) {
+            const int g1 = g0 + group < ntiles ? g0 + group : ntiles;
+#pragma omp for collapse(2) schedule(static) nowait
+            for (int rb = 0; rb < 1; rb++)
+                for (int tile = g0; tile < g1; tile++) {
+                    int t0 = tile * tile_tokens, tn = T - t0 < tile_tokens ? T - t0 : tile_tokens;
+                    const sf_vf *restrict xs = xt + (size_t)tile * 6 * (size_t)tb;
+                    if (tb == 4) /* constant tile widths: registers, unrolled loops */
+                        tiny_l1_fc2_block(xs, y, t0, tn, rb, 4);
+                    else
+                        tiny_l1_fc2_block(xs, y, t0, tn, rb, 1);
+                }
+        }
     }
 }
