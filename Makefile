@@ -226,9 +226,14 @@ $(BUILD)/bench/peers_blis: bench/peers.c | $(BUILD)/.deps-bench
 	@mkdir -p $(BUILD)/bench
 	$(CC) -std=c11 -O2 -march=native -ffp-contract=fast $(WARN) -fopenmp -DPEERS_BLIS -o $@ $< -lblis
 
-bench: $(BUILD)/sfgen $(BUILD)/bench/peers $(BUILD)/bench/peers_blis
+# what bounds the compressed kernels: FMAs that also load (bench/loadport.c)
+$(BUILD)/bench/loadport: bench/loadport.c | $(BUILD)/.deps
+	@mkdir -p $(BUILD)/bench
+	$(CC) -std=c11 -O2 -march=native $(WARN) -o $@ $<
+
+bench: $(BUILD)/sfgen $(BUILD)/bench/peers $(BUILD)/bench/peers_blis $(BUILD)/bench/loadport
 	$(PYTHON) bench/run_bench.py --sfgen $(BUILD)/sfgen --peers $(BUILD)/bench/peers \
-	    --work $(BUILD)/bench/work $(BENCH_ARGS)
+	    --loadport $(BUILD)/bench/loadport --work $(BUILD)/bench/work $(BENCH_ARGS)
 
 # ---- demo --------------------------------------------------------------------
 

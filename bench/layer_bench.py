@@ -57,7 +57,8 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=51)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--kernels", default="dense,auto,nm_compressed")
+    ap.add_argument("--kernels", default="dense,auto,nm_compressed",
+                    help="comma-separated: dense, auto, families, or variant names")
     ap.add_argument("--work", default=None)
     args = ap.parse_args()
 

@@ -224,6 +224,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--quick", action="store_true",
                     help="BERT shapes, T=1 and 128, dense, 2:4 and 1:4")
+    ap.add_argument("--loadport", default=os.path.join(REPO, "build", "bench", "loadport"))
     ap.add_argument("--work", default=None)
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "PERFORMANCE.md"))
     args = ap.parse_args()
@@ -266,11 +267,22 @@ def main():
                                               "report.json")))["layers"][0]["plan"]["nnz"]
             for t in threads:
                 for T in tokens:
-                    times = {v: median_ms(run([exe, "--bench", str(args.runs), "--batch", str(T),
-                                               "--threads", str(t)]))
-                             for v, (exe, _) in builds.items()}
+                    def timed(v):
+                        return median_ms(run([builds[v][0], "--bench", str(args.runs),
+                                              "--batch", str(T), "--threads", str(t)]))
+                    times = {v: timed(v) for v in builds}
                     chosen = choice(args.sfgen, model, T, t)
                     fastest = min(times, key=times.get)
+                    if times[chosen] > 1.05 * times[fastest]:
+                        # a disagreement: two more interleaved rounds of both, so
+                        # that a noisy moment on a shared machine does not decide it
+                        rounds = {v: [times[v]] for v in (chosen, fastest)}
+                        for _ in range(2):
+                            for v in rounds:
+                                rounds[v].append(timed(v))
+                        for v in rounds:
+                            times[v] = sorted(rounds[v])[1]
+                        fastest = min(times, key=times.get)
                     key = (out_f, in_f, T, t)
                     if key not in peer_cache:
                         peer_cache[key] = {
@@ -308,10 +320,15 @@ def main():
                      "(`make -j2`) ≤ 120 s | 2 | %.1f s + %.1f s = %.1f s (%s) | %s |"
                      % (cost[0], cost[1], cost[0] + cost[1], ", ".join(short(k) for k in cost[2]),
                         "yes" if cost[0] + cost[1] <= 120 else "no"))
+    if os.access(args.loadport, os.X_OK):
+        lines += ["", "What bounds the compressed kernels (`bench/loadport`: time per vector FMA "
+                  "with the loads of each kernel's inner loop, against register-only FMAs):", "",
+                  "```"] + run([args.loadport]).rstrip("\n").split("\n") + ["```"]
     lines += [
         "", "Columns: *chosen* is the cost model's variant for that token and thread count "
         "(`sfgen inspect --threads`), timed as built; *fastest* is the fastest variant "
-        "measured; *vs oneDNN* = oneDNN time / chosen time (>1: SparseFlow faster); "
+        "measured (where the two differ by more than 5 %, both are timed twice more, "
+        "interleaved, and the median of the three is kept); *vs oneDNN* = oneDNN time / chosen time (>1: SparseFlow faster); "
         "*dense vs oneDNN* the same for the dense variant (`--dense`). GFLOP/s count useful "
         "work, 2·nnz·T / time (dense: 2·O·K·T), with its share of the measured peak; GB/s "
         "are the layer's weight bytes (blob) / time, with their share of the measured read "

@@ -3,6 +3,8 @@
  * expand with which values. Output depends only on the graph: same model,
  * same bytes. */
 #include "emit.h"
+
+#include "kernels.h"
 #include "embedded.h"
 #include "plan.h"
 #include "report.h"
@@ -450,7 +452,7 @@ static sf_status emit_steps(ectx *c, sf_buf *out)
         const sf_tensor *to = &g->tensors[n->out];
         if (n->lin) {
             TRY(layer_vars(c, n));
-            SET("KERNEL", "%s", sf_kernel_name(n->lin->plan.kernel));
+            SET("KERNEL", "%s", n->lin->plan.variant->name);
             SET("SCRATCH", "%zu", c->ap.scratch_off);
             SET("TOKENS", "%lld", (long long)tokens_per_item(&g->tensors[n->in[0]]));
             TRY(expand(c, T_MODEL_C, "step_linear", out));
@@ -519,7 +521,7 @@ static sf_status emit_model_c(ectx *c)
     TRY(expand(c, T_MODEL_C, "kernels_begin", out));
     for (int oi = 0; oi < g->nnodes; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
-        SET("KERNEL", "%s", n->lin ? sf_kernel_name(n->lin->plan.kernel) : sf_op_name(n->op));
+        SET("KERNEL", "%s", n->lin ? n->lin->plan.variant->name : sf_op_name(n->op));
         TRY(expand(c, T_MODEL_C, "kernel_entry", out));
     }
     TRY(expand(c, T_MODEL_C, "flops_begin", out));

@@ -83,9 +83,10 @@ double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, 
     switch (v->family) {
     case SF_K_DENSE:
         if (T <= SMALL_T) {    /* weights stream once; an FMA and an input broadcast
-                                * per 16 rows and token: 2.2 cycles measured */
+                                * per 16 rows and token: 1.1 cycles from cache, 2.2
+                                * when the loads wait on memory (measured) */
             bytes = units * R * cols * 4.0;
-            cycles = units * cols * T * 2.2;
+            cycles = units * cols * T * (bytes > CACHED_BYTES ? 2.2 : 1.1);
         } else {               /* 17 loads per 16 FMAs, 94% of peak measured */
             double tiles = ceil_div(T, 16);
             cycles = tiles * units * R * cols * (17.0 / 16.0) +
@@ -122,11 +123,13 @@ double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, 
         break;
     }
     case SF_K_NM24: {          /* per 16 slots: decode, then a two-source permute (two
-                                * cycles on 512 bits) and an FMA per token */
+                                * cycles on 512 bits) and an FMA per token; 2.5 cycles
+                                * a token from cache, 3.3 from memory (measured) */
         double chunks = ceil_div((double)L->in, 32), streams = ceil_div(T, 8);
-        double nt = T < 8 ? T : 8;
-        bytes = streams * ceil_div(rows, 2) * 2 * chunks * 68.0;
-        cycles = streams * ceil_div(rows, 2) * 2 * chunks * (3 + 3.3 * nt);
+        double nt = T < 8 ? T : 8, pass = ceil_div(rows, 2) * 2 * chunks * 68.0;
+        bytes = streams * pass;
+        cycles = streams * ceil_div(rows, 2) * 2 * chunks *
+                 (3 + (pass > CACHED_BYTES ? 3.3 : 2.5) * nt);
         units = ceil_div(rows, 2);
         break;
     }

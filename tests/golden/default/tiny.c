@@ -21,9 +21,9 @@ const char *const tiny_step_names[TINY_NUM_STEPS] = {
     "fc2",
 };
 const char *const tiny_step_kernels[TINY_NUM_STEPS] = {
-    "dense",
+    "f32_linear_dense_r16t1",
     "relu",
-    "dense",
+    "f32_linear_dense_r16t1",
 };
 const double tiny_step_flops[TINY_NUM_STEPS] = {
     96.0,
@@ -68,7 +68,7 @@ int tiny_run_arrays(const float *const *in, float *const *out, int batch,
     double t = 0.0;
     (void)A;
 
-    /* 0: fc1, linear 8 -> 6 [dense] */
+    /* 0: fc1, linear 8 -> 6 [f32_linear_dense_r16t1] */
     if (step_ms)
         t = tiny_now_ms();
     tiny_l0_fc1(in[0], (float *)(void *)(A + 0), (sf_vf *)(void *)(A + 256), batch * 1);
@@ -82,7 +82,7 @@ int tiny_run_arrays(const float *const *in, float *const *out, int batch,
     if (step_ms)
         step_ms[1] += tiny_now_ms() - t;
 
-    /* 2: fc2, linear 6 -> 3 [dense] */
+    /* 2: fc2, linear 6 -> 3 [f32_linear_dense_r16t1] */
     if (step_ms)
         t = tiny_now_ms();
     tiny_l1_fc2((float *)(void *)(A + 128), out[0], (sf_vf *)(void *)(A + 256), batch * 1);
