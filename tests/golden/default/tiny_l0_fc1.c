@@ -48,24 +48,31 @@ static void tiny_l0_fc1_tiles(const float *restrict x, float *restrict y, sf_vf 
             sf_pack_tile(x, 8, t0, tn, cols, 8, 1, xt + (size_t)tile * 8);
         }
 
-        /* the implicit barrier above: every tile is packed before use */
-#pragma omp for collapse(2) schedule(static)
-        for (int tile = 0; tile < ntiles; tile++)
-            for (int rb = 0; rb < 1; rb++) {
-                int t0 = tile * SF_LANES, tn = T - t0 < SF_LANES ? T - t0 : SF_LANES;
-                const sf_vf *restrict xs = xt + (size_t)tile * 8;
-                const float *restrict wb = w + (size_t)rb * 8 * 16;
-                sf_vf acc[16];
-                for (int r = 0; r < 16; r++)
-                    acc[r] = sf_splat(bias[rb * 16 + r]);
-                for (int k = 0; k < 8; k++) {
-                    const sf_vf xv = xs[k];
+        /* the implicit barrier above: every tile is packed before use. The
+         * row blocks sweep groups of tiles that fit in L2 together: each
+         * block of weights is reused by the whole group from cache, and the
+         * weights stream from L3 or memory once per group, not per tile. */
+        const int group = sf_tile_group((size_t)8 * sizeof(sf_vf));
+        for (int g0 = 0; g0 < ntiles; g0 += group) {
+            const int g1 = g0 + group < ntiles ? g0 + group : ntiles;
+#pragma omp for collapse(2) schedule(static) nowait
+            for (int rb = 0; rb < 1; rb++)
+                for (int tile = g0; tile < g1; tile++) {
+                    int t0 = tile * SF_LANES, tn = T - t0 < SF_LANES ? T - t0 : SF_LANES;
+                    const sf_vf *restrict xs = xt + (size_t)tile * 8;
+                    const float *restrict wb = w + (size_t)rb * 8 * 16;
+                    sf_vf acc[16];
                     for (int r = 0; r < 16; r++)
-                        acc[r] += wb[k * 16 + r] * xv;
+                        acc[r] = sf_splat(bias[rb * 16 + r]);
+                    for (int k = 0; k < 8; k++) {
+                        const sf_vf xv = xs[k];
+                        for (int r = 0; r < 16; r++)
+                            acc[r] += wb[k * 16 + r] * xv;
+                    }
+                    int nr = 6 - rb * 16 < 16 ? 6 - rb * 16 : 16;
+                    sf_store_rows(y + (size_t)t0 * 6, 6, rows + rb * 16, nr, tn, acc, 1);
                 }
-                int nr = 6 - rb * 16 < 16 ? 6 - rb * 16 : 16;
-                sf_store_rows(y + (size_t)t0 * 6, 6, rows + rb * 16, nr, tn, acc, 1);
-            }
+        }
     }
 }
 
