@@ -49,10 +49,10 @@ const sf_variant *sf_variant_find(const char *name)
 #define BW_CACHED 60e9       /* ... and from L3, for layers of up to CACHED_BYTES */
 #define CACHED_BYTES 16e6    /* half of a 32 MB L3 */
 #define L2_LINE_CYCLES 2.8   /* per 64-byte line of packed inputs brought from L2 */
-#define PACK_CYCLES 2.2      /* per input element repacked into a tile */
-#define STORE_CYCLES 1.4     /* per output element scattered from a tile */
+#define PACK_CYCLES 0.6      /* per input element repacked into a tile */
+#define STORE_CYCLES 0.6     /* per output element stored from a tile */
 #define CODE_BYTES 10.0      /* per nonzero of mask-unrolled code */
-#define GATHER_CYCLES 0.9    /* per nonzero and token, compressed decode path */
+#define GATHER_CYCLES 1.2    /* per nonzero and token, compressed decode path */
 #define FORK_SECONDS 3e-6    /* waking an OpenMP team */
 #define SMALL_T 8            /* SF_SMALL_T of the runtime */
 #define SMALL_T_SPARSE 2     /* SF_SMALL_T_SPARSE of the runtime */
@@ -106,7 +106,8 @@ double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, 
         if (T <= SMALL_T_SPARSE) {
             cycles = slots * T * GATHER_CYCLES;
             bytes = slots * (4.0 + (p->col_u16 ? 2.0 : 4.0));
-        } else {               /* per nonzero: tb loads of x, a broadcast, an index */
+        } else {               /* per nonzero: tb loads of x, a broadcast and an
+                                * index: 0.9 cycles beyond the tb FMAs (measured) */
             double tb = T > (v->tile_vecs - 1) * 16.0 ? v->tile_vecs : 1;
             double tiles = ceil_div(T, 16 * tb);
             /* the inputs a block reads come from L2 once per block: the
@@ -114,7 +115,7 @@ double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, 
             double d = cols > 0 && rows > 0 ? nnz / (rows * cols) : 0, miss = 1;
             for (int r = 0; r < v->row_block; r++)
                 miss *= 1 - d;
-            double fma = tiles * slots * (tb + 1.5);
+            double fma = tiles * slots * (tb + 0.9);
             double l2 = tiles * units * cols * (1 - miss) * tb * L2_LINE_CYCLES;
             cycles = (fma > l2 ? fma : l2) + T * (double)L->in * PACK_CYCLES +
                      T * rows * STORE_CYCLES;
