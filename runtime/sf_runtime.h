@@ -131,8 +131,13 @@ static inline void sf_pack_tile(const float *restrict x, int K, int t0, int tn,
     for (int t = 0; t < tn; t++) {
         const float *row = x + (size_t)(t0 + t) * (size_t)K;
         float *dst = (float *)xt + t;
-        for (int k = t < t_done ? k_done : 0; k < ncols; k++)
-            dst[(size_t)k * w] = row[cols ? cols[k] : k];
+        int k = t < t_done ? k_done : 0;
+        if (cols)
+            for (; k < ncols; k++)
+                dst[(size_t)k * w] = row[cols[k]];
+        else
+            for (; k < ncols; k++)
+                dst[(size_t)k * w] = row[k];
     }
 }
 
