@@ -355,7 +355,7 @@ def main():
                     f.write('"%s %s" %.3f\n' % (r["shape"].replace("bert-", "").split(" ")[0]
                                                  + "-" + r["shape"].split(" ")[1],
                                                  r["pattern"], r["ratio"]))
-        png = os.path.join(REPO, "docs", "bench_t128.png")
+        png = os.path.join(os.path.dirname(os.path.abspath(args.doc)), "bench_t128.png")
         script = ('set terminal png size 1100,420; set output "%s"; set style fill solid; '
                   'set boxwidth 0.7; set xtics rotate by -60 font ",8"; set grid ytics; '
                   'set yrange [0:*]; '
