@@ -226,6 +226,8 @@ def main():
                     help="BERT shapes, T=1 and 128, dense, 2:4 and 1:4")
     ap.add_argument("--loadport", default=os.path.join(REPO, "build", "bench", "loadport"))
     ap.add_argument("--work", default=None)
+    ap.add_argument("--keep", action="store_true",
+                    help="keep each case's builds under --work after timing it")
     ap.add_argument("--doc", default=os.path.join(REPO, "docs", "PERFORMANCE.md"))
     args = ap.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="sf-bench-")
@@ -306,6 +308,8 @@ def main():
                               name, pat, T, t, short(chosen), sf, short(fastest),
                               times[fastest], pm["onednn"], pm["openblas"], pm["blis"],
                               row["ratio"]), flush=True)
+            if not args.keep:  # every variant of every case would fill a small disk
+                shutil.rmtree(os.path.dirname(model), ignore_errors=True)
 
     cost = None if args.quick else build_cost(args.sfgen, work)
     head = ["Machine: %s, %d cores. sfgen %s, GCC, `-O3 -march=native`. Median of %d runs "

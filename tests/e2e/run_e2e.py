@@ -46,6 +46,7 @@
 #   on the compressed and dense families with and without --no-propagate.
 
 import argparse
+import glob
 import json
 import os
 import re
@@ -704,6 +705,15 @@ def run_case(args, mc, work, res):
                            else None)
 
 
+def drop_case_files(work, key):
+    """A passing case leaves nothing behind: the full matrix writes
+    gigabytes of models and builds, more than a small disk holds at once."""
+    name = dirname_of(key)
+    shutil.rmtree(os.path.join(work, "models", name), ignore_errors=True)
+    for d in glob.glob(os.path.join(work, "build", glob.escape(name) + "__*")):
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(
         description="SparseFlow end-to-end tests (sfgen -> make -> run -> "
@@ -718,6 +728,9 @@ def main():
     ap.add_argument("--filter", default=None,
                     help="only models whose key matches this regex "
                     "('cli' selects the sfgen exit-code checks)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the models and builds of passing cases too "
+                    "(failing ones are always kept)")
     ap.add_argument("--verbose", action="store_true",
                     help="show sfgen's census output")
     args = ap.parse_args()
@@ -743,12 +756,15 @@ def main():
     for mc in matrix(args.quick, args.sfgen):
         if flt is not None and not flt.search(mc.key):
             continue
+        failed_before = res.failed
         try:
             run_case(args, mc, work, res)
         except Exception as e:  # noqa: BLE001 - a harness bug is a failure
             import traceback
             res.record("%s: harness error %s" % (mc.key, e), False,
                        detail=traceback.format_exc())
+        if res.failed == failed_before and not args.keep:
+            drop_case_files(work, mc.key)
 
     if res.failures:
         print("# failed cases:")
