@@ -26,8 +26,8 @@ SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poi
 
 GEN_SRCS = $(filter-out generator/main.c generator/embed.c,$(wildcard generator/*.c))
 GEN_HDRS = $(wildcard generator/*.h)
-EMBEDDED = $(sort $(wildcard templates/*.in)) runtime/sf_runtime.h runtime/sf_ops.h \
-           runtime/sf_ops.c runtime/sf_npy.h runtime/sf_npy.c
+EMBEDDED = $(sort $(wildcard templates/*.in)) runtime/sf_runtime.h runtime/sf_ops.h runtime/sf_nn.h \
+           runtime/sf_ops.c runtime/sf_nn.c runtime/sf_npy.h runtime/sf_npy.c
 
 # Debian packages: build (gcc, make, cJSON, pkg-config), unit tests (Check and
 # its subunit dependency), end-to-end reference (python3 + numpy).
@@ -84,12 +84,12 @@ $(BUILD)/libsfgen.a: $(GEN_OBJS)
 
 # sfgen: the generator.
 $(BUILD)/sfgen: generator/main.c $(BUILD)/libsfgen.a
-	$(CC) $(SF_CFLAGS) -o $@ $< $(BUILD)/libsfgen.a -lcjson
+	$(CC) $(SF_CFLAGS) -o $@ $< $(BUILD)/libsfgen.a -lcjson -lm
 
 # The same, under ASan + UBSan, for the sanitizer pass of `make test`.
 $(BUILD)/asan/sfgen: generator/main.c $(GEN_SRCS) $(GEN_HDRS) $(BUILD)/embedded.c
 	@mkdir -p $(BUILD)/asan
-	$(CC) $(SF_CFLAGS) $(SAN) -o $@ generator/main.c $(GEN_SRCS) $(BUILD)/embedded.c -lcjson
+	$(CC) $(SF_CFLAGS) $(SAN) -o $@ generator/main.c $(GEN_SRCS) $(BUILD)/embedded.c -lcjson -lm
 
 # ---- tests -------------------------------------------------------------------
 
@@ -184,7 +184,7 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(GEN_SRCS) $
                       $(BUILD)/embedded.c runtime/sf_npy.c | $(BUILD)/.deps-fuzz
 	@mkdir -p $(BUILD)/fuzz
 	clang -std=c11 $(FUZZ_FLAGS) $(CJSON_CFLAGS) -Igenerator -Iruntime -I$(BUILD) -o $@ $< \
-	    $(GEN_SRCS) $(BUILD)/embedded.c runtime/sf_npy.c -lcjson
+	    $(GEN_SRCS) $(BUILD)/embedded.c runtime/sf_npy.c -lcjson -lm
 
 fuzz: $(FUZZ_BINS)
 	@for h in $(FUZZ_HARNESSES); do \

@@ -11,6 +11,7 @@
 #include "template.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static sf_status oom(void) { return sf_error(SF_EINTERNAL, NULL, "out of memory"); }
@@ -44,6 +45,7 @@ static const char *const k_tpl_files[T_COUNT] = {
     "linear_nm24.c.in", "model.h.in", "model_internal.h.in", "model.c.in", "main.c.in", "Makefile.in",
     "weights.S.in"};
 static const char *const k_runtime_files[] = {"sf_runtime.h", "sf_ops.h", "sf_ops.c",
+                                              "sf_nn.h", "sf_nn.c",
                                               "sf_npy.h", "sf_npy.c"};
 
 typedef struct {
@@ -102,42 +104,124 @@ static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 static int is_intermediate(const sf_tensor *t) { return t->producer >= 0 && t->output_index < 0; }
 
-static int64_t tokens_per_item(const sf_tensor *t)
+/* Arena scratch of a linear step: activation tiles repacked for the kernel. */
+static size_t tile_bytes(const sf_graph *g, const sf_node *n)
 {
-    int64_t n = 1;
-    for (int i = 1; i < t->rank - 1; i++)
-        n *= t->dims[i];
-    return n;
+    const sf_linear *L = n->lin;
+    size_t T = (size_t)(g->tensors[n->in[0]].dims[0] * L->tokens_per_item);
+    size_t tv = (size_t)L->plan.tile_vecs;
+    size_t tiles = (T + 16 * tv - 1) / (16 * tv);
+    size_t kp = L->plan.kernel == SF_K_DENSE ? (size_t)L->plan.ncols : (size_t)L->in;
+    return tiles * tv * kp * 64;
 }
 
-void sf_plan_arena(sf_graph *g, sf_arena_plan *ap)
+/* A conv lowered to a linear also holds its im2col rows and token-major result. */
+static size_t conv_cols_bytes(const sf_graph *g, const sf_node *n)
 {
-    size_t off = 0;
+    const sf_linear *L = n->lin;
+    return round64((size_t)(g->tensors[n->in[0]].dims[0] * L->tokens_per_item * L->in) * 4);
+}
+
+static size_t conv_tok_bytes(const sf_graph *g, const sf_node *n)
+{
+    const sf_linear *L = n->lin;
+    return round64((size_t)(g->tensors[n->in[0]].dims[0] * L->tokens_per_item * L->out) * 4);
+}
+
+typedef struct { size_t size, off; int first, last; size_t *dst; } buffer;
+
+static int by_size(const void *pa, const void *pb)
+{
+    const buffer *a = pa, *b = pb;
+    if (a->size != b->size)
+        return a->size < b->size ? 1 : -1;
+    return a->first != b->first ? (a->first < b->first ? -1 : 1) : (a->dst < b->dst ? -1 : 1);
+}
+
+/* Buffers whose lifetimes (steps) overlap get disjoint bytes: each, largest
+ * first, takes the lowest offset that clears every placed buffer it meets. */
+static size_t place(buffer *b, int n)
+{
+    qsort(b, (size_t)n, sizeof *b, by_size);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t off = 0;
+        for (int moved = 1; moved;) {
+            moved = 0;
+            for (int j = 0; j < i; j++)
+                if (b[j].first <= b[i].last && b[i].first <= b[j].last &&
+                    off < b[j].off + b[j].size && b[j].off < off + b[i].size) {
+                    off = b[j].off + b[j].size;
+                    moved = 1;
+                }
+        }
+        b[i].off = off;
+        *b[i].dst = off;
+        if (off + b[i].size > total)
+            total = off + b[i].size;
+    }
+    return total;
+}
+
+sf_status sf_plan_arena(sf_graph *g, sf_arena_plan *ap)
+{
+    int *step_of = sf_malloc(sizeof(int) * (size_t)(g->nnodes ? g->nnodes : 1));
+    buffer *b = sf_malloc(sizeof *b * (size_t)(g->ntensors + g->nnodes + 1));
+    if (!step_of || !b) {
+        sf_free(step_of);
+        sf_free(b);
+        return oom();
+    }
+    for (int oi = 0; oi < g->nsteps; oi++)
+        step_of[g->order[oi]] = oi;
+    int nb = 0;
     for (int i = 0; i < g->ntensors; i++) {
         sf_tensor *t = &g->tensors[i];
-        if (!is_intermediate(t))
+        if (!is_intermediate(t) || t->dropped)
             continue;
-        t->arena_offset = off;
-        off += round64((size_t)(t->dims[0] * sf_tensor_inner(t)) * sizeof(float));
+        buffer *x = &b[nb++];
+        x->size = round64((size_t)(t->dims[0] * sf_tensor_inner(t)) * sizeof(float));
+        x->first = x->last = step_of[t->producer];
+        x->dst = &t->arena_offset;
     }
-    size_t scratch = 0;
-    for (int i = 0; i < g->nnodes; i++) {
-        const sf_node *n = &g->nodes[i];
-        if (!n->lin)
+    for (int oi = 0; oi < g->nsteps; oi++) { /* a tensor lives until its last reader */
+        const sf_node *n = &g->nodes[g->order[oi]];
+        for (int j = 0; j < n->nin; j++)
+            for (int k = 0; k < nb; k++)
+                if (b[k].dst == &g->tensors[n->in[j]].arena_offset && b[k].last < oi)
+                    b[k].last = oi;
+    }
+    for (int oi = 0; oi < g->nsteps; oi++) {
+        sf_node *n = &g->nodes[g->order[oi]];
+        n->temp_bytes = 0;
+        if (n->lin)
+            n->temp_bytes = round64(tile_bytes(g, n));
+        if (n->lin && n->op == SF_OP_CONV2D)
+            n->temp_bytes += conv_cols_bytes(g, n) + conv_tok_bytes(g, n);
+        if (!n->temp_bytes)
             continue;
-        const sf_tensor *in = &g->tensors[n->in[0]];
-        size_t T = (size_t)(in->dims[0] * tokens_per_item(in));
-        size_t tv = (size_t)n->lin->plan.tile_vecs;
-        size_t tiles = (T + 16 * tv - 1) / (16 * tv);
-        size_t kp = n->lin->plan.kernel == SF_K_DENSE ? (size_t)n->lin->plan.ncols
-                                                      : (size_t)n->lin->in;
-        size_t bytes = tiles * tv * kp * 64;
-        if (bytes > scratch)
-            scratch = bytes;
+        buffer *x = &b[nb++];
+        x->size = n->temp_bytes;
+        x->first = x->last = oi;
+        x->dst = &n->temp_offset;
     }
-    ap->scratch_off = off;
-    ap->scratch_bytes = scratch;
-    ap->total = off + scratch > 64 ? off + scratch : 64;
+    /* the lower bound: the most bytes live at one step */
+    size_t peak = 0;
+    for (int oi = 0; oi < g->nsteps; oi++) {
+        size_t live = 0;
+        for (int k = 0; k < nb; k++)
+            if (b[k].first <= oi && oi <= b[k].last)
+                live += b[k].size;
+        peak = live > peak ? live : peak;
+    }
+    size_t total = place(b, nb);
+    ap->total = total > 64 ? total : 64;
+    ap->live_peak = peak;
+    g->arena_bytes = ap->total;
+    g->arena_live_peak = peak;
+    sf_free(step_of);
+    sf_free(b);
+    return SF_OK;
 }
 
 static void tensor_expr(const sf_graph *g, int id, char *buf, size_t n)
@@ -403,7 +487,7 @@ static sf_status emit_header(ectx *c)
     snprintf(name, sizeof name, "%s_internal.h", g->name);
     TRY(file_begin(c, name, T_INTERNAL_H, "c", &out));
     TRY(expand(c, T_INTERNAL_H, "head", out));
-    for (int oi = 0; oi < g->nnodes; oi++) {
+    for (int oi = 0; oi < g->nsteps; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
         if (!n->lin)
             continue;
@@ -415,13 +499,23 @@ static sf_status emit_header(ectx *c)
 
 static double step_flops(const sf_graph *g, const sf_node *n)
 {
-    const sf_tensor *out = &g->tensors[n->out];
+    const sf_tensor *out = &g->tensors[n->out], *x = &g->tensors[n->in[0]];
     if (n->lin) {
         const sf_plan *p = &n->lin->plan;
         double per_tok = p->kernel == SF_K_DENSE ? (double)p->nrows * p->ncols : (double)p->nnz;
-        return 2.0 * per_tok * (double)tokens_per_item(&g->tensors[n->in[0]]);
+        return 2.0 * per_tok * (double)n->lin->tokens_per_item;
     }
-    return (double)sf_tensor_inner(out);
+    switch (n->op) {
+    case SF_OP_CONV2D: /* direct, grouped: per output element C/groups·kh·kw MACs */
+        return 2.0 * (double)sf_tensor_inner(out) * (double)(x->dims[1] / n->at.groups) *
+               (double)(n->at.kernel[0] * n->at.kernel[1]);
+    case SF_OP_BMM:
+        return 2.0 * (double)sf_tensor_inner(out) * (double)x->dims[x->rank - 1];
+    case SF_OP_ATTENTION: /* scores and the weighted sum of values */
+        return 4.0 * (double)sf_tensor_inner(out) * (double)g->tensors[n->in[1]].dims[1];
+    default:
+        return (double)sf_tensor_inner(out);
+    }
 }
 
 static const char *unary_enum(const sf_node *n)
@@ -435,10 +529,211 @@ static const char *unary_enum(const sf_node *n)
     }
 }
 
+/* "(const float *)(void *)(<model>_blob + off)", or NULL for an absent weight. */
+static void const_expr(const ectx *c, const sf_const *k, char *buf, size_t n)
+{
+    if (!k->n)
+        snprintf(buf, n, "NULL");
+    else
+        snprintf(buf, n, "(const float *)(const void *)(%s_blob + %zu)", c->g->name, k->off);
+}
+
+static int64_t prod(const sf_tensor *t, int from, int to)
+{
+    int64_t p = 1;
+    for (int i = from; i < to; i++)
+        p *= t->dims[i];
+    return p;
+}
+
+/* dims for the runtime's shape arguments: the batch as -1 (run time) */
+static void dims_runtime(const sf_tensor *t, char *buf, size_t n)
+{
+    size_t o = (size_t)snprintf(buf, n, "-1");
+    for (int i = 1; i < t->rank && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, ", %lld", (long long)t->dims[i]);
+}
+
+static sf_status conv_shape_vars(ectx *c, const sf_node *n)
+{
+    const sf_tensor *x = &c->g->tensors[n->in[0]], *y = &c->g->tensors[n->out];
+    const sf_attrs *a = &n->at;
+    SET("CONV_SHAPE", "%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
+        "%lld, %lld, %lld", (long long)x->dims[1], (long long)x->dims[2], (long long)x->dims[3],
+        (long long)y->dims[1], (long long)y->dims[2], (long long)y->dims[3],
+        (long long)a->kernel[0], (long long)a->kernel[1], (long long)a->stride[0],
+        (long long)a->stride[1], (long long)a->dilation[0], (long long)a->dilation[1],
+        (long long)a->pad[0], (long long)a->pad[1], (long long)(a->groups ? a->groups : 1));
+    SET("WINDOW", "%lldx%lld/%lld", (long long)a->kernel[0], (long long)a->kernel[1],
+        (long long)a->stride[0]);
+    return SF_OK;
+}
+
+static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
+{
+    sf_graph *g = c->g;
+    const sf_tensor *x = &g->tensors[n->in[0]], *to = &g->tensors[n->out];
+    char buf[3][256], e[4][200];
+    for (int j = 0; j < n->nin && j < 4; j++)
+        tensor_expr(g, n->in[j], e[j], sizeof e[j]);
+    switch (n->op) {
+    case SF_OP_LINEAR:
+        TRY(layer_vars(c, n));
+        SET("KERNEL", "%s", n->lin->plan.variant->name);
+        SET("SCRATCH", "%zu", n->temp_offset);
+        SET("TOKENS", "%lld", (long long)n->lin->tokens_per_item);
+        return expand(c, T_MODEL_C, "step_linear", out);
+    case SF_OP_CONV2D:
+        TRY(conv_shape_vars(c, n));
+        if (!n->lin) {
+            const_expr(c, &n->cst[0], buf[0], sizeof buf[0]);
+            const_expr(c, &n->cst[1], buf[1], sizeof buf[1]);
+            SET("W", "%s", buf[0]);
+            SET("B", "%s", buf[1]);
+            SET("GROUPS", "%lld", (long long)n->at.groups);
+            return expand(c, T_MODEL_C, "step_conv_direct", out);
+        }
+        TRY(layer_vars(c, n));
+        SET("KERNEL", "%s", n->lin->plan.variant->name);
+        SET("COLS", "%zu", n->temp_offset);
+        SET("TOK", "%zu", n->temp_offset + conv_cols_bytes(g, n));
+        SET("SCRATCH", "%zu", n->temp_offset + conv_cols_bytes(g, n) + conv_tok_bytes(g, n));
+        SET("TOKENS", "%lld", (long long)n->lin->tokens_per_item);
+        return expand(c, T_MODEL_C, "step_conv", out);
+    case SF_OP_ADD:
+    case SF_OP_MUL: {
+        const sf_tensor *b = &g->tensors[n->in[1]];
+        dims_list(x, 0, buf[0], sizeof buf[0]);
+        dims_list(b, 0, buf[1], sizeof buf[1]);
+        dims_list(to, 0, buf[2], sizeof buf[2]);
+        SET("A", "%s", e[0]);
+        SET("B", "%s", e[1]);
+        SET("ADIMS", "%s", buf[0]);
+        SET("BDIMS", "%s", buf[1]);
+        SET("YDIMS", "%s", buf[2]);
+        dims_list(x, 1, buf[0], sizeof buf[0]);
+        dims_list(b, 1, buf[1], sizeof buf[1]);
+        SET("ASHAPE", "%s", buf[0]);
+        SET("BSHAPE", "%s", buf[1]);
+        SET("RANK", "%d", to->rank);
+        SET("BOP", "%s", n->op == SF_OP_ADD ? "SF_BINARY_ADD" : "SF_BINARY_MUL");
+        return expand(c, T_MODEL_C, "step_binary", out);
+    }
+    case SF_OP_MAXPOOL:
+    case SF_OP_AVGPOOL:
+        TRY(conv_shape_vars(c, n));
+        SET("ISMAX", "%d", n->op == SF_OP_MAXPOOL);
+        return expand(c, T_MODEL_C, "step_pool", out);
+    case SF_OP_GLOBAL_AVGPOOL:
+        SET("ROWS", "%lld", (long long)x->dims[1]);
+        SET("N", "%lld", (long long)(x->dims[2] * x->dims[3]));
+        return expand(c, T_MODEL_C, "step_row_mean", out);
+    case SF_OP_BATCHNORM:
+        const_expr(c, &n->cst[0], buf[0], sizeof buf[0]);
+        const_expr(c, &n->cst[1], buf[1], sizeof buf[1]);
+        SET("SCALE", "%s", buf[0]);
+        SET("SHIFT", "%s", buf[1]);
+        SET("C", "%lld", (long long)x->dims[1]);
+        SET("INNER", "%lld", (long long)prod(x, 2, x->rank));
+        return expand(c, T_MODEL_C, "step_affine", out);
+    case SF_OP_FLATTEN:
+    case SF_OP_RESHAPE:
+        SET("INNER", "%lld", (long long)sf_tensor_inner(to));
+        return expand(c, T_MODEL_C, "step_copy", out);
+    case SF_OP_TRANSPOSE: {
+        size_t o = 0;
+        dims_runtime(x, buf[0], sizeof buf[0]);
+        for (int i = 0; i < x->rank; i++)
+            o += (size_t)snprintf(buf[1] + o, sizeof buf[1] - o, "%s%d", i ? ", " : "",
+                                  n->at.perm[i]);
+        SET("XDIMS", "%s", buf[0]);
+        SET("PERM", "%s", buf[1]);
+        SET("RANK", "%d", x->rank);
+        return expand(c, T_MODEL_C, "step_transpose", out);
+    }
+    case SF_OP_CONCAT: {
+        int ax = n->at.axis;
+        int64_t inner = prod(to, ax + 1, to->rank), at = 0;
+        SET("OUTER", "%lld", (long long)prod(to, 1, ax));
+        SET("YLEN", "%lld", (long long)(to->dims[ax] * inner));
+        TRY(expand(c, T_MODEL_C, "step_concat_begin", out));
+        for (int j = 0; j < n->nin; j++) {
+            const sf_tensor *t = &g->tensors[n->in[j]];
+            tensor_expr(g, n->in[j], buf[0], sizeof buf[0]);
+            SET("XJ", "%s", buf[0]);
+            SET("AT", "%lld", (long long)at);
+            SET("LEN", "%lld", (long long)(t->dims[ax] * inner));
+            TRY(expand(c, T_MODEL_C, "step_concat_part", out));
+            at += t->dims[ax] * inner;
+        }
+        return expand(c, T_MODEL_C, "step_concat_end", out);
+    }
+    case SF_OP_SLICE: {
+        int ax = n->at.axis;
+        SET("OUTER", "%lld", (long long)prod(x, 1, ax));
+        SET("LEN", "%lld", (long long)x->dims[ax]);
+        SET("START", "%lld", (long long)n->at.start);
+        SET("STEP_", "%lld", (long long)n->at.step);
+        SET("CNT", "%lld", (long long)to->dims[ax]);
+        SET("INNER", "%lld", (long long)prod(x, ax + 1, x->rank));
+        return expand(c, T_MODEL_C, "step_slice", out);
+    }
+    case SF_OP_LAYERNORM:
+        const_expr(c, &n->cst[0], buf[0], sizeof buf[0]);
+        const_expr(c, &n->cst[1], buf[1], sizeof buf[1]);
+        SET("G", "%s", buf[0]);
+        SET("B", "%s", buf[1]);
+        SET("ROWS", "%lld", (long long)prod(x, 1, x->rank - 1));
+        SET("N", "%lld", (long long)x->dims[x->rank - 1]);
+        SET("EPS", "%.9gf", (double)n->at.eps);
+        return expand(c, T_MODEL_C, "step_layernorm", out);
+    case SF_OP_SOFTMAX:
+        SET("OUTER", "%lld", (long long)prod(x, 1, n->at.axis));
+        SET("N", "%lld", (long long)x->dims[n->at.axis]);
+        SET("INNER", "%lld", (long long)prod(x, n->at.axis + 1, x->rank));
+        return expand(c, T_MODEL_C, "step_softmax", out);
+    case SF_OP_BMM:
+        dims_runtime(x, buf[0], sizeof buf[0]);
+        dims_runtime(&g->tensors[n->in[1]], buf[1], sizeof buf[1]);
+        dims_runtime(to, buf[2], sizeof buf[2]);
+        SET("A", "%s", e[0]);
+        SET("B", "%s", e[1]);
+        SET("ADIMS", "%s", buf[0]);
+        SET("BDIMS", "%s", buf[1]);
+        SET("YDIMS", "%s", buf[2]);
+        SET("RANK", "%d", to->rank);
+        return expand(c, T_MODEL_C, "step_bmm", out);
+    case SF_OP_EMBEDDING:
+        const_expr(c, &n->cst[0], buf[0], sizeof buf[0]);
+        SET("TABLE", "%s", buf[0]);
+        SET("ROWS", "%lld", (long long)n->at.start);
+        SET("DIM", "%lld", (long long)to->dims[to->rank - 1]);
+        SET("NIDX", "%lld", (long long)sf_tensor_inner(x));
+        return expand(c, T_MODEL_C, "step_embedding", out);
+    case SF_OP_ATTENTION: {
+        const sf_tensor *k = &g->tensors[n->in[1]];
+        SET("Q", "%s", e[0]);
+        SET("KK", "%s", e[1]);
+        SET("V", "%s", e[2]);
+        SET("MASK", "%s", n->nin == 4 ? e[3] : "NULL");
+        SET("SQ", "%lld", (long long)x->dims[1]);
+        SET("SK", "%lld", (long long)k->dims[1]);
+        SET("H", "%d", n->at.heads);
+        SET("D", "%lld", (long long)(x->dims[2] / n->at.heads));
+        SET("CAUSAL", "%d", n->at.causal);
+        return expand(c, T_MODEL_C, "step_attention", out);
+    }
+    default:
+        SET("UOP", "%s", unary_enum(n));
+        SET("INNER", "%lld", (long long)sf_tensor_inner(to));
+        return expand(c, T_MODEL_C, "step_unary", out);
+    }
+}
+
 static sf_status emit_steps(ectx *c, sf_buf *out)
 {
     sf_graph *g = c->g;
-    for (int oi = 0; oi < g->nnodes; oi++) {
+    for (int oi = 0; oi < g->nsteps; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
         char name[128], x[96], y[96];
         clean_text(n->name, name, sizeof name);
@@ -449,37 +744,7 @@ static sf_status emit_steps(ectx *c, sf_buf *out)
         SET("OPW", "%s", n->op_written);
         SET("X", "%s", x);
         SET("Y", "%s", y);
-        const sf_tensor *to = &g->tensors[n->out];
-        if (n->lin) {
-            TRY(layer_vars(c, n));
-            SET("KERNEL", "%s", n->lin->plan.variant->name);
-            SET("SCRATCH", "%zu", c->ap.scratch_off);
-            SET("TOKENS", "%lld", (long long)tokens_per_item(&g->tensors[n->in[0]]));
-            TRY(expand(c, T_MODEL_C, "step_linear", out));
-        } else if (n->nin == 1) {
-            SET("UOP", "%s", unary_enum(n));
-            SET("INNER", "%lld", (long long)sf_tensor_inner(to));
-            TRY(expand(c, T_MODEL_C, "step_unary", out));
-        } else {
-            const sf_tensor *a = &g->tensors[n->in[0]], *b = &g->tensors[n->in[1]];
-            char ad[256], bd[256], yd[256], bexpr[96];
-            dims_list(a, 0, ad, sizeof ad);
-            dims_list(b, 0, bd, sizeof bd);
-            dims_list(to, 0, yd, sizeof yd);
-            tensor_expr(g, n->in[1], bexpr, sizeof bexpr);
-            SET("A", "%s", x);
-            SET("B", "%s", bexpr);
-            SET("ADIMS", "%s", ad);
-            SET("BDIMS", "%s", bd);
-            SET("YDIMS", "%s", yd);
-            dims_list(a, 1, ad, sizeof ad);
-            dims_list(b, 1, bd, sizeof bd);
-            SET("ASHAPE", "%s", ad);
-            SET("BSHAPE", "%s", bd);
-            SET("RANK", "%d", to->rank);
-            SET("BOP", "%s", n->op == SF_OP_ADD ? "SF_BINARY_ADD" : "SF_BINARY_MUL");
-            TRY(expand(c, T_MODEL_C, "step_binary", out));
-        }
+        TRY(emit_step(c, n, out));
     }
     return SF_OK;
 }
@@ -494,7 +759,7 @@ static sf_status emit_model_c(ectx *c)
     TRY(expand(c, T_MODEL_C, "head", out));
     for (int i = 0; i < g->ntensors; i++) {
         const sf_tensor *t = &g->tensors[i];
-        if (!is_intermediate(t))
+        if (!is_intermediate(t) || t->dropped)
             continue;
         char what[200], dims[160];
         clean_text(t->name, what, 100);
@@ -505,27 +770,38 @@ static sf_status emit_model_c(ectx *c)
         SET("WHAT", "%s", what);
         TRY(expand(c, T_MODEL_C, "arena_entry", out));
     }
-    SET("OFF", "%zu", c->ap.scratch_off);
-    SET("END", "%zu", c->ap.scratch_off + c->ap.scratch_bytes);
-    SET("WHAT", "scratch: activation tiles repacked for the linear layers");
-    TRY(expand(c, T_MODEL_C, "arena_entry", out));
+    for (int oi = 0; oi < g->nsteps; oi++) {
+        const sf_node *n = &g->nodes[g->order[oi]];
+        if (!n->temp_bytes)
+            continue;
+        char what[200];
+        clean_text(n->name, what, 100);
+        snprintf(what + strlen(what), sizeof what - strlen(what), " scratch (%s)",
+                 n->op == SF_OP_CONV2D ? "im2col rows, token-major result, tiles"
+                                       : "repacked activation tiles");
+        SET("OFF", "%zu", n->temp_offset);
+        SET("END", "%zu", n->temp_offset + n->temp_bytes);
+        SET("WHAT", "%s", what);
+        TRY(expand(c, T_MODEL_C, "arena_entry", out));
+    }
+    SET("PEAK", "%zu", c->ap.live_peak);
     TRY(expand(c, T_MODEL_C, "arena_end", out));
 
     TRY(expand(c, T_MODEL_C, "names_begin", out));
-    for (int oi = 0; oi < g->nnodes; oi++) {
+    for (int oi = 0; oi < g->nsteps; oi++) {
         char nm[128];
         clean_text(g->nodes[g->order[oi]].name, nm, sizeof nm);
         SET("NAME", "%s", nm);
         TRY(expand(c, T_MODEL_C, "name_entry", out));
     }
     TRY(expand(c, T_MODEL_C, "kernels_begin", out));
-    for (int oi = 0; oi < g->nnodes; oi++) {
+    for (int oi = 0; oi < g->nsteps; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
         SET("KERNEL", "%s", n->lin ? n->lin->plan.variant->name : sf_op_name(n->op));
         TRY(expand(c, T_MODEL_C, "kernel_entry", out));
     }
     TRY(expand(c, T_MODEL_C, "flops_begin", out));
-    for (int oi = 0; oi < g->nnodes; oi++) {
+    for (int oi = 0; oi < g->nsteps; oi++) {
         SET("FLOPS", "%.1f", step_flops(g, &g->nodes[g->order[oi]]));
         TRY(expand(c, T_MODEL_C, "flops_entry", out));
     }
@@ -576,7 +852,7 @@ static sf_status emit_build(ectx *c)
     char name[160];
     TRY(file_begin(c, "Makefile", T_MAKEFILE, "make", &out));
     TRY(expand(c, T_MAKEFILE, "head", out));
-    for (int oi = 0; oi < g->nnodes; oi++) {
+    for (int oi = 0; oi < g->nsteps; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
         if (!n->lin)
             continue;
@@ -629,15 +905,17 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
         else
             st = sf_tpl_parse(&c->tpl[t], k_tpl_files[t], (const char *)f->data, f->len);
     }
+    char upper[80], src[128];
     if (!st) {
-        char upper[80], src[128];
         size_t i = 0;
         for (; g->name[i] && i < sizeof upper - 1; i++)
             upper[i] = (char)(g->name[i] >= 'a' && g->name[i] <= 'z' ? g->name[i] - 32
                                                                        : g->name[i]);
         upper[i] = 0;
         clean_text(g->model_base, src, sizeof src);
-        sf_plan_arena(g, &c->ap);
+        st = sf_plan_arena(g, &c->ap);
+    }
+    if (!st) {
         if (sf_vars_set(&c->v, "MODEL", "%s", g->name) ||
             sf_vars_set(&c->v, "UPPER", "%s", upper) ||
             sf_vars_set(&c->v, "VERSION", "%s", SF_VERSION) ||
@@ -646,7 +924,7 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
             sf_vars_set(&c->v, "MAX_BATCH", "%lld", (long long)g->tensors[g->inputs[0]].dims[0]) ||
             sf_vars_set(&c->v, "NIN", "%d", g->ninputs) ||
             sf_vars_set(&c->v, "NOUT", "%d", g->noutputs) ||
-            sf_vars_set(&c->v, "NSTEPS", "%d", g->nnodes) ||
+            sf_vars_set(&c->v, "NSTEPS", "%d", g->nsteps) ||
             sf_vars_set(&c->v, "DEFAULT_THREADS", "%d", default_threads))
             st = oom();
     }
@@ -654,7 +932,7 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
         st = emit_header(c);
     if (!st)
         st = emit_model_c(c);
-    for (int oi = 0; oi < g->nnodes && !st; oi++) {
+    for (int oi = 0; oi < g->nsteps && !st; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
         if (n->lin)
             st = emit_layer(c, n);

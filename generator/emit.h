@@ -20,10 +20,12 @@ sf_buf *sf_files_add(sf_files *fs, const char *name);
 
 /* Arena layout of the generated run function (bytes, max batch). */
 typedef struct {
-    size_t scratch_off, scratch_bytes;  /* repacked activation tiles */
     size_t total;                       /* <NAME>_ARENA_BYTES */
+    size_t live_peak;                   /* most bytes live at one step: the lower bound */
 } sf_arena_plan;
-void sf_plan_arena(sf_graph *g, sf_arena_plan *ap);
+/* Places every intermediate tensor and step scratch by liveness; sets
+ * tensor arena_offset, node temp_offset and g->arena_bytes. */
+sf_status sf_plan_arena(sf_graph *g, sf_arena_plan *ap);
 
 /* Generates every source file, the Makefile, the runtime copies and the
  * blob into fs. default_threads: the program's thread count when --threads is not given

@@ -20,6 +20,18 @@ typedef struct {
     int64_t dims[SF_MAX_RANK];      /* dims[0]: the maximum batch */
 } sf_desc_input;
 
+/* A node attribute as written (load_json.c); verify.c checks it per op. */
+typedef enum { SF_ATTR_INTS, SF_ATTR_NUMBER, SF_ATTR_STRING, SF_ATTR_BOOL } sf_attr_kind;
+typedef struct {
+    const char *key;
+    sf_attr_kind kind;
+    int n, scalar;                  /* INTS: count; scalar: written as a plain number */
+    int64_t ints[SF_MAX_RANK];
+    double num;                     /* NUMBER (and INTS when scalar) */
+    const char *str;                /* STRING */
+    int flag;                       /* BOOL */
+} sf_desc_attr;
+
 typedef struct {
     const char *op;                 /* as written */
     const char *name;               /* "<op>_<index>" when the model gives none */
@@ -28,6 +40,7 @@ typedef struct {
     const char **outputs; int noutputs;
     const char *weight, *bias;      /* safetensors names or NULL */
     const char *approximate;        /* gelu: "none" | "tanh" | NULL */
+    sf_desc_attr *attrs; int nattrs; /* every other key */
 } sf_desc_node;
 
 typedef struct {
@@ -85,8 +98,18 @@ typedef enum {
     SF_OP_LINEAR,       /* also `matmul` with a weight: stored transposed */
     SF_OP_RELU, SF_OP_GELU, SF_OP_SILU, SF_OP_SIGMOID, SF_OP_TANH,
     SF_OP_ADD, SF_OP_MUL,
+    SF_OP_CONV2D,       /* groups == 1: lowered to a linear over im2col rows */
+    SF_OP_BATCHNORM,    /* folded into the conv before it where it can be */
+    SF_OP_MAXPOOL, SF_OP_AVGPOOL, SF_OP_GLOBAL_AVGPOOL,
+    SF_OP_FLATTEN, SF_OP_RESHAPE, SF_OP_TRANSPOSE, SF_OP_CONCAT, SF_OP_SLICE,
+    SF_OP_LAYERNORM, SF_OP_SOFTMAX,
+    SF_OP_BMM,          /* `matmul` between two activations */
+    SF_OP_EMBEDDING,    /* also `gather` on a weight table */
+    SF_OP_ATTENTION,
     SF_OP_COUNT
 } sf_op;
+
+#define SF_MAX_NODE_IN 16           /* inputs of one node (concat) */
 
 const char *sf_op_name(sf_op op);
 int sf_op_is_unary(sf_op op);
@@ -143,6 +166,9 @@ typedef struct {
 typedef struct {
     const char *weight_name, *bias_name;
     int from_matmul;                /* weight was [in][out] in the file */
+    int64_t tokens_per_item;        /* rows of x per batch item (conv: output pixels) */
+    int64_t k_per_chan;             /* columns per input channel (conv: kh*kw) */
+    int chan_cols;                  /* the input's SPA channels map onto columns */
     int64_t out, in;
     float *w;                       /* [out][in] */
     float *bias;                    /* [out] or NULL */
@@ -161,17 +187,43 @@ typedef struct {
     unsigned char *zero;            /* [channels] exactly zero everywhere */
     unsigned char *needed;          /* [channels] read by some consumer */
     size_t arena_offset;            /* bytes, for intermediates */
+    int dropped;                    /* no longer produced (a folded batch norm took it over) */
 } sf_tensor;
+
+/* Operator attributes after verify: normalised (axes >= 0, pads filled). */
+typedef struct {
+    int64_t kernel[2], stride[2], dilation[2], pad[4]; /* pad: top, left, bottom, right */
+    int64_t groups;
+    int axis;
+    float eps;
+    int perm[SF_MAX_RANK];
+    int64_t start, end, step;       /* slice, on `axis` */
+    int heads, causal;              /* attention */
+} sf_attrs;
+
+/* A weight an op reads besides a linear layer's (norm scales, tables). */
+typedef struct {
+    const char *what;
+    float *data;
+    int64_t n;
+    size_t off;                     /* blob offset, set by pack */
+} sf_const;
+#define SF_MAX_CONSTS 4
 
 typedef struct {
     sf_op op;
     const char *op_written;         /* e.g. "matmul" for a linear */
     const char *name;
     int json_index;
-    int in[2], nin;
+    int in[SF_MAX_NODE_IN], nin;
     int out;
     int gelu_tanh;
-    sf_linear *lin;                 /* SF_OP_LINEAR only */
+    int folded;                     /* a batch norm merged into the conv before it */
+    sf_attrs at;
+    sf_const cst[SF_MAX_CONSTS]; int ncst;
+    sf_linear *lin;                 /* SF_OP_LINEAR, and SF_OP_CONV2D with groups == 1 */
+    size_t temp_bytes;              /* arena scratch of this step alone, at the max batch */
+    size_t temp_offset;
 } sf_node;
 
 typedef struct {
@@ -180,12 +232,24 @@ typedef struct {
     const char *model_base;         /* basename of the model file */
     sf_tensor *tensors; int ntensors;
     sf_node *nodes; int nnodes;
-    int *order;                     /* topological order of nodes */
+    int *order;                     /* topological order of the nodes that run */
+    int nsteps;                     /* entries of order: nnodes less folded batch norms */
     int *inputs; int ninputs;       /* tensor ids */
     int *outputs; int noutputs;     /* tensor ids */
+    size_t arena_bytes, arena_live_peak; /* set by emit's arena plan */
 } sf_graph;
 
-static inline int64_t sf_tensor_channels(const sf_tensor *t) { return t->dims[t->rank - 1]; }
+/* The axis SPA tracks channels on: 1 for NCHW images (rank 4), else the last. */
+static inline int sf_tensor_chan_axis(const sf_tensor *t) { return t->rank == 4 ? 1 : t->rank - 1; }
+static inline int64_t sf_tensor_channels(const sf_tensor *t)
+{
+    return t->dims[sf_tensor_chan_axis(t)];
+}
+/* Whether input column k of a linear layer is known zero (SPA). */
+static inline int sf_linear_col_zero(const sf_linear *L, const sf_tensor *in, int64_t k)
+{
+    return L->chan_cols && in->zero[k / L->k_per_chan];
+}
 /* elements per batch item */
 int64_t sf_tensor_inner(const sf_tensor *t);
 

@@ -46,7 +46,7 @@ static sf_status check_keys(const ctx *c, const cJSON *obj, const char *const *a
             if (strcmp(it->string, *k) == 0)
                 ok = 1;
         if (!ok) {
-            char list[256] = "";
+            char list[512] = "";
             for (const char *const *k = allowed; *k; k++)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
                          k == allowed ? "" : ", ", *k);
@@ -160,10 +160,63 @@ static sf_status load_input(const ctx *c, const cJSON *v, int i, sf_desc_input *
     return st;
 }
 
+/* Attribute keys an op may take (DESIGN §4); which op takes which is verify.c's. */
+static const char *const k_attr_keys[] = {"stride", "padding", "dilation", "groups", "kernel",
+                                          "axis", "epsilon", "perm", "shape", "mean", "var",
+                                          "start", "end", "step", "heads", "causal", NULL};
+
+/* A number, an array of up to SF_MAX_RANK integers, a string or a boolean. */
+static sf_status load_attr(const ctx *c, const cJSON *v, const char *where, sf_desc_attr *at)
+{
+    at->key = v->string;
+    if (cJSON_IsBool(v)) {
+        at->kind = SF_ATTR_BOOL;
+        at->flag = cJSON_IsTrue(v);
+        return SF_OK;
+    }
+    if (cJSON_IsString(v)) {
+        at->kind = SF_ATTR_STRING;
+        return get_string(c, v, where, &at->str);
+    }
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (!(d > -1e300 && d < 1e300))
+            return sf_error(SF_EINPUT, where, "expected a finite number");
+        at->num = d;
+        at->scalar = 1;
+        at->n = 1;
+        /* integral values within the dimension limit also read as one integer */
+        at->kind = d == (double)(int64_t)d && d >= -(double)SF_MAX_DIM && d <= (double)SF_MAX_DIM
+                       ? SF_ATTR_INTS : SF_ATTR_NUMBER;
+        at->ints[0] = at->kind == SF_ATTR_INTS ? (int64_t)d : 0;
+        return SF_OK;
+    }
+    if (!cJSON_IsArray(v))
+        return sf_error(SF_EINPUT, where, "expected a number, an array of integers, a string "
+                        "or a boolean");
+    int n = cJSON_GetArraySize(v);
+    if (n < 1 || n > SF_MAX_RANK)
+        return sf_error(SF_EINPUT, where, "expected 1..%d integers, got %d", SF_MAX_RANK, n);
+    int i = 0;
+    for (const cJSON *it = v->child; it; it = it->next, i++) {
+        double d = it->valuedouble;
+        if (!cJSON_IsNumber(it) || !(d >= -(double)SF_MAX_DIM && d <= (double)SF_MAX_DIM) ||
+            d != (double)(int64_t)d)
+            return sf_error(SF_EINPUT, where, "element %d: expected an integer of magnitude "
+                            "at most %lld", i, SF_MAX_DIM);
+        at->ints[i] = (int64_t)d;
+    }
+    at->kind = SF_ATTR_INTS;
+    at->n = n;
+    return SF_OK;
+}
+
 static sf_status load_node(const ctx *c, const cJSON *v, int i, sf_desc_node *nd)
 {
     static const char *const keys[] = {"op", "name", "inputs", "outputs", "weight", "bias",
-                                       "approximate", NULL};
+                                       "approximate", "stride", "padding", "dilation", "groups",
+                                       "kernel", "axis", "epsilon", "perm", "shape", "mean",
+                                       "var", "start", "end", "step", "heads", "causal", NULL};
     char w[700];
     nd->index = i;
     if (!cJSON_IsObject(v)) {
@@ -223,6 +276,22 @@ static sf_status load_node(const ctx *c, const cJSON *v, int i, sf_desc_node *nd
         where_node(w, sizeof w, c, nd, i, "approximate");
         if ((st = get_string(c, ap, w, &nd->approximate)))
             return st;
+    }
+    int na = 0;
+    for (const cJSON *it = v->child; it; it = it->next)
+        for (const char *const *k = k_attr_keys; *k; k++)
+            na += strcmp(it->string, *k) == 0;
+    if (na) {
+        if (!(nd->attrs = sf_arena_array(c->a, (size_t)na, sizeof *nd->attrs)))
+            return oom();
+        for (const cJSON *it = v->child; it; it = it->next)
+            for (const char *const *k = k_attr_keys; *k; k++)
+                if (strcmp(it->string, *k) == 0) {
+                    where_node(w, sizeof w, c, nd, i, *k);
+                    if ((st = load_attr(c, it, w, &nd->attrs[nd->nattrs++])))
+                        return st;
+                    nd->attrs[nd->nattrs - 1].key = *k; /* static: outlives the JSON */
+                }
     }
     return SF_OK;
 }

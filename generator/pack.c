@@ -236,9 +236,18 @@ sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
     unsigned char header[SF_BLOB_HEADER_BYTES] = {0};
     if (sf_buf_append(b, header, sizeof header))
         return oom();
-    for (int oi = 0; oi < g->nnodes; oi++) {
+    for (int oi = 0; oi < g->nsteps; oi++) {
         sf_node *n = &g->nodes[g->order[oi]];
-        if (n->op != SF_OP_LINEAR)
+        for (int j = 0; j < n->ncst && !n->folded; j++) { /* norm scales, tables */
+            int64_t cnt = n->cst[j].n;
+            if (sf_buf_pad(b, 64))
+                return oom();
+            n->cst[j].off = b->len;
+            if (sf_buf_append(b, n->cst[j].data, sizeof(float) * (size_t)cnt))
+                return oom();
+            blob->mask_hash = sf_hash_fnv1a(blob->mask_hash, &cnt, sizeof cnt);
+        }
+        if (!n->lin)
             continue;
         sf_linear *L = n->lin;
         sf_plan *p = &L->plan;

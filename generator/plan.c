@@ -91,7 +91,7 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
     for (int i = 0; i < p->nrows; i++) {
         const float *row = L->w + (int64_t)p->rows[i] * L->in;
         for (int64_t k = 0; k < L->in; k++)
-            if (row[k] != 0.0f && !in->zero[k]) {
+            if (row[k] != 0.0f && !sf_linear_col_zero(L, in, k)) {
                 colused[k] = 1;
                 p->row_nnz[i]++;
             }
@@ -108,7 +108,7 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
         for (int64_t k0 = 0; k0 < L->in && p->fits_24; k0 += 4) {
             int cnt = 0;
             for (int64_t k = k0; k < k0 + 4 && k < L->in; k++)
-                cnt += row[k] != 0.0f && !in->zero[k];
+                cnt += row[k] != 0.0f && !sf_linear_col_zero(L, in, k);
             p->fits_24 = cnt <= 2;
         }
     }
@@ -116,9 +116,7 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
     p->n = L->census.best_n;
     p->m = L->census.best_m < 2 ? 4 : L->census.best_m;
     p->col_u16 = L->in <= 65536;
-    p->tokens = in->dims[0];
-    for (int i = 1; i < in->rank - 1; i++)
-        p->tokens *= in->dims[i];
+    p->tokens = in->dims[0] * L->tokens_per_item;
 
     int nv;
     const sf_variant *vs = sf_variant_list(&nv);
@@ -165,9 +163,9 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
 sf_status sf_plan_graph(sf_graph *g, const sf_plan_opts *o)
 {
     int li = 0;
-    for (int oi = 0; oi < g->nnodes; oi++) {
+    for (int oi = 0; oi < g->nsteps; oi++) {
         sf_node *n = &g->nodes[g->order[oi]];
-        if (n->op != SF_OP_LINEAR)
+        if (!n->lin)
             continue;
         sf_status s = plan_linear(g, n, li++, o);
         if (s)

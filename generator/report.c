@@ -39,7 +39,7 @@ void sf_report_text(const sf_graph *g, FILE *f)
 {
     fprintf(f, "SparseFlow census and plan for model '%s' (%s)\n", g->name, g->model_base);
     double total_dense = 0, total_plan = 0;
-    for (int oi = 0; oi < g->nnodes; oi++) {
+    for (int oi = 0; oi < g->nsteps; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
         if (!n->lin)
             continue;
@@ -114,7 +114,7 @@ sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
     }
     cJSON *layers = ok ? cJSON_AddArrayToObject(root, "layers") : NULL;
     ok = ok && layers;
-    for (int oi = 0; ok && oi < g->nnodes; oi++) {
+    for (int oi = 0; ok && oi < g->nsteps; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
         if (!n->lin)
             continue;

@@ -72,7 +72,7 @@ void sf_spa_census(sf_graph *g)
 {
     for (int i = 0; i < g->nnodes; i++) {
         sf_linear *L = g->nodes[i].lin;
-        if (L)
+        if (L && !g->nodes[i].folded)
             sf_census_compute(L->w, L->out, L->in, &L->census);
     }
 }
@@ -83,64 +83,128 @@ static int64_t bcast(const sf_tensor *t, int64_t c)
     return sf_tensor_channels(t) == 1 ? 0 : c;
 }
 
+/* Ops whose output channel c depends only on input channel c (broadcast). */
+static int channelwise(const sf_node *n)
+{
+    return sf_op_is_unary(n->op) || n->op == SF_OP_ADD || n->op == SF_OP_MUL ||
+           n->op == SF_OP_MAXPOOL || n->op == SF_OP_AVGPOOL || n->op == SF_OP_GLOBAL_AVGPOOL ||
+           n->op == SF_OP_BATCHNORM;
+}
+
+/* Input channel of output channel c through a flatten, or a concat along the
+ * channel axis (sets *src to the input); -1 when the op does not map channels. */
+static int64_t channel_source(const sf_graph *g, const sf_node *n, int64_t c, int *src)
+{
+    const sf_tensor *out = &g->tensors[n->out];
+    if (n->op == SF_OP_FLATTEN) {
+        const sf_tensor *a = &g->tensors[n->in[0]];
+        *src = 0;
+        if (sf_tensor_chan_axis(a) == a->rank - 1)
+            return c % sf_tensor_channels(a);
+        int64_t inner = sf_tensor_inner(a) / sf_tensor_channels(a); /* NCHW: H*W */
+        return c / inner;
+    }
+    if (n->op == SF_OP_CONCAT && n->at.axis == sf_tensor_chan_axis(out)) {
+        for (int j = 0; j < n->nin; j++) {
+            int64_t cj = sf_tensor_channels(&g->tensors[n->in[j]]);
+            if (c < cj) {
+                *src = j;
+                return c;
+            }
+            c -= cj;
+        }
+    }
+    return -1;
+}
+
 static void forward(sf_graph *g)
 {
-    for (int oi = 0; oi < g->nnodes; oi++) {
+    for (int oi = 0; oi < g->nsteps; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
+        if (n->folded)
+            continue;
         sf_tensor *out = &g->tensors[n->out];
         const sf_tensor *a = &g->tensors[n->in[0]];
         const sf_tensor *b = n->nin > 1 ? &g->tensors[n->in[1]] : NULL;
         int64_t C = sf_tensor_channels(out);
-        if (n->op == SF_OP_LINEAR) {
+        memset(out->zero, 0, (size_t)C); /* unknown: assume nonzero (sigmoid(0) = 0.5) */
+        if (n->lin) {
             const sf_linear *L = n->lin;
             for (int64_t o = 0; o < C; o++) {
                 int zero = !L->bias || L->bias[o] == 0.0f;
                 for (int64_t k = 0; k < L->in && zero; k++)
-                    if (L->w[o * L->in + k] != 0.0f && !a->zero[k])
+                    if (L->w[o * L->in + k] != 0.0f && !sf_linear_col_zero(L, a, k))
                         zero = 0;
                 out->zero[o] = (unsigned char)zero;
             }
-        } else if (sf_op_keeps_zero(n->op)) {
-            memcpy(out->zero, a->zero, (size_t)C);
         } else if (n->op == SF_OP_ADD) {
             for (int64_t c = 0; c < C; c++)
                 out->zero[c] = a->zero[bcast(a, c)] && b->zero[bcast(b, c)];
         } else if (n->op == SF_OP_MUL) {
             for (int64_t c = 0; c < C; c++)
                 out->zero[c] = a->zero[bcast(a, c)] || b->zero[bcast(b, c)];
-        } else {
-            memset(out->zero, 0, (size_t)C); /* sigmoid(0) = 0.5 */
+        } else if (n->op == SF_OP_BATCHNORM) { /* y = x*scale + shift per channel */
+            for (int64_t c = 0; c < C; c++)
+                out->zero[c] = n->cst[1].data[c] == 0.0f &&
+                               (a->zero[c] || n->cst[0].data[c] == 0.0f);
+        } else if (channelwise(n) && (sf_op_keeps_zero(n->op) || n->op == SF_OP_MAXPOOL ||
+                                      n->op == SF_OP_AVGPOOL ||
+                                      n->op == SF_OP_GLOBAL_AVGPOOL)) {
+            memcpy(out->zero, a->zero, (size_t)C); /* f(0) = 0; pools of zeros are zero */
+        } else if (n->op == SF_OP_FLATTEN || n->op == SF_OP_CONCAT) {
+            for (int64_t c = 0; c < C; c++) {
+                int j;
+                int64_t s = channel_source(g, n, c, &j);
+                out->zero[c] = s >= 0 && g->tensors[n->in[j]].zero[s];
+            }
         }
     }
 }
 
+static void need_all(sf_tensor *t) { memset(t->needed, 1, (size_t)sf_tensor_channels(t)); }
+
 static void backward(sf_graph *g)
 {
-    for (int i = 0; i < g->noutputs; i++) {
-        sf_tensor *t = &g->tensors[g->outputs[i]];
-        memset(t->needed, 1, (size_t)sf_tensor_channels(t));
-    }
-    for (int oi = g->nnodes - 1; oi >= 0; oi--) {
+    for (int i = 0; i < g->noutputs; i++)
+        need_all(&g->tensors[g->outputs[i]]);
+    for (int oi = g->nsteps - 1; oi >= 0; oi--) {
         const sf_node *n = &g->nodes[g->order[oi]];
+        if (n->folded)
+            continue;
         const sf_tensor *out = &g->tensors[n->out];
         int64_t C = sf_tensor_channels(out);
-        if (n->op == SF_OP_LINEAR) {
+        if (n->lin) {
             const sf_linear *L = n->lin;
             sf_tensor *in = &g->tensors[n->in[0]];
+            if (!L->chan_cols) {
+                need_all(in);
+                continue;
+            }
             for (int64_t o = 0; o < C; o++) {
                 if (!out->needed[o] || out->zero[o])
                     continue;
                 for (int64_t k = 0; k < L->in; k++)
                     if (L->w[o * L->in + k] != 0.0f)
-                        in->needed[k] = 1;
+                        in->needed[k / L->k_per_chan] = 1;
             }
-        } else {
+        } else if (channelwise(n)) {
             for (int j = 0; j < n->nin; j++) {
                 sf_tensor *in = &g->tensors[n->in[j]];
                 for (int64_t c = 0; c < C; c++)
                     if (out->needed[c])
                         in->needed[bcast(in, c)] = 1;
             }
+        } else if (n->op == SF_OP_FLATTEN ||
+                   (n->op == SF_OP_CONCAT && n->at.axis == sf_tensor_chan_axis(out))) {
+            for (int64_t c = 0; c < C; c++) {
+                int j;
+                int64_t s = channel_source(g, n, c, &j);
+                if (out->needed[c])
+                    g->tensors[n->in[j]].needed[s] = 1;
+            }
+        } else {
+            for (int j = 0; j < n->nin; j++)
+                need_all(&g->tensors[n->in[j]]);
         }
     }
 }

@@ -11,8 +11,8 @@
 
 #include "sf.h"
 
-#define SF_TPL_MAX_SECTIONS 48
-#define SF_TPL_MAX_VARS 96
+#define SF_TPL_MAX_SECTIONS 64
+#define SF_TPL_MAX_VARS 160
 
 typedef struct {
     const char *name;          /* e.g. "linear_dense.c.in" */

@@ -117,6 +117,151 @@ def _binary_check(node, a, b):
                              % (node.get("name"), a.shape, b.shape))
 
 
+def _pair(v, default):
+    if v is None:
+        v = default
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _pads(node):
+    p = node.get("padding", 0)
+    if isinstance(p, int):
+        return (p, p, p, p)
+    if len(p) == 2:
+        return (p[0], p[1], p[0], p[1])
+    return tuple(p)
+
+
+def _windows(xp, kh, kw, sh, sw, dh, dw, ho, wo):
+    """Yield (i, j, view [N, C, ho, wo]) for every kernel offset."""
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, xp[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                           j * dw:j * dw + sw * (wo - 1) + 1:sw]
+
+
+def _out_hw(x, kh, kw, s, d, p):
+    ho = (x.shape[2] + p[0] + p[2] - d[0] * (kh - 1) - 1) // s[0] + 1
+    wo = (x.shape[3] + p[1] + p[3] - d[1] * (kw - 1) - 1) // s[1] + 1
+    return ho, wo
+
+
+def _conv2d(node, x, w, b):
+    s, d, p = _pair(node.get("stride"), 1), _pair(node.get("dilation"), 1), _pads(node)
+    g = node.get("groups", 1)
+    O, cpg, kh, kw = w.shape
+    ho, wo = _out_hw(x, kh, kw, s, d, p)
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[2]), (p[1], p[3])))
+    y = np.zeros((x.shape[0], O, ho, wo))
+    opg = O // g
+    for gi in range(g):
+        xs = xp[:, gi * cpg:(gi + 1) * cpg]
+        for i, j, v in _windows(xs, kh, kw, s[0], s[1], d[0], d[1], ho, wo):
+            y[:, gi * opg:(gi + 1) * opg] += np.einsum(
+                "oc,nchw->nohw", w[gi * opg:(gi + 1) * opg, :, i, j], v)
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
+    return y
+
+
+def _pool(node, x, is_max):
+    kh, kw = _pair(node["kernel"], None)
+    s = _pair(node.get("stride"), None) if node.get("stride") is not None else (kh, kw)
+    p = _pads(node)
+    ho, wo = _out_hw(x, kh, kw, s, (1, 1), p)
+    fill = -np.inf if is_max else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[2]), (p[1], p[3])), constant_values=fill)
+    ones = np.pad(np.ones_like(x), ((0, 0), (0, 0), (p[0], p[2]), (p[1], p[3])))
+    acc = np.full((x.shape[0], x.shape[1], ho, wo), fill)
+    cnt = np.zeros_like(acc)
+    for (i, j, v), (_, _, c) in zip(_windows(xp, kh, kw, s[0], s[1], 1, 1, ho, wo),
+                                    _windows(ones, kh, kw, s[0], s[1], 1, 1, ho, wo)):
+        acc = np.maximum(acc, v) if is_max else acc + v
+        cnt = cnt + c
+    return acc if is_max else acc / cnt
+
+
+def _softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _attention(node, q, k, v, mask):
+    B, Sq, E = q.shape
+    Sk = k.shape[1]
+    H = node["heads"]
+    D = E // H
+    qh = q.reshape(B, Sq, H, D).transpose(0, 2, 1, 3)
+    kh = k.reshape(B, Sk, H, D).transpose(0, 2, 1, 3)
+    vh = v.reshape(B, Sk, H, D).transpose(0, 2, 1, 3)
+    s = qh @ kh.transpose(0, 1, 3, 2) / math.sqrt(D)
+    keep = np.ones((B, 1, Sq, Sk), dtype=bool)
+    if node.get("causal", False):
+        keep &= (np.arange(Sk)[None, :] <= np.arange(Sq)[:, None] + Sk - Sq)[None, None]
+    if mask is not None:
+        keep &= (mask != 0)[:, None, None, :]
+    s = np.where(keep, s, -np.inf)
+    mx = s.max(axis=-1, keepdims=True)
+    e = np.where(keep, np.exp(s - np.where(np.isfinite(mx), mx, 0.0)), 0.0)
+    tot = e.sum(axis=-1, keepdims=True)
+    p = np.divide(e, tot, out=np.zeros_like(e), where=tot > 0)
+    return (p @ vh).transpose(0, 2, 1, 3).reshape(B, Sq, E)
+
+
+def _eval_net(node, op, ins, weights):
+    """The network ops (DESIGN §4) beside linear and elementwise."""
+    x = ins[0]
+    wt = weights.get(node.get("weight")) if node.get("weight") else None
+    bs = weights.get(node.get("bias")) if node.get("bias") else None
+    if op == "conv2d":
+        return _conv2d(node, x, wt, bs)
+    if op == "batchnorm":
+        sh = (1, -1) + (1,) * (x.ndim - 2)
+        m, v = weights[node["mean"]], weights[node["var"]]
+        eps = node.get("epsilon", 1e-5)
+        return (x - m.reshape(sh)) / np.sqrt(v.reshape(sh) + eps) * wt.reshape(sh) + \
+            bs.reshape(sh)
+    if op in ("maxpool2d", "avgpool2d"):
+        return _pool(node, x, op == "maxpool2d")
+    if op == "global_avgpool":
+        return x.mean(axis=(2, 3), keepdims=True)
+    if op == "flatten":
+        return x.reshape(x.shape[0], -1)
+    if op == "reshape":
+        shape = list(node["shape"])
+        for i, d in enumerate(shape):
+            if d == 0 and i < x.ndim:
+                shape[i] = x.shape[i]
+        shape[0] = x.shape[0]
+        return x.reshape(shape)
+    if op == "transpose":
+        return x.transpose(node["perm"])
+    if op == "concat":
+        return np.concatenate(ins, axis=node["axis"])
+    if op == "slice":
+        sl = [slice(None)] * x.ndim
+        sl[node["axis"]] = slice(node.get("start", 0), node.get("end", None),
+                                 node.get("step", 1))
+        return x[tuple(sl)]
+    if op == "layernorm":
+        m = x.mean(axis=-1, keepdims=True)
+        v = ((x - m) ** 2).mean(axis=-1, keepdims=True)
+        y = (x - m) / np.sqrt(v + node.get("epsilon", 1e-5))
+        if wt is not None:
+            y = y * wt
+        return y + bs if bs is not None else y
+    if op == "softmax":
+        return _softmax(x, node.get("axis", -1))
+    if op in ("embedding", "gather"):
+        idx = x.astype(np.int64)
+        if np.any(idx != x) or idx.min() < 0 or idx.max() >= wt.shape[0]:
+            raise ValueError("%s: index out of range" % node.get("name"))
+        return wt[idx]
+    if op == "attention":
+        return _attention(node, ins[0], ins[1], ins[2], ins[3] if len(ins) > 3 else None)
+    raise ValueError("unknown op %r" % (op,))
+
+
 def _eval_node(node, vals, weights):
     op = node["op"]
     ins = [vals[n] for n in node["inputs"]]
@@ -134,6 +279,8 @@ def _eval_node(node, vals, weights):
                                                         b.shape))
             y = y + b
         return y
+    if op == "matmul" and "weight" not in node:
+        return np.matmul(ins[0], ins[1])
     if op == "matmul":
         (x,) = ins
         w = weights[node["weight"]]
@@ -148,7 +295,7 @@ def _eval_node(node, vals, weights):
         a, b = ins
         _binary_check(node, a, b)
         return a + b if op == "add" else a * b
-    raise ValueError("unknown op %r" % (op,))
+    return _eval_net(node, op, ins, weights)
 
 
 def topo_order(nodes, input_names):

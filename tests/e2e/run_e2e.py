@@ -272,6 +272,101 @@ def model_variants(max_batch=70):
     return mb
 
 
+def model_cnn(max_batch=4):
+    """Convolutions on odd sizes: a strided, padded 2:4 stem with a batch norm
+    to fold, max pooling with padding, a residual block (1x1 and dilated 3x3,
+    1:4), depthwise and grouped convs, asymmetric padding and strides, average
+    pooling that excludes padding, a channel concat, global pooling, flatten
+    and a linear head; a batch norm that cannot fold (its input is read twice)."""
+    mb = ModelBuilder("cnn", seed=seed_of("cnn"))
+    x = mb.input("img", [max_batch, 3, 13, 11])
+    h = mb.conv2d(x, 16, 3, stride=2, padding=1, pattern="2:4", name="stem")
+    h = mb.relu(mb.batchnorm(h, name="stem_bn"), name="stem_act")
+    h = mb.pool("maxpool2d", h, 3, stride=2, padding=1, name="pool1")    # [B,16,4,3]
+    a = mb.relu(mb.batchnorm(mb.conv2d(h, 16, 1, bias=False, pattern="2:4", name="b1"),
+                             name="b1_bn"), name="b1_act")
+    a = mb.batchnorm(mb.conv2d(a, 16, 3, padding=2, dilation=2, pattern="1:4", name="b2"),
+                     name="b2_bn")
+    r = mb.relu(mb.add(a, h, name="res"), name="res_act")
+    d = mb.conv2d(r, 16, 3, padding=1, groups=16, name="dw")              # depthwise
+    d = mb.relu(mb.batchnorm(d, name="dw_bn"), name="dw_act")
+    gq = mb.conv2d(d, 8, (2, 3), stride=(1, 2), padding=[0, 1, 1, 0], groups=2, name="grp")
+    u = mb.batchnorm(r, name="shared_bn")                   # r is also read by the add
+    u = mb.pool("avgpool2d", u, 3, stride=1, padding=1, name="avg")
+    u = mb.conv2d(u, 8, (2, 3), stride=(1, 2), padding=[0, 1, 1, 0], pattern="2:8",
+                  name="asym")
+    cat = mb.concat([gq, u], axis=1, name="cat")                          # [B,16,4,2]
+    gp = mb.flatten(mb.global_avgpool(cat, name="gap"), name="flat")
+    y = mb.linear(gp, 10, name="head", out="y")
+    mb.output(y)
+    mb.output(cat)
+    return mb
+
+
+def model_cnn_dead():
+    """A channel-pruned residual block: pruned conv channels (zero filters and
+    zero batch-norm scale and shift) stay zero through relu, max pooling and
+    the residual add, so the next convs drop their input columns."""
+    mb = ModelBuilder("cnn_dead", seed=seed_of("cnn_dead"))
+    x = mb.input("img", [3, 8, 9, 9])
+    dead = (1, 4, 5, 11)
+    h = mb.conv2d(x, 12, 3, padding=1, pattern="2:4", dead_out=dead, name="c1")
+    h = mb.relu(mb.batchnorm(h, dead=dead, name="c1_bn"), name="c1_act")
+    h = mb.pool("maxpool2d", h, 2, name="pool")
+    a = mb.conv2d(h, 12, 1, dead_out=(1, 4, 5, 11, 7), name="c2")
+    r = mb.relu(mb.add(a, h, name="res"), name="res_act")   # 7 lives on the skip path
+    y = mb.conv2d(r, 6, 3, padding=1, pattern="2:4", name="c3")
+    z = mb.linear(mb.flatten(mb.global_avgpool(r, name="gap"), name="flat"), 5, name="fc",
+                  out="z")
+    mb.output(y)
+    mb.output(z)
+    return mb
+
+
+def model_transformer(max_batch=3):
+    """A small encoder-decoder mix: token and position embeddings, layer
+    norms, 2:4 projections, the fused attention with a padding mask and a
+    causal one, and the same attention spelt out with reshape, transpose,
+    batched matmul and softmax; slice and concat on inner axes, a gelu MLP."""
+    S, E, H = 7, 24, 3
+    mb = ModelBuilder("tfm", seed=seed_of("tfm"))
+    ids = mb.input("ids", [max_batch, S])
+    pos = mb.input("pos", [max_batch, S])
+    mask = mb.input("mask", [max_batch, S])
+    e = mb.add(mb.embedding(ids, 50, E, name="tok"), mb.embedding(pos, S, E, name="posemb"),
+               name="emb")
+    h = mb.layernorm(e, name="ln0")
+    q = mb.linear(h, E, name="q", pattern="2:4")
+    k = mb.linear(h, E, name="k", pattern="2:4")
+    v = mb.linear(h, E, name="v")
+    a = mb.attention(q, k, v, H, mask=mask, name="attn")
+    c = mb.attention(q, k, v, H, causal=True, name="causal")
+    # attention again, unmasked and op by op, its scores scaled by an input
+    def heads(t, name):
+        return mb.transpose(mb.reshape(t, [0, S, H, -1], name=name + "_r"), [0, 2, 1, 3],
+                            name=name + "_t")
+    qh, vh = heads(q, "qh"), heads(v, "vh")
+    kt = mb.transpose(mb.reshape(k, [-1, S, H, E // H], name="kh_r"), [0, 2, 3, 1],
+                      name="kh_t")
+    sc = mb.mul(mb.bmm(qh, kt, name="qk"), mb.input("scale", [max_batch, 1, 1, 1]),
+                name="scaled")
+    p = mb.softmax(sc, axis=3, name="sm")
+    o = mb.reshape(mb.transpose(mb.bmm(p, vh, name="pv"), [0, 2, 1, 3], name="o_t"),
+                   [0, S, E], name="o_r")
+    h2 = mb.add(mb.linear(a, E, name="proj", pattern="2:4"), e, name="res1")
+    h3 = mb.layernorm(h2, name="ln1", affine=False)
+    m = mb.linear(mb.gelu(mb.linear(h3, 2 * E, name="up", pattern="1:4"),
+                          approximate="tanh", name="act"), E, name="down", pattern="2:4")
+    left = mb.slice(m, 2, 0, 10, name="left")
+    right = mb.slice(h2, 2, -14, None, 1, name="right")
+    mid = mb.slice(c, 1, 1, 7, 2, name="rows")                          # [B,3,E]
+    y = mb.concat([left, right], axis=2, name="y")                       # [B,S,24]
+    mb.output(y)
+    mb.output(mid)
+    mb.output(o)
+    return mb
+
+
 def registry_variants(sfgen):
     """The kernel registry (`sfgen kernels --json`): every variant is built."""
     out = subprocess.run([sfgen, "kernels", "--json"], check=True, capture_output=True,
@@ -362,6 +457,17 @@ def matrix(quick, sfgen):
         bitwise.append((fam, fam + "_noprop"))
     cases.append(ModelCase("dead", model_dead, [1, 6], dead_builds,
                            bitwise=bitwise))
+    net_builds = [default] if quick else [default, ("dense", ["--dense"]), compressed,
+                                          ("nm24", ["--kernel", "nm24"])]
+    cases.append(ModelCase("cnn", model_cnn, [1, 4], net_builds))
+    cnn_dead = [default, ("noprop", ["--no-propagate"])]
+    cnn_bitwise = []
+    for fam in ["nm_compressed", "dense"]:
+        cnn_dead += [(fam, ["--kernel", fam]), (fam + "_noprop", ["--kernel", fam,
+                                                                  "--no-propagate"])]
+        cnn_bitwise.append((fam, fam + "_noprop"))
+    cases.append(ModelCase("cnn_dead", model_cnn_dead, [1, 3], cnn_dead, bitwise=cnn_bitwise))
+    cases.append(ModelCase("transformer", model_transformer, [1, 3], net_builds))
     return cases
 
 

@@ -395,6 +395,134 @@ class ModelBuilder:
     def mul(self, a, b, **kw):
         return self._binary("mul", a, b, **kw)
 
+    # -- network ops (DESIGN §4) ----------------------------------------------
+    def node(self, op, inputs, oshape, name=None, out=None, **attrs):
+        """A node with the given output shape; attrs go into the JSON as-is."""
+        name = name or self._fresh(op)
+        y = self._new_act(out, oshape)
+        nd = {"op": op, "name": name, "inputs": list(inputs), "outputs": [y]}
+        nd.update({k: v for k, v in attrs.items() if v is not None})
+        self.nodes.append(nd)
+        return y
+
+    def conv2d(self, x, out_ch, kernel, stride=1, padding=0, dilation=1, groups=1,
+               bias=True, pattern=None, dead_out=(), name=None, out=None):
+        """NCHW conv; pattern prunes along the flattened C/groups*kh*kw axis."""
+        n, c, h, w = self.shapes[x]
+        kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+        name = name or self._fresh("conv")
+        cpg = c // groups
+        wt = self.make_weight(out_ch, cpg * kh * kw, pattern, dead_rows=dead_out)
+        wt = wt.reshape(out_ch, cpg, kh, kw)
+        attrs = {"weight": self.add_tensor(name + ".weight", wt)}
+        if bias:
+            b = random_bias(self.rng, out_ch)
+            b[list(dead_out)] = 0.0
+            attrs["bias"] = self.add_tensor(name + ".bias", b)
+        p = (padding,) * 4 if isinstance(padding, int) else \
+            (tuple(padding) * 2 if len(padding) == 2 else tuple(padding))
+        sh, sw = (stride, stride) if isinstance(stride, int) else stride
+        dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
+        ho = (h + p[0] + p[2] - dh * (kh - 1) - 1) // sh + 1
+        wo = (w + p[1] + p[3] - dw * (kw - 1) - 1) // sw + 1
+        return self.node("conv2d", [x], [n, out_ch, ho, wo], name=name, out=out,
+                         stride=stride if stride != 1 else None,
+                         padding=padding if padding != 0 else None,
+                         dilation=dilation if dilation != 1 else None,
+                         groups=groups if groups != 1 else None, **attrs)
+
+    def batchnorm(self, x, name=None, dead=(), out=None):
+        c = self.shapes[x][1]
+        name = name or self._fresh("bn")
+        g = self.rng.uniform(0.5, 1.5, c)
+        b = self.rng.uniform(-0.2, 0.2, c)
+        g[list(dead)] = 0.0
+        b[list(dead)] = 0.0
+        return self.node("batchnorm", [x], self.shapes[x], name=name, out=out,
+                         weight=self.add_tensor(name + ".weight", g),
+                         bias=self.add_tensor(name + ".bias", b),
+                         mean=self.add_tensor(name + ".mean", self.rng.uniform(-0.3, 0.3, c)),
+                         var=self.add_tensor(name + ".var", self.rng.uniform(0.5, 2.0, c)),
+                         epsilon=1e-5)
+
+    def pool(self, op, x, kernel, stride=None, padding=0, name=None):
+        n, c, h, w = self.shapes[x]
+        kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+        s = stride if stride is not None else (kh, kw)
+        sh, sw = (s, s) if isinstance(s, int) else s
+        p = (padding,) * 4 if isinstance(padding, int) else \
+            (tuple(padding) * 2 if len(padding) == 2 else tuple(padding))
+        ho = (h + p[0] + p[2] - kh) // sh + 1
+        wo = (w + p[1] + p[3] - kw) // sw + 1
+        return self.node(op, [x], [n, c, ho, wo], name=name, kernel=kernel, stride=stride,
+                         padding=padding if padding != 0 else None)
+
+    def global_avgpool(self, x, name=None):
+        n, c = self.shapes[x][:2]
+        return self.node("global_avgpool", [x], [n, c, 1, 1], name=name)
+
+    def flatten(self, x, name=None):
+        s = self.shapes[x]
+        return self.node("flatten", [x], [s[0], int(np.prod(s[1:]))], name=name)
+
+    def reshape(self, x, shape, name=None):
+        s = self.shapes[x]
+        inner = int(np.prod(s[1:]))
+        dims = [s[0]] + [s[i] if d == 0 else d for i, d in enumerate(shape) if i > 0]
+        if -1 in dims[1:]:
+            k = dims[1:].index(-1) + 1
+            dims[k] = inner // int(-np.prod(dims[1:]))
+        return self.node("reshape", [x], dims, name=name, shape=list(shape))
+
+    def transpose(self, x, perm, name=None):
+        s = self.shapes[x]
+        return self.node("transpose", [x], [s[p] for p in perm], name=name, perm=list(perm))
+
+    def concat(self, xs, axis, name=None):
+        shape = list(self.shapes[xs[0]])
+        shape[axis] = sum(self.shapes[t][axis] for t in xs)
+        return self.node("concat", xs, shape, name=name, axis=axis)
+
+    def slice(self, x, axis, start=0, end=None, step=1, name=None):
+        shape = list(self.shapes[x])
+        shape[axis] = len(range(*slice(start, end, step).indices(shape[axis])))
+        return self.node("slice", [x], shape, name=name, axis=axis, start=start, end=end,
+                         step=step if step != 1 else None)
+
+    def layernorm(self, x, name=None, eps=1e-5, affine=True):
+        c = self.shapes[x][-1]
+        name = name or self._fresh("ln")
+        attrs = {}
+        if affine:
+            attrs["weight"] = self.add_tensor(name + ".weight", self.rng.uniform(0.5, 1.5, c))
+            attrs["bias"] = self.add_tensor(name + ".bias", self.rng.uniform(-0.2, 0.2, c))
+        return self.node("layernorm", [x], self.shapes[x], name=name, epsilon=eps, **attrs)
+
+    def softmax(self, x, axis=-1, name=None):
+        return self.node("softmax", [x], self.shapes[x], name=name,
+                         axis=axis if axis != -1 else None)
+
+    def bmm(self, a, b, name=None):
+        sa, sb = self.shapes[a], self.shapes[b]
+        lead = [max(p, q) for p, q in zip(sa[:-2], sb[:-2])]
+        return self.node("matmul", [a, b], lead + [sa[-2], sb[-1]], name=name)
+
+    def embedding(self, idx, rows, dim, name=None, table=None):
+        name = name or self._fresh("emb")
+        if table is None:
+            table = self.rng.standard_normal((rows, dim))
+        self.int_inputs = getattr(self, "int_inputs", {})
+        if idx in [i["name"] for i in self.inputs]:
+            self.int_inputs[idx] = rows
+        return self.node("embedding", [idx], self.shapes[idx] + [dim], name=name,
+                         weight=self.add_tensor(name + ".weight", table))
+
+    def attention(self, q, k, v, heads, mask=None, causal=False, name=None):
+        if mask is not None:
+            self.mask_inputs = getattr(self, "mask_inputs", set()) | {mask}
+        return self.node("attention", [q, k, v] + ([mask] if mask else []), self.shapes[q],
+                         name=name, heads=heads, causal=True if causal else None)
+
     # -- output -------------------------------------------------------------
     def to_json(self, weights_file):
         return {"sparseflow": 1, "name": self.name, "weights": weights_file,
@@ -421,8 +549,18 @@ class ModelBuilder:
         """dict input name -> float32 array with runtime batch `batch`."""
         rng = np.random.default_rng(seed)
         res = {}
+        ints = getattr(self, "int_inputs", {})
+        masks = getattr(self, "mask_inputs", set())
         for inp in self.inputs:
             shape = [batch] + inp["shape"][1:]
-            res[inp["name"]] = (rng.standard_normal(shape) * scale).astype(
-                np.float32)
+            if inp["name"] in ints:    # token ids, coded as floats
+                res[inp["name"]] = rng.integers(0, ints[inp["name"]], shape).astype(np.float32)
+            elif inp["name"] in masks:  # padding: each row keeps a prefix of keys
+                m = np.zeros(shape, dtype=np.float32)
+                for r in range(shape[0]):
+                    m[r, :rng.integers(1, shape[1] + 1)] = 1.0
+                res[inp["name"]] = m
+            else:
+                res[inp["name"]] = (rng.standard_normal(shape) * scale).astype(
+                    np.float32)
         return res

@@ -140,8 +140,8 @@ END_TEST
 START_TEST(json_unknown_node_key)
 {
     expect_fail(HEAD IN OUT "'nodes':[{'op':'relu','name':'act','inputs':['x'],'outputs':['y'],"
-                "'stride':2}]}",
-                SF_EINPUT, FRAGS("m.json", "node 'act'", "nodes[0]", "'stride'", "unknown key"));
+                "'strides':2}]}",
+                SF_EINPUT, FRAGS("m.json", "node 'act'", "nodes[0]", "'strides'", "unknown key"));
 }
 END_TEST
 

@@ -346,7 +346,8 @@ static int has_suffix(const char *s, const char *suf)
     return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-static const char *const k_runtime[] = {"sf_runtime.h", "sf_ops.h", "sf_ops.c", "sf_npy.h",
+static const char *const k_runtime[] = {"sf_runtime.h", "sf_ops.h", "sf_ops.c", "sf_nn.h",
+                                        "sf_nn.c", "sf_npy.h",
                                         "sf_npy.c"};
 
 static int is_runtime(const char *name)

@@ -4,14 +4,18 @@
 #include "tiny.h"
 #include "tiny_internal.h"
 #include "sf_ops.h"
+#include "sf_nn.h"
 
 #include <string.h>
 #include <time.h>
 
-/* Arena layout, bytes from the arena's start, sized for batch 4:
- *   [0, 96)  t1 [4, 6]
- *   [128, 224)  act [4, 6]
- *   [256, 768)  scratch: activation tiles repacked for the linear layers
+/* Arena layout, bytes from the arena's start, sized for batch 4.
+ * Buffers whose steps do not overlap share bytes:
+ *   [512, 608)  t1 [4, 6]
+ *   [384, 480)  act [4, 6]
+ *   [0, 512)  fc1 scratch (repacked activation tiles)
+ *   [0, 384)  fc2 scratch (repacked activation tiles)
+ * The most bytes live at one step: 640.
  */
 static _Alignas(64) unsigned char tiny_static_arena[TINY_ARENA_BYTES];
 
@@ -71,21 +75,21 @@ int tiny_run_arrays(const float *const *in, float *const *out, int batch,
     /* 0: fc1, linear 8 -> 6 [f32_linear_nm24_r2t1] */
     if (step_ms)
         t = tiny_now_ms();
-    tiny_l0_fc1(in[0], (float *)(void *)(A + 0), (sf_vf *)(void *)(A + 256), batch * 1);
+    tiny_l0_fc1(in[0], (float *)(void *)(A + 512), (sf_vf *)(void *)(A + 0), batch * 1);
     if (step_ms)
         step_ms[0] += tiny_now_ms() - t;
 
     /* 1: act, relu */
     if (step_ms)
         t = tiny_now_ms();
-    sf_unary(SF_UNARY_RELU, (float *)(void *)(A + 0), (float *)(void *)(A + 128), (size_t)batch * 6);
+    sf_unary(SF_UNARY_RELU, (float *)(void *)(A + 512), (float *)(void *)(A + 384), (size_t)batch * 6);
     if (step_ms)
         step_ms[1] += tiny_now_ms() - t;
 
     /* 2: fc2, linear 6 -> 3 [f32_linear_dense_r16t1] */
     if (step_ms)
         t = tiny_now_ms();
-    tiny_l1_fc2((float *)(void *)(A + 128), out[0], (sf_vf *)(void *)(A + 256), batch * 1);
+    tiny_l1_fc2((float *)(void *)(A + 384), out[0], (sf_vf *)(void *)(A + 0), batch * 1);
     if (step_ms)
         step_ms[2] += tiny_now_ms() - t;
     (void)t;
@@ -114,6 +118,7 @@ const char *tiny_strerror(int code)
     case TINY_ENULL: return "an input or output pointer is NULL";
     case TINY_EALIGN: return "arena is not 64-byte aligned";
     case TINY_EWEIGHTS: return "weights blob does not match the generated code";
+    case TINY_EINDEX: return "an embedding index is not an integer within the table";
     }
     return "unknown error";
 }

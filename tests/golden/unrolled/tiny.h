@@ -8,7 +8,7 @@ extern "C" {
 #endif
 
 /* Scratch bytes tiny_run needs at the maximum batch. */
-#define TINY_ARENA_BYTES 768u
+#define TINY_ARENA_BYTES 640u
 /* Largest batch (first dimension of every input and output). */
 #define TINY_MAX_BATCH 4
 
@@ -18,6 +18,7 @@ extern "C" {
 #define TINY_ENULL (-2)     /* an input or output pointer is NULL */
 #define TINY_EALIGN (-3)    /* arena is not 64-byte aligned */
 #define TINY_EWEIGHTS (-4)  /* the weights blob does not match this code */
+#define TINY_EINDEX (-5)    /* an embedding index is not an integer in the table */
 
 /* input x: float32 [B, 8], row-major; batch = first dimension */
 /* output y: float32 [B, 3], row-major; batch = first dimension */
