@@ -2,9 +2,11 @@
 #
 #   make            build build/sfgen
 #   make demo       generate, build and run the example MLP; sparse vs --dense speed
-#   make test       unit tests, golden sources, end-to-end matrix, bad-input suite,
+#   make test       unit tests, golden sources, end-to-end matrix, reduced-size
+#                   ResNet/BERT/GPT-2 against PyTorch, bad-input suite,
 #                   concurrent runs of a generated library, fuzz regressions,
 #                   then unit, end-to-end and bad-input again under ASan + UBSan
+#   make test-models  ResNet-50, BERT-base, GPT-2 at full size against PyTorch
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS (60) each
 #   make bench      linear layers against oneDNN and OpenBLAS -> docs/PERFORMANCE.md
 #   make deps       install the Debian packages the build needs (as root)
@@ -30,10 +32,13 @@ EMBEDDED = $(sort $(wildcard templates/*.in)) runtime/sf_runtime.h runtime/sf_op
            runtime/sf_ops.c runtime/sf_nn.c runtime/sf_npy.h runtime/sf_npy.c
 
 # Debian packages: build (gcc, make, cJSON, pkg-config), unit tests (Check and
-# its subunit dependency), end-to-end reference (python3 + numpy).
+# its subunit dependency), end-to-end reference (python3 + numpy); the model
+# tests compare with PyTorch (MODEL_PKGS).
 DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev python3 python3-numpy
+MODEL_PKGS = python3-torch python3-torchvision
 
-.PHONY: all deps demo test test-unit test-golden test-e2e test-bad test-concurrency test-asan \
+.PHONY: all deps demo test test-unit test-golden test-e2e test-models-tiny test-models test-bad \
+        test-concurrency test-asan \
         fuzz fuzz-replay bench clean
 
 all: $(BUILD)/sfgen
@@ -139,6 +144,19 @@ test-golden: $(BUILD)/sfgen
 test-concurrency: $(BUILD)/sfgen
 	$(PYTHON) tests/concurrency/run_concurrent.py --sfgen $(BUILD)/sfgen --work $(BUILD)/concurrency
 
+# ResNet-50, BERT and GPT-2 at reduced size (same ops, fewer and smaller
+# layers), exported from PyTorch with tools/sf_export.py, dense, 2:4 and 1:4:
+# the generated program's output against PyTorch's, and the arena's size.
+test-models-tiny: $(BUILD)/sfgen $(BUILD)/.deps-models
+	$(PYTHON) tests/models/run_models.py --sfgen $(BUILD)/sfgen --work $(BUILD)/models
+
+# The same at full size (ResNet-50 224x224, BERT-base, GPT-2 small).
+test-models: $(BUILD)/sfgen $(BUILD)/.deps-models
+	$(PYTHON) tests/models/run_models.py --full --sfgen $(BUILD)/sfgen --work $(BUILD)/models-full
+
+$(BUILD)/.deps-models: | $(BUILD)/.deps
+	$(call install_pkgs,$(MODEL_PKGS))
+
 # Every rejected input: exit code, message, no output folder; hostile names,
 # read-only and full file systems.
 test-bad: $(BUILD)/sfgen
@@ -157,6 +175,7 @@ test: $(BUILD)/.deps
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-golden
 	$(MAKE) --no-print-directory test-e2e
+	$(MAKE) --no-print-directory test-models-tiny
 	$(MAKE) --no-print-directory test-bad
 	$(MAKE) --no-print-directory test-concurrency
 	$(MAKE) --no-print-directory fuzz-replay

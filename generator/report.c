@@ -112,6 +112,10 @@ sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
         ok = cJSON_AddStringToObject(root, "mask_hash", h) != NULL;
         ok = ok && add_num(root, "blob_bytes", (double)blob->data.len);
     }
+    if (ok && g->arena_bytes) { /* planned by emit */
+        ok = add_num(root, "arena_bytes", (double)g->arena_bytes) &&
+             add_num(root, "arena_live_peak", (double)g->arena_live_peak);
+    }
     cJSON *layers = ok ? cJSON_AddArrayToObject(root, "layers") : NULL;
     ok = ok && layers;
     for (int oi = 0; ok && oi < g->nsteps; oi++) {

@@ -22,7 +22,10 @@ With --program-cases the base model's output folder is built with
 `make -C OUTDIR` and the generated program is run on valid .npy inputs
 (result compared with a plain-Python reference) and on broken ones (wrong
 dtype or shape, truncated, not .npy, missing; exit 1 naming the file) and
-bad command lines (exit 2).
+bad command lines (exit 2).  Rows with model=KEY run the program of another
+small model (PROGRAM_MODELS[KEY], generated and built the same way) instead:
+an embedding whose indices are out of range at run time must fail with
+exit 3 ("run failed") and write no output file.
 
 Every case is one row of CASES (or PROGRAM_CASES): adding a case is adding a
 row.  Prints one PASS/FAIL line per case (stderr shown on failure) and ends
@@ -410,6 +413,102 @@ SELF_NODES = [
 SELF_WORDS = Any(I("cycl"), I("itself"), I("its own"))
 
 # ---------------------------------------------------------------------------
+# small valid networks for the network ops (DESIGN §4), each a whole-model
+# mutation; the cases below break one piece of one of them
+# ---------------------------------------------------------------------------
+
+
+def _positive(n, salt):
+    # a valid variance: finite and > 0
+    return [abs(x) + 0.5 for x in _values(n, salt)]
+
+
+def graph(inputs, node_list, tensors, name=None):
+    """Replace the base model's graph: inputs [(name, shape)], nodes, tensors
+    [(name, shape, salt)] or [(name, shape, salt, values)]."""
+    def f(v):
+        v.model["inputs"] = [{"name": n, "shape": list(s), "dtype": "f32"} for n, s in inputs]
+        v.model["nodes"] = copy.deepcopy(node_list)
+        if name:
+            v.model["name"] = name
+        v.tensors = []
+        for t in tensors:
+            tname, shape, salt = t[:3]
+            v.add_tensor(tname, "F32", shape, salt)
+            if len(t) > 3:
+                v.set_tensor(tname, data=_encode(t[3], "F32"))
+    return f
+
+
+def add_input(name, shape):
+    def f(v):
+        v.model["inputs"].append({"name": name, "shape": list(shape), "dtype": "f32"})
+    return f
+
+
+def _index_of(node_list):
+    idx = {n["name"]: i for i, n in enumerate(node_list)}
+    return lambda name: node(name, idx[name])
+
+
+# CNN: conv2d (padding 1) -> batchnorm -> relu -> maxpool2d -> avgpool2d
+# (stride 1, padding 1) -> global_avgpool -> flatten -> linear
+C_IN, C_OUT, HW = 4, 8, 6
+CNN_NODES = [
+    {"op": "conv2d", "name": "cv", "inputs": [INPUT], "outputs": ["c1"],
+     "weight": "cv.weight", "bias": "cv.bias", "padding": 1},
+    {"op": "batchnorm", "name": "bn", "inputs": ["c1"], "outputs": ["b1"],
+     "weight": "bn.weight", "bias": "bn.bias", "mean": "bn.mean", "var": "bn.var"},
+    {"op": "relu", "name": "cr", "inputs": ["b1"], "outputs": ["a1"]},
+    {"op": "maxpool2d", "name": "mp", "inputs": ["a1"], "outputs": ["p1"], "kernel": 2},
+    {"op": "avgpool2d", "name": "ap", "inputs": ["p1"], "outputs": ["p2"],
+     "kernel": 3, "stride": 1, "padding": 1},
+    {"op": "global_avgpool", "name": "gp", "inputs": ["p2"], "outputs": ["g1"]},
+    {"op": "flatten", "name": "fl", "inputs": ["g1"], "outputs": ["f1"]},
+    {"op": "linear", "name": "fc", "inputs": ["f1"], "outputs": [OUTPUT], "weight": "fc.weight"},
+]
+CNN_TENSORS = [("cv.weight", [C_OUT, C_IN, 3, 3], 1), ("cv.bias", [C_OUT], 2),
+               ("bn.weight", [C_OUT], 3), ("bn.bias", [C_OUT], 4), ("bn.mean", [C_OUT], 5),
+               ("bn.var", [C_OUT], 6, _positive(C_OUT, 6)), ("fc.weight", [D_OUT, C_OUT], 7)]
+cnn = graph([(INPUT, [B_MAX, C_IN, HW, HW])], CNN_NODES, CNN_TENSORS)
+CN = _index_of(CNN_NODES)
+
+# sequence: layernorm -> attention (4 heads) -> transpose -> matmul of two
+# activations -> softmax -> slice -> concat -> reshape -> linear
+SEQ, WID = 4, 16
+SEQ_NODES = [
+    {"op": "layernorm", "name": "ln", "inputs": [INPUT], "outputs": ["h0"],
+     "weight": "ln.weight", "bias": "ln.bias", "epsilon": 1e-5},
+    {"op": "attention", "name": "att", "inputs": ["h0", "h0", "h0"], "outputs": ["h1"], "heads": 4},
+    {"op": "transpose", "name": "tr", "inputs": ["h1"], "outputs": ["h2"], "perm": [0, 2, 1]},
+    {"op": "matmul", "name": "mm", "inputs": ["h1", "h2"], "outputs": ["h3"]},
+    {"op": "softmax", "name": "sm", "inputs": ["h3"], "outputs": ["h4"], "axis": -1},
+    {"op": "slice", "name": "sl", "inputs": ["h4"], "outputs": ["h5"], "axis": 2, "start": 0, "end": 2},
+    {"op": "concat", "name": "cat", "inputs": ["h5", "h4"], "outputs": ["h6"], "axis": 2},
+    {"op": "reshape", "name": "rs", "inputs": ["h6"], "outputs": ["h7"], "shape": [0, -1]},
+    {"op": "linear", "name": "fc", "inputs": ["h7"], "outputs": [OUTPUT], "weight": "fc.weight"},
+]
+SEQ_TENSORS = [("ln.weight", [WID], 1), ("ln.bias", [WID], 2), ("fc.weight", [D_OUT, SEQ * 6], 3)]
+seq = graph([(INPUT, [B_MAX, SEQ, WID])], SEQ_NODES, SEQ_TENSORS)
+SN = _index_of(SEQ_NODES)
+
+# tokens: embedding (10 rows) -> causal attention with a key mask -> flatten -> linear
+ROWS, EDIM, MASK = 10, 16, "mask"
+EMB_NODES = [
+    {"op": "embedding", "name": "emb", "inputs": [INPUT], "outputs": ["e1"], "weight": "emb.weight"},
+    {"op": "attention", "name": "att", "inputs": ["e1", "e1", "e1", MASK], "outputs": ["t1"],
+     "heads": 2, "causal": True},
+    {"op": "flatten", "name": "fl", "inputs": ["t1"], "outputs": ["f1"]},
+    {"op": "linear", "name": "fc", "inputs": ["f1"], "outputs": [OUTPUT], "weight": "fc.weight"},
+]
+EMB_TENSORS = [("emb.weight", [ROWS, EDIM], 1), ("fc.weight", [D_OUT, SEQ * EDIM], 2)]
+emb = graph([(INPUT, [B_MAX, SEQ]), (MASK, [B_MAX, SEQ])], EMB_NODES, EMB_TENSORS)
+EN = _index_of(EMB_NODES)
+
+ATTR = I("attribute")
+MISSING = I("missing")
+
+# ---------------------------------------------------------------------------
 # the case table
 # ---------------------------------------------------------------------------
 #
@@ -469,6 +568,13 @@ CASES = [
     Ok("ok_nodes_at_limit", setk("nodes", [
         {"op": "relu", "name": "n%d" % i, "inputs": [INPUT if i == 0 else "t%d" % (i - 1)],
          "outputs": [OUTPUT if i == 3999 else "t%d" % i]} for i in range(4000)])),
+    Ok("ok_cnn", cnn),
+    Ok("ok_cnn_conv_variants", chain(cnn, setk("nodes/@cv/padding", [1, 1, 1, 1]),
+                                     setk("nodes/@cv/stride", [1, 1]), setk("nodes/@cv/dilation", 1),
+                                     setk("nodes/@cv/groups", 2), tens("cv.weight", shape=[C_OUT, 2, 3, 3]))),
+    Ok("ok_seq", seq),
+    Ok("ok_emb_attention", emb),
+    Ok("ok_gather_alias", chain(emb, setk("nodes/@emb/op", "gather"))),
 
     # -- model JSON syntax and top level -------------------------------------
     Gen("json_truncated", text(lambda t: t[:len(t) // 2]), 1, [MJ]),
@@ -648,6 +754,237 @@ CASES = [
         1, [MJ, DUP, INPUT]),
     Gen("duplicate_graph_outputs", setk("outputs", [OUTPUT, OUTPUT]), 1, [MJ, DUP, OUTPUT]),
 
+    # -- network ops: attributes an op does not take ---------------------------
+    Gen("relu_with_stride", setk("nodes/@r1/stride", 2), 1, [MJ, node("r1", 1), field("stride"), ATTR]),
+    Gen("relu_with_axis", setk("nodes/@r1/axis", 1), 1, [MJ, node("r1", 1), field("axis"), ATTR]),
+    Gen("linear_with_groups", setk("nodes/@fc1/groups", 1), 1, [MJ, node("fc1", 0), field("groups"), ATTR]),
+    Gen("conv_with_kernel", chain(cnn, setk("nodes/@cv/kernel", 3)), 1,
+        [MJ, CN("cv"), field("kernel"), ATTR]),
+    Gen("pool_with_dilation", chain(cnn, setk("nodes/@mp/dilation", 1)), 1,
+        [MJ, CN("mp"), field("dilation"), ATTR]),
+    Gen("softmax_with_weight", chain(seq, setk("nodes/@sm/weight", "ln.weight")), 1,
+        [MJ, SN("sm"), field("weight"), "softmax"]),
+    Gen("embedding_with_bias", chain(emb, setk("nodes/@emb/bias", "emb.weight")), 1,
+        [MJ, EN("emb"), field("bias"), "embedding"]),
+    Gen("matmul_two_acts_with_bias", chain(seq, setk("nodes/@mm/bias", "ln.bias")), 1,
+        [MJ, SN("mm"), field("bias"), "matmul"]),
+    Gen("attention_with_epsilon", chain(seq, setk("nodes/@att/epsilon", 1e-5)), 1,
+        [MJ, SN("att"), field("epsilon"), ATTR]),
+    Gen("unknown_key_conv", chain(cnn, setk("nodes/@cv/kernel_size", 3)), 1,
+        [MJ, CN("cv"), "kernel_size"]),
+
+    # -- conv2d ----------------------------------------------------------------
+    Gen("conv_weight_rank2", chain(cnn, tens("cv.weight", shape=[C_OUT, C_IN * 9])), 1,
+        [MJ, CN("cv"), field("weight"), "cv.weight", I("rank")]),
+    Gen("conv_weight_c_in_mismatch", chain(cnn, tens("cv.weight", shape=[C_OUT, C_IN - 1, 3, 3])), 1,
+        [MJ, CN("cv"), field("weight"), "cv.weight", I("shape")]),
+    Gen("conv_grouped_c_in_mismatch", chain(cnn, setk("nodes/@cv/groups", 2)), 1,
+        [MJ, CN("cv"), field("weight"), "cv.weight", I("shape")]),
+    Gen("conv_groups_not_dividing", chain(cnn, setk("nodes/@cv/groups", 3),
+                                          tens("cv.weight", shape=[C_OUT, 1, 3, 3])), 1,
+        [MJ, CN("cv"), field("groups"), I("divide")]),
+    Gen("conv_groups_zero", chain(cnn, setk("nodes/@cv/groups", 0)), 1,
+        [MJ, CN("cv"), field("groups"), I("range")]),
+    Gen("conv_window_larger_than_padded_input",
+        chain(cnn, tens("cv.weight", shape=[C_OUT, C_IN, HW + 3, HW + 3])), 1,
+        [MJ, CN("cv"), field("inputs"), INPUT, I("window")]),
+    Gen("conv_dilated_window_too_large", chain(cnn, setk("nodes/@cv/dilation", 4)), 1,
+        [MJ, CN("cv"), field("inputs"), I("window")]),
+    Gen("conv_stride_zero", chain(cnn, setk("nodes/@cv/stride", 0)), 1,
+        [MJ, CN("cv"), field("stride"), I("range")]),
+    Gen("conv_padding_negative", chain(cnn, setk("nodes/@cv/padding", -1)), 1,
+        [MJ, CN("cv"), field("padding"), I("range")]),
+    Gen("conv_padding_three_values", chain(cnn, setk("nodes/@cv/padding", [1, 1, 1])), 1,
+        [MJ, CN("cv"), field("padding")]),
+    Gen("conv_stride_string", chain(cnn, setk("nodes/@cv/stride", "2")), 1,
+        [MJ, CN("cv"), field("stride")]),
+    Gen("conv_bias_len_mismatch", chain(cnn, tens("cv.bias", shape=[C_OUT + 1])), 1,
+        [MJ, CN("cv"), field("bias"), "cv.bias", I("shape")]),
+    Gen("conv_without_weight", chain(cnn, delk("nodes/@cv/weight")), 1,
+        [MJ, CN("cv"), field("weight"), MISSING]),
+    Gen("conv_input_rank3", chain(cnn, setk("inputs/0/shape", [B_MAX, C_IN, HW * HW])), 1,
+        [MJ, CN("cv"), field("inputs"), INPUT, I("rank")]),
+
+    # -- pooling -----------------------------------------------------------------
+    Gen("maxpool_padding_ge_kernel", chain(cnn, setk("nodes/@mp/padding", 2)), 1,
+        [MJ, CN("mp"), field("padding"), I("window")]),
+    Gen("avgpool_padding_ge_kernel_bottom", chain(cnn, setk("nodes/@ap/padding", [1, 1, 3, 1])), 1,
+        [MJ, CN("ap"), field("padding"), I("window")]),
+    Gen("maxpool_missing_kernel", chain(cnn, delk("nodes/@mp/kernel")), 1,
+        [MJ, CN("mp"), field("kernel"), MISSING]),
+    Gen("avgpool_missing_kernel", chain(cnn, delk("nodes/@ap/kernel")), 1,
+        [MJ, CN("ap"), field("kernel"), MISSING]),
+    Gen("maxpool_kernel_zero", chain(cnn, setk("nodes/@mp/kernel", 0)), 1,
+        [MJ, CN("mp"), field("kernel"), I("range")]),
+    Gen("maxpool_kernel_three_values", chain(cnn, setk("nodes/@mp/kernel", [2, 2, 2])), 1,
+        [MJ, CN("mp"), field("kernel")]),
+    Gen("maxpool_window_too_large", chain(cnn, setk("nodes/@mp/kernel", HW + 1)), 1,
+        [MJ, CN("mp"), field("inputs"), I("window")]),
+    Gen("avgpool_stride_zero", chain(cnn, setk("nodes/@ap/stride", 0)), 1,
+        [MJ, CN("ap"), field("stride"), I("range")]),
+    Gen("global_avgpool_rank2", chain(cnn, setk("nodes/@gp/inputs", ["f1"]),
+                                      setk("nodes/@fl/inputs", ["p2"])), 1,
+        [MJ, CN("gp"), field("inputs"), "f1", I("rank")]),
+
+    # -- batchnorm -----------------------------------------------------------------
+    Gen("batchnorm_missing_mean", chain(cnn, delk("nodes/@bn/mean")), 1,
+        [MJ, CN("bn"), field("mean"), MISSING]),
+    Gen("batchnorm_missing_var", chain(cnn, delk("nodes/@bn/var")), 1,
+        [MJ, CN("bn"), field("var"), MISSING]),
+    Gen("batchnorm_missing_weight", chain(cnn, delk("nodes/@bn/weight")), 1,
+        [MJ, CN("bn"), field("weight"), MISSING]),
+    Gen("batchnorm_negative_var",
+        chain(cnn, tens("bn.var", data=_encode([1.0, 1.0, -0.5] + [1.0] * (C_OUT - 3), "F32"))), 1,
+        [MJ, CN("bn"), field("var"), "bn.var", I("variance")]),
+    Gen("batchnorm_nan_var",
+        chain(cnn, tens("bn.var", data=struct.pack("<f", float("nan")) + _encode([1.0] * (C_OUT - 1), "F32"))),
+        1, [MJ, CN("bn"), field("var"), "bn.var", I("variance")]),
+    Gen("batchnorm_mean_not_found", chain(cnn, setk("nodes/@bn/mean", "bn.avg")), 1,
+        [CN("bn"), field("mean"), "bn.avg"]),
+    Gen("batchnorm_mean_not_string", chain(cnn, setk("nodes/@bn/mean", 0)), 1,
+        [MJ, CN("bn"), field("mean")]),
+    Gen("batchnorm_mean_len_mismatch", chain(cnn, tens("bn.mean", shape=[C_OUT - 1])), 1,
+        [MJ, CN("bn"), field("mean"), "bn.mean", I("shape")]),
+    Gen("batchnorm_epsilon_negative", chain(cnn, setk("nodes/@bn/epsilon", -1e-5)), 1,
+        [MJ, CN("bn"), field("epsilon")]),
+
+    # -- flatten, reshape, transpose ------------------------------------------------
+    Gen("flatten_axis_2", chain(cnn, setk("nodes/@fl/axis", 2)), 1, [MJ, CN("fl"), field("axis")]),
+    Gen("flatten_axis_0", chain(cnn, setk("nodes/@fl/axis", 0)), 1, [MJ, CN("fl"), field("axis"), I("batch")]),
+    Gen("reshape_element_count_mismatch", chain(seq, setk("nodes/@rs/shape", [0, 5, 5])), 1,
+        [MJ, SN("rs"), field("shape"), I("elements")]),
+    Gen("reshape_wildcard_no_fit", chain(seq, setk("nodes/@rs/shape", [0, 5, -1])), 1,
+        [MJ, SN("rs"), field("shape"), "-1"]),
+    Gen("reshape_two_wildcards", chain(seq, setk("nodes/@rs/shape", [0, -1, -1])), 1,
+        [MJ, SN("rs"), field("shape"), "-1"]),
+    Gen("reshape_bad_batch_entry", chain(seq, setk("nodes/@rs/shape", [3, -1])), 1,
+        [MJ, SN("rs"), field("shape"), I("batch")]),
+    Gen("reshape_negative_dim", chain(seq, setk("nodes/@rs/shape", [0, -2, -12])), 1,
+        [MJ, SN("rs"), field("shape")]),
+    Gen("reshape_missing_shape", chain(seq, delk("nodes/@rs/shape")), 1,
+        [MJ, SN("rs"), field("shape"), MISSING]),
+    Gen("reshape_shape_empty", chain(seq, setk("nodes/@rs/shape", [])), 1,
+        [MJ, SN("rs"), field("shape")]),
+    Gen("transpose_perm_repeated_axis", chain(seq, setk("nodes/@tr/perm", [0, 1, 1])), 1,
+        [MJ, SN("tr"), field("perm"), I("permutation")]),
+    Gen("transpose_perm_axis_out_of_range", chain(seq, setk("nodes/@tr/perm", [0, 3, 1])), 1,
+        [MJ, SN("tr"), field("perm"), I("permutation")]),
+    Gen("transpose_perm_moves_batch", chain(seq, setk("nodes/@tr/perm", [1, 0, 2])), 1,
+        [MJ, SN("tr"), field("perm"), "perm[0]", I("batch")]),
+    Gen("transpose_perm_wrong_length", chain(seq, setk("nodes/@tr/perm", [0, 2])), 1,
+        [MJ, SN("tr"), field("perm"), I("rank")]),
+    Gen("transpose_missing_perm", chain(seq, delk("nodes/@tr/perm")), 1,
+        [MJ, SN("tr"), field("perm"), MISSING]),
+
+    # -- concat, slice -----------------------------------------------------------------
+    Gen("concat_shape_mismatch", chain(seq, setk("nodes/@cat/axis", 1)), 1,
+        [MJ, SN("cat"), field("inputs"), I("shape mismatch"), "h5", "h4"]),
+    Gen("concat_rank_mismatch", chain(seq, add_input("aux", [B_MAX, 8]), setk("nodes/@cat/inputs", ["h5", "aux"])),
+        1, [MJ, SN("cat"), field("inputs"), I("shape mismatch"), "aux"]),
+    Gen("concat_missing_axis", chain(seq, delk("nodes/@cat/axis")), 1,
+        [MJ, SN("cat"), field("axis"), MISSING]),
+    Gen("concat_axis_0", chain(seq, setk("nodes/@cat/axis", 0)), 1,
+        [MJ, SN("cat"), field("axis"), I("batch")]),
+    Gen("concat_axis_minus_rank", chain(seq, setk("nodes/@cat/axis", -3)), 1,
+        [MJ, SN("cat"), field("axis"), I("batch")]),
+    Gen("concat_axis_out_of_range", chain(seq, setk("nodes/@cat/axis", 3)), 1,
+        [MJ, SN("cat"), field("axis"), I("range")]),
+    Gen("concat_one_input", chain(seq, setk("nodes/@cat/inputs", ["h5"])), 1,
+        [MJ, SN("cat"), field("inputs"), "concat", "got 1"]),
+    Gen("concat_17_inputs", chain(seq, setk("nodes/@cat/inputs", ["h5"] * 17)), 1,
+        [MJ, SN("cat"), field("inputs"), "concat", "got 17"]),
+    Gen("slice_empty_result", chain(seq, setk("nodes/@sl/start", 3), setk("nodes/@sl/end", 1)), 1,
+        [MJ, SN("sl"), I("empty")]),
+    Gen("slice_start_past_end_of_axis", chain(seq, setk("nodes/@sl/start", SEQ), delk("nodes/@sl/end")), 1,
+        [MJ, SN("sl"), I("empty")]),
+    Gen("slice_step_zero", chain(seq, setk("nodes/@sl/step", 0)), 1,
+        [MJ, SN("sl"), field("step"), I("range")]),
+    Gen("slice_step_negative", chain(seq, setk("nodes/@sl/step", -1)), 1,
+        [MJ, SN("sl"), field("step"), I("range")]),
+    Gen("slice_missing_axis", chain(seq, delk("nodes/@sl/axis")), 1,
+        [MJ, SN("sl"), field("axis"), MISSING]),
+    Gen("slice_axis_0", chain(seq, setk("nodes/@sl/axis", 0)), 1,
+        [MJ, SN("sl"), field("axis"), I("batch")]),
+    Gen("slice_start_fraction", chain(seq, setk("nodes/@sl/start", 0.5)), 1,
+        [MJ, SN("sl"), field("start"), I("integer")]),
+
+    # -- layernorm, softmax --------------------------------------------------------------
+    Gen("layernorm_not_last_axis", chain(seq, setk("nodes/@ln/axis", 1)), 1,
+        [MJ, SN("ln"), field("axis"), I("last axis")]),
+    Gen("layernorm_axis_0", chain(seq, setk("nodes/@ln/axis", 0)), 1,
+        [MJ, SN("ln"), field("axis"), I("batch")]),
+    Gen("layernorm_weight_len_mismatch", chain(seq, tens("ln.weight", shape=[WID - 1])), 1,
+        [MJ, SN("ln"), field("weight"), "ln.weight", I("shape")]),
+    Gen("layernorm_bias_rank2", chain(seq, tens("ln.bias", shape=[1, WID])), 1,
+        [MJ, SN("ln"), field("bias"), "ln.bias", I("rank")]),
+    Gen("layernorm_epsilon_string", chain(seq, setk("nodes/@ln/epsilon", "1e-5")), 1,
+        [MJ, SN("ln"), field("epsilon")]),
+    Gen("softmax_axis_out_of_range", chain(seq, setk("nodes/@sm/axis", 3)), 1,
+        [MJ, SN("sm"), field("axis"), I("range")]),
+    Gen("softmax_axis_negative_out_of_range", chain(seq, setk("nodes/@sm/axis", -4)), 1,
+        [MJ, SN("sm"), field("axis"), I("range")]),
+    Gen("softmax_axis_0", chain(seq, setk("nodes/@sm/axis", 0)), 1,
+        [MJ, SN("sm"), field("axis"), I("batch")]),
+    Gen("softmax_axis_list", chain(seq, setk("nodes/@sm/axis", [1, 2])), 1,
+        [MJ, SN("sm"), field("axis"), I("integer")]),
+
+    # -- matmul of two activations ---------------------------------------------------------
+    Gen("matmul_two_acts_k_mismatch", chain(seq, setk("nodes/@mm/inputs", ["h1", "h1"])), 1,
+        [MJ, SN("mm"), field("inputs"), I("shape mismatch"), "h1"]),
+    Gen("matmul_two_acts_rank_mismatch", chain(seq, add_input("aux", [B_MAX, WID]),
+                                               setk("nodes/@mm/inputs", ["h1", "aux"])), 1,
+        [MJ, SN("mm"), field("inputs"), "aux", I("rank")]),
+    Gen("matmul_two_acts_broadcast_mismatch",
+        chain(seq, add_input("aux4", [B_MAX, 2, SEQ, WID]), add_input("auxT", [B_MAX, 3, WID, SEQ]),
+              setk("nodes/@mm/inputs", ["aux4", "auxT"])), 1,
+        [MJ, SN("mm"), field("inputs"), I("broadcast")]),
+    Gen("matmul_three_inputs", chain(seq, setk("nodes/@mm/inputs", ["h1", "h2", "h2"])), 1,
+        [MJ, SN("mm"), field("inputs"), "got 3"]),
+
+    # -- embedding / gather ----------------------------------------------------------------
+    Gen("embedding_without_weight", chain(emb, delk("nodes/@emb/weight")), 1,
+        [MJ, EN("emb"), field("weight"), MISSING]),
+    Gen("gather_without_weight", chain(emb, setk("nodes/@emb/op", "gather"), delk("nodes/@emb/weight")), 1,
+        [MJ, EN("emb"), field("weight"), MISSING]),
+    Gen("embedding_table_rank1", chain(emb, tens("emb.weight", shape=[ROWS * EDIM])), 1,
+        [MJ, EN("emb"), field("weight"), "emb.weight", I("rank")]),
+    Gen("embedding_table_not_found", chain(emb, setk("nodes/@emb/weight", "tok.weight")), 1,
+        [EN("emb"), field("weight"), "tok.weight"]),
+    Gen("embedding_axis_1", chain(emb, setk("nodes/@emb/axis", 1)), 1,
+        [MJ, EN("emb"), field("axis"), I("range")]),
+    Gen("embedding_two_inputs", chain(emb, setk("nodes/@emb/inputs", [INPUT, MASK])), 1,
+        [MJ, EN("emb"), field("inputs"), "got 2"]),
+
+    # -- attention -----------------------------------------------------------------------------
+    Gen("attention_heads_not_dividing", chain(seq, setk("nodes/@att/heads", 3)), 1,
+        [MJ, SN("att"), field("heads"), str(WID)]),
+    Gen("attention_heads_zero", chain(seq, setk("nodes/@att/heads", 0)), 1,
+        [MJ, SN("att"), field("heads"), I("range")]),
+    Gen("attention_missing_heads", chain(seq, delk("nodes/@att/heads")), 1,
+        [MJ, SN("att"), field("heads"), MISSING]),
+    Gen("attention_head_size_too_big", chain(seq, setk("inputs/0/shape", [B_MAX, SEQ, 512]),
+                                             tens("ln.weight", shape=[512]), tens("ln.bias", shape=[512]),
+                                             setk("nodes/@att/heads", 1)), 1,
+        [MJ, SN("att"), field("heads"), "256"]),
+    Gen("attention_causal_not_bool", chain(emb, setk("nodes/@att/causal", 1)), 1,
+        [MJ, EN("att"), field("causal"), I("true")]),
+    Gen("attention_bad_mask_length", chain(emb, setk("inputs/1/shape", [B_MAX, SEQ + 1])), 1,
+        [MJ, EN("att"), field("inputs"), I("mask"), MASK]),
+    Gen("attention_bad_mask_rank", chain(emb, setk("inputs/1/shape", [B_MAX, SEQ, 1])), 1,
+        [MJ, EN("att"), field("inputs"), I("mask"), MASK]),
+    Gen("attention_value_width_mismatch", chain(seq, add_input("val", [B_MAX, SEQ, WID // 2]),
+                                                setk("nodes/@att/inputs", ["h0", "h0", "val"])), 1,
+        [MJ, SN("att"), field("inputs"), I("shape mismatch")]),
+    Gen("attention_key_value_length_mismatch", chain(seq, add_input("val", [B_MAX, SEQ + 1, WID]),
+                                                     setk("nodes/@att/inputs", ["h0", "h0", "val"])), 1,
+        [MJ, SN("att"), field("inputs"), I("shape mismatch")]),
+    Gen("attention_two_inputs", chain(seq, setk("nodes/@att/inputs", ["h0", "h0"])), 1,
+        [MJ, SN("att"), field("inputs"), "attention", "got 2"]),
+    Gen("attention_five_inputs", chain(emb, setk("nodes/@att/inputs", ["e1", "e1", "e1", MASK, MASK])), 1,
+        [MJ, EN("att"), field("inputs"), "attention", "got 5"]),
+    Gen("attention_rank2_query", chain(emb, setk("nodes/@att/inputs", [MASK, "e1", "e1"])), 1,
+        [MJ, EN("att"), field("inputs"), MASK, I("rank")]),
+
     # -- a failed generation must not touch an existing output folder --------
     Gen("existing_out_bad_json", text(lambda t: t[:-3]), 1, [MJ], existing_out=True),
     Gen("existing_out_shape_mismatch", tens("fc1.bias", shape=[D_HID + 1]), 1,
@@ -715,14 +1052,56 @@ def _pack_descr(descr, vals, n):
 
 
 class Prog:
-    def __init__(self, name, content, exit=1, expect=None, argv=None, alt_ok=False):
+    def __init__(self, name, content, exit=1, expect=None, argv=None, alt_ok=False, model=None):
         """content: bytes for the input file (None: do not create it).
         argv: function(prog, in_path, out_path) -> argv (default: the normal
         --input/--output call).  expect: substrings of stderr (default: the
         input file's basename).  alt_ok: exit 0 with a correct result is
-        accepted too (for inputs a loader may legitimately support)."""
+        accepted too (for inputs a loader may legitimately support).
+        model: None for the base model's program, else a PROGRAM_MODELS key.
+        Whenever the program fails, the --output file must not exist."""
         self.name, self.content, self.exit = name, content, exit
         self.expect, self.argv, self.alt_ok = expect, argv, alt_ok
+        self.model = model
+
+
+class ProgModel:
+    """Another model whose generated program some Prog rows run: `mutate`
+    turns the base Variant into it (keeping the input and output names
+    INPUT and OUTPUT), `program` is its name (the program is OUTDIR/program)
+    and ref(x, shape) -> (expected output shape, flat values)."""
+
+    def __init__(self, mutate, program, ref):
+        self.mutate, self.program, self.ref = mutate, program, ref
+
+
+def _emb_ref(x, shape):
+    table = _values(ROWS * PDIM, 1)
+    out = []
+    for f in x:
+        i = int(f)
+        out += table[i * PDIM:(i + 1) * PDIM]
+    return tuple(shape) + (PDIM,), out
+
+
+PDIM = 3  # embedding width of the "emb" program model
+PROGRAM_MODELS = {
+    # token ids [B, SEQ] (float-coded) -> rows of a ROWS x PDIM table
+    "emb": ProgModel(graph([(INPUT, [B_MAX, SEQ])],
+                           [{"op": "embedding", "name": "emb", "inputs": [INPUT], "outputs": [OUTPUT],
+                             "weight": "emb.weight"}],
+                           [("emb.weight", [ROWS, PDIM], 1)], name="emb"),
+                     "emb", _emb_ref),
+}
+
+
+def ids(rows):
+    """An .npy of token ids (float32), one list per batch item."""
+    flat = [float(v) for r in rows for v in r]
+    return npy_bytes(shape=(len(rows), len(rows[0])), data=struct.pack("<%df" % len(flat), *flat))
+
+
+EMB_RUN_FAIL = [I("run failed"), I("embedding index")]
 
 
 def _std_argv(prog, inp, out):
@@ -764,6 +1143,18 @@ PROGRAM_CASES = [
          argv=lambda p, i, o: [p, "--input", "nosuch=" + i, "--output", "%s=%s" % (OUTPUT, o)]),
     Prog("prog_missing_input", npy_bytes(), {1, 2}, [INPUT],
          argv=lambda p, i, o: [p, "--output", "%s=%s" % (OUTPUT, o)]),
+
+    # -- the "emb" model: embedding indices are checked at run time ----------
+    Prog("prog_emb_ok", ids([[0, 1, 2, 3], [9, 8, 7, 6], [5, 5, 0, 9]]), 0, model="emb"),
+    Prog("prog_emb_ok_batch1", ids([[9, 0, 4, 4]]), 0, model="emb"),
+    Prog("prog_emb_index_equals_rows", ids([[0, 1, 2, 3], [4, ROWS, 5, 6]]), 3, EMB_RUN_FAIL, model="emb"),
+    Prog("prog_emb_index_negative", ids([[0, -1, 2, 3]]), 3, EMB_RUN_FAIL, model="emb"),
+    Prog("prog_emb_index_huge", ids([[0, 1, 2, 1e30]]), 3, EMB_RUN_FAIL, model="emb"),
+    Prog("prog_emb_index_fraction", ids([[0, 1, 2.5, 3]]), 3, EMB_RUN_FAIL, model="emb"),
+    Prog("prog_emb_index_nan", ids([[0, 1, float("nan"), 3]]), 3, EMB_RUN_FAIL, model="emb"),
+    Prog("prog_emb_index_inf", ids([[float("inf"), 1, 2, 3]]), 3, EMB_RUN_FAIL, model="emb"),
+    Prog("prog_emb_bad_last_item", ids([[0, 1, 2, 3]] * (B_MAX - 1) + [[0, 1, 2, ROWS + 100]]), 3,
+         EMB_RUN_FAIL, model="emb"),
 ]
 
 # ---------------------------------------------------------------------------
@@ -985,12 +1376,22 @@ class Runner:
 
     # -- the generated program -------------------------------------------------
     def program_cases(self, outdir):
-        name = "prog_build"
+        self.build_and_run(None, "prog_build", outdir, "mlp")
+        for key, pm in PROGRAM_MODELS.items():
+            if any(pc.model == key for pc in PROGRAM_CASES):
+                # generated like a control (exit 0, nothing written elsewhere)
+                gen_out = self.run_case(Ok("prog_gen_" + key, pm.mutate))
+                self.build_and_run(key, "prog_build_" + key, gen_out, pm.program)
+
+    def build_and_run(self, key, name, outdir, program):
+        cases = [pc for pc in PROGRAM_CASES if pc.model == key]
         if outdir is None:
-            self.report(name, ["the base model did not generate"])
+            self.report(name, ["the model did not generate"])
+            for pc in cases:
+                self.report(pc.name, ["program not built"])
             return
         code, out, err, why = run_proc(["make", "-C", outdir], self.work, 600)
-        prog = os.path.join(outdir, "mlp")
+        prog = os.path.join(outdir, program)
         probs = common_problems(code, err, why)
         if not why and code != 0:
             probs.append("make exit %s" % code)
@@ -998,10 +1399,10 @@ class Runner:
             probs.append("no program %s after make" % prog)
         self.report(name, probs, err or out)
         if probs:
-            for pc in PROGRAM_CASES:
+            for pc in cases:
                 self.report(pc.name, ["program not built"])
             return
-        for pc in PROGRAM_CASES:
+        for pc in cases:
             self.run_prog_case(pc, prog)
 
     def run_prog_case(self, pc, prog):
@@ -1017,12 +1418,12 @@ class Runner:
         if why or (code is not None and code < 0):
             self.report(pc.name, probs, err)
             return
-        good = code == 0 and self.check_output(pc.content, outp) is None
+        good = code == 0 and self.check_output(pc, outp) is None
         if pc.exit == 0:
             if code != 0:
                 probs.append("exit %s, expected 0" % code)
             else:
-                bad = self.check_output(pc.content, outp)
+                bad = self.check_output(pc, outp)
                 if bad:
                     probs.append(bad)
         elif pc.alt_ok and good:
@@ -1039,19 +1440,24 @@ class Runner:
             miss = [repr(w) for w in expect if not _has(err, w)]
             if miss:
                 probs.append("stderr lacks " + ", ".join(miss))
+            if code != 0 and os.path.exists(outp):
+                probs.append("the program failed but wrote its output file")
         self.report(pc.name, probs, err)
 
-    def check_output(self, content, outp):
-        """None if outp holds the right result for input npy `content`."""
+    def check_output(self, pc, outp):
+        """None if outp holds the right result for pc's input npy."""
         try:
-            x, shape = parse_npy(content)
+            x, shape = parse_npy(pc.content)
             y, yshape = parse_npy(open(outp, "rb").read())
         except (OSError, ValueError) as e:
             return "cannot read the result: %s" % e
         batch = shape[0]
-        if tuple(yshape) != (batch, D_OUT):
-            return "result shape %s, expected %s" % (yshape, (batch, D_OUT))
-        ref = reference(x, batch)
+        if pc.model is None:
+            want, ref = (batch, D_OUT), reference(x, batch)
+        else:
+            want, ref = PROGRAM_MODELS[pc.model].ref(x, shape)
+        if tuple(yshape) != tuple(want):
+            return "result shape %s, expected %s" % (yshape, want)
         for i, (a, b) in enumerate(zip(y, ref)):
             if abs(a - b) > 1e-4 + 1e-4 * abs(b):
                 return "result[%d] = %r, expected %r" % (i, a, b)

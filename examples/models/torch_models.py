@@ -1,0 +1,152 @@
+"""torch_models.py - PyTorch definitions of the three networks SparseFlow
+compiles end to end (ResNet-50, a BERT-base encoder, GPT-2 small), each at its
+full size and at a reduced size with the same ops (for the tests).
+
+Weights are seeded random: pretrained ones are not needed to check that the
+generated code computes what PyTorch computes on the same weights.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention; sf_export maps it onto one fused
+    `attention` node between the q/k/v and output projections."""
+    sf_attention = True
+
+    def __init__(self, dim, heads, causal=False):
+        super().__init__()
+        self.heads, self.causal = heads, causal
+        self.q, self.k, self.v, self.o = (nn.Linear(dim, dim) for _ in range(4))
+
+    def forward(self, x, mask=None):
+        B, S, E = x.shape
+        D = E // self.heads
+
+        def split(t):  # [B, S, E] -> [B, heads, S, D]
+            return t.view(B, S, self.heads, D).transpose(1, 2)
+
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        s = q @ k.transpose(-1, -2) / math.sqrt(D)
+        if self.causal:
+            s = s.masked_fill(torch.ones(S, S, dtype=torch.bool).triu(1), float("-inf"))
+        if mask is not None:  # [B, S]: 0 drops a key (padding)
+            s = s.masked_fill(mask[:, None, None, :] == 0, float("-inf"))
+        y = (F.softmax(s, dim=-1) @ v).transpose(1, 2).reshape(B, S, E)
+        return self.o(y)
+
+
+class BertLayer(nn.Module):
+    def __init__(self, d, heads, ff):
+        super().__init__()
+        self.attn = Attention(d, heads)
+        self.ln1, self.ln2 = nn.LayerNorm(d, eps=1e-12), nn.LayerNorm(d, eps=1e-12)
+        self.up, self.down = nn.Linear(d, ff), nn.Linear(ff, d)
+        self.act = nn.GELU()
+
+    def forward(self, x, mask):
+        h = self.ln1(x + self.attn(x, mask))
+        return self.ln2(h + self.down(self.act(self.up(h))))
+
+
+class Bert(nn.Module):
+    """BERT encoder with its embeddings; positions and segments are inputs."""
+
+    def __init__(self, vocab=30522, d=768, layers=12, heads=12, ff=3072, max_pos=512):
+        super().__init__()
+        self.word = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(max_pos, d)
+        self.seg = nn.Embedding(2, d)
+        self.ln = nn.LayerNorm(d, eps=1e-12)
+        self.layers = nn.ModuleList(BertLayer(d, heads, ff) for _ in range(layers))
+
+    def forward(self, ids, positions, segments, mask):
+        h = self.ln(self.word(ids) + self.pos(positions) + self.seg(segments))
+        for layer in self.layers:
+            h = layer(h, mask)
+        return h
+
+
+class GPT2Block(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = Attention(d, heads, causal=True)
+        self.fc, self.proj = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+        self.act = nn.GELU(approximate="tanh")
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.proj(self.act(self.fc(self.ln2(x))))
+
+
+class GPT2(nn.Module):
+    """GPT-2 prefill: logits for every position; the head shares wte's weights."""
+
+    def __init__(self, vocab=50257, d=768, layers=12, heads=12, ctx=1024):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(ctx, d)
+        self.blocks = nn.ModuleList(GPT2Block(d, heads) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+        self.head.weight = self.wte.weight
+
+    def forward(self, ids, positions):
+        h = self.wte(ids) + self.wpe(positions)
+        for b in self.blocks:
+            h = b(h)
+        return self.head(self.ln_f(h))
+
+
+def _randomise_norms(model, gen):
+    """Random batch-norm statistics and norm affine terms, so that folding
+    and normalisation are exercised with values other than 0 and 1."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2, generator=gen)
+                m.running_var.uniform_(0.5, 1.5, generator=gen)
+            if isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)) and m.weight is not None:
+                m.weight.uniform_(0.5, 1.5, generator=gen)
+                m.bias.uniform_(-0.2, 0.2, generator=gen)
+
+
+def resnet50(tiny=False):
+    import torchvision
+    from torchvision.models.resnet import Bottleneck, ResNet
+    if tiny:  # every op of ResNet-50, one bottleneck per stage
+        return ResNet(Bottleneck, [1, 1, 1, 1], num_classes=10)
+    return torchvision.models.resnet50(num_classes=1000)
+
+
+def build(arch, tiny=False, seed=0):
+    """(model, example inputs at the maximum batch, names) for an architecture."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    if arch == "resnet50":
+        model, batch = resnet50(tiny), 2 if tiny else 8
+        hw = 32 if tiny else 224
+        inputs = {"image": torch.randn(batch, 3, hw, hw, generator=gen)}
+    elif arch == "bert":
+        cfg = dict(vocab=100, d=64, layers=2, heads=4, ff=128, max_pos=32) if tiny else {}
+        model, batch, S = Bert(**cfg), 2 if tiny else 4, 16 if tiny else 128
+        V = cfg.get("vocab", 30522)
+        mask = torch.ones(batch, S)
+        mask[-1, S // 2:] = 0  # the last sequence is padded
+        inputs = {"ids": torch.randint(0, V, (batch, S), generator=gen),
+                  "positions": torch.arange(S).repeat(batch, 1),
+                  "segments": torch.randint(0, 2, (batch, S), generator=gen),
+                  "mask": mask}
+    elif arch == "gpt2":
+        cfg = dict(vocab=96, d=64, layers=2, heads=4, ctx=32) if tiny else {}
+        model, batch, S = GPT2(**cfg), 2 if tiny else 1, 16 if tiny else 128
+        V = cfg.get("vocab", 50257)
+        inputs = {"ids": torch.randint(0, V, (batch, S), generator=gen),
+                  "positions": torch.arange(S).repeat(batch, 1)}
+    else:
+        raise ValueError("unknown architecture %s" % arch)
+    _randomise_norms(model, gen)
+    return model.eval(), inputs

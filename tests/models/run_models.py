@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""run_models.py - whole networks against PyTorch: each architecture of
+examples/models/torch_models.py is exported with tools/sf_export.py (dense,
+2:4 and 1:4 pruned), generated with sfgen, built, run at batch 1 and at the
+maximum batch, and compared with PyTorch's output on the same weights and
+inputs (max |sf - torch| / max |torch| <= 1e-4). Also checks that the arena
+stays within 1.25x of the most bytes live at one step.
+
+    run_models.py [--full] [--arch resnet50,bert,gpt2] [--work DIR]
+
+--full runs the full-size models (make test-models); the default runs the
+reduced ones (same ops, fewer and smaller layers) for make test.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tools"))
+sys.path.insert(0, os.path.join(REPO, "examples", "models"))
+import sf_export  # noqa: E402
+import torch_models  # noqa: E402
+
+TOL = 1e-4
+ARENA_SLACK = 1.25
+
+
+def run(cmd, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if p.returncode:
+        raise RuntimeError("$ %s\n[exit %d]\n%s%s" % (" ".join(cmd), p.returncode,
+                                                    p.stdout[-3000:], p.stderr[-3000:]))
+    return p.stdout
+
+
+def check(arch, prune, tiny, sfgen, work):
+    model, inputs = torch_models.build(arch, tiny=tiny, seed=1)
+    if prune:
+        n, m = (int(v) for v in prune.split(":"))
+        sf_export.prune_nm(model, n, m)
+    name = "%s_%s" % (arch, (prune or "dense").replace(":", "_"))
+    d = os.path.join(work, name)
+    model_json = sf_export.export(model, inputs, d, name=name)
+    gen = os.path.join(d, "gen")
+    t0 = time.time()
+    run([sfgen, model_json, "-o", gen, "-q"])
+    run(["make", "-s", "-C", gen, "-j%d" % (os.cpu_count() or 2)])
+    build_s = time.time() - t0
+    rep = json.load(open(os.path.join(gen, "report.json")))
+    results = []
+    arena, peak = rep["arena_bytes"], rep["arena_live_peak"]
+    results.append(("arena %d <= %.2f x live peak %d" % (arena, ARENA_SLACK, peak),
+                    arena <= ARENA_SLACK * peak))
+    out_names = json.load(open(model_json))["outputs"]
+    maxb = next(iter(inputs.values())).shape[0]
+    for b in sorted({1, maxb}):
+        sub = {k: v[:b] for k, v in inputs.items()}
+        with torch.no_grad():
+            ref = model(*sub.values())
+        ref = [ref] if isinstance(ref, torch.Tensor) else list(ref)
+        cmd = [os.path.join(gen, name), "--threads", "2"]
+        for k, v in sub.items():
+            p = os.path.join(d, "in_%s_b%d.npy" % (k, b))
+            np.save(p, v.numpy().astype(np.float32))
+            cmd += ["--input", "%s=%s" % (k, p)]
+        outs = []
+        for o in out_names:
+            p = os.path.join(d, "out_%s_b%d.npy" % (o, b))
+            cmd += ["--output", "%s=%s" % (o, p)]
+            outs.append(p)
+        run(cmd)
+        for o, p, r in zip(out_names, outs, ref):
+            y, r = np.load(p).astype(np.float64), r.numpy().astype(np.float64)
+            err = np.abs(y - r).max() / max(np.abs(r).max(), 1e-30) if y.shape == r.shape \
+                else float("inf")
+            results.append(("%s batch=%d max rel err %.2e" % (o, b, err), err <= TOL))
+    return name, build_s, results
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sfgen", default=os.path.join(REPO, "build", "sfgen"))
+    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--arch", default="resnet50,bert,gpt2")
+    ap.add_argument("--prune", default="dense,2:4,1:4")
+    ap.add_argument("--work", default=None)
+    args = ap.parse_args()
+    work = args.work or tempfile.mkdtemp(prefix="sf-models-")
+    torch.set_num_threads(2)
+    passed = failed = 0
+    for arch in args.arch.split(","):
+        for pr in args.prune.split(","):
+            label = "%s %s %s" % (arch, "full" if args.full else "tiny", pr)
+            try:
+                name, secs, results = check(arch, None if pr == "dense" else pr,
+                                            not args.full, args.sfgen, work)
+            except Exception as e:  # noqa: BLE001 - reported as a failure
+                print("%-28s FAIL %s" % (label, e))
+                failed += 1
+                continue
+            ok = all(r[1] for r in results)
+            for what, good in results:
+                print("%-28s %s  %s" % (label, "PASS" if good else "FAIL", what))
+                passed += good
+                failed += not good
+            print("# %s: generated and built in %.1fs" % (label, secs), flush=True)
+            if ok:
+                shutil.rmtree(os.path.join(work, name), ignore_errors=True)
+    if not failed and not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
