@@ -169,6 +169,7 @@ typedef struct {
     int64_t tokens_per_item;        /* rows of x per batch item (conv: output pixels) */
     int64_t k_per_chan;             /* columns per input channel (conv: kh*kw) */
     int chan_cols;                  /* the input's SPA channels map onto columns */
+    int chan_rows;                  /* the output's SPA channels are its rows */
     int64_t out, in;
     float *w;                       /* [out][in] */
     float *bias;                    /* [out] or NULL */

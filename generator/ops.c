@@ -152,11 +152,15 @@ static sf_status weight_f32(sf_vctx *c, const sf_desc_node *n, const char *field
     for (int i = 0; i < rank; i++)
         if (dims[i] >= 0 && t->dims[i] != dims[i]) {
             char s[200], e[200];
+            size_t o = 0;
             sf_v_shape_str(t->dims, t->rank, s, sizeof s);
-            sf_v_shape_str(dims, rank, e, sizeof e);
-            for (char *p = e; *p; p++) /* any-size dims read as '?' */
-                if (p[0] == '-' && p[1] == '1')
-                    p[0] = ' ', p[1] = '?';
+            for (int j = 0; j < rank && o < sizeof e; j++) /* any size reads as '?' */
+                o += (size_t)(dims[j] >= 0 ? snprintf(e + o, sizeof e - o, "%s%lld",
+                                                      j ? ", " : "[", (long long)dims[j])
+                                           : snprintf(e + o, sizeof e - o, "%s?",
+                                                      j ? ", " : "["));
+            if (o < sizeof e)
+                snprintf(e + o, sizeof e - o, "]");
             return sf_error(SF_EINPUT, sf_v_where(c, n, field), "shape mismatch: tensor '%s' "
                             "is %s, expected %s", tname, s, e);
         }
@@ -282,6 +286,7 @@ static sf_status build_conv(sf_vctx *c, const sf_desc_node *n, sf_node *node, co
     L->tokens_per_item = out->dims[2] * out->dims[3];
     L->k_per_chan = at->kernel[0] * at->kernel[1];
     L->chan_cols = 1;
+    L->chan_rows = 1;
     node->lin = L;
     return SF_OK;
 }
@@ -589,8 +594,9 @@ static sf_status build_attention(sf_vctx *c, const sf_desc_node *n, sf_node *nod
                         "%s: expected [B, Sq, E], [B, Sk, E], [B, Sk, E]", s0, s1, s2);
     }
     if (E % heads || E / heads > 256)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "heads"), "%lld heads: the width %lld must "
-                        "split into heads of at most 256", (long long)heads, (long long)E);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "heads"), "heads = %lld must divide the "
+                        "width %lld into heads of at most 256 values", (long long)heads,
+                        (long long)E);
     if (node->nin == 4) {
         const sf_tensor *m = &c->g->tensors[node->in[3]];
         if (m->rank != 2 || m->dims[0] != q->dims[0] || m->dims[1] != k->dims[1])

@@ -130,7 +130,7 @@ static void forward(sf_graph *g)
         memset(out->zero, 0, (size_t)C); /* unknown: assume nonzero (sigmoid(0) = 0.5) */
         if (n->lin) {
             const sf_linear *L = n->lin;
-            for (int64_t o = 0; o < C; o++) {
+            for (int64_t o = 0; o < C && L->chan_rows; o++) {
                 int zero = !L->bias || L->bias[o] == 0.0f;
                 for (int64_t k = 0; k < L->in && zero; k++)
                     if (L->w[o * L->in + k] != 0.0f && !sf_linear_col_zero(L, a, k))
@@ -176,7 +176,7 @@ static void backward(sf_graph *g)
         if (n->lin) {
             const sf_linear *L = n->lin;
             sf_tensor *in = &g->tensors[n->in[0]];
-            if (!L->chan_cols) {
+            if (!L->chan_cols || !L->chan_rows) {
                 need_all(in);
                 continue;
             }

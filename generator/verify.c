@@ -157,6 +157,7 @@ static sf_status build_linear(sf_vctx *c, const sf_desc_node *n, sf_node *node, 
         L->tokens_per_item *= in->dims[i];
     L->k_per_chan = 1;
     L->chan_cols = sf_tensor_chan_axis(in) == in->rank - 1;
+    L->chan_rows = L->chan_cols; /* the output has the input's rank */
     L->w = sf_arena_array(&g->arena, (size_t)(O * K), sizeof(float));
     if (!L->w)
         return oom();
@@ -345,6 +346,10 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
         else if (node->op == SF_OP_ATTENTION)
             want = 3, want_max = 4;
         if (n->ninputs < want || n->ninputs > want_max) {
+            if (node->op == SF_OP_BMM)
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "matmul takes two "
+                                "activations, or one and a 'weight' [K, N]; got %d inputs",
+                                n->ninputs);
             if (want == want_max)
                 return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "%s expects %d input "
                                 "tensor%s, got %d", n->op, want, want > 1 ? "s" : "",

@@ -298,8 +298,11 @@ def model_cnn(max_batch=4):
     cat = mb.concat([gq, u], axis=1, name="cat")                          # [B,16,4,2]
     gp = mb.flatten(mb.global_avgpool(cat, name="gap"), name="flat")
     y = mb.linear(gp, 10, name="head", out="y")
+    # a linear on an NCHW tensor (over W) with dead rows: its rows are not channels
+    w4 = mb.linear(cat, 5, name="lin4d", pattern="2:4", dead_rows=(1,), out="w4")
     mb.output(y)
     mb.output(cat)
+    mb.output(w4)
     return mb
 
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""export_model.py - writes one of the example networks as a SparseFlow
+model (JSON + safetensors), seeded random weights, optionally N:M pruned,
+plus the example inputs as .npy files and PyTorch's outputs for them.
+
+    export_model.py resnet50|bert|gpt2 -o DIR [--tiny] [--prune 2:4] [--seed N]
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools"))
+sys.path.insert(0, HERE)
+import sf_export  # noqa: E402
+import torch_models  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("arch", choices=["resnet50", "bert", "gpt2"])
+    ap.add_argument("-o", "--out", required=True)
+    ap.add_argument("--tiny", action="store_true", help="the reduced test size")
+    ap.add_argument("--prune", default=None, help="N:M, e.g. 2:4 or 1:4")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    model, inputs = torch_models.build(args.arch, tiny=args.tiny, seed=args.seed)
+    if args.prune:
+        n, m = (int(v) for v in args.prune.split(":"))
+        sf_export.prune_nm(model, n, m)
+    path = sf_export.export(model, inputs, args.out, name=args.arch)
+    for k, v in inputs.items():
+        np.save(os.path.join(args.out, "%s.npy" % k), v.numpy().astype(np.float32))
+    with torch.no_grad():
+        np.save(os.path.join(args.out, "expected.npy"), model(*inputs.values()).numpy())
+    print("wrote %s, inputs %s, expected.npy" % (path, ", ".join(k + ".npy" for k in inputs)))
+
+
+if __name__ == "__main__":
+    main()
