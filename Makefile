@@ -9,6 +9,7 @@
 #   make test-models  ResNet-50, BERT-base, GPT-2 at full size against PyTorch
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS (60) each
 #   make bench      linear layers against oneDNN and OpenBLAS -> docs/PERFORMANCE.md
+#   make bench-models  ResNet-50, BERT, GPT-2 against onnxruntime and PyTorch
 #   make deps       install the Debian packages the build needs (as root)
 #   make clean      remove build/
 #
@@ -38,7 +39,7 @@ DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev pytho
 MODEL_PKGS = python3-torch python3-torchvision
 
 .PHONY: all deps demo test test-unit test-golden test-e2e test-models-tiny test-models test-bad \
-        test-concurrency test-asan \
+        test-concurrency test-asan bench-models \
         fuzz fuzz-replay bench clean
 
 all: $(BUILD)/sfgen
@@ -253,6 +254,22 @@ $(BUILD)/bench/loadport: bench/loadport.c | $(BUILD)/.deps
 bench: $(BUILD)/sfgen $(BUILD)/bench/peers $(BUILD)/bench/peers_blis $(BUILD)/bench/loadport
 	$(PYTHON) bench/run_bench.py --sfgen $(BUILD)/sfgen --peers $(BUILD)/bench/peers \
 	    --loadport $(BUILD)/bench/loadport --work $(BUILD)/bench/work $(BENCH_ARGS)
+
+# Whole networks (ResNet-50, BERT-base, GPT-2 small; dense, 2:4, 1:4) against
+# onnxruntime and PyTorch on the same weights -> docs/PERFORMANCE.md.
+# onnxruntime comes from PyPI into a virtual environment that also sees
+# Debian's PyTorch and NumPy. MODELS_BENCH_ARGS passes options through.
+MODELS_VENV = $(BUILD)/venv-models
+bench-models: $(BUILD)/sfgen $(MODELS_VENV)/.ok
+	$(MODELS_VENV)/bin/python bench/run_models_bench.py --sfgen $(BUILD)/sfgen $(MODELS_BENCH_ARGS)
+
+$(MODELS_VENV)/.ok: | $(BUILD)/.deps-models $(BUILD)/.deps-venv
+	$(PYTHON) -m venv --system-site-packages $(MODELS_VENV)
+	$(MODELS_VENV)/bin/pip install -q onnxruntime
+	@touch $@
+
+$(BUILD)/.deps-venv: | $(BUILD)/.deps
+	$(call install_pkgs,python3-venv python3-pip)
 
 # ---- demo --------------------------------------------------------------------
 
