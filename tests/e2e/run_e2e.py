@@ -689,7 +689,7 @@ def cli_cases(args, work, res):
         ("wrong sparseflow version",
          [variant("k3", lambda m: m.__setitem__("sparseflow", 2)),
           "-o", out], 1),
-        ("unknown op", [variant("k4", set_node(1, "op", "softmax")),
+        ("unknown op", [variant("k4", set_node(1, "op", "rmsnorm")),
                         "-o", out], 1),
         ("weight shape mismatch",
          [variant("k5", set_node(2, "weight", "fc3.weight")), "-o", out],
