@@ -166,9 +166,11 @@ static size_t place(buffer *b, int n)
 sf_status sf_plan_arena(sf_graph *g, sf_arena_plan *ap)
 {
     int *step_of = sf_malloc(sizeof(int) * (size_t)(g->nnodes ? g->nnodes : 1));
+    int *buf_of = sf_malloc(sizeof(int) * (size_t)g->ntensors); /* tensor -> buffer, -1 */
     buffer *b = sf_malloc(sizeof *b * (size_t)(g->ntensors + g->nnodes + 1));
-    if (!step_of || !b) {
+    if (!step_of || !buf_of || !b) {
         sf_free(step_of);
+        sf_free(buf_of);
         sf_free(b);
         return oom();
     }
@@ -177,8 +179,10 @@ sf_status sf_plan_arena(sf_graph *g, sf_arena_plan *ap)
     int nb = 0;
     for (int i = 0; i < g->ntensors; i++) {
         sf_tensor *t = &g->tensors[i];
+        buf_of[i] = -1;
         if (!is_intermediate(t) || t->dropped)
             continue;
+        buf_of[i] = nb;
         buffer *x = &b[nb++];
         x->size = round64((size_t)(t->dims[0] * sf_tensor_inner(t)) * sizeof(float));
         x->first = x->last = step_of[t->producer];
@@ -187,9 +191,8 @@ sf_status sf_plan_arena(sf_graph *g, sf_arena_plan *ap)
     for (int oi = 0; oi < g->nsteps; oi++) { /* a tensor lives until its last reader */
         const sf_node *n = &g->nodes[g->order[oi]];
         for (int j = 0; j < n->nin; j++)
-            for (int k = 0; k < nb; k++)
-                if (b[k].dst == &g->tensors[n->in[j]].arena_offset && b[k].last < oi)
-                    b[k].last = oi;
+            if (buf_of[n->in[j]] >= 0)
+                b[buf_of[n->in[j]]].last = oi; /* steps run in order: the last wins */
     }
     for (int oi = 0; oi < g->nsteps; oi++) {
         sf_node *n = &g->nodes[g->order[oi]];
@@ -220,6 +223,7 @@ sf_status sf_plan_arena(sf_graph *g, sf_arena_plan *ap)
     g->arena_bytes = ap->total;
     g->arena_live_peak = peak;
     sf_free(step_of);
+    sf_free(buf_of);
     sf_free(b);
     return SF_OK;
 }
@@ -235,13 +239,15 @@ static void tensor_expr(const sf_graph *g, int id, char *buf, size_t n)
         snprintf(buf, n, "(float *)(void *)(A + %zu)", t->arena_offset);
 }
 
-static void dims_list(const sf_tensor *t, int batch_symbolic, char *buf, size_t n)
+/* "d0, d1, ..."; batch != NULL writes that text for dims[0] ("B" in
+ * comments, "-1" for the runtime's "batch at run time"). */
+static void dims_list(const sf_tensor *t, const char *batch, char *buf, size_t n)
 {
     size_t o = 0;
     buf[0] = 0;
     for (int i = 0; i < t->rank && o < n; i++) {
-        if (i == 0 && batch_symbolic)
-            o += (size_t)snprintf(buf + o, n - o, "B");
+        if (i == 0 && batch)
+            o += (size_t)snprintf(buf + o, n - o, "%s", batch);
         else
             o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)t->dims[i]);
     }
@@ -472,7 +478,7 @@ static sf_status emit_header(ectx *c)
         for (int i = 0; i < cnt; i++) {
             const sf_tensor *t = &g->tensors[pass ? g->outputs[i] : g->inputs[i]];
             char dims[256];
-            dims_list(t, 1, dims, sizeof dims);
+            dims_list(t, "B", dims, sizeof dims);
             SET("DIR", "%s", pass ? "output" : "input");
             SET("NAME", "%s", t->name);
             SET("SHAPE", "%s", dims);
@@ -546,14 +552,6 @@ static int64_t prod(const sf_tensor *t, int from, int to)
     return p;
 }
 
-/* dims for the runtime's shape arguments: the batch as -1 (run time) */
-static void dims_runtime(const sf_tensor *t, char *buf, size_t n)
-{
-    size_t o = (size_t)snprintf(buf, n, "-1");
-    for (int i = 1; i < t->rank && o < n; i++)
-        o += (size_t)snprintf(buf + o, n - o, ", %lld", (long long)t->dims[i]);
-}
-
 static sf_status conv_shape_vars(ectx *c, const sf_node *n)
 {
     const sf_tensor *x = &c->g->tensors[n->in[0]], *y = &c->g->tensors[n->out];
@@ -603,16 +601,16 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
     case SF_OP_ADD:
     case SF_OP_MUL: {
         const sf_tensor *b = &g->tensors[n->in[1]];
-        dims_list(x, 0, buf[0], sizeof buf[0]);
-        dims_list(b, 0, buf[1], sizeof buf[1]);
-        dims_list(to, 0, buf[2], sizeof buf[2]);
+        dims_list(x, NULL, buf[0], sizeof buf[0]);
+        dims_list(b, NULL, buf[1], sizeof buf[1]);
+        dims_list(to, NULL, buf[2], sizeof buf[2]);
         SET("A", "%s", e[0]);
         SET("B", "%s", e[1]);
         SET("ADIMS", "%s", buf[0]);
         SET("BDIMS", "%s", buf[1]);
         SET("YDIMS", "%s", buf[2]);
-        dims_list(x, 1, buf[0], sizeof buf[0]);
-        dims_list(b, 1, buf[1], sizeof buf[1]);
+        dims_list(x, "B", buf[0], sizeof buf[0]);
+        dims_list(b, "B", buf[1], sizeof buf[1]);
         SET("ASHAPE", "%s", buf[0]);
         SET("BSHAPE", "%s", buf[1]);
         SET("RANK", "%d", to->rank);
@@ -642,7 +640,7 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         return expand(c, T_MODEL_C, "step_copy", out);
     case SF_OP_TRANSPOSE: {
         size_t o = 0;
-        dims_runtime(x, buf[0], sizeof buf[0]);
+        dims_list(x, "-1", buf[0], sizeof buf[0]);
         for (int i = 0; i < x->rank; i++)
             o += (size_t)snprintf(buf[1] + o, sizeof buf[1] - o, "%s%d", i ? ", " : "",
                                   n->at.perm[i]);
@@ -693,9 +691,9 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         SET("INNER", "%lld", (long long)prod(x, n->at.axis + 1, x->rank));
         return expand(c, T_MODEL_C, "step_softmax", out);
     case SF_OP_BMM:
-        dims_runtime(x, buf[0], sizeof buf[0]);
-        dims_runtime(&g->tensors[n->in[1]], buf[1], sizeof buf[1]);
-        dims_runtime(to, buf[2], sizeof buf[2]);
+        dims_list(x, "-1", buf[0], sizeof buf[0]);
+        dims_list(&g->tensors[n->in[1]], "-1", buf[1], sizeof buf[1]);
+        dims_list(to, "-1", buf[2], sizeof buf[2]);
         SET("A", "%s", e[0]);
         SET("B", "%s", e[1]);
         SET("ADIMS", "%s", buf[0]);
@@ -706,7 +704,7 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
     case SF_OP_EMBEDDING:
         const_expr(c, &n->cst[0], buf[0], sizeof buf[0]);
         SET("TABLE", "%s", buf[0]);
-        SET("ROWS", "%lld", (long long)n->at.start);
+        SET("ROWS", "%lld", (long long)(n->cst[0].n / to->dims[to->rank - 1]));
         SET("DIM", "%lld", (long long)to->dims[to->rank - 1]);
         SET("NIDX", "%lld", (long long)sf_tensor_inner(x));
         return expand(c, T_MODEL_C, "step_embedding", out);
@@ -724,6 +722,8 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         return expand(c, T_MODEL_C, "step_attention", out);
     }
     default:
+        if (!sf_op_is_unary(n->op))
+            return sf_error(SF_EINTERNAL, NULL, "no code for op %s", sf_op_name(n->op));
         SET("UOP", "%s", unary_enum(n));
         SET("INNER", "%lld", (long long)sf_tensor_inner(to));
         return expand(c, T_MODEL_C, "step_unary", out);
@@ -763,7 +763,7 @@ static sf_status emit_model_c(ectx *c)
             continue;
         char what[200], dims[160];
         clean_text(t->name, what, 100);
-        dims_list(t, 0, dims, sizeof dims);
+        dims_list(t, NULL, dims, sizeof dims);
         snprintf(what + strlen(what), sizeof what - strlen(what), " [%s]", dims);
         SET("OFF", "%zu", t->arena_offset);
         SET("END", "%zu", t->arena_offset + (size_t)(t->dims[0] * sf_tensor_inner(t)) * 4);
@@ -835,7 +835,7 @@ static sf_status emit_main(ectx *c)
         for (int i = 0; i < cnt; i++) {
             const sf_tensor *t = &g->tensors[pass ? g->outputs[i] : g->inputs[i]];
             char dims[256];
-            dims_list(t, 0, dims, sizeof dims);
+            dims_list(t, NULL, dims, sizeof dims);
             SET("NAME", "%s", t->name);
             SET("RANK", "%d", t->rank);
             SET("DIMS", "%s", dims);

@@ -113,7 +113,7 @@ typedef enum {
 
 const char *sf_op_name(sf_op op);
 int sf_op_is_unary(sf_op op);
-int sf_op_keeps_zero(sf_op op);     /* f(0) == 0 */
+int sf_op_keeps_zero(sf_op op);     /* f(0) == 0, channel by channel */
 
 /* SPA census of one weight [out][in]; the reduction axis is `in`. */
 typedef struct {

@@ -34,22 +34,28 @@ static sf_status oom(void)
     return sf_error(SF_EINTERNAL, NULL, "out of memory");
 }
 
+static int in_list(const char *const *list, const char *s)
+{
+    for (const char *const *k = list; k && *k; k++)
+        if (strcmp(s, *k) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every key is in `allowed` or in `extra` (may be NULL), and appears once. */
 static sf_status check_keys(const ctx *c, const cJSON *obj, const char *const *allowed,
-                            const char *where)
+                            const char *const *extra, const char *where)
 {
     sf_status st = SF_OK;
     for (const cJSON *it = obj->child; it; it = it->next) {
-        int ok = 0;
         char w[700];
         snprintf(w, sizeof w, "%s: %s: field '%.100s'", c->base, where, it->string);
-        for (const char *const *k = allowed; *k; k++)
-            if (strcmp(it->string, *k) == 0)
-                ok = 1;
-        if (!ok) {
+        if (!in_list(allowed, it->string) && !in_list(extra, it->string)) {
             char list[512] = "";
-            for (const char *const *k = allowed; *k; k++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-                         k == allowed ? "" : ", ", *k);
+            for (int l = 0; l < 2; l++)
+                for (const char *const *k = l ? extra : allowed; k && *k; k++)
+                    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                             list[0] ? ", " : "", *k);
             st = sf_error(SF_EINPUT, w, "unknown key (expected one of: %s)", list);
         }
         /* duplicate keys: cJSON keeps both; the schema allows each once */
@@ -135,7 +141,7 @@ static sf_status load_input(const ctx *c, const cJSON *v, int i, sf_desc_input *
         snprintf(w, sizeof w, "%s: field '%s'", c->base, where);
         return sf_error(SF_EINPUT, w, "expected an object");
     }
-    sf_status st = check_keys(c, v, keys, where);
+    sf_status st = check_keys(c, v, keys, NULL, where);
     if (st)
         return st;
     char w[700];
@@ -168,7 +174,6 @@ static const char *const k_attr_keys[] = {"stride", "padding", "dilation", "grou
 /* A number, an array of up to SF_MAX_RANK integers, a string or a boolean. */
 static sf_status load_attr(const ctx *c, const cJSON *v, const char *where, sf_desc_attr *at)
 {
-    at->key = v->string;
     if (cJSON_IsBool(v)) {
         at->kind = SF_ATTR_BOOL;
         at->flag = cJSON_IsTrue(v);
@@ -214,9 +219,7 @@ static sf_status load_attr(const ctx *c, const cJSON *v, const char *where, sf_d
 static sf_status load_node(const ctx *c, const cJSON *v, int i, sf_desc_node *nd)
 {
     static const char *const keys[] = {"op", "name", "inputs", "outputs", "weight", "bias",
-                                       "approximate", "stride", "padding", "dilation", "groups",
-                                       "kernel", "axis", "epsilon", "perm", "shape", "mean",
-                                       "var", "start", "end", "step", "heads", "causal", NULL};
+                                       "approximate", NULL};
     char w[700];
     nd->index = i;
     if (!cJSON_IsObject(v)) {
@@ -244,7 +247,7 @@ static sf_status load_node(const ctx *c, const cJSON *v, int i, sf_desc_node *nd
     }
     char wk[600];
     snprintf(wk, sizeof wk, "node '%s' (nodes[%d])", nd->name, i);
-    if ((st = check_keys(c, v, keys, wk)))
+    if ((st = check_keys(c, v, keys, k_attr_keys, wk)))
         return st;
 
     const cJSON *ins = cJSON_GetObjectItemCaseSensitive(v, "inputs");
@@ -279,18 +282,18 @@ static sf_status load_node(const ctx *c, const cJSON *v, int i, sf_desc_node *nd
     }
     int na = 0;
     for (const cJSON *it = v->child; it; it = it->next)
-        for (const char *const *k = k_attr_keys; *k; k++)
-            na += strcmp(it->string, *k) == 0;
+        na += in_list(k_attr_keys, it->string);
     if (na) {
         if (!(nd->attrs = sf_arena_array(c->a, (size_t)na, sizeof *nd->attrs)))
             return oom();
         for (const cJSON *it = v->child; it; it = it->next)
             for (const char *const *k = k_attr_keys; *k; k++)
                 if (strcmp(it->string, *k) == 0) {
+                    sf_desc_attr *at = &nd->attrs[nd->nattrs++];
+                    at->key = *k; /* static: outlives the JSON text */
                     where_node(w, sizeof w, c, nd, i, *k);
-                    if ((st = load_attr(c, it, w, &nd->attrs[nd->nattrs++])))
+                    if ((st = load_attr(c, it, w, at)))
                         return st;
-                    nd->attrs[nd->nattrs - 1].key = *k; /* static: outlives the JSON */
                 }
     }
     return SF_OK;
@@ -403,7 +406,7 @@ sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, siz
     }
     static const char *const keys[] = {"sparseflow", "name", "weights", "inputs", "outputs",
                                        "nodes", NULL};
-    if ((st = check_keys(&c, root, keys, "top level")))
+    if ((st = check_keys(&c, root, keys, NULL, "top level")))
         goto done;
 
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "sparseflow");

@@ -558,7 +558,6 @@ static sf_status build_embedding(sf_vctx *c, const sf_desc_node *n, sf_node *nod
     if ((st = weight_f32(c, n, "weight", n->weight, 2, any, &w, &t)))
         return st;
     add_const(node, "table", w, t->dims[0] * t->dims[1]);
-    node->at.start = t->dims[0]; /* rows, for the bounds check at run time */
     out->rank = x->rank + 1;
     memcpy(out->dims, x->dims, sizeof out->dims);
     out->dims[x->rank] = t->dims[1];

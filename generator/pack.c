@@ -240,6 +240,8 @@ sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
         sf_node *n = &g->nodes[g->order[oi]];
         for (int j = 0; j < n->ncst && !n->folded; j++) { /* norm scales, tables */
             int64_t cnt = n->cst[j].n;
+            if (!cnt)
+                continue; /* an absent bias: the code passes NULL */
             if (sf_buf_pad(b, 64))
                 return oom();
             n->cst[j].off = b->len;

@@ -86,9 +86,8 @@ static int64_t bcast(const sf_tensor *t, int64_t c)
 /* Ops whose output channel c depends only on input channel c (broadcast). */
 static int channelwise(const sf_node *n)
 {
-    return sf_op_is_unary(n->op) || n->op == SF_OP_ADD || n->op == SF_OP_MUL ||
-           n->op == SF_OP_MAXPOOL || n->op == SF_OP_AVGPOOL || n->op == SF_OP_GLOBAL_AVGPOOL ||
-           n->op == SF_OP_BATCHNORM;
+    return sf_op_is_unary(n->op) || sf_op_keeps_zero(n->op) || n->op == SF_OP_ADD ||
+           n->op == SF_OP_MUL || n->op == SF_OP_BATCHNORM;
 }
 
 /* Input channel of output channel c through a flatten, or a concat along the
@@ -147,10 +146,8 @@ static void forward(sf_graph *g)
             for (int64_t c = 0; c < C; c++)
                 out->zero[c] = n->cst[1].data[c] == 0.0f &&
                                (a->zero[c] || n->cst[0].data[c] == 0.0f);
-        } else if (channelwise(n) && (sf_op_keeps_zero(n->op) || n->op == SF_OP_MAXPOOL ||
-                                      n->op == SF_OP_AVGPOOL ||
-                                      n->op == SF_OP_GLOBAL_AVGPOOL)) {
-            memcpy(out->zero, a->zero, (size_t)C); /* f(0) = 0; pools of zeros are zero */
+        } else if (sf_op_keeps_zero(n->op)) {
+            memcpy(out->zero, a->zero, (size_t)C);
         } else if (n->op == SF_OP_FLATTEN || n->op == SF_OP_CONCAT) {
             for (int64_t c = 0; c < C; c++) {
                 int j;

@@ -35,7 +35,9 @@ int sf_op_is_unary(sf_op op) { return op >= SF_OP_RELU && op <= SF_OP_TANH; }
 
 int sf_op_keeps_zero(sf_op op)
 {
-    return op == SF_OP_RELU || op == SF_OP_GELU || op == SF_OP_SILU || op == SF_OP_TANH;
+    /* per channel: a channel of zeros stays zeros (pools exclude padding) */
+    return op == SF_OP_RELU || op == SF_OP_GELU || op == SF_OP_SILU || op == SF_OP_TANH ||
+           op == SF_OP_MAXPOOL || op == SF_OP_AVGPOOL || op == SF_OP_GLOBAL_AVGPOOL;
 }
 
 int64_t sf_tensor_inner(const sf_tensor *t)

@@ -58,10 +58,8 @@ def _pair(v):
 
 
 class _Exporter:
-    def __init__(self, model, gm, name):
-        self.model, self.gm, self.name = model, gm, name
+    def __init__(self):
         self.nodes, self.tensors, self.alias = [], {}, {}
-        self.used = set()
 
     def weight(self, qname, t):
         """A parameter or buffer by name, once."""
@@ -247,7 +245,7 @@ def export(model, inputs, out_dir, name="model"):
     graph = tracer.trace(model)
     gm = torch.fx.GraphModule(tracer.root, graph)
     ShapeProp(gm).propagate(*inputs.values())
-    ex = _Exporter(model, gm, name)
+    ex = _Exporter()
     mods = dict(model.named_modules())
     in_decl, outs = [], []
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
