@@ -473,6 +473,8 @@ static sf_status emit_header(ectx *c)
     snprintf(name, sizeof name, "%s.h", g->name);
     TRY(file_begin(c, name, T_MODEL_H, "c", &out));
     TRY(expand(c, T_MODEL_H, "head", out));
+    if (g->cache_tokens)
+        TRY(expand(c, T_MODEL_H, "cache_defs", out));
     for (int pass = 0; pass < 2; pass++) {
         int cnt = pass ? g->noutputs : g->ninputs;
         for (int i = 0; i < cnt; i++) {
@@ -482,6 +484,7 @@ static sf_status emit_header(ectx *c)
             SET("DIR", "%s", pass ? "output" : "input");
             SET("NAME", "%s", t->name);
             SET("SHAPE", "%s", dims);
+            SET("FLOATS", "%lld", (long long)sf_tensor_inner(t));
             TRY(expand(c, T_MODEL_H, "io_comment", out));
         }
     }
@@ -489,6 +492,13 @@ static sf_status emit_header(ectx *c)
     TRY(expand_io(c, T_MODEL_H, "proto_param", "PARAM", "const float *in_", "float *out_",
                   out));
     TRY(expand(c, T_MODEL_H, "proto_end", out));
+    if (g->cache_tokens) {
+        TRY(expand(c, T_MODEL_H, "cache_proto_begin", out));
+        TRY(expand_io(c, T_MODEL_H, "proto_param", "PARAM", "const float *in_", "float *out_",
+                      out));
+        TRY(expand(c, T_MODEL_H, "cache_proto_end", out));
+    }
+    TRY(expand(c, T_MODEL_H, "tail", out));
 
     snprintf(name, sizeof name, "%s_internal.h", g->name);
     TRY(file_begin(c, name, T_INTERNAL_H, "c", &out));
@@ -719,7 +729,12 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         SET("H", "%d", n->at.heads);
         SET("D", "%lld", (long long)(x->dims[2] / n->at.heads));
         SET("CAUSAL", "%d", n->at.causal);
-        return expand(c, T_MODEL_C, "step_attention", out);
+        if (!n->at.cache)
+            return expand(c, T_MODEL_C, "step_attention", out);
+        SET("E", "%lld", (long long)x->dims[2]);
+        SET("COFF", "%zu", n->cache_offset);
+        SET("CHALF", "%lld", (long long)(x->dims[0] * n->at.cache * x->dims[2]));
+        return expand(c, T_MODEL_C, "step_attention_cached", out);
     }
     default:
         if (!sf_op_is_unary(n->op))
@@ -809,6 +824,8 @@ static sf_status emit_model_c(ectx *c)
     SET("BLOB_SIZE", "%zu", c->blob->data.len);
     SET("MASK_HASH", "0x%016llx", (unsigned long long)c->blob->mask_hash);
     TRY(expand(c, T_MODEL_C, "run_begin", out));
+    TRY(expand(c, T_MODEL_C, g->cache_tokens ? "run_cache_check" : "run_nocache", out));
+    TRY(expand(c, T_MODEL_C, "run_arena", out));
     TRY(emit_steps(c, out));
     TRY(expand(c, T_MODEL_C, "run_end", out));
     TRY(expand_io(c, T_MODEL_C, "run_param", "PARAM", "const float *in_", "float *out_",
@@ -817,7 +834,21 @@ static sf_status emit_model_c(ectx *c)
     TRY(expand_io(c, T_MODEL_C, "in_ptr", "PTR", "in_", NULL, out));
     TRY(expand(c, T_MODEL_C, "out_begin", out));
     TRY(expand_io(c, T_MODEL_C, "out_ptr", "PTR", NULL, "out_", out));
-    return expand(c, T_MODEL_C, "tail", out);
+    TRY(expand(c, T_MODEL_C, "run_call", out));
+    if (g->cache_tokens) {
+        TRY(expand(c, T_MODEL_C, "cached_begin", out));
+        TRY(expand_io(c, T_MODEL_C, "run_param", "PARAM", "const float *in_", "float *out_",
+                      out));
+        TRY(expand(c, T_MODEL_C, "cached_body", out));
+        TRY(expand_io(c, T_MODEL_C, "in_ptr", "PTR", "in_", NULL, out));
+        TRY(expand(c, T_MODEL_C, "out_begin", out));
+        TRY(expand_io(c, T_MODEL_C, "out_ptr", "PTR", NULL, "out_", out));
+        TRY(expand(c, T_MODEL_C, "cached_call", out));
+    }
+    TRY(expand(c, T_MODEL_C, "strerror", out));
+    if (g->cache_tokens)
+        TRY(expand(c, T_MODEL_C, "strerror_cache", out));
+    return expand(c, T_MODEL_C, "strerror_end", out);
 }
 
 static sf_status emit_main(ectx *c)
@@ -925,7 +956,12 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
             sf_vars_set(&c->v, "NIN", "%d", g->ninputs) ||
             sf_vars_set(&c->v, "NOUT", "%d", g->noutputs) ||
             sf_vars_set(&c->v, "NSTEPS", "%d", g->nsteps) ||
-            sf_vars_set(&c->v, "DEFAULT_THREADS", "%d", default_threads))
+            sf_vars_set(&c->v, "DEFAULT_THREADS", "%d", default_threads) ||
+            sf_vars_set(&c->v, "CACHE_TOKENS", "%lld", (long long)g->cache_tokens) ||
+            sf_vars_set(&c->v, "CACHE_STEP", "%lld", (long long)g->cache_step) ||
+            sf_vars_set(&c->v, "CACHE_LAST", "%lld", (long long)(g->cache_tokens - g->cache_step)) ||
+            sf_vars_set(&c->v, "CACHE_BYTES", "%zu", g->cache_floats * sizeof(float)) ||
+            sf_vars_set(&c->v, "CACHE_LAYOUT", "0x%016llx", (unsigned long long)g->cache_layout))
             st = oom();
     }
     if (!st)

@@ -200,6 +200,7 @@ typedef struct {
     int perm[SF_MAX_RANK];
     int64_t start, end, step;       /* slice, on `axis` */
     int heads, causal;              /* attention */
+    int64_t cache;                  /* attention: tokens its key/value cache holds, 0: none */
 } sf_attrs;
 
 /* A weight an op reads besides a linear layer's (norm scales, tables). */
@@ -225,6 +226,7 @@ typedef struct {
     sf_linear *lin;                 /* SF_OP_LINEAR, and SF_OP_CONV2D with groups == 1 */
     size_t temp_bytes;              /* arena scratch of this step alone, at the max batch */
     size_t temp_offset;
+    size_t cache_offset;            /* cached attention: float offset of its keys in the cache */
 } sf_node;
 
 typedef struct {
@@ -238,6 +240,11 @@ typedef struct {
     int *inputs; int ninputs;       /* tensor ids */
     int *outputs; int noutputs;     /* tensor ids */
     size_t arena_bytes, arena_live_peak; /* set by emit's arena plan */
+    /* Key/value cache (attention nodes with a `cache` attribute; see ops.c). */
+    int64_t cache_tokens;           /* positions the cache holds, 0: the model has none */
+    int64_t cache_step;             /* tokens one cached run appends (the query length) */
+    size_t cache_floats;            /* whole cache at the maximum batch */
+    uint64_t cache_layout;          /* hash of the layout: equal for models that may share one */
 } sf_graph;
 
 /* The axis SPA tracks channels on: 1 for NCHW images (rank 4), else the last. */

@@ -169,7 +169,8 @@ static sf_status load_input(const ctx *c, const cJSON *v, int i, sf_desc_input *
 /* Attribute keys an op may take (DESIGN §4); which op takes which is verify.c's. */
 static const char *const k_attr_keys[] = {"stride", "padding", "dilation", "groups", "kernel",
                                           "axis", "epsilon", "perm", "shape", "mean", "var",
-                                          "start", "end", "step", "heads", "causal", NULL};
+                                          "start", "end", "step", "heads", "causal", "cache",
+                                          NULL};
 
 /* A number, an array of up to SF_MAX_RANK integers, a string or a boolean. */
 static sf_status load_attr(const ctx *c, const cJSON *v, const char *where, sf_desc_attr *at)

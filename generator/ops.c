@@ -19,7 +19,7 @@ const char *const *sf_ops_attr_keys(sf_op op)
     static const char *const reshape[] = {"shape", NULL};
     static const char *const perm[] = {"perm", NULL};
     static const char *const slice[] = {"axis", "start", "end", "step", NULL};
-    static const char *const attn[] = {"heads", "causal", NULL};
+    static const char *const attn[] = {"heads", "causal", "cache", NULL};
     switch (op) {
     case SF_OP_CONV2D: return conv;
     case SF_OP_MAXPOOL: case SF_OP_AVGPOOL: return pool;
@@ -564,6 +564,49 @@ static sf_status build_embedding(sf_vctx *c, const sf_desc_node *n, sf_node *nod
     return SF_OK;
 }
 
+/* A `cache` attribute keeps this layer's keys and values across runs (the
+ * generated <model>_run_cached): each run appends its Sq tokens and attends
+ * over everything cached so far. Every cached layer must agree on the cache
+ * length and the tokens per run, so that one cache position means one token. */
+static sf_status attention_cache(sf_vctx *c, const sf_desc_node *n, sf_node *node,
+                                 const sf_tensor *q)
+{
+    sf_graph *g = c->g;
+    sf_status st;
+    if ((st = attr_int(c, n, "cache", 0, 0, (int64_t)1 << 24, &node->at.cache)) ||
+        !node->at.cache)
+        return st;
+    const char *w = sf_v_where(c, n, "cache");
+    if (!node->at.causal)
+        return sf_error(SF_EINPUT, w, "a key/value cache needs causal attention");
+    if (node->nin == 4)
+        return sf_error(SF_EINPUT, w, "a key/value cache does not take a padding mask");
+    if (c->g->tensors[node->in[1]].dims[1] != q->dims[1])
+        return sf_error(SF_EINPUT, w, "a key/value cache needs keys and values of the run's "
+                        "own %lld tokens", (long long)q->dims[1]);
+    if (node->at.cache < q->dims[1])
+        return sf_error(SF_EINPUT, w, "%lld tokens cannot hold one run of %lld",
+                        (long long)node->at.cache, (long long)q->dims[1]);
+    if (g->cache_tokens && (g->cache_tokens != node->at.cache || g->cache_step != q->dims[1]))
+        return sf_error(SF_EINPUT, w, "every cached attention must hold the same tokens (%lld) "
+                        "and run on the same number (%lld)", (long long)g->cache_tokens,
+                        (long long)g->cache_step);
+    g->cache_tokens = node->at.cache;
+    g->cache_step = q->dims[1];
+    /* keys then values, each [max batch][cache][E] */
+    size_t per;
+    node->cache_offset = g->cache_floats;
+    if (sf_mul_size((size_t)q->dims[0] * 2, (size_t)node->at.cache, &per) ||
+        sf_mul_size(per, (size_t)q->dims[2], &per) ||
+        sf_add_size(g->cache_floats, per, &g->cache_floats) ||
+        g->cache_floats > (SIZE_MAX >> 3))
+        return sf_error(SF_EINPUT, w, "the key/value cache is too large");
+    int64_t shape[3] = {q->dims[0], node->at.cache, q->dims[2]};
+    g->cache_layout = sf_hash_fnv1a(g->cache_layout ? g->cache_layout : SF_FNV_SEED, shape,
+                                    sizeof shape);
+    return SF_OK;
+}
+
 static sf_status build_attention(sf_vctx *c, const sf_desc_node *n, sf_node *node,
                                  sf_tensor *out)
 {
@@ -605,7 +648,7 @@ static sf_status build_attention(sf_vctx *c, const sf_desc_node *n, sf_node *nod
     }
     out->rank = 3;
     memcpy(out->dims, q->dims, sizeof out->dims);
-    return SF_OK;
+    return attention_cache(c, n, node, q);
 }
 
 sf_status sf_ops_build(sf_vctx *c, const sf_desc_node *n, sf_node *node)

@@ -318,7 +318,7 @@ void sf_slice(const float *x, float *y, size_t outer, int len, int start, int st
 }
 
 void sf_attention(const float *q, const float *k, const float *v, const float *mask, float *y,
-                  int B, int Sq, int Sk, int H, int D, int causal)
+                  int B, int Sq, int Sk, int kv_stride, int H, int D, int causal)
 {
     enum { KB = 64 }; /* keys scored per block */
     const size_t HD = (size_t)H * D;
@@ -345,7 +345,7 @@ void sf_attention(const float *q, const float *k, const float *v, const float *m
                     s[j - j0] = -INFINITY;
                     continue;
                 }
-                const float *kj = k + ((size_t)b * Sk + j) * HD + (size_t)h * D;
+                const float *kj = k + ((size_t)b * kv_stride + j) * HD + (size_t)h * D;
                 float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
                 for (int d = 0; d < D; d++)
@@ -367,7 +367,7 @@ void sf_attention(const float *q, const float *k, const float *v, const float *m
                     continue;
                 float p = expf(s[j - j0] - mx);
                 sum += p;
-                const float *vj = v + ((size_t)b * Sk + j) * HD + (size_t)h * D;
+                const float *vj = v + ((size_t)b * kv_stride + j) * HD + (size_t)h * D;
 #pragma omp simd
                 for (int d = 0; d < D; d++)
                     acc[d] += p * vj[d];
@@ -377,4 +377,10 @@ void sf_attention(const float *q, const float *k, const float *v, const float *m
         for (int d = 0; d < D; d++)
             yi[d] = acc[d] * inv;
     }
+}
+
+void sf_cache_append(const float *x, float *cache, int B, int T, size_t E, int C, int at)
+{
+    for (int b = 0; b < B; b++)
+        memcpy(cache + ((size_t)b * C + at) * E, x + (size_t)b * T * E, (size_t)T * E * sizeof *x);
 }

@@ -66,11 +66,16 @@ void sf_copy_blocks(const float *x, size_t xs, float *y, size_t ys, size_t outer
 void sf_slice(const float *x, float *y, size_t outer, int len, int start, int step, int cnt,
               size_t inner);
 
-/* Multi-head attention: q [B][Sq][H·D], k and v [B][Sk][H·D], y like q.
- * mask [B][Sk] or NULL: 0 drops a key (padding). causal: query i sees keys up
- * to i + Sk - Sq (the queries are the last Sq positions). A query that sees no
- * key gets zeros. Softmax is computed online, so nothing is allocated. */
+/* Multi-head attention: q [B][Sq][H·D], k and v [B][kv_stride][H·D] of which
+ * the first Sk positions are read (kv_stride = Sk for plain tensors, the cache
+ * length for a key/value cache), y like q. mask [B][Sk] or NULL: 0 drops a key
+ * (padding). causal: query i sees keys up to i + Sk - Sq (the queries are the
+ * last Sq positions). A query that sees no key gets zeros. Softmax is computed
+ * online, so nothing is allocated. */
 void sf_attention(const float *q, const float *k, const float *v, const float *mask, float *y,
-                  int B, int Sq, int Sk, int H, int D, int causal);
+                  int B, int Sq, int Sk, int kv_stride, int H, int D, int causal);
+
+/* Appends x [B][T][E] to a cache [B][C][E] at positions at..at+T-1. */
+void sf_cache_append(const float *x, float *cache, int B, int T, size_t E, int C, int at);
 
 #endif

@@ -14,6 +14,11 @@ Attention: a module with `sf_attention = True` and Linear members q, k, v, o,
 attributes `heads` and `causal`, whose forward is (x, mask=None) -> y, is
 exported as q/k/v projections, one fused `attention` node and the output
 projection. `prune_nm` prunes Linear and Conv2d weights to N:M in place.
+
+Decoding: export(..., cache=C) gives every causal attention a key/value
+cache of C positions; the generated code then has <name>_run_cached, which
+runs the example's sequence length of new tokens per call (1 for a decode
+step) against everything cached before (docs/GENERATED_API.md).
 """
 import json
 import os
@@ -58,8 +63,9 @@ def _pair(v):
 
 
 class _Exporter:
-    def __init__(self):
+    def __init__(self, cache=None):
         self.nodes, self.tensors, self.alias = [], {}, {}
+        self.cache = cache
 
     def weight(self, qname, t):
         """A parameter or buffer by name, once."""
@@ -153,8 +159,11 @@ class _Exporter:
             proj.append(out)
         ins = proj + ([self.act(mask)] if isinstance(mask, torch.fx.Node) else [])
         mid = node.name + "_mix"
-        self.nodes.append({"op": "attention", "name": mid, "inputs": ins, "outputs": [mid],
-                           "heads": int(mod.heads), "causal": bool(mod.causal)})
+        nd = {"op": "attention", "name": mid, "inputs": ins, "outputs": [mid],
+              "heads": int(mod.heads), "causal": bool(mod.causal)}
+        if self.cache and mod.causal:
+            nd["cache"] = int(self.cache)
+        self.nodes.append(nd)
         o = mod.o
         self.nodes.append({"op": "linear", "name": node.name, "inputs": [mid],
                            "outputs": [node.name], "weight": self.weight(qn + ".o.weight", o.weight),
@@ -237,15 +246,16 @@ def _write_safetensors(path, tensors):
             f.write(b)
 
 
-def export(model, inputs, out_dir, name="model"):
+def export(model, inputs, out_dir, name="model", cache=None):
     """inputs: ordered dict name -> example tensor (dim 0 = max batch), in the
-    order of forward's parameters. Returns the JSON path."""
+    order of forward's parameters; cache: key/value cache positions of causal
+    attention (None: no cache). Returns the JSON path."""
     model = model.eval()
     tracer = _Tracer()
     graph = tracer.trace(model)
     gm = torch.fx.GraphModule(tracer.root, graph)
     ShapeProp(gm).propagate(*inputs.values())
-    ex = _Exporter()
+    ex = _Exporter(cache)
     mods = dict(model.named_modules())
     in_decl, outs = [], []
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]

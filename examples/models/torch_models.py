@@ -122,17 +122,18 @@ def resnet50(tiny=False):
     return torchvision.models.resnet50(num_classes=1000)
 
 
-def build(arch, tiny=False, seed=0):
-    """(model, example inputs at the maximum batch, names) for an architecture."""
+def build(arch, tiny=False, seed=0, seq=None, batch=None):
+    """(model, example inputs at the maximum batch) for an architecture; seq
+    and batch override the sequence length and batch of BERT and GPT-2."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     if arch == "resnet50":
-        model, batch = resnet50(tiny), 2 if tiny else 8
+        model, batch = resnet50(tiny), batch or (2 if tiny else 8)
         hw = 32 if tiny else 224
         inputs = {"image": torch.randn(batch, 3, hw, hw, generator=gen)}
     elif arch == "bert":
         cfg = dict(vocab=100, d=64, layers=2, heads=4, ff=128, max_pos=32) if tiny else {}
-        model, batch, S = Bert(**cfg), 2 if tiny else 4, 16 if tiny else 128
+        model, batch, S = Bert(**cfg), batch or (2 if tiny else 4), seq or (16 if tiny else 128)
         V = cfg.get("vocab", 30522)
         mask = torch.ones(batch, S)
         mask[-1, S // 2:] = 0  # the last sequence is padded
@@ -142,7 +143,7 @@ def build(arch, tiny=False, seed=0):
                   "mask": mask}
     elif arch == "gpt2":
         cfg = dict(vocab=96, d=64, layers=2, heads=4, ctx=32) if tiny else {}
-        model, batch, S = GPT2(**cfg), 2 if tiny else 1, 16 if tiny else 128
+        model, batch, S = GPT2(**cfg), batch or (2 if tiny else 1), seq or (16 if tiny else 128)
         V = cfg.get("vocab", 50257)
         inputs = {"ids": torch.randint(0, V, (batch, S), generator=gen),
                   "positions": torch.arange(S).repeat(batch, 1)}

@@ -85,6 +85,52 @@ def check(arch, prune, tiny, sfgen, work):
     return name, build_s, results
 
 
+def check_decode(prune, tiny, sfgen, work):
+    """GPT-2 with a key/value cache: a prompt model (P tokens per call) and a
+    step model (one token) generated from one export share a cache in
+    examples/gpt2/generate.c, which runs the prompt, more given tokens one at a
+    time, then greedy generation. Every position's logits must match PyTorch
+    run on the whole sequence (the ids generated included)."""
+    model, inputs = torch_models.build("gpt2", tiny=tiny, seed=1)
+    if prune:
+        sf_export.prune_nm(model, *(int(v) for v in prune.split(":")))
+    ctx = model.wpe.weight.shape[0]
+    maxb, P, given, new = (2, 5, 8, 6) if tiny else (1, 32, 40, 8)
+    ctx = min(ctx, given + new + 8)
+    d = os.path.join(work, "gpt2_cache_%s" % (prune or "dense").replace(":", "_"))
+    t0 = time.time()
+    gens = {}
+    for name, S in (("gpt2_prompt", P), ("gpt2_step", 1)):
+        ex = {"ids": torch.zeros(maxb, S, dtype=torch.long),
+              "positions": torch.arange(S).repeat(maxb, 1)}
+        mj = sf_export.export(model, ex, os.path.join(d, name), name=name, cache=ctx)
+        gens[name] = os.path.join(d, name, "gen")
+        run([sfgen, mj, "-o", gens[name], "-q"])
+        run(["make", "-s", "-C", gens[name], "-j%d" % (os.cpu_count() or 2)])
+    run(["make", "-s", "-C", os.path.join(REPO, "examples", "gpt2"), "PROMPT=" + gens["gpt2_prompt"],
+         "STEP=" + gens["gpt2_step"], "O=" + d])
+    build_s = time.time() - t0
+    V = model.head.weight.shape[0]
+    gen = torch.Generator().manual_seed(7)
+    results = []
+    for b in sorted({1, maxb}):
+        ids = torch.randint(0, V, (b, given), generator=gen)
+        ip, lp, op = (os.path.join(d, "%s_b%d.npy" % (k, b)) for k in ("ids", "logits", "out"))
+        np.save(ip, ids.numpy().astype(np.float32))
+        run([os.path.join(d, "generate"), ip, str(new), lp, op])
+        seq = np.load(op)
+        y = np.load(lp).astype(np.float64)
+        ok_ids = seq.shape == (b, given + new + 1) and (seq[:, :given] == ids.numpy()).all()
+        T = given + new
+        full = torch.from_numpy(seq[:, :T].astype(np.int64))
+        with torch.no_grad():
+            r = model(full, torch.arange(T).repeat(b, 1)).numpy().astype(np.float64)
+        err = np.abs(y - r).max() / np.abs(r).max() if y.shape == r.shape else float("inf")
+        results.append(("cached decode batch=%d: prompt %d, %d given, %d generated, all logits "
+                        "max rel err %.2e" % (b, P, given - P, new, err), err <= TOL and ok_ids))
+    return os.path.basename(d), build_s, results
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sfgen", default=os.path.join(REPO, "build", "sfgen"))
@@ -96,24 +142,27 @@ def main():
     work = args.work or tempfile.mkdtemp(prefix="sf-models-")
     torch.set_num_threads(2)
     passed = failed = 0
-    for arch in args.arch.split(","):
-        for pr in args.prune.split(","):
-            label = "%s %s %s" % (arch, "full" if args.full else "tiny", pr)
-            try:
-                name, secs, results = check(arch, None if pr == "dense" else pr,
-                                            not args.full, args.sfgen, work)
-            except Exception as e:  # noqa: BLE001 - reported as a failure
-                print("%-28s FAIL %s" % (label, e))
-                failed += 1
-                continue
-            ok = all(r[1] for r in results)
-            for what, good in results:
-                print("%-28s %s  %s" % (label, "PASS" if good else "FAIL", what))
-                passed += good
-                failed += not good
-            print("# %s: generated and built in %.1fs" % (label, secs), flush=True)
-            if ok:
-                shutil.rmtree(os.path.join(work, name), ignore_errors=True)
+    jobs = [(arch, pr, check) for arch in args.arch.split(",") for pr in args.prune.split(",")]
+    if "gpt2" in args.arch.split(","):
+        jobs += [("gpt2-cache", pr, lambda _a, p, t, s, w: check_decode(p, t, s, w))
+                 for pr in args.prune.split(",")]
+    for arch, pr, fn in jobs:
+        label = "%s %s %s" % (arch, "full" if args.full else "tiny", pr)
+        try:
+            name, secs, results = fn(arch, None if pr == "dense" else pr,
+                                     not args.full, args.sfgen, work)
+        except Exception as e:  # noqa: BLE001 - reported as a failure
+            print("%-28s FAIL %s" % (label, e))
+            failed += 1
+            continue
+        ok = all(r[1] for r in results)
+        for what, good in results:
+            print("%-28s %s  %s" % (label, "PASS" if good else "FAIL", what))
+            passed += good
+            failed += not good
+        print("# %s: generated and built in %.1fs" % (label, secs), flush=True)
+        if ok:
+            shutil.rmtree(os.path.join(work, name), ignore_errors=True)
     if not failed and not args.work:
         shutil.rmtree(work, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
