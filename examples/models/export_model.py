@@ -4,6 +4,11 @@ model (JSON + safetensors), seeded random weights, optionally N:M pruned,
 plus the example inputs as .npy files and PyTorch's outputs for them.
 
     export_model.py resnet50|bert|gpt2 -o DIR [--tiny] [--prune 2:4] [--seed N]
+                    [--seq S] [--batch B] [--cache C] [--name NAME]
+
+The weights depend only on the architecture, --tiny, --prune and --seed, so
+exports at other sequence lengths (--seq) share them: with --cache, a
+prompt model and a one-token step model for examples/gpt2/generate.c.
 """
 import argparse
 import os
@@ -26,12 +31,19 @@ def main():
     ap.add_argument("--tiny", action="store_true", help="the reduced test size")
     ap.add_argument("--prune", default=None, help="N:M, e.g. 2:4 or 1:4")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seq", type=int, default=None, help="tokens per run (bert, gpt2)")
+    ap.add_argument("--batch", type=int, default=None, help="the maximum batch")
+    ap.add_argument("--cache", type=int, default=None,
+                    help="key/value cache positions of causal attention (gpt2)")
+    ap.add_argument("--name", default=None, help="model name (default: the architecture)")
     args = ap.parse_args()
-    model, inputs = torch_models.build(args.arch, tiny=args.tiny, seed=args.seed)
+    model, inputs = torch_models.build(args.arch, tiny=args.tiny, seed=args.seed, seq=args.seq,
+                                       batch=args.batch)
     if args.prune:
         n, m = (int(v) for v in args.prune.split(":"))
         sf_export.prune_nm(model, n, m)
-    path = sf_export.export(model, inputs, args.out, name=args.arch)
+    path = sf_export.export(model, inputs, args.out, name=args.name or args.arch,
+                            cache=args.cache)
     for k, v in inputs.items():
         np.save(os.path.join(args.out, "%s.npy" % k), v.numpy().astype(np.float32))
     with torch.no_grad():

@@ -149,5 +149,6 @@ def build(arch, tiny=False, seed=0, seq=None, batch=None):
                   "positions": torch.arange(S).repeat(batch, 1)}
     else:
         raise ValueError("unknown architecture %s" % arch)
-    _randomise_norms(model, gen)
+    # a generator of their own: the weights do not depend on seq or batch
+    _randomise_norms(model, torch.Generator().manual_seed(seed + 1))
     return model.eval(), inputs

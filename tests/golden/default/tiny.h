@@ -21,7 +21,9 @@ extern "C" {
 #define TINY_EINDEX (-5)    /* an embedding index is not an integer in the table */
 
 /* input x: float32 [B, 8], row-major; batch = first dimension */
+#define TINY_x_FLOATS 8u /* per batch item */
 /* output y: float32 [B, 3], row-major; batch = first dimension */
+#define TINY_y_FLOATS 3u /* per batch item */
 
 /* Runs the model on `batch` items (1..TINY_MAX_BATCH). `arena` is
  * TINY_ARENA_BYTES of 64-byte aligned scratch, or NULL to use an internal

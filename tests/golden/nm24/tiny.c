@@ -52,7 +52,7 @@ static double tiny_now_ms(void)
 }
 
 int tiny_run_arrays(const float *const *in, float *const *out, int batch,
-    void *arena, double *step_ms)
+    void *arena, double *step_ms, float *cache, int cache_len)
 {
     if (batch < 1 || batch > TINY_MAX_BATCH)
         return TINY_EBATCH;
@@ -68,6 +68,8 @@ int tiny_run_arrays(const float *const *in, float *const *out, int batch,
         return TINY_EALIGN;
     if (!tiny_blob_ok())
         return TINY_EWEIGHTS;
+    (void)cache;
+    (void)cache_len;
     unsigned char *A = arena ? (unsigned char *)arena : tiny_static_arena;
     double t = 0.0;
     (void)A;
@@ -107,7 +109,7 @@ int tiny_run(
     float *const out[1] = {
         out_y,
     };
-    return tiny_run_arrays(in, out, batch, arena, NULL);
+    return tiny_run_arrays(in, out, batch, arena, NULL, NULL, 0);
 }
 
 const char *tiny_strerror(int code)

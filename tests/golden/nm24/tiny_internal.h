@@ -15,9 +15,10 @@ extern const char *const tiny_step_kernels[TINY_NUM_STEPS];
 extern const double tiny_step_flops[TINY_NUM_STEPS]; /* per batch item */
 
 /* tiny_run with inputs and outputs in arrays (model order); when
- * step_ms is not NULL, adds each step's time in milliseconds to it. */
+ * step_ms is not NULL, adds each step's time in milliseconds to it. A
+ * cache (models with cached attention only) makes it tiny_run_cached. */
 int tiny_run_arrays(const float *const *in, float *const *out, int batch,
-    void *arena, double *step_ms);
+    void *arena, double *step_ms, float *cache, int cache_len);
 
 /* Linear layers: x[T][K] -> y[T][O]; xt: scratch for the repacked tiles. */
 void tiny_l0_fc1(const float *restrict x, float *restrict y, sf_vf *restrict xt, int T);
