@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """run_models_bench.py - whole networks against onnxruntime and PyTorch on
-the same weights, in one run: ResNet-50 (224x224), BERT-base (sequence 128)
-and GPT-2 small (prefill of 128 tokens), dense and N:M pruned, on 1 and 2
-threads. Every SparseFlow build is first checked against PyTorch (1e-4).
+the same weights, in one run: ResNet-50 (224x224), BERT-base (sequence 128),
+GPT-2 small (prefill of 128 tokens) and a GPT-2 decode step (one token at
+context 128, key/value cache), dense and N:M pruned, on 1 and 2 threads. Every SparseFlow build is first checked against PyTorch (1e-4).
 Medians of --runs timed runs after a warm-up; the table goes to the
 models block of docs/PERFORMANCE.md.
 
-    run_models_bench.py [--arch resnet50,bert,gpt2] [--prune dense,2:4,1:4]
+    run_models_bench.py [--arch resnet50,bert,gpt2,gpt2-decode] [--prune dense,2:4,1:4]
                         [--threads 1,2] [--runs 7] [--doc docs/PERFORMANCE.md]
 
 Run through `make bench-models`, which provides onnxruntime (PyPI) in a
@@ -33,7 +33,8 @@ import sf_export  # noqa: E402
 import torch_models  # noqa: E402
 
 BEGIN, END = "<!-- models:begin -->", "<!-- models:end -->"
-TARGETS = {("bert", "2:4"): 1.5, ("resnet50", "2:4"): 1.3}
+TARGETS = {("bert", "2:4"): 1.5, ("resnet50", "2:4"): 1.3, ("gpt2-decode", "2:4"): 1.7}
+CONTEXT = 128  # cached tokens before the timed decode step
 
 
 def run(cmd, env=None):
@@ -81,6 +82,7 @@ def bench_one(arch, prune, threads, runs, sfgen, work, ort):
         cmd += ["--input", "%s=%s" % (k, p)]
     out = os.path.join(d, "out.npy")
     run(cmd + ["--output", out])
+    files = cmd[1:]  # the same inputs for the timed runs (random ones are no token ids)
     with torch.no_grad():
         ref = model(*inputs.values()).numpy()
     err = float(np.abs(np.load(out) - ref).max() / np.abs(ref).max())
@@ -95,7 +97,7 @@ def bench_one(arch, prune, threads, runs, sfgen, work, ort):
     rows = []
     for t in threads:
         sf = float(re.search(r"median_ms=([0-9.]+)", run(
-            [exe, "--bench", str(runs), "--batch", str(batch), "--threads", str(t)])).group(1))
+            [exe, "--bench", str(runs), "--threads", str(t)] + files)).group(1))
         so = ort.SessionOptions()
         so.intra_op_num_threads = t
         so.inter_op_num_threads = 1
@@ -109,6 +111,63 @@ def bench_one(arch, prune, threads, runs, sfgen, work, ort):
         print("%-9s %-5s t=%d  SparseFlow %.1f ms  onnxruntime %.1f ms  PyTorch %.1f ms  "
               "x%.2f vs onnxruntime" % (arch, prune, t, sf, ort_ms, pt_ms, ort_ms / sf),
               flush=True)
+    shutil.rmtree(d, ignore_errors=True)
+    return rows
+
+
+def bench_decode(prune, threads, runs, sfgen, work, ort):
+    """One GPT-2 decode step at context CONTEXT: SparseFlow's step model on its
+    key/value cache against GPT2Step (past keys and values as tensors) in
+    PyTorch and, exported to ONNX, in onnxruntime. The caches hold zeros, the
+    same for all three, so the outputs are compared first."""
+    model, _ = torch_models.build("gpt2", tiny=False, seed=1)
+    if prune != "dense":
+        sf_export.prune_nm(model, *(int(v) for v in prune.split(":")))
+    step = torch_models.GPT2Step(model).eval()
+    d = os.path.join(work, "gpt2_decode_%s" % prune.replace(":", "_"))
+    ex = {"ids": torch.tensor([[42]]), "positions": torch.tensor([[CONTEXT]])}
+    mj = sf_export.export(model, ex, d, name="gpt2_step", cache=2 * CONTEXT)
+    gen = os.path.join(d, "gen")
+    run([sfgen, mj, "-o", gen, "-q", "--threads", str(max(threads))])
+    run(["make", "-s", "-C", gen, "-j%d" % (os.cpu_count() or 2)])
+    exe = os.path.join(gen, "gpt2_step")
+    files = ["--cache-len", str(CONTEXT)]
+    for k, v in ex.items():
+        p = os.path.join(d, k + ".npy")
+        np.save(p, v.numpy().astype(np.float32))
+        files += ["--input", "%s=%s" % (k, p)]
+    out = os.path.join(d, "out.npy")
+    run([exe] + files + ["--output", out])
+    L, E = len(model.blocks), model.wte.weight.shape[1]
+    past = torch.zeros(L, 1, CONTEXT, E)
+    feeds = dict(ex, past_k=past, past_v=past)
+    with torch.no_grad():
+        ref = step(*feeds.values())[0].numpy()
+    err = float(np.abs(np.load(out) - ref).max() / np.abs(ref).max())
+    if err > 1e-4:
+        raise RuntimeError("gpt2 decode %s: max rel err %.2e against PyTorch" % (prune, err))
+    onnx_path = os.path.join(d, "gpt2_step.onnx")
+    with torch.no_grad():
+        torch.onnx.export(step, tuple(feeds.values()), onnx_path, input_names=list(feeds),
+                          output_names=["logits", "keys", "values"], opset_version=14)
+    np_feeds = {k: v.numpy() for k, v in feeds.items()}
+    rows = []
+    for t in threads:
+        sf = float(re.search(r"median_ms=([0-9.]+)", run(
+            [exe, "--bench", str(runs), "--threads", str(t)] + files)).group(1))
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = t
+        so.inter_op_num_threads = 1
+        sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+        ort_ms = median_ms(lambda: sess.run(None, np_feeds), runs)
+        torch.set_num_threads(t)
+        with torch.no_grad():
+            pt_ms = median_ms(lambda: step(*feeds.values()), runs)
+        rows.append(dict(arch="gpt2-decode", prune=prune, threads=t, batch=1, sf=sf,
+                         ort=ort_ms, pt=pt_ms, err=err))
+        print("gpt2-decode %-5s t=%d  SparseFlow %.1f ms (%.1f tokens/s)  onnxruntime %.1f ms  "
+              "PyTorch %.1f ms  x%.2f vs onnxruntime" % (prune, t, sf, 1e3 / sf, ort_ms, pt_ms,
+                                                         ort_ms / sf), flush=True)
     shutil.rmtree(d, ignore_errors=True)
     return rows
 
@@ -153,7 +212,7 @@ def main():
     global ORT_VERSION
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sfgen", default=os.path.join(REPO, "build", "sfgen"))
-    ap.add_argument("--arch", default="resnet50,bert,gpt2")
+    ap.add_argument("--arch", default="resnet50,bert,gpt2,gpt2-decode")
     ap.add_argument("--prune", default="dense,2:4,1:4")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=7)
@@ -167,7 +226,10 @@ def main():
     rows = []
     for arch in args.arch.split(","):
         for pr in args.prune.split(","):
-            rows += bench_one(arch, pr, threads, args.runs, args.sfgen, work, ort)
+            if arch == "gpt2-decode":
+                rows += bench_decode(pr, threads, args.runs, args.sfgen, work, ort)
+            else:
+                rows += bench_one(arch, pr, threads, args.runs, args.sfgen, work, ort)
     lines = table(rows, args.runs)
     print("\n".join(lines))
     if args.doc:

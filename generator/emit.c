@@ -128,6 +128,26 @@ static size_t conv_tok_bytes(const sf_graph *g, const sf_node *n)
     return round64((size_t)(g->tensors[n->in[0]].dims[0] * L->tokens_per_item * L->out) * 4);
 }
 
+/* A conv on the dense or compressed kernel runs channel-major, one image at
+ * a time (the kernels' _chw form): no transposes. The other families take
+ * token-major im2col rows. */
+static int conv_chw(const sf_node *n)
+{
+    return n->op == SF_OP_CONV2D && n->lin &&
+           (n->lin->plan.kernel == SF_K_DENSE || n->lin->plan.kernel == SF_K_NM_COMPRESSED);
+}
+
+/* A 1x1 stride-1 unpadded conv reads its input as the kernel's rows. */
+static int conv_no_cols(const sf_node *n)
+{
+    const sf_attrs *a = &n->at;
+    return a->kernel[0] == 1 && a->kernel[1] == 1 && a->stride[0] == 1 && a->stride[1] == 1 &&
+           !a->pad[0] && !a->pad[1] && !a->pad[2] && !a->pad[3];
+}
+
+/* Pixel vectors per tile of the compressed _chw form: about 16 accumulators. */
+static int chw_vectors(const sf_plan *p) { return p->row_block >= 16 ? 1 : 16 / p->row_block; }
+
 typedef struct { size_t size, off; int first, last; size_t *dst; } buffer;
 
 static int by_size(const void *pa, const void *pb)
@@ -197,9 +217,12 @@ sf_status sf_plan_arena(sf_graph *g, sf_arena_plan *ap)
     for (int oi = 0; oi < g->nsteps; oi++) {
         sf_node *n = &g->nodes[g->order[oi]];
         n->temp_bytes = 0;
-        if (n->lin)
+        if (conv_chw(n)) /* one image's channel-major im2col rows */
+            n->temp_bytes = conv_no_cols(n) ? 0
+                          : round64((size_t)(n->lin->tokens_per_item * n->lin->in) * 4);
+        else if (n->lin)
             n->temp_bytes = round64(tile_bytes(g, n));
-        if (n->lin && n->op == SF_OP_CONV2D)
+        if (n->lin && n->op == SF_OP_CONV2D && !conv_chw(n))
             n->temp_bytes += conv_cols_bytes(g, n) + conv_tok_bytes(g, n);
         if (!n->temp_bytes)
             continue;
@@ -440,7 +463,14 @@ static sf_status emit_layer(ectx *c, const sf_node *n)
         TRY(expand(c, t, "body", out));
     if (p->nzero_rows)
         TRY(expand(c, t, "zero_rows", out));
-    return expand(c, t, "end", out);
+    TRY(expand(c, t, "end", out));
+    if (!conv_chw(n))
+        return SF_OK;
+    SET("CNV", "%d", chw_vectors(p));
+    TRY(expand(c, t, "chw", out));
+    if (p->nzero_rows)
+        TRY(expand(c, t, "chw_zero_rows", out));
+    return expand(c, t, "chw_end", out);
 }
 
 /* ---- model files ----------------------------------------------------------- */
@@ -508,7 +538,7 @@ static sf_status emit_header(ectx *c)
         if (!n->lin)
             continue;
         SET("FN", "%s", n->lin->plan.fn);
-        TRY(expand(c, T_INTERNAL_H, "layer_proto", out));
+        TRY(expand(c, T_INTERNAL_H, conv_chw(n) ? "layer_proto_chw" : "layer_proto", out));
     }
     return expand(c, T_INTERNAL_H, "tail", out);
 }
@@ -603,6 +633,14 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         }
         TRY(layer_vars(c, n));
         SET("KERNEL", "%s", n->lin->plan.variant->name);
+        if (conv_chw(n)) {
+            SET("XB", "%lld", (long long)sf_tensor_inner(x));
+            SET("YB", "%lld", (long long)sf_tensor_inner(to));
+            SET("COLS", "%zu", n->temp_offset);
+            SET("P", "%lld", (long long)n->lin->tokens_per_item);
+            return expand(c, T_MODEL_C, conv_no_cols(n) ? "step_conv_1x1" : "step_conv_chw",
+                          out);
+        }
         SET("COLS", "%zu", n->temp_offset);
         SET("TOK", "%zu", n->temp_offset + conv_cols_bytes(g, n));
         SET("SCRATCH", "%zu", n->temp_offset + conv_cols_bytes(g, n) + conv_tok_bytes(g, n));
@@ -792,8 +830,9 @@ static sf_status emit_model_c(ectx *c)
         char what[200];
         clean_text(n->name, what, 100);
         snprintf(what + strlen(what), sizeof what - strlen(what), " scratch (%s)",
-                 n->op == SF_OP_CONV2D ? "im2col rows, token-major result, tiles"
-                                       : "repacked activation tiles");
+                 conv_chw(n) ? "one image's im2col rows"
+                 : n->op == SF_OP_CONV2D ? "im2col rows, token-major result, tiles"
+                                         : "repacked activation tiles");
         SET("OFF", "%zu", n->temp_offset);
         SET("END", "%zu", n->temp_offset + n->temp_bytes);
         SET("WHAT", "%s", what);

@@ -53,6 +53,37 @@ void sf_im2col(const float *x, float *cols, int N, const sf_conv_shape *s)
     }
 }
 
+void sf_im2col_chw(const float *x, float *cols, const sf_conv_shape *s)
+{
+    const size_t K = (size_t)s->C * s->kh * s->kw, P = (size_t)s->Ho * s->Wo;
+#pragma omp parallel for if (K * P > SF_NN_PARALLEL_MIN) schedule(static)
+    for (size_t k = 0; k < K; k++) {
+        int c = (int)(k / ((size_t)s->kh * s->kw)), i = (int)(k / (size_t)s->kw % (size_t)s->kh);
+        int j = (int)(k % (size_t)s->kw);
+        const float *plane = x + (size_t)c * s->H * s->W;
+        float *dst = cols + k * P;
+        int lo, hi;
+        valid_range(s->Wo, s->W, s->sw, s->pl, j * s->dw, &lo, &hi);
+        for (int oh = 0; oh < s->Ho; oh++, dst += s->Wo) {
+            int ih = oh * s->sh - s->pt + i * s->dh;
+            if (ih < 0 || ih >= s->H) {
+                memset(dst, 0, (size_t)s->Wo * sizeof *dst);
+                continue;
+            }
+            const float *src = plane + (size_t)ih * s->W - s->pl + j * s->dw;
+            for (int ow = 0; ow < lo; ow++)
+                dst[ow] = 0.0f;
+            if (s->sw == 1)
+                memcpy(dst + lo, src + lo, (size_t)(hi - lo) * sizeof *dst);
+            else
+                for (int ow = lo; ow < hi; ow++)
+                    dst[ow] = src[ow * s->sw];
+            for (int ow = hi; ow < s->Wo; ow++)
+                dst[ow] = 0.0f;
+        }
+    }
+}
+
 void sf_tokens_to_nchw(const float *t, float *y, int N, int O, int HW)
 {
     enum { B = 32 }; /* a B x B block of floats stays in L1 both ways */

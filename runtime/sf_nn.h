@@ -23,6 +23,10 @@ typedef struct {
  * row the receptive field of one output pixel in the weight's (c, i, j) order,
  * zeros where it hangs over the padding. */
 void sf_im2col(const float *x, float *cols, int N, const sf_conv_shape *s);
+/* The same rows channel-major for one image: cols [C·kh·kw][Ho·Wo], each row
+ * one (c, i, j) tap over every output pixel (what the convolution kernels
+ * multiply; a 1x1 stride-1 unpadded conv needs none, x is already this). */
+void sf_im2col_chw(const float *x, float *cols, const sf_conv_shape *s);
 /* y [N][O][HW] from t [N·HW][O]: the linear kernel's token-major result back to NCHW. */
 void sf_tokens_to_nchw(const float *t, float *y, int N, int O, int HW);
 /* Direct convolution for groups > 1 (depthwise too): w [O][C/groups][kh][kw], b [O] or NULL. */

@@ -180,6 +180,35 @@ static inline void sf_zero_cols(float *restrict y, int O, int T, const int32_t *
             y[(size_t)t * (size_t)O + (size_t)rows[i]] = 0.0f;
 }
 
+/* Channel-major (convolution) form: n <= SF_LANES floats from p into a
+ * vector, zeros beyond n; and the first n lanes of v to p. */
+static inline sf_vf sf_load_n(const float *p, int n)
+{
+#if defined(__AVX512F__)
+    return (sf_vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+#else
+    sf_vf v = sf_splat(0.0f);
+    memcpy(&v, p, (size_t)n * sizeof(float));
+    return v;
+#endif
+}
+
+static inline void sf_store_n(float *p, sf_vf v, int n)
+{
+#if defined(__AVX512F__)
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
+#else
+    memcpy(p, &v, (size_t)n * sizeof(float));
+#endif
+}
+
+/* Zero-fills the listed rows of y [O][P]. */
+static inline void sf_zero_rows(float *restrict y, int P, const int32_t *rows, int n)
+{
+    for (int i = 0; i < n; i++)
+        memset(y + (size_t)rows[i] * (size_t)P, 0, (size_t)P * sizeof(float));
+}
+
 /* Header of the weights blob (FORMATS.md); 64 bytes. */
 typedef struct {
     char magic[4];          /* "SFWB" */

@@ -101,6 +101,39 @@ class GPT2(nn.Module):
         return self.head(self.ln_f(h))
 
 
+class GPT2Step(nn.Module):
+    """One decode step of a GPT2 with its key/value cache as explicit tensors,
+    the form runtimes such as onnxruntime take: past_k and past_v
+    [layers, B, P, d] -> (logits [B, 1, vocab], keys and values with the new
+    token appended). Shares the GPT2's weights."""
+
+    def __init__(self, gpt2):
+        super().__init__()
+        self.m = gpt2
+
+    def forward(self, ids, positions, past_k, past_v):
+        m = self.m
+        h = m.wte(ids) + m.wpe(positions)
+        ks, vs = [], []
+        for i, blk in enumerate(m.blocks):
+            a, x = blk.attn, blk.ln1(h)
+            B, S, E = x.shape
+            D = E // a.heads
+            k = torch.cat([past_k[i], a.k(x)], 1)
+            v = torch.cat([past_v[i], a.v(x)], 1)
+
+            def split(t):
+                return t.view(B, t.shape[1], a.heads, D).transpose(1, 2)
+
+            s = split(a.q(x)) @ split(k).transpose(-1, -2) / math.sqrt(D)  # one query sees all
+            y = (F.softmax(s, dim=-1) @ split(v)).transpose(1, 2).reshape(B, S, E)
+            h = h + a.o(y)
+            h = h + blk.proj(blk.act(blk.fc(blk.ln2(h))))
+            ks.append(k)
+            vs.append(v)
+        return m.head(m.ln_f(h)), torch.stack(ks), torch.stack(vs)
+
+
 def _randomise_norms(model, gen):
     """Random batch-norm statistics and norm affine terms, so that folding
     and normalisation are exercised with values other than 0 and 1."""
