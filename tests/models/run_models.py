@@ -97,7 +97,7 @@ def check_decode(prune, tiny, sfgen, work):
     ctx = model.wpe.weight.shape[0]
     maxb, P, given, new = (2, 5, 8, 6) if tiny else (1, 32, 40, 8)
     ctx = min(ctx, given + new + 8)
-    d = os.path.join(work, "gpt2_cache_%s" % (prune or "dense").replace(":", "_"))
+    d = os.path.abspath(os.path.join(work, "gpt2_cache_%s" % (prune or "dense").replace(":", "_")))
     t0 = time.time()
     gens = {}
     for name, S in (("gpt2_prompt", P), ("gpt2_step", 1)):
