@@ -205,6 +205,25 @@ def table(rows, runs):
     return lines
 
 
+def bars(rows, width=40):
+    """A text plot: SparseFlow's speed over onnxruntime with dense weights,
+    one bar per row, '|' marking 1.0x."""
+    dense = {(r["arch"], r["threads"]): r["ort"] for r in rows if r["prune"] == "dense"}
+    top = max([dense[(r["arch"], r["threads"])] / r["sf"] for r in rows
+               if (r["arch"], r["threads"]) in dense] + [1.0])
+    out = ["```", "SparseFlow speed / onnxruntime dense (| = 1.0x)"]
+    for r in rows:
+        dd = dense.get((r["arch"], r["threads"]))
+        if not dd:
+            continue
+        v = dd / r["sf"]
+        n, one = int(round(v / top * width)), int(round(1.0 / top * width))
+        bar = "".join("|" if i == one else "#" if i < n else " " for i in range(max(n, one + 1)))
+        out.append("%-11s %-5s t=%d %s %.2fx" % (r["arch"], r["prune"], r["threads"], bar, v))
+    out.append("```")
+    return out
+
+
 ORT_VERSION = "?"
 
 
@@ -230,7 +249,7 @@ def main():
                 rows += bench_decode(pr, threads, args.runs, args.sfgen, work, ort)
             else:
                 rows += bench_one(arch, pr, threads, args.runs, args.sfgen, work, ort)
-    lines = table(rows, args.runs)
+    lines = table(rows, args.runs) + [""] + bars(rows)
     print("\n".join(lines))
     if args.doc:
         text = open(args.doc).read() if os.path.exists(args.doc) else ""
