@@ -110,9 +110,15 @@ def check_decode(prune, tiny, sfgen, work):
     run(["make", "-s", "-C", os.path.join(REPO, "examples", "gpt2"), "PROMPT=" + gens["gpt2_prompt"],
          "STEP=" + gens["gpt2_step"], "O=" + d])
     build_s = time.time() - t0
+    step = gens["gpt2_step"]
+    run(["cc", "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-I" + step,
+         os.path.join(REPO, "tests", "models", "cache_errors.c"), os.path.join(step, "libgpt2_step.a"),
+         "-fopenmp", "-lm", "-o", os.path.join(d, "cache_errors")])
+    p = subprocess.run([os.path.join(d, "cache_errors")], capture_output=True, text=True)
+    results = [("run_cached argument checks (ECACHE, ENULL, both ends of the range): %s"
+                % p.stdout.strip().replace("\n", "; "), p.returncode == 0)]
     V = model.head.weight.shape[0]
     gen = torch.Generator().manual_seed(7)
-    results = []
     for b in sorted({1, maxb}):
         ids = torch.randint(0, V, (b, given), generator=gen)
         ip, lp, op = (os.path.join(d, "%s_b%d.npy" % (k, b)) for k in ("ids", "logits", "out"))
