@@ -94,10 +94,20 @@ def bench_one(arch, prune, threads, runs, sfgen, work, ort):
                           input_names=list(inputs), output_names=["y"], opset_version=14)
     feeds = {k: v.numpy() for k, v in inputs.items()}
     batch = next(iter(inputs.values())).shape[0]
+    rows = time_three(arch, prune, batch, err, threads, runs, [exe] + files, ort, onnx_path,
+                      feeds, lambda: model(*inputs.values()))
+    shutil.rmtree(d, ignore_errors=True)
+    return rows
+
+
+def time_three(arch, prune, batch, err, threads, runs, sf_cmd, ort, onnx_path, feeds, torch_fn):
+    """Rows of medians for each thread count: the SparseFlow program
+    (sf_cmd + --bench), onnxruntime on onnx_path with feeds (NumPy), and
+    torch_fn under no_grad."""
     rows = []
     for t in threads:
         sf = float(re.search(r"median_ms=([0-9.]+)", run(
-            [exe, "--bench", str(runs), "--threads", str(t)] + files)).group(1))
+            sf_cmd + ["--bench", str(runs), "--threads", str(t)])).group(1))
         so = ort.SessionOptions()
         so.intra_op_num_threads = t
         so.inter_op_num_threads = 1
@@ -105,13 +115,12 @@ def bench_one(arch, prune, threads, runs, sfgen, work, ort):
         ort_ms = median_ms(lambda: sess.run(None, feeds), runs)
         torch.set_num_threads(t)
         with torch.no_grad():
-            pt_ms = median_ms(lambda: model(*inputs.values()), runs)
+            pt_ms = median_ms(torch_fn, runs)
         rows.append(dict(arch=arch, prune=prune, threads=t, batch=batch, sf=sf, ort=ort_ms,
                          pt=pt_ms, err=err))
-        print("%-9s %-5s t=%d  SparseFlow %.1f ms  onnxruntime %.1f ms  PyTorch %.1f ms  "
-              "x%.2f vs onnxruntime" % (arch, prune, t, sf, ort_ms, pt_ms, ort_ms / sf),
-              flush=True)
-    shutil.rmtree(d, ignore_errors=True)
+        print("%-11s %-5s t=%d  SparseFlow %.1f ms (%.1f runs/s)  onnxruntime %.1f ms  "
+              "PyTorch %.1f ms  x%.2f vs onnxruntime" % (arch, prune, t, sf, 1e3 / sf, ort_ms,
+                                                         pt_ms, ort_ms / sf), flush=True)
     return rows
 
 
@@ -151,23 +160,8 @@ def bench_decode(prune, threads, runs, sfgen, work, ort):
         torch.onnx.export(step, tuple(feeds.values()), onnx_path, input_names=list(feeds),
                           output_names=["logits", "keys", "values"], opset_version=14)
     np_feeds = {k: v.numpy() for k, v in feeds.items()}
-    rows = []
-    for t in threads:
-        sf = float(re.search(r"median_ms=([0-9.]+)", run(
-            [exe, "--bench", str(runs), "--threads", str(t)] + files)).group(1))
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = t
-        so.inter_op_num_threads = 1
-        sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
-        ort_ms = median_ms(lambda: sess.run(None, np_feeds), runs)
-        torch.set_num_threads(t)
-        with torch.no_grad():
-            pt_ms = median_ms(lambda: step(*feeds.values()), runs)
-        rows.append(dict(arch="gpt2-decode", prune=prune, threads=t, batch=1, sf=sf,
-                         ort=ort_ms, pt=pt_ms, err=err))
-        print("gpt2-decode %-5s t=%d  SparseFlow %.1f ms (%.1f tokens/s)  onnxruntime %.1f ms  "
-              "PyTorch %.1f ms  x%.2f vs onnxruntime" % (prune, t, sf, 1e3 / sf, ort_ms, pt_ms,
-                                                         ort_ms / sf), flush=True)
+    rows = time_three("gpt2-decode", prune, 1, err, threads, runs, [exe] + files, ort, onnx_path,
+                      np_feeds, lambda: step(*feeds.values()))
     shutil.rmtree(d, ignore_errors=True)
     return rows
 

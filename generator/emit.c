@@ -633,15 +633,14 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         }
         TRY(layer_vars(c, n));
         SET("KERNEL", "%s", n->lin->plan.variant->name);
+        SET("COLS", "%zu", n->temp_offset);
         if (conv_chw(n)) {
             SET("XB", "%lld", (long long)sf_tensor_inner(x));
             SET("YB", "%lld", (long long)sf_tensor_inner(to));
-            SET("COLS", "%zu", n->temp_offset);
             SET("P", "%lld", (long long)n->lin->tokens_per_item);
             return expand(c, T_MODEL_C, conv_no_cols(n) ? "step_conv_1x1" : "step_conv_chw",
                           out);
         }
-        SET("COLS", "%zu", n->temp_offset);
         SET("TOK", "%zu", n->temp_offset + conv_cols_bytes(g, n));
         SET("SCRATCH", "%zu", n->temp_offset + conv_cols_bytes(g, n) + conv_tok_bytes(g, n));
         SET("TOKENS", "%lld", (long long)n->lin->tokens_per_item);
@@ -802,6 +801,23 @@ static sf_status emit_steps(ectx *c, sf_buf *out)
     return SF_OK;
 }
 
+/* A public entry point (<model>_run, <model>_run_cached): `head` opens it,
+ * one parameter per graph input and output, `body` checks and opens the
+ * input array, then the input and output pointers, and `call` passes them on
+ * to <model>_run_arrays. */
+static sf_status entry_point(ectx *c, const char *head, const char *body, const char *call,
+                             sf_buf *out)
+{
+    TRY(expand(c, T_MODEL_C, head, out));
+    TRY(expand_io(c, T_MODEL_C, "run_param", "PARAM", "const float *in_", "float *out_",
+                  out));
+    TRY(expand(c, T_MODEL_C, body, out));
+    TRY(expand_io(c, T_MODEL_C, "in_ptr", "PTR", "in_", NULL, out));
+    TRY(expand(c, T_MODEL_C, "out_begin", out));
+    TRY(expand_io(c, T_MODEL_C, "out_ptr", "PTR", NULL, "out_", out));
+    return expand(c, T_MODEL_C, call, out);
+}
+
 static sf_status emit_model_c(ectx *c)
 {
     sf_graph *g = c->g;
@@ -866,24 +882,9 @@ static sf_status emit_model_c(ectx *c)
     TRY(expand(c, T_MODEL_C, g->cache_tokens ? "run_cache_check" : "run_nocache", out));
     TRY(expand(c, T_MODEL_C, "run_arena", out));
     TRY(emit_steps(c, out));
-    TRY(expand(c, T_MODEL_C, "run_end", out));
-    TRY(expand_io(c, T_MODEL_C, "run_param", "PARAM", "const float *in_", "float *out_",
-                  out));
-    TRY(expand(c, T_MODEL_C, "run_body", out));
-    TRY(expand_io(c, T_MODEL_C, "in_ptr", "PTR", "in_", NULL, out));
-    TRY(expand(c, T_MODEL_C, "out_begin", out));
-    TRY(expand_io(c, T_MODEL_C, "out_ptr", "PTR", NULL, "out_", out));
-    TRY(expand(c, T_MODEL_C, "run_call", out));
-    if (g->cache_tokens) {
-        TRY(expand(c, T_MODEL_C, "cached_begin", out));
-        TRY(expand_io(c, T_MODEL_C, "run_param", "PARAM", "const float *in_", "float *out_",
-                      out));
-        TRY(expand(c, T_MODEL_C, "cached_body", out));
-        TRY(expand_io(c, T_MODEL_C, "in_ptr", "PTR", "in_", NULL, out));
-        TRY(expand(c, T_MODEL_C, "out_begin", out));
-        TRY(expand_io(c, T_MODEL_C, "out_ptr", "PTR", NULL, "out_", out));
-        TRY(expand(c, T_MODEL_C, "cached_call", out));
-    }
+    TRY(entry_point(c, "run_end", "run_body", "run_call", out));
+    if (g->cache_tokens)
+        TRY(entry_point(c, "cached_begin", "cached_body", "cached_call", out));
     TRY(expand(c, T_MODEL_C, "strerror", out));
     if (g->cache_tokens)
         TRY(expand(c, T_MODEL_C, "strerror_cache", out));

@@ -180,7 +180,7 @@ static inline void sf_zero_cols(float *restrict y, int O, int T, const int32_t *
             y[(size_t)t * (size_t)O + (size_t)rows[i]] = 0.0f;
 }
 
-/* Channel-major (convolution) form: n <= SF_LANES floats from p into a
+/* Channel-major (convolution) form: n (0..SF_LANES) floats from p into a
  * vector, zeros beyond n; and the first n lanes of v to p. */
 static inline sf_vf sf_load_n(const float *p, int n)
 {
