@@ -14,5 +14,6 @@ Suite *pack_emit_suite(void);
 Suite *output_suite(void);
 Suite *runtime_suite(void);
 Suite *alloc_suite(void);
+Suite *sp24_suite(void);
 
 #endif
