@@ -30,7 +30,8 @@ SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poi
 GEN_SRCS = $(filter-out generator/main.c generator/embed.c,$(wildcard generator/*.c))
 GEN_HDRS = $(wildcard generator/*.h)
 EMBEDDED = $(sort $(wildcard templates/*.in)) runtime/sf_runtime.h runtime/sf_ops.h runtime/sf_nn.h \
-           runtime/sf_ops.c runtime/sf_nn.c runtime/sf_npy.h runtime/sf_npy.c
+           runtime/sf_ops.c runtime/sf_nn.c runtime/sf_npy.h runtime/sf_npy.c \
+           runtime/sf_cuda.cuh runtime/sf_cuda.cu
 
 # Debian packages: build (gcc, make, cJSON, pkg-config), unit tests (Check and
 # its subunit dependency), end-to-end reference (python3 + numpy); the model

@@ -41,6 +41,8 @@ sf_status sf_generate(const sf_gen_opts *c)
     sf_plan_opts po = c->plan;
     po.threads = c->threads;
     s = sf_plan_graph(&g, &po);
+    if (!s)
+        s = sf_plan_cuda_graph(&g, &po);
     sf_blob blob;
     sf_buf_init(&blob.data);
     sf_files *fs = NULL;

@@ -39,14 +39,15 @@ sf_buf *sf_files_add(sf_files *fs, const char *name)
 /* ---- context ------------------------------------------------------------------ */
 
 enum { T_BANNER, T_DENSE, T_UNROLLED, T_COMPRESSED, T_NM24, T_MODEL_H, T_INTERNAL_H, T_MODEL_C,
-       T_MAIN_C, T_MAKEFILE, T_WEIGHTS_S, T_COUNT };
+       T_MAIN_C, T_MAKEFILE, T_WEIGHTS_S, T_MODEL_CU, T_CUDA_H, T_COUNT };
 static const char *const k_tpl_files[T_COUNT] = {
     "banner.in", "linear_dense.c.in", "linear_nm_unrolled.c.in", "linear_nm_compressed.c.in",
     "linear_nm24.c.in", "model.h.in", "model_internal.h.in", "model.c.in", "main.c.in", "Makefile.in",
-    "weights.S.in"};
+    "weights.S.in", "model.cu.in", "model_cuda.h.in"};
 static const char *const k_runtime_files[] = {"sf_runtime.h", "sf_ops.h", "sf_ops.c",
                                               "sf_nn.h", "sf_nn.c",
                                               "sf_npy.h", "sf_npy.c"};
+static const char *const k_cuda_runtime_files[] = {"sf_cuda.cuh", "sf_cuda.cu"};
 
 typedef struct {
     sf_graph *g;
@@ -55,6 +56,8 @@ typedef struct {
     sf_tpl tpl[T_COUNT];
     sf_vars v;              /* common variables: MODEL, UPPER, ... */
     sf_arena_plan ap;
+    int cu;                 /* emitting the CUDA steps (model.cu.in), not the C ones */
+    size_t cuda_scratch;    /* device scratch of the largest CUDA step */
 } ectx;
 
 /* Text safe inside a C comment or string literal. */
@@ -580,6 +583,8 @@ static void const_expr(const ectx *c, const sf_const *k, char *buf, size_t n)
 {
     if (!k->n)
         snprintf(buf, n, "NULL");
+    else if (c->cu) /* the device copy of the blob */
+        snprintf(buf, n, "(const float *)(const void *)(W + %zu)", k->off);
     else
         snprintf(buf, n, "(const float *)(const void *)(%s_blob + %zu)", c->g->name, k->off);
 }
@@ -607,20 +612,94 @@ static sf_status conv_shape_vars(ectx *c, const sf_node *n)
     return SF_OK;
 }
 
+/* A linear layer, or a convolution lowered to one, on its GPU kernel: the
+ * call reads XIN and writes YOUT for TOK tokens (model.cu.in "g_*"). */
+static sf_status emit_gpu_linear(ectx *c, const sf_node *n, sf_buf *out)
+{
+    const sf_linear *L = n->lin;
+    const sf_gplan *gp = &L->gplan;
+    sf_gpu_dtype dt = c->g->gpu_dtype;
+    const char *sec = gp->kernel == SF_G_SP24 ? "g_sp24"
+                      : gp->kernel == SF_G_ELL ? "g_ell"
+                      : dt == SF_GPU_F32       ? "g_dense_f32"
+                                               : "g_dense_half";
+    SET("GKERNEL", "%s", gp->name);
+    SET("O", "%lld", (long long)L->out);
+    SET("K", "%lld", (long long)L->in);
+    SET("KP", "%lld", (long long)gp->Kp);
+    SET("HALF", "%d", dt == SF_GPU_F16);
+    SET("HTYPE", "%s", dt == SF_GPU_F16 ? "__half" : "__nv_bfloat16");
+    SET("VTYPE", "%s", dt == SF_GPU_F32 ? "float" : dt == SF_GPU_F16 ? "__half" : "__nv_bfloat16");
+    SET("ITYPE", "%s", gp->col_u16 ? "uint16_t" : "int32_t");
+    SET("SLOTS", "%d", gp->slots);
+    SET("OFFW", "%zu", gp->off_w);
+    SET("OFFI", "%zu", gp->off_idx);
+    SET("OFFB", "%zu", gp->off_bias);
+    return expand(c, T_MODEL_CU, sec, out);
+}
+
+/* Device scratch offsets of a lowered convolution: im2col rows, token-major
+ * result, half activations; 256-byte aligned. */
+static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
+
+static sf_status emit_gpu_step(ectx *c, const sf_node *n, sf_buf *out)
+{
+    sf_graph *g = c->g;
+    const sf_linear *L = n->lin;
+    const int64_t T = L->plan.tokens;
+    char y[96];
+    tensor_expr(g, n->out, y, sizeof y);
+    if (n->op == SF_OP_LINEAR) {
+        SET("XH", "0");
+        SET("GKERNEL", "%s", L->gplan.name);
+        TRY(layer_vars(c, n));
+        SET("TOK", "batch * %lld", (long long)L->tokens_per_item);
+        TRY(expand(c, T_MODEL_CU, "step_linear_begin", out));
+        tensor_expr(g, n->in[0], y, sizeof y);
+        SET("XIN", "%s", y);
+        tensor_expr(g, n->out, y, sizeof y);
+        SET("YOUT", "%s", y);
+        TRY(emit_gpu_linear(c, n, out));
+        if (c->cuda_scratch < L->gplan.scratch)
+            c->cuda_scratch = L->gplan.scratch;
+        return expand(c, T_MODEL_CU, "step_linear_end", out);
+    }
+    size_t cols = align256((size_t)T * (size_t)L->in * 4);
+    size_t tok = align256((size_t)T * (size_t)L->out * 4);
+    TRY(conv_shape_vars(c, n));
+    TRY(layer_vars(c, n));
+    SET("GKERNEL", "%s", L->gplan.name);
+    SET("COLS", "0");
+    SET("TOKBUF", "%zu", cols);
+    SET("XH", "%zu", cols + tok);
+    SET("TOKENS", "%lld", (long long)L->tokens_per_item);
+    SET("TOK", "batch * %lld", (long long)L->tokens_per_item);
+    TRY(expand(c, T_MODEL_CU, "step_conv_begin", out));
+    SET("XIN", "(float *)(void *)(S + 0)");
+    SET("YOUT", "(float *)(void *)(S + %zu)", cols);
+    TRY(emit_gpu_linear(c, n, out));
+    if (c->cuda_scratch < cols + tok + L->gplan.scratch)
+        c->cuda_scratch = cols + tok + L->gplan.scratch;
+    return expand(c, T_MODEL_CU, "step_conv_end", out);
+}
+
 static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
 {
     sf_graph *g = c->g;
     const sf_tensor *x = &g->tensors[n->in[0]], *to = &g->tensors[n->out];
     char buf[3][256], e[4][200];
+    const int tpl = c->cu ? T_MODEL_CU : T_MODEL_C; /* the steps' template */
     for (int j = 0; j < n->nin && j < 4; j++)
         tensor_expr(g, n->in[j], e[j], sizeof e[j]);
+    if (c->cu && n->lin)
+        return emit_gpu_step(c, n, out);
     switch (n->op) {
     case SF_OP_LINEAR:
         TRY(layer_vars(c, n));
         SET("KERNEL", "%s", n->lin->plan.variant->name);
         SET("SCRATCH", "%zu", n->temp_offset);
         SET("TOKENS", "%lld", (long long)n->lin->tokens_per_item);
-        return expand(c, T_MODEL_C, "step_linear", out);
+        return expand(c, tpl, "step_linear", out);
     case SF_OP_CONV2D:
         TRY(conv_shape_vars(c, n));
         if (!n->lin) {
@@ -629,7 +708,7 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
             SET("W", "%s", buf[0]);
             SET("B", "%s", buf[1]);
             SET("GROUPS", "%lld", (long long)n->at.groups);
-            return expand(c, T_MODEL_C, "step_conv_direct", out);
+            return expand(c, tpl, "step_conv_direct", out);
         }
         TRY(layer_vars(c, n));
         SET("KERNEL", "%s", n->lin->plan.variant->name);
@@ -638,13 +717,13 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
             SET("XB", "%lld", (long long)sf_tensor_inner(x));
             SET("YB", "%lld", (long long)sf_tensor_inner(to));
             SET("P", "%lld", (long long)n->lin->tokens_per_item);
-            return expand(c, T_MODEL_C, conv_no_cols(n) ? "step_conv_1x1" : "step_conv_chw",
+            return expand(c, tpl, conv_no_cols(n) ? "step_conv_1x1" : "step_conv_chw",
                           out);
         }
         SET("TOK", "%zu", n->temp_offset + conv_cols_bytes(g, n));
         SET("SCRATCH", "%zu", n->temp_offset + conv_cols_bytes(g, n) + conv_tok_bytes(g, n));
         SET("TOKENS", "%lld", (long long)n->lin->tokens_per_item);
-        return expand(c, T_MODEL_C, "step_conv", out);
+        return expand(c, tpl, "step_conv", out);
     case SF_OP_ADD:
     case SF_OP_MUL: {
         const sf_tensor *b = &g->tensors[n->in[1]];
@@ -662,17 +741,17 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         SET("BSHAPE", "%s", buf[1]);
         SET("RANK", "%d", to->rank);
         SET("BOP", "%s", n->op == SF_OP_ADD ? "SF_BINARY_ADD" : "SF_BINARY_MUL");
-        return expand(c, T_MODEL_C, "step_binary", out);
+        return expand(c, tpl, "step_binary", out);
     }
     case SF_OP_MAXPOOL:
     case SF_OP_AVGPOOL:
         TRY(conv_shape_vars(c, n));
         SET("ISMAX", "%d", n->op == SF_OP_MAXPOOL);
-        return expand(c, T_MODEL_C, "step_pool", out);
+        return expand(c, tpl, "step_pool", out);
     case SF_OP_GLOBAL_AVGPOOL:
         SET("ROWS", "%lld", (long long)x->dims[1]);
         SET("N", "%lld", (long long)(x->dims[2] * x->dims[3]));
-        return expand(c, T_MODEL_C, "step_row_mean", out);
+        return expand(c, tpl, "step_row_mean", out);
     case SF_OP_BATCHNORM:
         const_expr(c, &n->cst[0], buf[0], sizeof buf[0]);
         const_expr(c, &n->cst[1], buf[1], sizeof buf[1]);
@@ -680,11 +759,11 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         SET("SHIFT", "%s", buf[1]);
         SET("C", "%lld", (long long)x->dims[1]);
         SET("INNER", "%lld", (long long)prod(x, 2, x->rank));
-        return expand(c, T_MODEL_C, "step_affine", out);
+        return expand(c, tpl, "step_affine", out);
     case SF_OP_FLATTEN:
     case SF_OP_RESHAPE:
         SET("INNER", "%lld", (long long)sf_tensor_inner(to));
-        return expand(c, T_MODEL_C, "step_copy", out);
+        return expand(c, tpl, "step_copy", out);
     case SF_OP_TRANSPOSE: {
         size_t o = 0;
         dims_list(x, "-1", buf[0], sizeof buf[0]);
@@ -694,24 +773,24 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         SET("XDIMS", "%s", buf[0]);
         SET("PERM", "%s", buf[1]);
         SET("RANK", "%d", x->rank);
-        return expand(c, T_MODEL_C, "step_transpose", out);
+        return expand(c, tpl, "step_transpose", out);
     }
     case SF_OP_CONCAT: {
         int ax = n->at.axis;
         int64_t inner = prod(to, ax + 1, to->rank), at = 0;
         SET("OUTER", "%lld", (long long)prod(to, 1, ax));
         SET("YLEN", "%lld", (long long)(to->dims[ax] * inner));
-        TRY(expand(c, T_MODEL_C, "step_concat_begin", out));
+        TRY(expand(c, tpl, "step_concat_begin", out));
         for (int j = 0; j < n->nin; j++) {
             const sf_tensor *t = &g->tensors[n->in[j]];
             tensor_expr(g, n->in[j], buf[0], sizeof buf[0]);
             SET("XJ", "%s", buf[0]);
             SET("AT", "%lld", (long long)at);
             SET("LEN", "%lld", (long long)(t->dims[ax] * inner));
-            TRY(expand(c, T_MODEL_C, "step_concat_part", out));
+            TRY(expand(c, tpl, "step_concat_part", out));
             at += t->dims[ax] * inner;
         }
-        return expand(c, T_MODEL_C, "step_concat_end", out);
+        return expand(c, tpl, "step_concat_end", out);
     }
     case SF_OP_SLICE: {
         int ax = n->at.axis;
@@ -721,7 +800,7 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         SET("STEP_", "%lld", (long long)n->at.step);
         SET("CNT", "%lld", (long long)to->dims[ax]);
         SET("INNER", "%lld", (long long)prod(x, ax + 1, x->rank));
-        return expand(c, T_MODEL_C, "step_slice", out);
+        return expand(c, tpl, "step_slice", out);
     }
     case SF_OP_LAYERNORM:
         const_expr(c, &n->cst[0], buf[0], sizeof buf[0]);
@@ -731,12 +810,12 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         SET("ROWS", "%lld", (long long)prod(x, 1, x->rank - 1));
         SET("N", "%lld", (long long)x->dims[x->rank - 1]);
         SET("EPS", "%.9gf", (double)n->at.eps);
-        return expand(c, T_MODEL_C, "step_layernorm", out);
+        return expand(c, tpl, "step_layernorm", out);
     case SF_OP_SOFTMAX:
         SET("OUTER", "%lld", (long long)prod(x, 1, n->at.axis));
         SET("N", "%lld", (long long)x->dims[n->at.axis]);
         SET("INNER", "%lld", (long long)prod(x, n->at.axis + 1, x->rank));
-        return expand(c, T_MODEL_C, "step_softmax", out);
+        return expand(c, tpl, "step_softmax", out);
     case SF_OP_BMM:
         dims_list(x, "-1", buf[0], sizeof buf[0]);
         dims_list(&g->tensors[n->in[1]], "-1", buf[1], sizeof buf[1]);
@@ -747,14 +826,14 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         SET("BDIMS", "%s", buf[1]);
         SET("YDIMS", "%s", buf[2]);
         SET("RANK", "%d", to->rank);
-        return expand(c, T_MODEL_C, "step_bmm", out);
+        return expand(c, tpl, "step_bmm", out);
     case SF_OP_EMBEDDING:
         const_expr(c, &n->cst[0], buf[0], sizeof buf[0]);
         SET("TABLE", "%s", buf[0]);
         SET("ROWS", "%lld", (long long)(n->cst[0].n / to->dims[to->rank - 1]));
         SET("DIM", "%lld", (long long)to->dims[to->rank - 1]);
         SET("NIDX", "%lld", (long long)sf_tensor_inner(x));
-        return expand(c, T_MODEL_C, "step_embedding", out);
+        return expand(c, tpl, "step_embedding", out);
     case SF_OP_ATTENTION: {
         const sf_tensor *k = &g->tensors[n->in[1]];
         SET("Q", "%s", e[0]);
@@ -767,18 +846,18 @@ static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
         SET("D", "%lld", (long long)(x->dims[2] / n->at.heads));
         SET("CAUSAL", "%d", n->at.causal);
         if (!n->at.cache)
-            return expand(c, T_MODEL_C, "step_attention", out);
+            return expand(c, tpl, "step_attention", out);
         SET("E", "%lld", (long long)x->dims[2]);
         SET("COFF", "%zu", n->cache_offset);
         SET("CHALF", "%lld", (long long)(x->dims[0] * n->at.cache * x->dims[2]));
-        return expand(c, T_MODEL_C, "step_attention_cached", out);
+        return expand(c, tpl, "step_attention_cached", out);
     }
     default:
         if (!sf_op_is_unary(n->op))
             return sf_error(SF_EINTERNAL, NULL, "no code for op %s", sf_op_name(n->op));
         SET("UOP", "%s", unary_enum(n));
         SET("INNER", "%lld", (long long)sf_tensor_inner(to));
-        return expand(c, T_MODEL_C, "step_unary", out);
+        return expand(c, tpl, "step_unary", out);
     }
 }
 
@@ -891,6 +970,105 @@ static sf_status emit_model_c(ectx *c)
     return expand(c, T_MODEL_C, "strerror_end", out);
 }
 
+/* A CUDA entry point (model.cu.in "entry_*"): ENTRY names it, HOST, CACHED
+ * and CACHE_LEN are what it passes on. */
+static sf_status cuda_entry(ectx *c, const char *entry, int host, int cached, sf_buf *out)
+{
+    SET("ENTRY", "%s", entry);
+    SET("HOST", "%d", host);
+    SET("CACHED", "%d", cached);
+    SET("CACHE_LEN", "%s", cached ? "cache_len" : "0");
+    SET("EXTRA_PARAM", "%s", cached ? ", int cache_len" : "");
+    TRY(expand(c, T_MODEL_CU, "entry_head", out));
+    TRY(expand_io(c, T_MODEL_CU, "run_param", "PARAM", "const float *in_", "float *out_", out));
+    TRY(expand(c, T_MODEL_CU, "entry_body", out));
+    TRY(expand_io(c, T_MODEL_CU, "in_ptr", "PTR", "in_", NULL, out));
+    TRY(expand(c, T_MODEL_CU, "out_begin", out));
+    TRY(expand_io(c, T_MODEL_CU, "out_ptr", "PTR", NULL, "out_", out));
+    return expand(c, T_MODEL_CU, "entry_call", out);
+}
+
+/* --target cuda: <model>.cu, <model>_cuda.h and the CUDA runtime. The steps
+ * are emitted first into a buffer: they size the device scratch. */
+static sf_status emit_cuda(ectx *c)
+{
+    sf_graph *g = c->g;
+    sf_buf steps, *out;
+    char name[160];
+    sf_buf_init(&steps);
+    c->cu = 1;
+    sf_status st = emit_steps(c, &steps);
+    c->cu = 0;
+    if (!st && (sf_vars_set(&c->v, "CUDA_SCRATCH", "%zu", c->cuda_scratch) ||
+                sf_vars_set(&c->v, "GPU_DTYPE", "%s", sf_gpu_dtype_name(g->gpu_dtype)) ||
+                sf_vars_set(&c->v, "CUDA_CACHE_BYTES", "%zu", g->cache_floats * sizeof(float))))
+        st = oom();
+    snprintf(name, sizeof name, "%s.cu", g->name);
+    if (!st)
+        st = file_begin(c, name, T_MODEL_CU, "c", &out);
+    if (!st)
+        st = expand(c, T_MODEL_CU, "head", out);
+    for (int oi = 0; oi < g->nsteps && !st; oi++) {
+        const sf_node *n = &g->nodes[g->order[oi]];
+        if (sf_vars_set(&c->v, "KERNEL", "%s", n->lin ? n->lin->gplan.name : sf_op_name(n->op)))
+            st = oom();
+        else
+            st = expand(c, T_MODEL_CU, "kernel_entry", out);
+    }
+    if (!st)
+        st = expand(c, T_MODEL_CU, "run_begin", out);
+    if (!st && sf_buf_append(out, steps.data, steps.len))
+        st = oom();
+    sf_buf_free(&steps);
+    TRY(st);
+    TRY(expand(c, T_MODEL_CU, "run_end", out));
+    for (int pass = 0; pass < 2; pass++) {
+        int cnt = pass ? g->noutputs : g->ninputs;
+        if (pass)
+            TRY(expand(c, T_MODEL_CU, "out_floats_begin", out));
+        for (int i = 0; i < cnt; i++) {
+            SET("FLOATS", "%lld",
+                (long long)sf_tensor_inner(&g->tensors[pass ? g->outputs[i] : g->inputs[i]]));
+            TRY(expand(c, T_MODEL_CU, pass ? "out_floats" : "in_floats", out));
+        }
+    }
+    TRY(expand(c, T_MODEL_CU, "api", out));
+    if (g->cache_tokens)
+        TRY(expand(c, T_MODEL_CU, "api_cache_check", out));
+    TRY(expand(c, T_MODEL_CU, "api_run", out));
+    TRY(cuda_entry(c, "run", 0, 0, out));
+    TRY(cuda_entry(c, "run_host", 1, 0, out));
+    if (g->cache_tokens)
+        TRY(cuda_entry(c, "run_cached", 0, 1, out));
+
+    snprintf(name, sizeof name, "%s_cuda.h", g->name);
+    TRY(file_begin(c, name, T_CUDA_H, "c", &out));
+    TRY(expand(c, T_CUDA_H, "head", out));
+    TRY(expand_io(c, T_CUDA_H, "proto_param", "PARAM", "const float *in_", "float *out_", out));
+    TRY(expand(c, T_CUDA_H, "proto_run_end", out));
+    TRY(expand_io(c, T_CUDA_H, "proto_param", "PARAM", "const float *in_", "float *out_", out));
+    TRY(expand(c, T_CUDA_H, "proto_host_end", out));
+    if (g->cache_tokens) {
+        TRY(expand(c, T_CUDA_H, "cache_proto", out));
+        TRY(expand_io(c, T_CUDA_H, "proto_param", "PARAM", "const float *in_", "float *out_",
+                      out));
+        TRY(expand(c, T_CUDA_H, "cache_proto_end", out));
+    }
+    TRY(expand(c, T_CUDA_H, "tail", out));
+
+    for (size_t i = 0; i < sizeof k_cuda_runtime_files / sizeof k_cuda_runtime_files[0]; i++) {
+        char path[160];
+        snprintf(path, sizeof path, "runtime/%s", k_cuda_runtime_files[i]);
+        const sf_embedded_file *f = sf_embedded_find(path);
+        if (!f)
+            return sf_error(SF_EINTERNAL, NULL, "runtime file %s not embedded", path);
+        out = sf_files_add(c->fs, k_cuda_runtime_files[i]);
+        if (!out || sf_buf_append(out, f->data, f->len))
+            return oom();
+    }
+    return SF_OK;
+}
+
 static sf_status emit_main(ectx *c)
 {
     sf_graph *g = c->g;
@@ -931,6 +1109,8 @@ static sf_status emit_build(ectx *c)
         TRY(expand(c, T_MAKEFILE, "src", out));
     }
     TRY(expand(c, T_MAKEFILE, "rules", out));
+    if (g->target_cuda)
+        TRY(expand(c, T_MAKEFILE, "cuda", out));
 
     snprintf(name, sizeof name, "%s_weights.S", g->name);
     TRY(file_begin(c, name, T_WEIGHTS_S, "c", &out));
@@ -1015,6 +1195,8 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
     }
     if (!st)
         st = emit_main(c);
+    if (!st && g->target_cuda)
+        st = emit_cuda(c);
     if (!st)
         st = emit_build(c);
     sf_free(c);

@@ -163,6 +163,23 @@ typedef struct {
     char fn[96];                    /* C identifier of the layer function */
 } sf_plan;
 
+/* GPU plan of one linear layer (plan_cuda.c, pack_cuda.c). */
+typedef enum { SF_G_DENSE, SF_G_SP24, SF_G_ELL, SF_G_COUNT } sf_gkernel;
+typedef enum { SF_GPU_BF16, SF_GPU_F16, SF_GPU_F32 } sf_gpu_dtype;
+typedef struct {
+    sf_gkernel kernel;
+    sf_reason reason;
+    double cost_s[SF_G_COUNT];      /* predicted seconds per kernel; < 0: not eligible */
+    char why_not_sp24[128];          /* when 2:4 is not eligible: why */
+    int64_t Op, Kp;                 /* sp24: rows padded to 16, columns to 32; dense: Kp */
+    int slots;                      /* ell: nonzeros stored per row (the fullest row's) */
+    int col_u16;                    /* ell: 16-bit column indices */
+    /* blob offsets (bytes): values, sp24 metadata or ell columns, bias */
+    size_t off_w, off_idx, off_bias;
+    size_t scratch;                 /* device scratch bytes of one call at the largest batch */
+    char name[48];                  /* variant: <dtype>_linear_<format>_<target> */
+} sf_gplan;
+
 typedef struct {
     const char *weight_name, *bias_name;
     int from_matmul;                /* weight was [in][out] in the file */
@@ -175,6 +192,7 @@ typedef struct {
     float *bias;                    /* [out] or NULL */
     sf_census census;
     sf_plan plan;
+    sf_gplan gplan;                 /* set when the target includes cuda */
 } sf_linear;
 
 typedef struct {
@@ -245,6 +263,8 @@ typedef struct {
     int64_t cache_step;             /* tokens one cached run appends (the query length) */
     size_t cache_floats;            /* whole cache at the maximum batch */
     uint64_t cache_layout;          /* hash of the layout: equal for models that may share one */
+    int target_cuda;                /* emit the CUDA library too (--target cuda) */
+    sf_gpu_dtype gpu_dtype;         /* --gpu-dtype */
 } sf_graph;
 
 /* The axis SPA tracks channels on: 1 for NCHW images (rank 4), else the last. */

@@ -15,7 +15,12 @@ static void usage(FILE *f)
             "       sfgen --help | --version\n"
             "options:\n"
             "  -o, --output DIR       output folder (replaced atomically; unchanged files kept)\n"
-            "  --target cpu           code target (cpu is the only one in this version)\n"
+            "  --target T             cpu (default), cuda or cpu,cuda: cuda adds the CUDA\n"
+            "                         library and program to the C/OpenMP sources\n"
+            "  --gpu-dtype D          GPU weights and tensor-core inputs: bf16 (default),\n"
+            "                         f16, or f32 (CUDA cores only); fp32 accumulation\n"
+            "  --gpu-kernel K         plan every GPU layer on dense (cuBLAS), sp24 (2:4\n"
+            "                         sparse tensor cores, where eligible) or ell (CUDA cores)\n"
             "  --threads N            default thread count of the generated program; the\n"
             "                         plan is costed for it (default 1)\n"
             "  --dense                plan every layer dense (for comparison)\n"
@@ -68,9 +73,33 @@ static sf_status parse_args(int argc, char **argv, sf_gen_opts *c)
         } else if (!strcmp(a, "--target")) {
             if (!has)
                 return sf_error(SF_EUSAGE, NULL, "--target needs a value");
-            if (strcmp(argv[++i], "cpu") != 0)
-                return sf_error(SF_EUSAGE, NULL, "--target %s: only 'cpu' is available in this "
-                                "version", argv[i]);
+            const char *t = argv[++i];
+            if (!strcmp(t, "cuda") || !strcmp(t, "cpu,cuda") || !strcmp(t, "cuda,cpu"))
+                c->plan.target_cuda = 1;
+            else if (strcmp(t, "cpu") != 0)
+                return sf_error(SF_EUSAGE, NULL, "--target %s: expected cpu, cuda or cpu,cuda",
+                                t);
+        } else if (!strcmp(a, "--gpu-dtype")) {
+            const char *t = has ? argv[++i] : "";
+            if (!strcmp(t, "bf16"))
+                c->plan.gpu_dtype = SF_GPU_BF16;
+            else if (!strcmp(t, "f16"))
+                c->plan.gpu_dtype = SF_GPU_F16;
+            else if (!strcmp(t, "f32"))
+                c->plan.gpu_dtype = SF_GPU_F32;
+            else
+                return sf_error(SF_EUSAGE, NULL, "--gpu-dtype needs bf16, f16 or f32");
+        } else if (!strcmp(a, "--gpu-kernel")) {
+            const char *t = has ? argv[++i] : "";
+            c->plan.gpu_force = 1;
+            if (!strcmp(t, "dense"))
+                c->plan.gpu_forced = SF_G_DENSE;
+            else if (!strcmp(t, "sp24"))
+                c->plan.gpu_forced = SF_G_SP24;
+            else if (!strcmp(t, "ell"))
+                c->plan.gpu_forced = SF_G_ELL;
+            else
+                return sf_error(SF_EUSAGE, NULL, "--gpu-kernel needs dense, sp24 or ell");
         } else if (!strcmp(a, "--threads")) {
             if (!has || parse_uint(argv[++i], 4096, &v) || v < 1)
                 return sf_error(SF_EUSAGE, NULL, "--threads needs an integer 1..4096");

@@ -279,6 +279,11 @@ sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
         fail = fail || sf_buf_pad(b, 64);
         p->off_zero_rows = b->len;
         fail = fail || put_i32s(b, p->zero_rows, p->nzero_rows);
+        if (!fail && g->target_cuda) {
+            fail = sf_pack_cuda_layer(L, g->gpu_dtype, b, &L->gplan);
+            int gk[3] = {(int)L->gplan.kernel, L->gplan.slots, (int)g->gpu_dtype};
+            blob->mask_hash = sf_hash_fnv1a(blob->mask_hash, gk, sizeof gk);
+        }
         if (fail)
             return oom();
         blob->mask_hash = mask_hash_layer(blob->mask_hash, L);

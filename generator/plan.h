@@ -12,6 +12,10 @@ typedef struct {
     sf_kernel forced_kernel;
     const struct sf_variant *forced_variant; /* --kernel VARIANT: exactly this one */
     int threads;            /* threads the plan is costed for (0: 1) */
+    int target_cuda;        /* --target cuda: plan the GPU kernels too */
+    sf_gpu_dtype gpu_dtype; /* --gpu-dtype */
+    int gpu_force;          /* --gpu-kernel: every layer on gpu_forced where eligible */
+    sf_gkernel gpu_forced;
 } sf_plan_opts;
 
 /* The code-size budget: a layer is mask-unrolled only up to this many
@@ -21,6 +25,10 @@ typedef struct {
 #define SF_ROW_BLOCK_COMPRESSED_MAX 64 /* rows of one ELL block in pack */
 
 sf_status sf_plan_graph(sf_graph *g, const sf_plan_opts *opts);
+/* GPU kernel per linear layer (plan_cuda.c), after sf_plan_graph. */
+sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *opts);
+const char *sf_gkernel_name(sf_gkernel k);          /* dense, sp24, ell */
+const char *sf_gpu_dtype_name(sf_gpu_dtype d);      /* bf16, f16, f32 */
 
 /* Mask-unrolled order of one row block: the bias of each row, then for each
  * group of m inputs (k ascending), each row's nonzeros in the group. pack

@@ -1,5 +1,6 @@
 /* report.c - census and plan, as text and as JSON (schemas/report.schema.json). */
 #include "report.h"
+#include "plan.h"
 #include "kernels.h"
 
 #include <cJSON.h>
@@ -33,6 +34,42 @@ static int64_t count(const unsigned char *v, int64_t n, int val)
     for (int64_t i = 0; i < n; i++)
         c += v[i] == val;
     return c;
+}
+
+/* The GPU plan of one layer (--target cuda). */
+static void gpu_text(const sf_linear *L, FILE *f)
+{
+    const sf_gplan *gp = &L->gplan;
+    fprintf(f, "  cuda: %s, reason %s: %s\n", gp->name, sf_reason_name(gp->reason),
+            sf_reason_text(gp->reason));
+    fprintf(f, "  cuda predicted us (H100 model):");
+    for (int k = 0; k < SF_G_COUNT; k++) {
+        if (gp->cost_s[k] >= 0)
+            fprintf(f, " %s %.4g", sf_gkernel_name((sf_gkernel)k), 1e6 * gp->cost_s[k]);
+        else
+            fprintf(f, " %s -", sf_gkernel_name((sf_gkernel)k));
+    }
+    fprintf(f, "; ell stores %d per row\n", gp->slots);
+    if (gp->cost_s[SF_G_SP24] < 0)
+        fprintf(f, "  cuda: sp24 not eligible: %s\n", gp->why_not_sp24);
+}
+
+/* The GPU plan in the JSON report. */
+static int gpu_json(const sf_linear *L, cJSON *l)
+{
+    const sf_gplan *gp = &L->gplan;
+    cJSON *o = cJSON_AddObjectToObject(l, "cuda");
+    cJSON *pm = o ? cJSON_AddObjectToObject(o, "predicted_us") : NULL;
+    int ok = o && pm && cJSON_AddStringToObject(o, "kernel", sf_gkernel_name(gp->kernel)) &&
+             cJSON_AddStringToObject(o, "variant", gp->name) &&
+             cJSON_AddStringToObject(o, "reason", sf_reason_name(gp->reason)) &&
+             cJSON_AddNumberToObject(o, "ell_slots", gp->slots) &&
+             (gp->cost_s[SF_G_SP24] >= 0 ||
+              cJSON_AddStringToObject(o, "sp24_not_eligible", gp->why_not_sp24));
+    for (int k = 0; ok && k < SF_G_COUNT; k++)
+        if (gp->cost_s[k] >= 0)
+            ok = cJSON_AddNumberToObject(pm, sf_gkernel_name((sf_gkernel)k), 1e6 * gp->cost_s[k]) != NULL;
+    return ok;
 }
 
 void sf_report_text(const sf_graph *g, FILE *f)
@@ -81,6 +118,8 @@ void sf_report_text(const sf_graph *g, FILE *f)
         fprintf(f, "  computes %d of %lld rows and %d of %lld columns; %.3g of %.3g FLOP per "
                 "token (%.2fx fewer)\n", p->nrows, (long long)L->out, p->ncols,
                 (long long)L->in, pf, df, pf > 0 ? df / pf : 0.0);
+        if (g->target_cuda)
+            gpu_text(L, f);
     }
     fprintf(f, "\ntotal: %.4g FLOP per token planned vs %.4g dense (%.2fx fewer)\n", total_plan,
             total_dense, total_plan > 0 ? total_dense / total_plan : 0.0);
@@ -173,6 +212,7 @@ sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
              add_num(pj, "flops_per_token_dense", dense_flops(L)) &&
              add_num(pj, "flops_per_token", plan_flops(L)) &&
              add_num(pj, "predicted_speedup", plan_flops(L) > 0 ? dense_flops(L) / plan_flops(L) : 0);
+        ok = ok && (!g->target_cuda || gpu_json(L, l));
     }
     cJSON *ts = ok ? cJSON_AddArrayToObject(root, "tensors") : NULL;
     ok = ok && ts;

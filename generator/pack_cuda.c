@@ -1,0 +1,115 @@
+/* pack_cuda.c - a linear layer's GPU sections of the weights blob, in the
+ * format its CUDA kernel reads (docs/FORMATS.md, "GPU sections"):
+ *
+ *   dense  W [O][Kp] in the GPU dtype (Kp: K rounded up to 32 for bf16/f16,
+ *          K for f32), zero-padded
+ *   sp24   the 2:4 tiles of sp24.h: values, then metadata
+ *   ell    values [S][OP] in the GPU dtype, then column indices [S][OP]
+ *          (uint16 when K <= 65536, else int32); OP is O rounded up to 32,
+ *          S the fullest row's nonzeros; a row's unused slots hold value 0
+ *          and column 0
+ *   bias   [O] f32, for every kernel (absent bias: zeros)
+ *
+ * Columns that SPA showed cannot contribute are packed as zero weights. */
+#include "pack.h"
+#include "sp24.h"
+
+#include <string.h>
+
+static int put(sf_buf *b, const void *p, size_t n) { return sf_buf_append(b, p, n); }
+
+/* Zeroed temporary memory (sf_malloc: the tests' allocation hook sees it). */
+static void *zalloc(size_t n, size_t size)
+{
+    size_t bytes;
+    if (sf_mul_size(n, size, &bytes))
+        return NULL;
+    void *p = sf_malloc(bytes ? bytes : 1);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
+static int put_value(sf_buf *b, sf_gpu_dtype d, float v)
+{
+    if (d == SF_GPU_F32)
+        return put(b, &v, 4);
+    uint16_t h = sf_f32_to_half(d == SF_GPU_BF16 ? SF_HALF_BF16 : SF_HALF_F16, v);
+    return put(b, &h, 2);
+}
+
+int sf_pack_cuda_layer(const sf_linear *L, sf_gpu_dtype dt, sf_buf *b, sf_gplan *gp)
+{
+    const int64_t O = L->out, K = L->in;
+    float *w = zalloc((size_t)(O * K), sizeof *w);
+    unsigned char *colmask = zalloc((size_t)K, 1);
+    void *t1 = NULL, *t2 = NULL; /* the format's temporaries */
+    int fail = !w || !colmask;
+    if (fail)
+        goto done;
+    for (int c = 0; c < L->plan.ncols; c++)
+        colmask[L->plan.cols[c]] = 1;
+    for (int64_t r = 0; r < O; r++)
+        for (int64_t k = 0; k < K; k++)
+            w[r * K + k] = colmask[k] ? L->w[r * K + k] : 0.0f;
+    fail = sf_buf_pad(b, 256);
+    gp->off_w = b->len;
+    if (gp->kernel == SF_G_DENSE) {
+        for (int64_t r = 0; r < O && !fail; r++)
+            for (int64_t k = 0; k < gp->Kp && !fail; k++)
+                fail = put_value(b, dt, k < K ? w[r * K + k] : 0.0f);
+        gp->off_idx = gp->off_w;
+    } else if (gp->kernel == SF_G_SP24) {
+        size_t tiles = (size_t)(gp->Op / SF_SP24_TILE_ROWS * (gp->Kp / SF_SP24_TILE_COLS));
+        uint16_t *values = t1 = zalloc(tiles * SF_SP24_TILE_VALUES, 2);
+        uint32_t *meta = t2 = zalloc(tiles * SF_SP24_TILE_WORDS, 4);
+        int64_t br, bc;
+        fail = !values || !meta ||
+               sf_sp24_encode(w, O, K, dt == SF_GPU_BF16 ? SF_HALF_BF16 : SF_HALF_F16, values,
+                              meta, &br, &bc); /* the planner checked eligibility */
+        fail = fail || put(b, values, tiles * SF_SP24_TILE_VALUES * 2) || sf_buf_pad(b, 256);
+        gp->off_idx = b->len;
+        fail = fail || put(b, meta, tiles * SF_SP24_TILE_WORDS * 4);
+    } else {
+        const int64_t OP = (O + 31) / 32 * 32, S = gp->slots;
+        int32_t *col = t1 = zalloc((size_t)(S * OP), sizeof *col);
+        float *val = t2 = zalloc((size_t)(S * OP), sizeof *val);
+        if (!col || !val) {
+            fail = 1;
+            goto done;
+        }
+        for (int64_t r = 0; r < O; r++) {
+            int64_t s = 0;
+            for (int64_t k = 0; k < K; k++)
+                if (w[r * K + k] != 0.0f) {
+                    val[s * OP + r] = w[r * K + k];
+                    col[s * OP + r] = (int32_t)k;
+                    s++;
+                }
+        }
+        for (int64_t i = 0; i < S * OP && !fail; i++)
+            fail = put_value(b, dt, val[i]);
+        fail = fail || sf_buf_pad(b, 256);
+        gp->off_idx = b->len;
+        for (int64_t i = 0; i < S * OP && !fail; i++) {
+            if (gp->col_u16) {
+                uint16_t c16 = (uint16_t)col[i];
+                fail = put(b, &c16, 2);
+            } else {
+                fail = put(b, &col[i], 4);
+            }
+        }
+    }
+    fail = fail || sf_buf_pad(b, 256);
+    gp->off_bias = b->len;
+    for (int64_t r = 0; r < O && !fail; r++) {
+        float v = L->bias ? L->bias[r] : 0.0f;
+        fail = put(b, &v, 4);
+    }
+done:
+    sf_free(w);
+    sf_free(colmask);
+    sf_free(t1);
+    sf_free(t2);
+    return fail ? -1 : 0;
+}

@@ -1,0 +1,156 @@
+/* plan_cuda.c - the GPU kernel of every linear layer (and convolution lowered
+ * to one), with a reason, for --target cuda:
+ *
+ *   dense  cuBLAS (cublasGemmEx), weights in --gpu-dtype, fp32 accumulation
+ *   sp24   2:4 on sparse tensor cores (mma.sp m16n8k32), bf16/f16 only, and
+ *          only where every group of 4 weights along K has at most 2 nonzeros
+ *   ell    any sparsity on CUDA cores: values + column indices per row
+ *
+ * The cost model adds compute time, the bytes a call moves through memory,
+ * and kernel launches. Its constants are an NVIDIA H100 SXM's datasheet
+ * figures scaled by assumed efficiencies; they are not measured yet (a GPU
+ * run of `make bench-cuda` is what replaces them). */
+#include "kernels.h"
+#include "plan.h"
+#include "sp24.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define BW 3.0e12            /* bytes/s from HBM3 (3.35e12 peak) */
+#define TC_DENSE (0.7 * 989e12) /* flop/s of dense bf16/f16 tensor-core GEMM */
+#define TC_SPARSE (0.35 * 1979e12) /* dense-equivalent flop/s of the 2:4 kernel */
+#define CC_F32 (0.6 * 67e12) /* flop/s of fp32 on CUDA cores (cuBLAS, no TF32) */
+#define CC_ELL (0.3 * 67e12) /* flop/s of the ELL kernel (gathered activations) */
+#define LAUNCH_S 3e-6        /* per kernel launch */
+
+#define TRY(x)                   \
+    do {                         \
+        sf_status s_ = (x);      \
+        if (s_)                  \
+            return s_;           \
+    } while (0)
+
+const char *sf_gkernel_name(sf_gkernel k)
+{
+    static const char *const n[SF_G_COUNT] = {"dense", "sp24", "ell"};
+    return k < SF_G_COUNT ? n[k] : "?";
+}
+
+const char *sf_gpu_dtype_name(sf_gpu_dtype d)
+{
+    return d == SF_GPU_BF16 ? "bf16" : d == SF_GPU_F16 ? "f16" : "f32";
+}
+
+static int value_bytes(sf_gpu_dtype d) { return d == SF_GPU_F32 ? 4 : 2; }
+
+/* The weight the GPU computes with: columns that cannot contribute (SPA) are
+ * zero, so dead inputs never break a 2:4 group. */
+static float gpu_w(const sf_linear *L, const unsigned char *colmask, int64_t r, int64_t k)
+{
+    return colmask[k] ? L->w[r * L->in + k] : 0.0f;
+}
+
+static sf_status col_mask(sf_graph *g, const sf_linear *L, unsigned char **out)
+{
+    unsigned char *m = sf_arena_alloc(&g->arena, (size_t)L->in);
+    if (!m)
+        return sf_error(SF_EINTERNAL, NULL, "out of memory");
+    for (int c = 0; c < L->plan.ncols; c++)
+        m[L->plan.cols[c]] = 1;
+    *out = m;
+    return SF_OK;
+}
+
+/* The fullest row's nonzeros, and whether every group of 4 holds at most 2. */
+static void scan(const sf_linear *L, const unsigned char *colmask, sf_gplan *gp, int *fits24)
+{
+    int maxnnz = 0;
+    *fits24 = 1;
+    for (int64_t r = 0; r < L->out; r++) {
+        int nnz = 0;
+        for (int64_t k0 = 0; k0 < L->in; k0 += 4) {
+            int in_group = 0;
+            for (int64_t k = k0; k < k0 + 4 && k < L->in; k++)
+                in_group += gpu_w(L, colmask, r, k) != 0.0f;
+            nnz += in_group;
+            if (in_group > 2 && *fits24) {
+                *fits24 = 0;
+                snprintf(gp->why_not_sp24, sizeof gp->why_not_sp24,
+                         "row %lld has %d nonzeros in columns %lld..%lld", (long long)r, in_group,
+                         (long long)k0, (long long)(k0 + 3 < L->in ? k0 + 3 : L->in - 1));
+            }
+        }
+        maxnnz = nnz > maxnnz ? nnz : maxnnz;
+    }
+    gp->slots = maxnnz ? maxnnz : 1;
+}
+
+sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *o)
+{
+    g->target_cuda = o->target_cuda;
+    g->gpu_dtype = o->gpu_dtype;
+    if (!o->target_cuda)
+        return SF_OK;
+    for (int oi = 0; oi < g->nsteps; oi++) {
+        sf_node *n = &g->nodes[g->order[oi]];
+        if (!n->lin)
+            continue;
+        sf_linear *L = n->lin;
+        sf_gplan *gp = &L->gplan;
+        unsigned char *colmask = NULL;
+        TRY(col_mask(g, L, &colmask));
+        memset(gp, 0, sizeof *gp);
+        int fits24;
+        scan(L, colmask, gp, &fits24);
+        if (o->gpu_dtype == SF_GPU_F32) {
+            fits24 = 0;
+            snprintf(gp->why_not_sp24, sizeof gp->why_not_sp24,
+                     "sparse tensor cores take bf16/f16 (--gpu-dtype f32)");
+        }
+        const double T = (double)L->plan.tokens, O = (double)L->out, K = (double)L->in;
+        const double vb = value_bytes(o->gpu_dtype), flops = 2.0 * T * O * K;
+        gp->Op = sf_sp24_rows_padded(L->out);
+        gp->Kp = o->gpu_dtype == SF_GPU_F32 ? L->in : sf_sp24_cols_padded(L->in);
+        gp->col_u16 = L->in <= 65536;
+        const double Kp = (double)gp->Kp, act_in = T * K * 4, act_out = T * O * 4;
+        const double half_x = o->gpu_dtype == SF_GPU_F32 ? 0.0 : act_in + T * Kp * 2;
+        /* dense: [convert x,] GEMM, bias */
+        gp->cost_s[SF_G_DENSE] =
+            flops / (o->gpu_dtype == SF_GPU_F32 ? CC_F32 : TC_DENSE) +
+            (O * Kp * vb + half_x + T * Kp * vb + act_out * 3) / BW +
+            LAUNCH_S * (o->gpu_dtype == SF_GPU_F32 ? 2 : 3);
+        /* sp24: convert x, one kernel; half the values plus 4 bits per kept pair */
+        gp->cost_s[SF_G_SP24] =
+            fits24 ? flops / TC_SPARSE +
+                         ((double)gp->Op * Kp / 2 * vb + (double)gp->Op * Kp / 8 + half_x +
+                          T * Kp * 2 + act_out) / BW +
+                         LAUNCH_S * 2
+                   : -1.0;
+        /* ell: every stored slot of every row, for every token */
+        const double slots = (double)gp->slots, OP = (double)((L->out + 31) / 32 * 32);
+        gp->cost_s[SF_G_ELL] = 2.0 * T * slots * O / CC_ELL +
+                               (slots * OP * (vb + (gp->col_u16 ? 2 : 4)) + act_in + act_out) / BW +
+                               LAUNCH_S;
+        if (o->force_dense) {
+            gp->kernel = SF_G_DENSE;
+            gp->reason = SF_R_FORCED_DENSE;
+        } else if (o->gpu_force && gp->cost_s[o->gpu_forced] >= 0) {
+            gp->kernel = o->gpu_forced;
+            gp->reason = SF_R_FORCED;
+        } else {
+            gp->kernel = SF_G_DENSE;
+            for (int k = 1; k < SF_G_COUNT; k++)
+                if (gp->cost_s[k] >= 0 && gp->cost_s[k] < gp->cost_s[gp->kernel])
+                    gp->kernel = (sf_gkernel)k;
+            gp->reason = SF_R_FASTEST;
+        }
+        static const char *const fmt[SF_G_COUNT] = {"dense_cublas", "sp24_tc", "ell_cc"};
+        snprintf(gp->name, sizeof gp->name, "%s_linear_%s", sf_gpu_dtype_name(o->gpu_dtype),
+                 fmt[gp->kernel]);
+        gp->scratch = gp->kernel != SF_G_ELL && o->gpu_dtype != SF_GPU_F32
+                          ? (size_t)L->plan.tokens * (size_t)gp->Kp * 2
+                          : 0;
+    }
+    return SF_OK;
+}
