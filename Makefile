@@ -3,10 +3,13 @@
 #   make            build build/sfgen
 #   make demo       generate, build and run the example MLP; sparse vs --dense speed
 #   make test       unit tests, golden sources, end-to-end matrix, reduced-size
-#                   ResNet/BERT/GPT-2 against PyTorch, bad-input suite,
+#                   ResNet/BERT/GPT-2 against PyTorch, CUDA sources compiled
+#                   for sm_80/sm_90, bad-input suite,
 #                   concurrent runs of a generated library, fuzz regressions,
 #                   then unit, end-to-end and bad-input again under ASan + UBSan
 #   make test-models  ResNet-50, BERT-base, GPT-2 at full size against PyTorch
+#   make test-cuda  the CUDA backend on a GPU against fp64, compute-sanitizer
+#                   (make test compiles it for sm_80 and sm_90 without a GPU)
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS (60) each
 #   make bench      linear layers against oneDNN and OpenBLAS -> docs/PERFORMANCE.md
 #   make bench-models  ResNet-50, BERT, GPT-2 against onnxruntime and PyTorch
@@ -40,7 +43,7 @@ DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev pytho
 MODEL_PKGS = python3-torch python3-torchvision
 
 .PHONY: all deps demo test test-unit test-golden test-e2e test-models-tiny test-models test-bad \
-        test-concurrency test-asan bench-models \
+        test-concurrency test-asan bench-models test-cuda-build test-cuda \
         fuzz fuzz-replay bench clean
 
 all: $(BUILD)/sfgen
@@ -159,6 +162,17 @@ test-models: $(BUILD)/sfgen $(BUILD)/.deps-models
 $(BUILD)/.deps-models: | $(BUILD)/.deps
 	$(call install_pkgs,$(MODEL_PKGS))
 
+# The CUDA backend (tests/cuda/run_cuda.py): every case generated with
+# --target cuda and compiled by nvcc for sm_80 and sm_90 as real cubins,
+# warnings as errors. Needs the CUDA toolkit (nvcc), not a GPU.
+test-cuda-build: $(BUILD)/sfgen
+	$(PYTHON) tests/cuda/run_cuda.py --sfgen $(BUILD)/sfgen --work $(BUILD)/cuda-build
+
+# The same cases run on the GPU against the float64 reference, batch 1 and
+# the maximum, then under compute-sanitizer; says so and skips without a GPU.
+test-cuda: $(BUILD)/sfgen
+	$(PYTHON) tests/cuda/run_cuda.py --run --sanitize --sfgen $(BUILD)/sfgen --work $(BUILD)/cuda
+
 # Every rejected input: exit code, message, no output folder; hostile names,
 # read-only and full file systems.
 test-bad: $(BUILD)/sfgen
@@ -178,6 +192,7 @@ test: $(BUILD)/.deps
 	$(MAKE) --no-print-directory test-golden
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-models-tiny
+	$(MAKE) --no-print-directory test-cuda-build
 	$(MAKE) --no-print-directory test-bad
 	$(MAKE) --no-print-directory test-concurrency
 	$(MAKE) --no-print-directory fuzz-replay

@@ -5,6 +5,17 @@
 #include "tiny_internal.h"
 #include "sf_npy.h"
 
+#ifdef SF_CUDA_PROGRAM /* ./tiny_cuda: the same program on the CUDA library */
+#include "tiny_cuda.h"
+#define RUN_ARRAYS tiny_cuda_run_arrays
+#define STEP_KERNELS tiny_cuda_step_kernels
+#define STRERROR tiny_cuda_strerror
+#else
+#define RUN_ARRAYS tiny_run_arrays
+#define STEP_KERNELS tiny_step_kernels
+#define STRERROR tiny_strerror
+#endif
+
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +119,7 @@ static void print_profile(const double *ms, int runs, int batch)
         double m = ms[s] / runs;
         double gf = m > 0 ? tiny_step_flops[s] * batch / (m * 1e6) : 0.0;
         printf("%-4d %-28s %-14s %10.4f %10.2f\n", s, tiny_step_names[s],
-               tiny_step_kernels[s], m, gf);
+               STEP_KERNELS[s], m, gf);
     }
 }
 
@@ -263,16 +274,16 @@ int main(int argc, char **argv)
         double *t = malloc(sizeof(double) * (size_t)bench);
         int code = 0;
         for (int w = 0; w < 3 && !code; w++)
-            code = tiny_run_arrays((const float *const *)in, out, batch, arena, NULL, cache,
+            code = RUN_ARRAYS((const float *const *)in, out, batch, arena, NULL, cache,
                                        cache_len);
         for (int r = 0; r < bench && !code && t; r++) {
             double t0 = now_ms();
-            code = tiny_run_arrays((const float *const *)in, out, batch, arena,
+            code = RUN_ARRAYS((const float *const *)in, out, batch, arena,
                                        profile ? step_ms : NULL, cache, cache_len);
             t[r] = now_ms() - t0;
         }
         if (code || !t) {
-            fprintf(stderr, "tiny: run failed: %s\n", t ? tiny_strerror(code) : "out of memory");
+            fprintf(stderr, "tiny: run failed: %s\n", t ? STRERROR(code) : "out of memory");
             free(t);
             rc = EXIT_RUN;
             goto done;
@@ -286,10 +297,10 @@ int main(int argc, char **argv)
         free(t);
         goto done;
     }
-    int code = tiny_run_arrays((const float *const *)in, out, batch, arena,
+    int code = RUN_ARRAYS((const float *const *)in, out, batch, arena,
                                    profile ? step_ms : NULL, cache, cache_len);
     if (code) {
-        fprintf(stderr, "tiny: run failed: %s\n", tiny_strerror(code));
+        fprintf(stderr, "tiny: run failed: %s\n", STRERROR(code));
         rc = EXIT_RUN;
         goto done;
     }
