@@ -94,12 +94,6 @@ static sf_status file_begin(ectx *c, const char *name, int t, const char *banner
         if (sf_vars_set(&c->v, key, __VA_ARGS__))       \
             return sf_error(SF_EINTERNAL, NULL, "template variable table full or value too long: " key); \
     } while (0)
-#define TRY(x)                   \
-    do {                         \
-        sf_status s_ = (x);      \
-        if (s_)                  \
-            return s_;           \
-    } while (0)
 
 /* ---- arena ------------------------------------------------------------------ */
 
@@ -648,7 +642,6 @@ static sf_status emit_gpu_step(ectx *c, const sf_node *n, sf_buf *out)
     const sf_linear *L = n->lin;
     const int64_t T = L->plan.tokens;
     char y[96];
-    tensor_expr(g, n->out, y, sizeof y);
     if (n->op == SF_OP_LINEAR) {
         SET("XH", "0");
         SET("GKERNEL", "%s", L->gplan.name);
@@ -970,6 +963,22 @@ static sf_status emit_model_c(ectx *c)
     return expand(c, T_MODEL_C, "strerror_end", out);
 }
 
+/* Copies runtime files, embedded verbatim, into the output folder. */
+static sf_status copy_runtime(ectx *c, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char path[160];
+        snprintf(path, sizeof path, "runtime/%s", names[i]);
+        const sf_embedded_file *f = sf_embedded_find(path);
+        if (!f)
+            return sf_error(SF_EINTERNAL, NULL, "runtime file %s not embedded", path);
+        sf_buf *out = sf_files_add(c->fs, names[i]);
+        if (!out || sf_buf_append(out, f->data, f->len))
+            return oom();
+    }
+    return SF_OK;
+}
+
 /* A CUDA entry point (model.cu.in "entry_*"): ENTRY names it, HOST, CACHED
  * and CACHE_LEN are what it passes on. */
 static sf_status cuda_entry(ectx *c, const char *entry, int host, int cached, sf_buf *out)
@@ -1056,17 +1065,8 @@ static sf_status emit_cuda(ectx *c)
     }
     TRY(expand(c, T_CUDA_H, "tail", out));
 
-    for (size_t i = 0; i < sizeof k_cuda_runtime_files / sizeof k_cuda_runtime_files[0]; i++) {
-        char path[160];
-        snprintf(path, sizeof path, "runtime/%s", k_cuda_runtime_files[i]);
-        const sf_embedded_file *f = sf_embedded_find(path);
-        if (!f)
-            return sf_error(SF_EINTERNAL, NULL, "runtime file %s not embedded", path);
-        out = sf_files_add(c->fs, k_cuda_runtime_files[i]);
-        if (!out || sf_buf_append(out, f->data, f->len))
-            return oom();
-    }
-    return SF_OK;
+    return copy_runtime(c, k_cuda_runtime_files,
+                        sizeof k_cuda_runtime_files / sizeof k_cuda_runtime_files[0]);
 }
 
 static sf_status emit_main(ectx *c)
@@ -1121,16 +1121,7 @@ static sf_status emit_build(ectx *c)
     if (!out || sf_buf_append(out, c->blob->data.data, c->blob->data.len))
         return oom();
 
-    for (size_t i = 0; i < sizeof k_runtime_files / sizeof k_runtime_files[0]; i++) {
-        char path[160];
-        snprintf(path, sizeof path, "runtime/%s", k_runtime_files[i]);
-        const sf_embedded_file *f = sf_embedded_find(path);
-        if (!f)
-            return sf_error(SF_EINTERNAL, NULL, "runtime file %s not embedded", path);
-        out = sf_files_add(c->fs, k_runtime_files[i]);
-        if (!out || sf_buf_append(out, f->data, f->len))
-            return oom();
-    }
+    TRY(copy_runtime(c, k_runtime_files, sizeof k_runtime_files / sizeof k_runtime_files[0]));
     out = sf_files_add(c->fs, "report.json");
     if (!out)
         return oom();

@@ -256,8 +256,7 @@ sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
         unsigned char *colmask = sf_arena_alloc(&g->arena, (size_t)L->in);
         if (!colmask)
             return oom();
-        for (int c = 0; c < p->ncols; c++)
-            colmask[p->cols[c]] = 1;
+        sf_plan_col_mask(p, colmask);
         int fail = sf_buf_pad(b, 64);
         size_t base = b->len;
         p->off_w = base;
@@ -280,7 +279,7 @@ sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
         p->off_zero_rows = b->len;
         fail = fail || put_i32s(b, p->zero_rows, p->nzero_rows);
         if (!fail && g->target_cuda) {
-            fail = sf_pack_cuda_layer(L, g->gpu_dtype, b, &L->gplan);
+            fail = sf_pack_cuda_layer(L, colmask, g->gpu_dtype, b, &L->gplan);
             int gk[3] = {(int)L->gplan.kernel, L->gplan.slots, (int)g->gpu_dtype};
             blob->mask_hash = sf_hash_fnv1a(blob->mask_hash, gk, sizeof gk);
         }

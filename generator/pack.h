@@ -18,7 +18,9 @@ typedef struct {
 sf_status sf_pack_graph(sf_graph *g, sf_blob *b);
 void sf_blob_free(sf_blob *b);
 /* Appends one linear layer's GPU sections (pack_cuda.c) and sets their
- * offsets in gp; -1 when memory runs out. */
-int sf_pack_cuda_layer(const sf_linear *L, sf_gpu_dtype dt, sf_buf *b, sf_gplan *gp);
+ * offsets in gp; colmask: the columns the plan keeps (sf_plan_col_mask).
+ * -1 when memory runs out. */
+int sf_pack_cuda_layer(const sf_linear *L, const unsigned char *colmask, sf_gpu_dtype dt,
+                       sf_buf *b, sf_gplan *gp);
 
 #endif

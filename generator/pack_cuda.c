@@ -12,6 +12,7 @@
  *
  * Columns that SPA showed cannot contribute are packed as zero weights. */
 #include "pack.h"
+#include "plan.h"
 #include "sp24.h"
 
 #include <string.h>
@@ -38,17 +39,15 @@ static int put_value(sf_buf *b, sf_gpu_dtype d, float v)
     return put(b, &h, 2);
 }
 
-int sf_pack_cuda_layer(const sf_linear *L, sf_gpu_dtype dt, sf_buf *b, sf_gplan *gp)
+int sf_pack_cuda_layer(const sf_linear *L, const unsigned char *colmask, sf_gpu_dtype dt,
+                       sf_buf *b, sf_gplan *gp)
 {
     const int64_t O = L->out, K = L->in;
     float *w = zalloc((size_t)(O * K), sizeof *w);
-    unsigned char *colmask = zalloc((size_t)K, 1);
     void *t1 = NULL, *t2 = NULL; /* the format's temporaries */
-    int fail = !w || !colmask;
+    int fail = !w;
     if (fail)
         goto done;
-    for (int c = 0; c < L->plan.ncols; c++)
-        colmask[L->plan.cols[c]] = 1;
     for (int64_t r = 0; r < O; r++)
         for (int64_t k = 0; k < K; k++)
             w[r * K + k] = colmask[k] ? L->w[r * K + k] : 0.0f;
@@ -108,7 +107,6 @@ int sf_pack_cuda_layer(const sf_linear *L, sf_gpu_dtype dt, sf_buf *b, sf_gplan 
     }
 done:
     sf_free(w);
-    sf_free(colmask);
     sf_free(t1);
     sf_free(t2);
     return fail ? -1 : 0;

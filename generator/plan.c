@@ -179,6 +179,12 @@ sf_status sf_plan_graph(sf_graph *g, const sf_plan_opts *o)
     return SF_OK;
 }
 
+void sf_plan_col_mask(const sf_plan *p, unsigned char *mask)
+{
+    for (int c = 0; c < p->ncols; c++)
+        mask[p->cols[c]] = 1;
+}
+
 size_t sf_plan_walk_unrolled(const sf_linear *L, int rb, const sf_walk_visitor *v, void *ctx)
 {
     const sf_plan *p = &L->plan;

@@ -30,6 +30,9 @@ sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *opts);
 const char *sf_gkernel_name(sf_gkernel k);          /* dense, sp24, ell */
 const char *sf_gpu_dtype_name(sf_gpu_dtype d);      /* bf16, f16, f32 */
 
+/* mask[k] = 1 for each input column the plan keeps (mask: L->in zeroed bytes). */
+void sf_plan_col_mask(const sf_plan *p, unsigned char *mask);
+
 /* Mask-unrolled order of one row block: the bias of each row, then for each
  * group of m inputs (k ascending), each row's nonzeros in the group. pack
  * writes values in this order and emit writes one FMA per visit. */

@@ -24,13 +24,6 @@
 #define CC_ELL (0.3 * 67e12) /* flop/s of the ELL kernel (gathered activations) */
 #define LAUNCH_S 3e-6        /* per kernel launch */
 
-#define TRY(x)                   \
-    do {                         \
-        sf_status s_ = (x);      \
-        if (s_)                  \
-            return s_;           \
-    } while (0)
-
 const char *sf_gkernel_name(sf_gkernel k)
 {
     static const char *const n[SF_G_COUNT] = {"dense", "sp24", "ell"};
@@ -56,8 +49,7 @@ static sf_status col_mask(sf_graph *g, const sf_linear *L, unsigned char **out)
     unsigned char *m = sf_arena_alloc(&g->arena, (size_t)L->in);
     if (!m)
         return sf_error(SF_EINTERNAL, NULL, "out of memory");
-    for (int c = 0; c < L->plan.ncols; c++)
-        m[L->plan.cols[c]] = 1;
+    sf_plan_col_mask(&L->plan, m);
     *out = m;
     return SF_OK;
 }

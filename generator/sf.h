@@ -63,4 +63,12 @@ int sf_is_c_identifier(const char *s);
 uint64_t sf_hash_fnv1a(uint64_t h, const void *p, size_t n);
 #define SF_FNV_SEED 1469598103934665603ULL
 
+/* Returns a failed status to the caller (stages that chain calls). */
+#define TRY(x)                   \
+    do {                         \
+        sf_status s_ = (x);      \
+        if (s_)                  \
+            return s_;           \
+    } while (0)
+
 #endif

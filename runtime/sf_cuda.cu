@@ -29,14 +29,18 @@ static unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THR
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;                          \
     if (i >= (n))                                                                      \
         return
-#define LAUNCH(kernel, n, st, ...)                                                     \
+/* Launches `kernel` on `blocks` blocks of `threads` (none for no work) and
+ * returns the launch's status. */
+#define LAUNCH_GRID(kernel, blocks, threads, st, ...)                                  \
     do {                                                                               \
-        if ((n) == 0)                                                                  \
+        if ((blocks) == 0)                                                             \
             return 0;                                                                  \
-        kernel<<<blocks_for(n), THREADS, 0, st>>>(__VA_ARGS__);                         \
+        kernel<<<(unsigned)(blocks), threads, 0, st>>>(__VA_ARGS__);                    \
         SFC_LAUNCHED();                                                                \
         return 0;                                                                      \
     } while (0)
+/* One thread per element of n. */
+#define LAUNCH(kernel, n, st, ...) LAUNCH_GRID(kernel, blocks_for(n), THREADS, st, __VA_ARGS__)
 
 /* ---- elementwise ----------------------------------------------------------------- */
 
@@ -222,15 +226,10 @@ __device__ static float warp_max(float v)
     const int lane = threadIdx.x & 31;                                                 \
     if (r >= (rows))                                                                   \
         return
+/* One warp per row. */
 #define LAUNCH_ROWS(kernel, rows, st, ...)                                             \
-    do {                                                                               \
-        if ((rows) == 0)                                                               \
-            return 0;                                                                  \
-        kernel<<<(unsigned)(((rows) + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK), 32 * ROWS_PER_BLOCK, \
-                 0, st>>>(__VA_ARGS__);                                                \
-        SFC_LAUNCHED();                                                                \
-        return 0;                                                                      \
-    } while (0)
+    LAUNCH_GRID(kernel, ((rows) + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, 32 * ROWS_PER_BLOCK, st, \
+                __VA_ARGS__)
 
 __global__ static void k_row_mean(const float *x, float *y, size_t rows, int n)
 {

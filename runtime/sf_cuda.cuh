@@ -16,6 +16,7 @@
 #include <cuda_runtime.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <type_traits>
 
 #include "sf_nn.h"
 #include "sf_ops.h"
@@ -119,37 +120,28 @@ int sfc_linear_dense(cublasHandle_t h, const void *w, int half, const float *bia
 #define SFC_SP24_NT 2    /* 8-token mma tiles per warp: 16 tokens, one weight pass when decoding */
 #define SFC_SP24_WARPS 4 /* row tiles per block */
 
-template <typename H> struct sfc_mma_sp;
-template <> struct sfc_mma_sp<__nv_bfloat16> {
-    static __device__ __forceinline__ void run(float *d, uint4 a, const uint32_t *b, uint32_t e)
-    {
+/* d += A (2:4 tile, metadata e) x B, one m16n8k32 mma with fp32 accumulation;
+ * H (bf16 or f16) names the PTX input type. */
+#define SFC_MMA_SP(ty)                                                                 \
+    asm volatile("mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32." ty "." ty \
+                 ".f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, "        \
+                 "{%0, %1, %2, %3}, %12, 0x0;\n"                                       \
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                     \
+                 : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b[0]), "r"(b[1]),        \
+                   "r"(b[2]), "r"(b[3]), "r"(e))
+
+template <typename H>
+__device__ __forceinline__ void sfc_mma_sp(float *d, uint4 a, const uint32_t *b, uint32_t e)
+{
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-        asm volatile("mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.bf16.bf16.f32 "
-                     "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, "
-                     "{%0, %1, %2, %3}, %12, 0x0;\n"
-                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                     : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b[0]), "r"(b[1]), "r"(b[2]),
-                       "r"(b[3]), "r"(e));
+    if constexpr (std::is_same<H, __half>::value)
+        SFC_MMA_SP("f16");
+    else
+        SFC_MMA_SP("bf16");
 #elif defined(__CUDA_ARCH__)
 #error "2:4 sparse tensor cores need sm_80 or later (CUDA_ARCH)"
 #endif
-    }
-};
-template <> struct sfc_mma_sp<__half> {
-    static __device__ __forceinline__ void run(float *d, uint4 a, const uint32_t *b, uint32_t e)
-    {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-        asm volatile("mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 "
-                     "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, "
-                     "{%0, %1, %2, %3}, %12, 0x0;\n"
-                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                     : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b[0]), "r"(b[1]), "r"(b[2]),
-                       "r"(b[3]), "r"(e));
-#elif defined(__CUDA_ARCH__)
-#error "2:4 sparse tensor cores need sm_80 or later (CUDA_ARCH)"
-#endif
-    }
-};
+}
 
 template <int O, int KP, typename H>
 __global__ void __launch_bounds__(32 * SFC_SP24_WARPS)
@@ -182,7 +174,7 @@ sfc_sp24_kernel(const uint4 *__restrict__ vals, const uint32_t *__restrict__ met
                 b[2] = r[8];
                 b[3] = r[12];
             }
-            sfc_mma_sp<H>::run(acc[n], a, b, e);
+            sfc_mma_sp<H>(acc[n], a, b, e);
         }
     }
     /* D: d0, d1 row g, tokens 2t, 2t+1; d2, d3 row g + 8 */

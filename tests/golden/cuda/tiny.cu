@@ -43,7 +43,6 @@ static double tiny_clock_ms(cudaStream_t st)
     if (step_ms)                                                                       \
     step_ms[i] += tiny_clock_ms(st) - t
 
-extern "C" const char *const tiny_cuda_step_kernels[TINY_NUM_STEPS];
 const char *const tiny_cuda_step_kernels[TINY_NUM_STEPS] = {
     "bf16_linear_sp24_tc",
     "relu",
@@ -197,6 +196,7 @@ int tiny_cuda_sync(tiny_cuda *c)
 static int tiny_cuda_arrays(tiny_cuda *c, const float *const *in, float *const *out,
                                 int batch, double *step_ms, int cached, int cache_len, int host)
 {
+    sfc_clear_error(); /* tiny_cuda_strerror reports this call's failure */
     if (!c || !in || !out)
         return TINY_ENULL;
     if (batch < 1 || batch > TINY_MAX_BATCH)
