@@ -492,6 +492,16 @@ static sf_status expand_io(ectx *c, int t, const char *section, const char *key,
     return SF_OK;
 }
 
+/* A prototype in a header: section `begin` (if any), one "proto_param" per
+ * graph input and output, then section `end`. */
+static sf_status prototype(ectx *c, int t, const char *begin, const char *end, sf_buf *out)
+{
+    if (begin)
+        TRY(expand(c, t, begin, out));
+    TRY(expand_io(c, t, "proto_param", "PARAM", "const float *in_", "float *out_", out));
+    return expand(c, t, end, out);
+}
+
 static sf_status emit_header(ectx *c)
 {
     sf_graph *g = c->g;
@@ -515,16 +525,9 @@ static sf_status emit_header(ectx *c)
             TRY(expand(c, T_MODEL_H, "io_comment", out));
         }
     }
-    TRY(expand(c, T_MODEL_H, "proto_begin", out));
-    TRY(expand_io(c, T_MODEL_H, "proto_param", "PARAM", "const float *in_", "float *out_",
-                  out));
-    TRY(expand(c, T_MODEL_H, "proto_end", out));
-    if (g->cache_tokens) {
-        TRY(expand(c, T_MODEL_H, "cache_proto_begin", out));
-        TRY(expand_io(c, T_MODEL_H, "proto_param", "PARAM", "const float *in_", "float *out_",
-                      out));
-        TRY(expand(c, T_MODEL_H, "cache_proto_end", out));
-    }
+    TRY(prototype(c, T_MODEL_H, "proto_begin", "proto_end", out));
+    if (g->cache_tokens)
+        TRY(prototype(c, T_MODEL_H, "cache_proto_begin", "cache_proto_end", out));
     TRY(expand(c, T_MODEL_H, "tail", out));
 
     snprintf(name, sizeof name, "%s_internal.h", g->name);
@@ -1052,17 +1055,10 @@ static sf_status emit_cuda(ectx *c)
 
     snprintf(name, sizeof name, "%s_cuda.h", g->name);
     TRY(file_begin(c, name, T_CUDA_H, "c", &out));
-    TRY(expand(c, T_CUDA_H, "head", out));
-    TRY(expand_io(c, T_CUDA_H, "proto_param", "PARAM", "const float *in_", "float *out_", out));
-    TRY(expand(c, T_CUDA_H, "proto_run_end", out));
-    TRY(expand_io(c, T_CUDA_H, "proto_param", "PARAM", "const float *in_", "float *out_", out));
-    TRY(expand(c, T_CUDA_H, "proto_host_end", out));
-    if (g->cache_tokens) {
-        TRY(expand(c, T_CUDA_H, "cache_proto", out));
-        TRY(expand_io(c, T_CUDA_H, "proto_param", "PARAM", "const float *in_", "float *out_",
-                      out));
-        TRY(expand(c, T_CUDA_H, "cache_proto_end", out));
-    }
+    TRY(prototype(c, T_CUDA_H, "head", "proto_run_end", out));
+    TRY(prototype(c, T_CUDA_H, NULL, "proto_host_end", out));
+    if (g->cache_tokens)
+        TRY(prototype(c, T_CUDA_H, "cache_proto", "cache_proto_end", out));
     TRY(expand(c, T_CUDA_H, "tail", out));
 
     return copy_runtime(c, k_cuda_runtime_files,
