@@ -13,6 +13,7 @@
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS (60) each
 #   make bench      linear layers against oneDNN and OpenBLAS -> docs/PERFORMANCE.md
 #   make bench-models  ResNet-50, BERT, GPT-2 against onnxruntime and PyTorch
+#   make bench-cuda  2:4 and 1:4 GPU kernels against cuBLAS and cuSPARSELt (GPU)
 #   make deps       install the Debian packages the build needs (as root)
 #   make clean      remove build/
 #
@@ -43,7 +44,7 @@ DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev pytho
 MODEL_PKGS = python3-torch python3-torchvision
 
 .PHONY: all deps demo test test-unit test-golden test-e2e test-models-tiny test-models test-bad \
-        test-concurrency test-asan bench-models test-cuda-build test-cuda \
+        test-concurrency test-asan bench-models bench-cuda test-cuda-build test-cuda \
         fuzz fuzz-replay bench clean
 
 all: $(BUILD)/sfgen
@@ -270,6 +271,26 @@ $(BUILD)/bench/loadport: bench/loadport.c | $(BUILD)/.deps
 bench: $(BUILD)/sfgen $(BUILD)/bench/peers $(BUILD)/bench/peers_blis $(BUILD)/bench/loadport
 	$(PYTHON) bench/run_bench.py --sfgen $(BUILD)/sfgen --peers $(BUILD)/bench/peers \
 	    --loadport $(BUILD)/bench/loadport --work $(BUILD)/bench/work $(BENCH_ARGS)
+
+# The CUDA linear-layer kernels (2:4 sparse tensor cores, ELL) against cuBLAS
+# and cuSPARSELt (PyTorch's torch._cslt_sparse_mm) on BERT-large, GPT-2,
+# 8192^3 and decoding shapes; needs nvcc, a GPU and PyTorch with CUDA (says
+# so and skips without a GPU). CUDA_BENCH_ARCH picks the one architecture
+# built; CUDA_BENCH_ARGS passes --runs/--warmup/--filter through.
+NVCC ?= nvcc
+CUDA_BENCH_ARCH ?= 90
+CUDA_PYTHON ?= python3
+$(BUILD)/bench/bench_gemm: bench/cuda/bench_gemm.cu runtime/sf_cuda.cuh runtime/sf_cuda.cu \
+                           generator/sp24.c generator/sp24.h
+	@mkdir -p $(BUILD)/bench
+	$(NVCC) -O3 -std=c++17 -arch=sm_$(CUDA_BENCH_ARCH) -Iruntime -Igenerator -o $@ \
+	    bench/cuda/bench_gemm.cu runtime/sf_cuda.cu generator/sp24.c -lcublas
+
+bench-cuda:
+	@command -v $(NVCC) >/dev/null || { echo "make bench-cuda: SKIPPED - nvcc not found"; exit 0; }; \
+	$(MAKE) --no-print-directory $(BUILD)/bench/bench_gemm && \
+	$(CUDA_PYTHON) bench/cuda/run_bench_cuda.py --bench $(BUILD)/bench/bench_gemm \
+	    --out $(BUILD)/bench-cuda $(CUDA_BENCH_ARGS)
 
 # Whole networks (ResNet-50, BERT-base, GPT-2 small; dense, 2:4, 1:4) against
 # onnxruntime and PyTorch on the same weights -> docs/PERFORMANCE.md.

@@ -58,6 +58,7 @@ typedef struct {
     sf_arena_plan ap;
     int cu;                 /* emitting the CUDA steps (model.cu.in), not the C ones */
     size_t cuda_scratch;    /* device scratch of the largest CUDA step */
+    unsigned char *gfused;  /* [nsteps] CUDA: step's activation runs in the step before */
 } ectx;
 
 /* Text safe inside a C comment or string literal. */
@@ -575,6 +576,34 @@ static const char *unary_enum(const sf_node *n)
     }
 }
 
+/* Arena bytes of a tensor at the largest batch; 0 outside the arena. */
+static size_t arena_bytes(const sf_tensor *t)
+{
+    if (t->input_index >= 0 || t->output_index >= 0)
+        return 0;
+    return (size_t)t->dims[0] * (size_t)sf_tensor_inner(t) * sizeof(float);
+}
+
+/* CUDA: the activation at step oi + 1 runs in the epilogue of the linear
+ * layer at step oi when it is that layer's only reader, the layer's output
+ * is no graph output, and writing the activation's output during the layer
+ * cannot clobber the layer's input (the arena may reuse its bytes). */
+static int gpu_fuses_act(const sf_graph *g, int oi)
+{
+    if (oi + 1 >= g->nsteps)
+        return 0;
+    const sf_node *n = &g->nodes[g->order[oi]], *m = &g->nodes[g->order[oi + 1]];
+    if (n->op != SF_OP_LINEAR || !n->lin || !sf_op_is_unary(m->op) || m->in[0] != n->out)
+        return 0;
+    const sf_tensor *h = &g->tensors[n->out], *x = &g->tensors[n->in[0]];
+    const sf_tensor *y = &g->tensors[m->out];
+    if (h->nconsumers != 1 || h->output_index >= 0)
+        return 0;
+    size_t xb = arena_bytes(x), yb = arena_bytes(y);
+    return !xb || !yb || x->arena_offset + xb <= y->arena_offset ||
+           y->arena_offset + yb <= x->arena_offset;
+}
+
 /* "(const float *)(void *)(<model>_blob + off)", or NULL for an absent weight. */
 static void const_expr(const ectx *c, const sf_const *k, char *buf, size_t n)
 {
@@ -627,8 +656,10 @@ static sf_status emit_gpu_linear(ectx *c, const sf_node *n, sf_buf *out)
     SET("HALF", "%d", dt == SF_GPU_F16);
     SET("HTYPE", "%s", dt == SF_GPU_F16 ? "__half" : "__nv_bfloat16");
     SET("VTYPE", "%s", dt == SF_GPU_F32 ? "float" : dt == SF_GPU_F16 ? "__half" : "__nv_bfloat16");
-    SET("ITYPE", "%s", gp->col_u16 ? "uint16_t" : "int32_t");
+    SET("ITYPE", "%s", gp->idx_bytes == 1 ? "uint8_t" : gp->idx_bytes == 2 ? "uint16_t" : "int32_t");
     SET("SLOTS", "%d", gp->slots);
+    SET("GN", "%d", gp->group_n);
+    SET("GM", "%d", gp->group_m);
     SET("OFFW", "%zu", gp->off_w);
     SET("OFFI", "%zu", gp->off_idx);
     SET("OFFB", "%zu", gp->off_bias);
@@ -645,15 +676,25 @@ static sf_status emit_gpu_step(ectx *c, const sf_node *n, sf_buf *out)
     const sf_linear *L = n->lin;
     const int64_t T = L->plan.tokens;
     char y[96];
+    SET("ACT", "SFC_NO_ACT");
+    SET("FUSED", "%s", "");
     if (n->op == SF_OP_LINEAR) {
         SET("XH", "0");
         SET("GKERNEL", "%s", L->gplan.name);
         TRY(layer_vars(c, n));
         SET("TOK", "batch * %lld", (long long)L->tokens_per_item);
+        int oi = 0;
+        while (&g->nodes[g->order[oi]] != n)
+            oi++;
+        const sf_node *m = c->gfused[oi + 1] ? &g->nodes[g->order[oi + 1]] : NULL;
+        if (m) {
+            SET("ACT", "%s", unary_enum(m));
+            SET("FUSED", " + %s in the epilogue (step %d)", m->op_written, oi + 1);
+        }
         TRY(expand(c, T_MODEL_CU, "step_linear_begin", out));
         tensor_expr(g, n->in[0], y, sizeof y);
         SET("XIN", "%s", y);
-        tensor_expr(g, n->out, y, sizeof y);
+        tensor_expr(g, m ? m->out : n->out, y, sizeof y);
         SET("YOUT", "%s", y);
         TRY(emit_gpu_linear(c, n, out));
         if (c->cuda_scratch < L->gplan.scratch)
@@ -871,6 +912,11 @@ static sf_status emit_steps(ectx *c, sf_buf *out)
         SET("OPW", "%s", n->op_written);
         SET("X", "%s", x);
         SET("Y", "%s", y);
+        if (c->cu && c->gfused[oi]) {
+            SET("INTO", "%d", oi - 1);
+            TRY(expand(c, T_MODEL_CU, "step_fused", out));
+            continue;
+        }
         TRY(emit_step(c, n, out));
     }
     return SF_OK;
@@ -1008,6 +1054,12 @@ static sf_status emit_cuda(ectx *c)
     sf_buf steps, *out;
     char name[160];
     sf_buf_init(&steps);
+    c->gfused = sf_arena_alloc(&g->arena, (size_t)g->nsteps + 1);
+    if (!c->gfused)
+        return oom();
+    for (int oi = 0; oi < g->nsteps; oi++)
+        c->gfused[oi + 1] = (unsigned char)gpu_fuses_act(g, oi);
+    c->gfused[0] = 0;
     c->cu = 1;
     sf_status st = emit_steps(c, &steps);
     c->cu = 0;
@@ -1022,7 +1074,8 @@ static sf_status emit_cuda(ectx *c)
         st = expand(c, T_MODEL_CU, "head", out);
     for (int oi = 0; oi < g->nsteps && !st; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
-        if (sf_vars_set(&c->v, "KERNEL", "%s", n->lin ? n->lin->gplan.name : sf_op_name(n->op)))
+        if (sf_vars_set(&c->v, "KERNEL", "%s%s", n->lin ? n->lin->gplan.name : sf_op_name(n->op),
+                        c->gfused[oi] ? " (fused)" : ""))
             st = oom();
         else
             st = expand(c, T_MODEL_CU, "kernel_entry", out);

@@ -172,8 +172,9 @@ typedef struct {
     double cost_s[SF_G_COUNT];      /* predicted seconds per kernel; < 0: not eligible */
     char why_not_sp24[128];          /* when 2:4 is not eligible: why */
     int64_t Op, Kp;                 /* sp24: rows padded to 16, columns to 32; dense: Kp */
-    int slots;                      /* ell: nonzeros stored per row (the fullest row's) */
-    int col_u16;                    /* ell: 16-bit column indices */
+    int slots;                      /* ell: slots stored per row */
+    int idx_bytes;                  /* ell: bytes per index: 1 (N:M position), 2 or 4 (column) */
+    int group_n, group_m;           /* ell: slots per group of inputs (N:M), 0 0: columns */
     /* blob offsets (bytes): values, sp24 metadata or ell columns, bias */
     size_t off_w, off_idx, off_bias;
     size_t scratch;                 /* device scratch bytes of one call at the largest batch */

@@ -280,7 +280,8 @@ sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
         fail = fail || put_i32s(b, p->zero_rows, p->nzero_rows);
         if (!fail && g->target_cuda) {
             fail = sf_pack_cuda_layer(L, colmask, g->gpu_dtype, b, &L->gplan);
-            int gk[3] = {(int)L->gplan.kernel, L->gplan.slots, (int)g->gpu_dtype};
+            int gk[5] = {(int)L->gplan.kernel, L->gplan.slots, (int)g->gpu_dtype,
+                         L->gplan.group_n, L->gplan.group_m};
             blob->mask_hash = sf_hash_fnv1a(blob->mask_hash, gk, sizeof gk);
         }
         if (fail)

@@ -4,10 +4,13 @@
  *   dense  W [O][Kp] in the GPU dtype (Kp: K rounded up to 32 for bf16/f16,
  *          K for f32), zero-padded
  *   sp24   the 2:4 tiles of sp24.h: values, then metadata
- *   ell    values [S][OP] in the GPU dtype, then column indices [S][OP]
- *          (uint16 when K <= 65536, else int32); OP is O rounded up to 32,
- *          S the fullest row's nonzeros; a row's unused slots hold value 0
- *          and column 0
+ *   ell    values in the GPU dtype, then indices, both [S8][OP][8]: slot s
+ *          of row r at ((s / 8) * OP + r) * 8 + s % 8, S8 = S / 8 rounded up,
+ *          OP = O rounded up to 32. Indices: with N:M positions (group_n N,
+ *          group_m M) slots jN..jN+N-1 hold group j's nonzeros and a uint8
+ *          position in the group; else the row's nonzeros in order with
+ *          their column (uint16 when K <= 65536, else int32). Unused slots
+ *          hold value 0 and index 0.
  *   bias   [O] f32, for every kernel (absent bias: zeros)
  *
  * Columns that SPA showed cannot contribute are packed as zero weights. */
@@ -70,32 +73,41 @@ int sf_pack_cuda_layer(const sf_linear *L, const unsigned char *colmask, sf_gpu_
         gp->off_idx = b->len;
         fail = fail || put(b, meta, tiles * SF_SP24_TILE_WORDS * 4);
     } else {
-        const int64_t OP = (O + 31) / 32 * 32, S = gp->slots;
-        int32_t *col = t1 = zalloc((size_t)(S * OP), sizeof *col);
-        float *val = t2 = zalloc((size_t)(S * OP), sizeof *val);
-        if (!col || !val) {
+        const int64_t OP = (O + 31) / 32 * 32, n8 = (gp->slots + 7) / 8 * 8 * OP;
+        int32_t *idx = t1 = zalloc((size_t)n8, sizeof *idx);
+        float *val = t2 = zalloc((size_t)n8, sizeof *val);
+        if (!idx || !val) {
             fail = 1;
             goto done;
         }
         for (int64_t r = 0; r < O; r++) {
-            int64_t s = 0;
-            for (int64_t k = 0; k < K; k++)
-                if (w[r * K + k] != 0.0f) {
-                    val[s * OP + r] = w[r * K + k];
-                    col[s * OP + r] = (int32_t)k;
-                    s++;
+            int64_t s = 0, group = -1;
+            for (int64_t k = 0; k < K; k++) {
+                if (gp->group_n && k / gp->group_m != group) { /* next group's first slot */
+                    group = k / gp->group_m;
+                    s = group * gp->group_n;
                 }
+                if (w[r * K + k] == 0.0f)
+                    continue;
+                const int64_t at = (s / 8 * OP + r) * 8 + s % 8;
+                val[at] = w[r * K + k];
+                idx[at] = (int32_t)(gp->group_n ? k % gp->group_m : k);
+                s++;
+            }
         }
-        for (int64_t i = 0; i < S * OP && !fail; i++)
+        for (int64_t i = 0; i < n8 && !fail; i++)
             fail = put_value(b, dt, val[i]);
         fail = fail || sf_buf_pad(b, 256);
         gp->off_idx = b->len;
-        for (int64_t i = 0; i < S * OP && !fail; i++) {
-            if (gp->col_u16) {
-                uint16_t c16 = (uint16_t)col[i];
-                fail = put(b, &c16, 2);
+        for (int64_t i = 0; i < n8 && !fail; i++) {
+            if (gp->idx_bytes == 1) {
+                uint8_t i8 = (uint8_t)idx[i];
+                fail = put(b, &i8, 1);
+            } else if (gp->idx_bytes == 2) {
+                uint16_t i16 = (uint16_t)idx[i];
+                fail = put(b, &i16, 2);
             } else {
-                fail = put(b, &col[i], 4);
+                fail = put(b, &idx[i], 4);
             }
         }
     }

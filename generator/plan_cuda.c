@@ -4,12 +4,17 @@
  *   dense  cuBLAS (cublasGemmEx), weights in --gpu-dtype, fp32 accumulation
  *   sp24   2:4 on sparse tensor cores (mma.sp m16n8k32), bf16/f16 only, and
  *          only where every group of 4 weights along K has at most 2 nonzeros
- *   ell    any sparsity on CUDA cores: values + column indices per row
+ *   ell    any sparsity on CUDA cores: values + an index per slot, either the
+ *          column or, where every group of M inputs holds at most N nonzeros,
+ *          the position in the group (one byte; N slots per group)
  *
  * The cost model adds compute time, the bytes a call moves through memory,
- * and kernel launches. Its constants are an NVIDIA H100 SXM's datasheet
- * figures scaled by assumed efficiencies; they are not measured yet (a GPU
- * run of `make bench-cuda` is what replaces them). */
+ * and kernel launches. Its rates are what `make bench-cuda` measured on an
+ * H100 80GB HBM3 (docs/CUDA.md): each kernel's dense-equivalent flop/s on
+ * BERT-large and GPT-2 layers at 4096 tokens, and the bytes/s of its weight
+ * stream when decoding 8192x8192 and 11008x4096 with a cold L2. The 2:4
+ * tensor-core kernel (mma.sp, not wgmma) is slower than cuBLAS at many
+ * tokens, so prefill-sized layers go to cuBLAS and decoding to 2:4. */
 #include "kernels.h"
 #include "plan.h"
 #include "sp24.h"
@@ -17,12 +22,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define BW 3.0e12            /* bytes/s from HBM3 (3.35e12 peak) */
-#define TC_DENSE (0.7 * 989e12) /* flop/s of dense bf16/f16 tensor-core GEMM */
-#define TC_SPARSE (0.35 * 1979e12) /* dense-equivalent flop/s of the 2:4 kernel */
-#define CC_F32 (0.6 * 67e12) /* flop/s of fp32 on CUDA cores (cuBLAS, no TF32) */
-#define CC_ELL (0.3 * 67e12) /* flop/s of the ELL kernel (gathered activations) */
-#define LAUNCH_S 3e-6        /* per kernel launch */
+#define BW_DENSE 2.2e12        /* bytes/s: cuBLAS GEMV, bf16 weights (measured) */
+#define BW_SP24 1.8e12         /* the 2:4 stream kernel (measured) */
+#define BW_ELL 1.1e12          /* the ELL kernel, one token (measured) */
+#define BW BW_DENSE            /* activations */
+#define TC_DENSE 600e12        /* flop/s of cuBLAS bf16/f16 at 4096 tokens (measured) */
+#define TC_SPARSE 320e12       /* dense-equivalent flop/s of the 2:4 tiled kernel (measured) */
+#define CC_F32 (0.6 * 67e12)   /* flop/s of fp32 on CUDA cores (cuBLAS, no TF32; assumed) */
+#define CC_ELL 2.6e12          /* flop/s of the ELL kernel, 16 tokens (measured: gathers bound it) */
+#define LAUNCH_S 3e-6          /* per kernel launch */
 
 const char *sf_gkernel_name(sf_gkernel k)
 {
@@ -52,6 +60,40 @@ static sf_status col_mask(sf_graph *g, const sf_linear *L, unsigned char **out)
     sf_plan_col_mask(&L->plan, m);
     *out = m;
     return SF_OK;
+}
+
+/* The most nonzeros in any group of m inputs of any row. */
+static int group_max(const sf_linear *L, const unsigned char *colmask, int m)
+{
+    int most = 0;
+    for (int64_t r = 0; r < L->out; r++)
+        for (int64_t k0 = 0; k0 < L->in; k0 += m) {
+            int n = 0;
+            for (int64_t k = k0; k < k0 + m && k < L->in; k++)
+                n += gpu_w(L, colmask, r, k) != 0.0f;
+            most = n > most ? n : most;
+        }
+    return most;
+}
+
+/* The ELL layout that stores fewest bytes: absolute columns (the fullest
+ * row's nonzeros per row), or N:M positions for the M of 4..32 with the
+ * fewest slots. */
+static void ell_layout(const sf_linear *L, const unsigned char *colmask, sf_gplan *gp, int vb)
+{
+    const int64_t K = L->in;
+    double best = (double)gp->slots * (vb + gp->idx_bytes);
+    for (int m = 4; m <= 32; m *= 2) {
+        const int n = group_max(L, colmask, m);
+        const int64_t slots = (K + m - 1) / m * (n ? n : 1);
+        if (n < m && slots < 1 << 30 && (double)slots * (vb + 1) < best) {
+            best = (double)slots * (vb + 1);
+            gp->slots = (int)slots;
+            gp->idx_bytes = 1;
+            gp->group_n = n ? n : 1;
+            gp->group_m = m;
+        }
+    }
 }
 
 /* The fullest row's nonzeros, and whether every group of 4 holds at most 2. */
@@ -104,25 +146,26 @@ sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *o)
         const double vb = value_bytes(o->gpu_dtype), flops = 2.0 * T * O * K;
         gp->Op = sf_sp24_rows_padded(L->out);
         gp->Kp = o->gpu_dtype == SF_GPU_F32 ? L->in : sf_sp24_cols_padded(L->in);
-        gp->col_u16 = L->in <= 65536;
+        gp->idx_bytes = L->in <= 65536 ? 2 : 4;
+        ell_layout(L, colmask, gp, (int)vb);
         const double Kp = (double)gp->Kp, act_in = T * K * 4, act_out = T * O * 4;
         const double half_x = o->gpu_dtype == SF_GPU_F32 ? 0.0 : act_in + T * Kp * 2;
         /* dense: [convert x,] GEMM, bias */
         gp->cost_s[SF_G_DENSE] =
             flops / (o->gpu_dtype == SF_GPU_F32 ? CC_F32 : TC_DENSE) +
-            (O * Kp * vb + half_x + T * Kp * vb + act_out * 3) / BW +
+            O * Kp * vb / BW_DENSE + (half_x + T * Kp * vb + act_out * 3) / BW +
             LAUNCH_S * (o->gpu_dtype == SF_GPU_F32 ? 2 : 3);
         /* sp24: convert x, one kernel; half the values plus 4 bits per kept pair */
         gp->cost_s[SF_G_SP24] =
-            fits24 ? flops / TC_SPARSE +
-                         ((double)gp->Op * Kp / 2 * vb + (double)gp->Op * Kp / 8 + half_x +
-                          T * Kp * 2 + act_out) / BW +
+            fits24 ? flops / TC_SPARSE + ((double)gp->Op * Kp / 2 * vb + (double)gp->Op * Kp / 8) / BW_SP24 +
+                         (half_x + T * Kp * 2 + act_out) / BW +
                          LAUNCH_S * 2
                    : -1.0;
         /* ell: every stored slot of every row, for every token */
         const double slots = (double)gp->slots, OP = (double)((L->out + 31) / 32 * 32);
         gp->cost_s[SF_G_ELL] = 2.0 * T * slots * O / CC_ELL +
-                               (slots * OP * (vb + (gp->col_u16 ? 2 : 4)) + act_in + act_out) / BW +
+                               (slots + 7) / 8 * 8 * OP * (vb + gp->idx_bytes) / BW_ELL +
+                               (act_in + act_out) / BW +
                                LAUNCH_S;
         if (o->force_dense) {
             gp->kernel = SF_G_DENSE;

@@ -49,7 +49,11 @@ static void gpu_text(const sf_linear *L, FILE *f)
         else
             fprintf(f, " %s -", sf_gkernel_name((sf_gkernel)k));
     }
-    fprintf(f, "; ell stores %d per row\n", gp->slots);
+    if (gp->group_n)
+        fprintf(f, "; ell stores %d per row (%d per %d inputs)\n", gp->slots, gp->group_n,
+                gp->group_m);
+    else
+        fprintf(f, "; ell stores %d per row\n", gp->slots);
     if (gp->cost_s[SF_G_SP24] < 0)
         fprintf(f, "  cuda: sp24 not eligible: %s\n", gp->why_not_sp24);
 }
@@ -64,6 +68,9 @@ static int gpu_json(const sf_linear *L, cJSON *l)
              cJSON_AddStringToObject(o, "variant", gp->name) &&
              cJSON_AddStringToObject(o, "reason", sf_reason_name(gp->reason)) &&
              cJSON_AddNumberToObject(o, "ell_slots", gp->slots) &&
+             cJSON_AddNumberToObject(o, "ell_index_bytes", gp->idx_bytes) &&
+             (!gp->group_n || (cJSON_AddNumberToObject(o, "ell_group_n", gp->group_n) &&
+                               cJSON_AddNumberToObject(o, "ell_group_m", gp->group_m))) &&
              (gp->cost_s[SF_G_SP24] >= 0 ||
               cJSON_AddStringToObject(o, "sp24_not_eligible", gp->why_not_sp24));
     for (int k = 0; ok && k < SF_G_COUNT; k++)

@@ -44,24 +44,10 @@ static unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THR
 
 /* ---- elementwise ----------------------------------------------------------------- */
 
-__device__ static float unary1(sf_unary_op op, float v)
-{
-    switch (op) {
-    case SF_UNARY_RELU: return v > 0.0f ? v : 0.0f;
-    case SF_UNARY_GELU: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    case SF_UNARY_GELU_TANH:
-        return 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
-    case SF_UNARY_SILU: return v / (1.0f + expf(-v));
-    case SF_UNARY_SIGMOID: return 1.0f / (1.0f + expf(-v));
-    case SF_UNARY_TANH: return tanhf(v);
-    }
-    return v;
-}
-
 __global__ static void k_unary(sf_unary_op op, const float *x, float *y, size_t n)
 {
     FOR_EACH(i, n);
-    y[i] = unary1(op, x[i]);
+    y[i] = sfc_act(op, x[i]);
 }
 int sfc_unary(sf_unary_op op, const float *x, float *y, size_t n, cudaStream_t st)
 {
@@ -521,19 +507,20 @@ int sfc_to_half(const float *x, void *xh, int T, int K, int Kp, int half, cudaSt
     LAUNCH(k_to_half, n, st, x, xh, K, Kp, half, n);
 }
 
-__global__ static void k_add_bias(float *y, const float *b, int O, size_t n)
+__global__ static void k_add_bias(float *y, const float *b, int O, size_t n, int act)
 {
     FOR_EACH(i, n);
-    y[i] += b[i % (size_t)O];
+    y[i] = sfc_act(act, b ? y[i] + b[i % (size_t)O] : y[i]);
 }
-int sfc_add_bias(float *y, const float *b, int T, int O, cudaStream_t st)
+/* cuBLAS's epilogue: the bias and the fused activation in one pass */
+int sfc_add_bias(float *y, const float *b, int T, int O, cudaStream_t st, int act)
 {
-    size_t n = b ? (size_t)T * O : 0;
-    LAUNCH(k_add_bias, n, st, y, b, O, n);
+    size_t n = b || act != SFC_NO_ACT ? (size_t)T * O : 0;
+    LAUNCH(k_add_bias, n, st, y, b, O, n, act);
 }
 
 int sfc_linear_dense(cublasHandle_t h, const void *w, int half, const float *bias, const void *x,
-                     float *y, int T, int O, int K, int Kp, cudaStream_t st)
+                     float *y, int T, int O, int K, int Kp, cudaStream_t st, int act)
 {
     const float one = 1.0f, zero = 0.0f;
     cudaDataType_t ty = half < 0 ? CUDA_R_32F : half ? CUDA_R_16F : CUDA_R_16BF;
@@ -544,5 +531,5 @@ int sfc_linear_dense(cublasHandle_t h, const void *w, int half, const float *bia
     /* column-major view: y^T [O][T] = W [O][k] (stored row-major, so op T) . x^T */
     SFC_TRY_BLAS(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, O, T, k, &one, w, ty, k, x, ty, k,
                               &zero, y, CUDA_R_32F, O, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    return sfc_add_bias(y, bias, T, O, st);
+    return sfc_add_bias(y, bias, T, O, st, act);
 }

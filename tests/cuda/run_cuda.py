@@ -69,6 +69,11 @@ CASES = [
     ("cnn_dead_f16", run_e2e.model_cnn_dead, ["--gpu-dtype", "f16"], None),
     ("tfm_bf16_sp24", run_e2e.model_transformer, ["--gpu-kernel", "sp24"], None),
     ("decode_bf16", model_decode, [], None),
+    ("acts_bf16_ell", run_e2e.model_acts, ["--gpu-kernel", "ell"], "ell"),
+    ("multi_f16_ell", run_e2e.model_multi, ["--gpu-dtype", "f16", "--gpu-kernel", "ell"], "ell"),
+    ("large_28_f32_ell", lambda: run_e2e.model_large("2:8"),
+     ["--gpu-dtype", "f32", "--gpu-kernel", "ell"], "ell"),
+    ("large_832_bf16_ell", lambda: run_e2e.model_large("8:32"), ["--gpu-kernel", "ell"], "ell"),
 ]
 
 
@@ -115,8 +120,10 @@ def build_case(args, key, mb, flags, want):
     for arch in ("sm_80", "sm_90"):
         if not re.search(r"ptxas info\s*: Compiling entry function '.*' for '%s'" % arch, log):
             return out, "no cubin compiled for %s:\n%s" % (arch, log[-3000:])
-    if want == "sp24" and not re.search(r"Compiling entry function '[^']*sfc_sp24_kernel", log):
-        return out, "no 2:4 tensor-core kernel was compiled"
+    if want == "sp24":
+        for kern in ("stream", "tiled"):
+            if not re.search(r"Compiling entry function '[^']*sfc_sp24_%s_kernel" % kern, log):
+                return out, "no 2:4 tensor-core %s kernel was compiled" % kern
     name = rep["model"] if isinstance(rep.get("model"), str) else mb.name
     exe = os.path.join(out, name + "_cuda")
     if not os.access(exe, os.X_OK):

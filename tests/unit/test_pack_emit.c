@@ -96,6 +96,74 @@ static uint64_t rd64(const unsigned char *p)
     return v;
 }
 
+/* The GPU ELL sections (pack_cuda.c, docs/FORMATS.md) decoded back to dense
+ * equal the weights the GPU must compute with (dead columns zeroed); N:M
+ * layers get one-byte positions, the dense one columns. */
+START_TEST(gpu_ell_sections)
+{
+    weights W;
+    make_weights(&W);
+    tu_model m;
+    sf_blob blob;
+    tu_tensor t[] = {{"w1", "F32", 2, {8, 16}, W.w1, sizeof W.w1},
+                     {"b1", "F32", 1, {8}, W.b1, sizeof W.b1},
+                     {"w2", "F32", 2, {48, 8}, W.w2, sizeof W.w2},
+                     {"b2", "F32", 1, {48}, W.b2, sizeof W.b2},
+                     {"w3", "F32", 2, {4, 48}, W.w3, sizeof W.w3},
+                     {"b3", "F32", 1, {4}, W.b3, sizeof W.b3}};
+    sf_plan_opts o = {.unroll_budget = BUDGET, .target_cuda = 1, .gpu_dtype = SF_GPU_F32,
+                      .gpu_force = 1, .gpu_forced = SF_G_ELL};
+    ck_assert_int_eq(tu_model_build(&m, k_json, t, 6), SF_OK);
+    ck_assert_int_eq(tu_model_plan(&m, 1, &o), SF_OK);
+    ck_assert_int_eq(sf_plan_cuda_graph(&m.g, &o), SF_OK);
+    sf_buf_init(&blob.data);
+    ck_assert_int_eq(sf_pack_graph(&m.g, &blob), SF_OK);
+    static const char *const names[] = {"fc1", "fc2", "fc3"};
+    static const int want_n[] = {2, 1, 0}, want_m[] = {4, 4, 0}, want_ib[] = {1, 1, 2};
+    for (int li = 0; li < 3; li++) {
+        const sf_linear *L = tu_lin(&m.g, names[li]);
+        const sf_gplan *gp = &L->gplan;
+        const int64_t O = L->out, K = L->in, OP = (O + 31) / 32 * 32, S = gp->slots;
+        ck_assert_int_eq(gp->kernel, SF_G_ELL);
+        ck_assert_int_eq(gp->group_n, want_n[li]);
+        ck_assert_int_eq(gp->group_m, want_m[li]);
+        ck_assert_int_eq(gp->idx_bytes, want_ib[li]);
+        ck_assert_uint_eq(gp->off_w % 256, 0);
+        ck_assert_uint_eq(gp->off_idx % 256, 0);
+        const size_t n8 = (size_t)((S + 7) / 8 * 8 * OP);
+        ck_assert_uint_le(gp->off_w + 4 * n8, gp->off_idx);
+        ck_assert_uint_le(gp->off_idx + (size_t)gp->idx_bytes * n8, gp->off_bias);
+        unsigned char *live = calloc((size_t)K, 1);
+        float *dense = calloc((size_t)(O * K), sizeof *dense);
+        ck_assert(live && dense);
+        sf_plan_col_mask(&L->plan, live);
+        for (int64_t r = 0; r < O; r++)
+            for (int64_t s = 0; s < S; s++) {
+                const size_t at = (size_t)((s / 8 * OP + r) * 8 + s % 8);
+                float v;
+                uint32_t idx = 0;
+                memcpy(&v, blob.data.data + gp->off_w + 4 * at, 4);
+                memcpy(&idx, blob.data.data + gp->off_idx + (size_t)gp->idx_bytes * at,
+                       (size_t)gp->idx_bytes);
+                const int64_t col = gp->group_n ? s / gp->group_n * gp->group_m + idx : idx;
+                if (v == 0.0f)
+                    continue;
+                ck_assert_int_lt(col, K);
+                ck_assert_msg(dense[r * K + col] == 0.0f, "%s row %lld column %lld twice",
+                              names[li], (long long)r, (long long)col);
+                dense[r * K + col] = v;
+            }
+        for (int64_t r = 0; r < O; r++)
+            for (int64_t k = 0; k < K; k++)
+                ck_assert_float_eq(dense[r * K + k], live[k] ? L->w[r * K + k] : 0.0f);
+        free(live);
+        free(dense);
+    }
+    sf_blob_free(&blob);
+    tu_model_free(&m);
+}
+END_TEST
+
 START_TEST(plan_as_designed)
 {
     weights W;
@@ -539,6 +607,7 @@ Suite *pack_emit_suite(void)
     Suite *s = suite_create("pack_emit");
     TCase *tc = tcase_create("pack");
     tcase_add_test(tc, plan_as_designed);
+    tcase_add_test(tc, gpu_ell_sections);
     tcase_add_test(tc, blob_header);
     tcase_add_test(tc, blob_sections);
     tcase_add_test(tc, mask_hash);
