@@ -161,12 +161,11 @@ sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *o)
                          (half_x + T * Kp * 2 + act_out) / BW +
                          LAUNCH_S * 2
                    : -1.0;
-        /* ell: every stored slot of every row, for every token */
+        /* ell: every stored slot of every row, for every token; slot octets stored */
         const double slots = (double)gp->slots, OP = (double)((L->out + 31) / 32 * 32);
-        gp->cost_s[SF_G_ELL] = 2.0 * T * slots * O / CC_ELL +
-                               (slots + 7) / 8 * 8 * OP * (vb + gp->idx_bytes) / BW_ELL +
-                               (act_in + act_out) / BW +
-                               LAUNCH_S;
+        const double stored = (double)((gp->slots + 7) / 8 * 8) * OP * (vb + gp->idx_bytes);
+        gp->cost_s[SF_G_ELL] = 2.0 * T * slots * O / CC_ELL + stored / BW_ELL +
+                               (act_in + act_out) / BW + LAUNCH_S;
         if (o->force_dense) {
             gp->kernel = SF_G_DENSE;
             gp->reason = SF_R_FORCED_DENSE;
