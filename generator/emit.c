@@ -59,6 +59,7 @@ typedef struct {
     int cu;                 /* emitting the CUDA steps (model.cu.in), not the C ones */
     size_t cuda_scratch;    /* device scratch of the largest CUDA step */
     unsigned char *gfused;  /* [nsteps] CUDA: step's activation runs in the step before */
+    int step;               /* the step being emitted */
 } ectx;
 
 /* Text safe inside a C comment or string literal. */
@@ -683,10 +684,9 @@ static sf_status emit_gpu_step(ectx *c, const sf_node *n, sf_buf *out)
         SET("GKERNEL", "%s", L->gplan.name);
         TRY(layer_vars(c, n));
         SET("TOK", "batch * %lld", (long long)L->tokens_per_item);
-        int oi = 0;
-        while (&g->nodes[g->order[oi]] != n)
-            oi++;
-        const sf_node *m = c->gfused[oi + 1] ? &g->nodes[g->order[oi + 1]] : NULL;
+        const int oi = c->step;
+        const sf_node *m = oi + 1 < g->nsteps && c->gfused[oi + 1] ? &g->nodes[g->order[oi + 1]]
+                                                                   : NULL;
         if (m) {
             SET("ACT", "%s", unary_enum(m));
             SET("FUSED", " + %s in the epilogue (step %d)", m->op_written, oi + 1);
@@ -908,6 +908,7 @@ static sf_status emit_steps(ectx *c, sf_buf *out)
         tensor_expr(g, n->in[0], x, sizeof x);
         tensor_expr(g, n->out, y, sizeof y);
         SET("STEP", "%d", oi);
+        c->step = oi;
         SET("NODE", "%s", name);
         SET("OPW", "%s", n->op_written);
         SET("X", "%s", x);
@@ -1058,8 +1059,7 @@ static sf_status emit_cuda(ectx *c)
     if (!c->gfused)
         return oom();
     for (int oi = 0; oi < g->nsteps; oi++)
-        c->gfused[oi + 1] = (unsigned char)gpu_fuses_act(g, oi);
-    c->gfused[0] = 0;
+        c->gfused[oi] = (unsigned char)(oi > 0 && gpu_fuses_act(g, oi - 1));
     c->cu = 1;
     sf_status st = emit_steps(c, &steps);
     c->cu = 0;
