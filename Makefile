@@ -29,13 +29,15 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer
 CJSON_CFLAGS = $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
 CFLAGS ?= -O2 -g
 SF_CFLAGS = -std=c11 $(WARN) $(CJSON_CFLAGS) -Igenerator -I$(BUILD) $(CFLAGS)
+RT_CFLAGS = -Iruntime -Iruntime/cpu
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-GEN_SRCS = $(filter-out generator/main.c generator/embed.c,$(wildcard generator/*.c))
-GEN_HDRS = $(wildcard generator/*.h)
-EMBEDDED = $(sort $(wildcard templates/*.in)) runtime/sf_runtime.h runtime/sf_ops.h runtime/sf_nn.h \
-           runtime/sf_ops.c runtime/sf_nn.c runtime/sf_npy.h runtime/sf_npy.c \
-           runtime/sf_cuda.cuh runtime/sf_cuda.cu
+# generator/: the compiler, one folder per part (docs/ARCHITECTURE.md)
+GEN_SRCS = $(filter-out generator/main.c generator/core/embed.c,\
+             $(wildcard generator/*.c generator/*/*.c generator/*/*/*.c))
+GEN_HDRS = $(wildcard generator/*.h generator/*/*.h generator/*/*/*.h generator/*/*.def)
+# templates and runtime files compiled into sfgen, per backend
+EMBEDDED = $(sort $(wildcard templates/*.in templates/*/*.in runtime/*.h runtime/cpu/* runtime/cuda/*))
 
 # Debian packages: build (gcc, make, cJSON, pkg-config), unit tests (Check and
 # its subunit dependency), end-to-end reference (python3 + numpy); the model
@@ -74,7 +76,7 @@ $(BUILD)/.deps:
 	$(call install_pkgs,$(DEB_PKGS))
 
 # Templates and runtime files are compiled into sfgen.
-$(BUILD)/embed: generator/embed.c | $(BUILD)/.deps
+$(BUILD)/embed: generator/core/embed.c | $(BUILD)/.deps
 	$(CC) -std=c11 -O1 $(WARN) -o $@ $<
 
 $(BUILD)/embedded.c: $(BUILD)/embed $(EMBEDDED)
@@ -83,10 +85,10 @@ $(BUILD)/embedded.c: $(BUILD)/embed $(EMBEDDED)
 GEN_OBJS = $(GEN_SRCS:generator/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/embedded.o
 
 $(BUILD)/obj/%.o: generator/%.c $(GEN_HDRS) | $(BUILD)/.deps
-	@mkdir -p $(BUILD)/obj
+	@mkdir -p $(dir $@)
 	$(CC) $(SF_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/embedded.o: $(BUILD)/embedded.c generator/embedded.h
+$(BUILD)/obj/embedded.o: $(BUILD)/embedded.c generator/core/embedded.h
 	@mkdir -p $(BUILD)/obj
 	$(CC) $(SF_CFLAGS) -c $< -o $@
 
@@ -108,29 +110,29 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubun
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 
 # the runtime's tile helpers, portable and AVX-512 (tests/unit/tiles/)
-TILE_SRCS = tests/unit/tiles/tile_kernels.c runtime/sf_runtime.h
+TILE_SRCS = tests/unit/tiles/tile_kernels.c runtime/cpu/sf_runtime.h
 TILE_FLAGS_portable = -DTILE_VARIANT=portable -Wno-psabi
 TILE_FLAGS_avx512 = -DTILE_VARIANT=avx512 -mavx512f
 
 $(BUILD)/obj/tiles_%.o: $(TILE_SRCS) | $(BUILD)/.deps
 	@mkdir -p $(BUILD)/obj
-	$(CC) $(SF_CFLAGS) -O2 -Iruntime $(TILE_FLAGS_$*) -c -o $@ $<
+	$(CC) $(SF_CFLAGS) -O2 $(RT_CFLAGS) $(TILE_FLAGS_$*) -c -o $@ $<
 
 $(BUILD)/asan/tiles_%.o: $(TILE_SRCS) | $(BUILD)/.deps
 	@mkdir -p $(BUILD)/asan
-	$(CC) $(SF_CFLAGS) $(SAN) -O1 -Iruntime $(TILE_FLAGS_$*) -c -o $@ $<
+	$(CC) $(SF_CFLAGS) $(SAN) -O1 $(RT_CFLAGS) $(TILE_FLAGS_$*) -c -o $@ $<
 
 TILE_OBJS = $(BUILD)/obj/tiles_portable.o $(BUILD)/obj/tiles_avx512.o
 
-$(BUILD)/unit_tests: $(UNIT_SRCS) $(BUILD)/libsfgen.a runtime/sf_ops.c runtime/sf_npy.c $(TILE_OBJS)
-	$(CC) $(SF_CFLAGS) -Iruntime -fopenmp -o $@ $(UNIT_SRCS) runtime/sf_ops.c runtime/sf_npy.c \
+$(BUILD)/unit_tests: $(UNIT_SRCS) $(BUILD)/libsfgen.a runtime/cpu/sf_ops.c runtime/cpu/sf_npy.c $(TILE_OBJS)
+	$(CC) $(SF_CFLAGS) $(RT_CFLAGS) -fopenmp -o $@ $(UNIT_SRCS) runtime/cpu/sf_ops.c runtime/cpu/sf_npy.c \
 	    $(TILE_OBJS) $(BUILD)/libsfgen.a -lcjson $(CHECK_LIBS) -lm
 
 $(BUILD)/asan/unit_tests: $(UNIT_SRCS) $(GEN_SRCS) $(GEN_HDRS) $(BUILD)/embedded.c \
                           $(BUILD)/asan/tiles_portable.o $(BUILD)/asan/tiles_avx512.o
 	@mkdir -p $(BUILD)/asan
-	$(CC) $(SF_CFLAGS) $(SAN) -Iruntime -fopenmp -o $@ $(UNIT_SRCS) runtime/sf_ops.c \
-	    runtime/sf_npy.c $(BUILD)/asan/tiles_portable.o $(BUILD)/asan/tiles_avx512.o \
+	$(CC) $(SF_CFLAGS) $(SAN) $(RT_CFLAGS) -fopenmp -o $@ $(UNIT_SRCS) runtime/cpu/sf_ops.c \
+	    runtime/cpu/sf_npy.c $(BUILD)/asan/tiles_portable.o $(BUILD)/asan/tiles_avx512.o \
 	    $(GEN_SRCS) $(BUILD)/embedded.c -lcjson $(CHECK_LIBS) -lm
 
 # Check unit tests for every stage.
@@ -218,10 +220,10 @@ $(BUILD)/.deps-fuzz: | $(BUILD)/.deps
 	$(call install_pkgs,$(FUZZ_PKGS))
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(GEN_SRCS) $(GEN_HDRS) \
-                      $(BUILD)/embedded.c runtime/sf_npy.c | $(BUILD)/.deps-fuzz
+                      $(BUILD)/embedded.c runtime/cpu/sf_npy.c | $(BUILD)/.deps-fuzz
 	@mkdir -p $(BUILD)/fuzz
-	clang -std=c11 $(FUZZ_FLAGS) $(CJSON_CFLAGS) -Igenerator -Iruntime -I$(BUILD) -o $@ $< \
-	    $(GEN_SRCS) $(BUILD)/embedded.c runtime/sf_npy.c -lcjson -lm
+	clang -std=c11 $(FUZZ_FLAGS) $(CJSON_CFLAGS) -Igenerator $(RT_CFLAGS) -I$(BUILD) -o $@ $< \
+	    $(GEN_SRCS) $(BUILD)/embedded.c runtime/cpu/sf_npy.c -lcjson -lm
 
 fuzz: $(FUZZ_BINS)
 	@for h in $(FUZZ_HARNESSES); do \
@@ -280,11 +282,11 @@ bench: $(BUILD)/sfgen $(BUILD)/bench/peers $(BUILD)/bench/peers_blis $(BUILD)/be
 NVCC ?= nvcc
 CUDA_BENCH_ARCH ?= 90
 CUDA_PYTHON ?= python3
-$(BUILD)/bench/bench_gemm: bench/cuda/bench_gemm.cu runtime/sf_cuda.cuh runtime/sf_cuda.cu \
-                           generator/sp24.c generator/sp24.h
+$(BUILD)/bench/bench_gemm: bench/cuda/bench_gemm.cu $(wildcard runtime/cuda/*) \
+                           generator/backends/cuda/sp24.c generator/backends/cuda/sp24.h
 	@mkdir -p $(BUILD)/bench
-	$(NVCC) -O3 -std=c++17 -arch=sm_$(CUDA_BENCH_ARCH) -Iruntime -Igenerator -o $@ \
-	    bench/cuda/bench_gemm.cu runtime/sf_cuda.cu generator/sp24.c -lcublas
+	$(NVCC) -O3 -std=c++17 -arch=sm_$(CUDA_BENCH_ARCH) $(RT_CFLAGS) -Iruntime/cuda -Igenerator -o $@ \
+	    bench/cuda/bench_gemm.cu runtime/cuda/sf_cuda.cu generator/backends/cuda/sp24.c -lcublas
 
 bench-cuda:
 	@command -v $(NVCC) >/dev/null || { echo "make bench-cuda: SKIPPED - nvcc not found"; exit 0; }; \

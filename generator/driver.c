@@ -2,11 +2,11 @@
  * load, verify, SPA, plan, then either a report (inspect) or pack, emit and
  * the atomic write of the output folder. Returns a status; never exits. */
 #include "driver.h"
-#include "emit.h"
-#include "output.h"
-#include "pack.h"
-#include "report.h"
-#include "spa.h"
+#include "backends/cpu/emit.h"
+#include "core/output.h"
+#include "backends/cpu/pack.h"
+#include "report/report.h"
+#include "passes/spa.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,7 @@
 #ifndef SF_DRIVER_H
 #define SF_DRIVER_H
 
-#include "plan.h"
+#include "backends/cpu/plan.h"
 
 typedef struct {
     const char *model;      /* model JSON path */

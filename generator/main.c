@@ -1,6 +1,6 @@
 /* main.c - the sfgen command line (docs/CLI.md). Only this file exits. */
 #include "driver.h"
-#include "kernels.h"
+#include "backends/cpu/kernels.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -26,7 +26,7 @@
 
 #include "sf_cuda.cuh"
 extern "C" {
-#include "sp24.h"
+#include "backends/cuda/sp24.h"
 }
 
 #define CHECK(call)                                                                    \

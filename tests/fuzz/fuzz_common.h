@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emit.h"
-#include "graph.h"
-#include "pack.h"
-#include "plan.h"
-#include "spa.h"
+#include "backends/cpu/emit.h"
+#include "ir/graph.h"
+#include "backends/cpu/pack.h"
+#include "backends/cpu/plan.h"
+#include "passes/spa.h"
 
 static void fuzz_quiet(const char *line, void *ctx)
 {

@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #include "driver.h"
-#include "emit.h"
-#include "pack.h"
-#include "plan.h"
-#include "spa.h"
+#include "backends/cpu/emit.h"
+#include "backends/cpu/pack.h"
+#include "backends/cpu/plan.h"
+#include "passes/spa.h"
 #include "suites.h"
 #include "test_util.h"
 

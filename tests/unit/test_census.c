@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spa.h"
+#include "passes/spa.h"
 #include "suites.h"
 #include "test_util.h"
 

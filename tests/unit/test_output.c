@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "output.h"
+#include "core/output.h"
 #include "suites.h"
 #include "test_util.h"
 

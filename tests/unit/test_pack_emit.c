@@ -8,18 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emit.h"
-#include "embedded.h"
-#include "kernels.h"
-#include "pack.h"
-#include "plan.h"
+#include "backends/cpu/emit.h"
+#include "core/embedded.h"
+#include "backends/cpu/kernels.h"
+#include "backends/cpu/pack.h"
+#include "backends/cpu/plan.h"
 /* the runtime's header struct, to check pack writes what it reads (its
  * vector helpers trip -Wpsabi without -mavx512f; they are not used here) */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
 #include "sf_runtime.h"
 #pragma GCC diagnostic pop
-#include "spa.h"
+#include "passes/spa.h"
 #include "suites.h"
 #include "test_util.h"
 
@@ -466,7 +466,7 @@ START_TEST(emit_file_set)
     /* runtime files are verbatim copies */
     for (size_t i = 0; i < sizeof k_runtime / sizeof k_runtime[0]; i++) {
         char path[64];
-        snprintf(path, sizeof path, "runtime/%s", k_runtime[i]);
+        snprintf(path, sizeof path, "runtime/cpu/%s", k_runtime[i]);
         const sf_embedded_file *e = sf_embedded_find(path);
         const sf_buf *b = find_file(fs, k_runtime[i]);
         ck_assert_ptr_nonnull(e);

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
-#include "plan.h"
-#include "spa.h"
+#include "backends/cpu/kernels.h"
+#include "backends/cpu/plan.h"
+#include "passes/spa.h"
 #include "suites.h"
 #include "test_util.h"
 static const sf_plan_opts k_default = {.force_dense = 0, .unroll_budget = SF_DEFAULT_UNROLL_BUDGET};

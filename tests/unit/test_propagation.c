@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "spa.h"
+#include "passes/spa.h"
 #include "suites.h"
 #include "test_util.h"
 

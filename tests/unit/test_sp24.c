@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sp24.h"
+#include "backends/cuda/sp24.h"
 #include "suites.h"
 
 /* ---- half conversions ----------------------------------------------------------- */

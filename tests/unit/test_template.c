@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "suites.h"
-#include "embedded.h"
-#include "template.h"
+#include "core/embedded.h"
+#include "core/template.h"
 #include "test_util.h"
 
 static void setup(void) { tu_diag_capture(); }
@@ -239,7 +239,7 @@ START_TEST(embedded_templates_parse)
     }
     ck_assert_int_ge(n, 10);
     ck_assert_ptr_nonnull(sf_embedded_find("templates/banner.in"));
-    ck_assert_ptr_nonnull(sf_embedded_find("runtime/sf_ops.c"));
+    ck_assert_ptr_nonnull(sf_embedded_find("runtime/cpu/sf_ops.c"));
     ck_assert_ptr_null(sf_embedded_find("templates/nope.in"));
 }
 END_TEST

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "spa.h"
+#include "passes/spa.h"
 
 /* ---- safetensors images ---------------------------------------------------- */
 

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "graph.h"
-#include "plan.h"
+#include "ir/graph.h"
+#include "backends/cpu/plan.h"
 
 /* One tensor of a safetensors image. `data` holds nbytes raw little-endian
  * bytes (a float array for F32, uint16 bit patterns for F16/BF16). */

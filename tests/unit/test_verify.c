@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph.h"
+#include "ir/graph.h"
 #include "suites.h"
 #include "test_util.h"
 

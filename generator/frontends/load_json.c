@@ -1,0 +1,556 @@
+/* load_json.c - model JSON -> sf_desc. Checks syntax and the schema
+ * (schemas/model.schema.json): types of fields and unknown keys. Meaning
+ * (names, shapes, weights) is verify.c's job. */
+#include "ir/graph.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    sf_arena *a;
+    const char *base;
+} ctx;
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* "file: node 'x' (nodes[3]): field 'f'" */
+static void where_node(char *w, size_t n, const ctx *c, const sf_desc_node *nd, int idx,
+                       const char *field)
+{
+    if (nd && nd->name)
+        snprintf(w, n, "%s: node '%s' (nodes[%d]): field '%s'", c->base, nd->name, idx, field);
+    else
+        snprintf(w, n, "%s: nodes[%d]: field '%s'", c->base, idx, field);
+}
+
+static sf_status oom(void)
+{
+    return sf_error(SF_EINTERNAL, NULL, "out of memory");
+}
+
+static int in_list(const char *const *list, const char *s)
+{
+    for (const char *const *k = list; k && *k; k++)
+        if (strcmp(s, *k) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every key is in `allowed` or in `extra` (may be NULL), and appears once. */
+static sf_status check_keys(const ctx *c, const cJSON *obj, const char *const *allowed,
+                            const char *const *extra, const char *where)
+{
+    sf_status st = SF_OK;
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        char w[700];
+        snprintf(w, sizeof w, "%s: %s: field '%.100s'", c->base, where, it->string);
+        if (!in_list(allowed, it->string) && !in_list(extra, it->string)) {
+            char list[512] = "";
+            for (int l = 0; l < 2; l++)
+                for (const char *const *k = l ? extra : allowed; k && *k; k++)
+                    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                             list[0] ? ", " : "", *k);
+            st = sf_error(SF_EINPUT, w, "unknown key (expected one of: %s)", list);
+        }
+        /* duplicate keys: cJSON keeps both; the schema allows each once */
+        for (const cJSON *jt = it->next; jt; jt = jt->next)
+            if (strcmp(it->string, jt->string) == 0)
+                st = sf_error(SF_EINPUT, w, "duplicate key");
+    }
+    return st;
+}
+
+static sf_status get_string(const ctx *c, const cJSON *v, const char *where, const char **out)
+{
+    if (!cJSON_IsString(v) || !v->valuestring) {
+        return sf_error(SF_EINPUT, where, "expected a string");
+    }
+    if (!v->valuestring[0])
+        return sf_error(SF_EINPUT, where, "expected a non-empty string");
+    for (const char *p = v->valuestring; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            return sf_error(SF_EINPUT, where, "control character (code %d) in the string",
+                            *p);
+    *out = sf_arena_strdup(c->a, v->valuestring);
+    return *out ? SF_OK : oom();
+}
+
+static sf_status get_string_array(const ctx *c, const cJSON *v, const char *where,
+                                  const char ***out, int *n)
+{
+    if (!cJSON_IsArray(v))
+        return sf_error(SF_EINPUT, where, "expected an array of tensor names");
+    int cnt = cJSON_GetArraySize(v);
+    const char **arr = sf_arena_array(c->a, (size_t)(cnt ? cnt : 1), sizeof *arr);
+    if (!arr)
+        return oom();
+    int i = 0;
+    size_t wl = strlen(where);
+    for (const cJSON *it = v->child; it; it = it->next, i++) {
+        char w[700];
+        if (wl && where[wl - 1] == '\'') /* "field 'inputs'" -> "field 'inputs[0]'" */
+            snprintf(w, sizeof w, "%.*s[%d]'", (int)(wl - 1), where, i);
+        else
+            snprintf(w, sizeof w, "%s[%d]", where, i);
+        sf_status st = get_string(c, it, w, &arr[i]);
+        if (st)
+            return st;
+    }
+    *out = arr;
+    *n = cnt;
+    return SF_OK;
+}
+
+/* An integer dimension: a JSON number that is integral and >= 1. */
+static sf_status get_dims(const cJSON *v, const char *where, int *rank, int64_t *dims)
+{
+    if (!cJSON_IsArray(v))
+        return sf_error(SF_EINPUT, where, "expected an array of positive integers");
+    int n = cJSON_GetArraySize(v);
+    if (n < 1 || n > SF_MAX_RANK)
+        return sf_error(SF_EINPUT, where, "expected rank 1..%d, got %d", SF_MAX_RANK, n);
+    int i = 0;
+    for (const cJSON *it = v->child; it; it = it->next, i++) {
+        double d = it->valuedouble;
+        if (!cJSON_IsNumber(it) || !(d >= 1)) /* also rejects NaN */
+            return sf_error(SF_EINPUT, where, "dimension %d: expected a positive integer", i);
+        if (d > (double)SF_MAX_DIM) /* before any conversion: huge doubles do not fit */
+            return sf_error(SF_EINPUT, where,
+                            "dimension %d: %.0f is too large (limit %lld)", i, d, SF_MAX_DIM);
+        if (d != (double)(int64_t)d)
+            return sf_error(SF_EINPUT, where, "dimension %d: expected a positive integer", i);
+        dims[i] = (int64_t)d;
+    }
+    *rank = n;
+    return SF_OK;
+}
+
+static sf_status load_input(const ctx *c, const cJSON *v, int i, sf_desc_input *in)
+{
+    static const char *const keys[] = {"name", "shape", "dtype", NULL};
+    char where[600];
+    snprintf(where, sizeof where, "inputs[%d]", i);
+    if (!cJSON_IsObject(v)) {
+        char w[700];
+        snprintf(w, sizeof w, "%s: field '%s'", c->base, where);
+        return sf_error(SF_EINPUT, w, "expected an object");
+    }
+    sf_status st = check_keys(c, v, keys, NULL, where);
+    if (st)
+        return st;
+    char w[700];
+    snprintf(w, sizeof w, "%s: field '%s.name'", c->base, where);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(v, "name");
+    if (!name)
+        return sf_error(SF_EINPUT, w, "missing");
+    if ((st = get_string(c, name, w, &in->name)))
+        return st;
+    snprintf(w, sizeof w, "%s: input '%s': field 'shape'", c->base, in->name);
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(v, "shape");
+    if (!shape)
+        return sf_error(SF_EINPUT, w, "missing");
+    if ((st = get_dims(shape, w, &in->rank, in->dims)))
+        return st;
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(v, "dtype");
+    if (dt) {
+        snprintf(w, sizeof w, "%s: input '%s': field 'dtype'", c->base, in->name);
+        if (!cJSON_IsString(dt) || strcmp(dt->valuestring, "f32") != 0)
+            return sf_error(SF_EINPUT, w, "expected \"f32\" (the only input dtype supported)");
+    }
+    return st;
+}
+
+/* Attribute keys an op may take (DESIGN §4); which op takes which is verify.c's. */
+static const char *const k_attr_keys[] = {"stride", "padding", "dilation", "groups", "kernel",
+                                          "axis", "epsilon", "perm", "shape", "mean", "var",
+                                          "start", "end", "step", "heads", "causal", "cache",
+                                          NULL};
+
+/* A number, an array of up to SF_MAX_RANK integers, a string or a boolean. */
+static sf_status load_attr(const ctx *c, const cJSON *v, const char *where, sf_desc_attr *at)
+{
+    if (cJSON_IsBool(v)) {
+        at->kind = SF_ATTR_BOOL;
+        at->flag = cJSON_IsTrue(v);
+        return SF_OK;
+    }
+    if (cJSON_IsString(v)) {
+        at->kind = SF_ATTR_STRING;
+        return get_string(c, v, where, &at->str);
+    }
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (!(d > -1e300 && d < 1e300))
+            return sf_error(SF_EINPUT, where, "expected a finite number");
+        at->num = d;
+        at->scalar = 1;
+        at->n = 1;
+        /* integral values within the dimension limit also read as one integer */
+        at->kind = d == (double)(int64_t)d && d >= -(double)SF_MAX_DIM && d <= (double)SF_MAX_DIM
+                       ? SF_ATTR_INTS : SF_ATTR_NUMBER;
+        at->ints[0] = at->kind == SF_ATTR_INTS ? (int64_t)d : 0;
+        return SF_OK;
+    }
+    if (!cJSON_IsArray(v))
+        return sf_error(SF_EINPUT, where, "expected a number, an array of integers, a string "
+                        "or a boolean");
+    int n = cJSON_GetArraySize(v);
+    if (n < 1 || n > SF_MAX_RANK)
+        return sf_error(SF_EINPUT, where, "expected 1..%d integers, got %d", SF_MAX_RANK, n);
+    int i = 0;
+    for (const cJSON *it = v->child; it; it = it->next, i++) {
+        double d = it->valuedouble;
+        if (!cJSON_IsNumber(it) || !(d >= -(double)SF_MAX_DIM && d <= (double)SF_MAX_DIM) ||
+            d != (double)(int64_t)d)
+            return sf_error(SF_EINPUT, where, "element %d: expected an integer of magnitude "
+                            "at most %lld", i, SF_MAX_DIM);
+        at->ints[i] = (int64_t)d;
+    }
+    at->kind = SF_ATTR_INTS;
+    at->n = n;
+    return SF_OK;
+}
+
+static sf_status load_node(const ctx *c, const cJSON *v, int i, sf_desc_node *nd)
+{
+    static const char *const keys[] = {"op", "name", "inputs", "outputs", "weight", "bias",
+                                       "approximate", NULL};
+    char w[700];
+    nd->index = i;
+    if (!cJSON_IsObject(v)) {
+        snprintf(w, sizeof w, "%s: nodes[%d]", c->base, i);
+        return sf_error(SF_EINPUT, w, "expected an object");
+    }
+    sf_status st;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(v, "name");
+    if (name) {
+        where_node(w, sizeof w, c, NULL, i, "name");
+        if ((st = get_string(c, name, w, &nd->name)))
+            return st;
+    }
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(v, "op");
+    where_node(w, sizeof w, c, nd, i, "op");
+    if (!op)
+        return sf_error(SF_EINPUT, w, "missing");
+    if ((st = get_string(c, op, w, &nd->op)))
+        return st;
+    if (!nd->name) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%.64s_%d", nd->op, i);
+        if (!(nd->name = sf_arena_strdup(c->a, buf)))
+            return oom();
+    }
+    char wk[600];
+    snprintf(wk, sizeof wk, "node '%s' (nodes[%d])", nd->name, i);
+    if ((st = check_keys(c, v, keys, k_attr_keys, wk)))
+        return st;
+
+    const cJSON *ins = cJSON_GetObjectItemCaseSensitive(v, "inputs");
+    where_node(w, sizeof w, c, nd, i, "inputs");
+    if (!ins)
+        return sf_error(SF_EINPUT, w, "missing");
+    if ((st = get_string_array(c, ins, w, &nd->inputs, &nd->ninputs)))
+        return st;
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(v, "outputs");
+    where_node(w, sizeof w, c, nd, i, "outputs");
+    if (!outs)
+        return sf_error(SF_EINPUT, w, "missing");
+    if ((st = get_string_array(c, outs, w, &nd->outputs, &nd->noutputs)))
+        return st;
+    const cJSON *wt = cJSON_GetObjectItemCaseSensitive(v, "weight");
+    if (wt) {
+        where_node(w, sizeof w, c, nd, i, "weight");
+        if ((st = get_string(c, wt, w, &nd->weight)))
+            return st;
+    }
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(v, "bias");
+    if (b && !cJSON_IsNull(b)) {
+        where_node(w, sizeof w, c, nd, i, "bias");
+        if ((st = get_string(c, b, w, &nd->bias)))
+            return st;
+    }
+    const cJSON *ap = cJSON_GetObjectItemCaseSensitive(v, "approximate");
+    if (ap) {
+        where_node(w, sizeof w, c, nd, i, "approximate");
+        if ((st = get_string(c, ap, w, &nd->approximate)))
+            return st;
+    }
+    int na = 0;
+    for (const cJSON *it = v->child; it; it = it->next)
+        na += in_list(k_attr_keys, it->string);
+    if (na) {
+        if (!(nd->attrs = sf_arena_array(c->a, (size_t)na, sizeof *nd->attrs)))
+            return oom();
+        for (const cJSON *it = v->child; it; it = it->next)
+            for (const char *const *k = k_attr_keys; *k; k++)
+                if (strcmp(it->string, *k) == 0) {
+                    sf_desc_attr *at = &nd->attrs[nd->nattrs++];
+                    at->key = *k; /* static: outlives the JSON text */
+                    where_node(w, sizeof w, c, nd, i, *k);
+                    if ((st = load_attr(c, it, w, at)))
+                        return st;
+                }
+    }
+    return SF_OK;
+}
+
+/* 1-based line and column of a byte offset, for syntax errors. */
+static void line_col(const char *text, size_t off, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && text[i]; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+/* cJSON allocates through sfgen's hook too, so allocation-failure tests
+ * reach its paths. */
+static int g_json_oom; /* an allocation failed inside cJSON */
+
+static void *json_malloc(size_t n)
+{
+    void *p = sf_malloc(n);
+    if (!p)
+        g_json_oom = 1;
+    return p;
+}
+
+void sf_json_use_hooks(void)
+{
+    cJSON_Hooks h = {json_malloc, sf_free};
+    cJSON_InitHooks(&h);
+}
+
+/* A C string cannot hold U+0000: the escape \u0000 is read as \u0001, which
+ * the string checks reject with the field's name. */
+cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos)
+{
+    const char *end = NULL;
+    char *copy = NULL;
+    *errpos = 0;
+    sf_json_use_hooks();
+    g_json_oom = 0;
+    for (size_t i = 0; i + 5 < len; i++) {
+        if (text[i] != '\\')
+            continue;
+        if (text[i + 1] == 'u' && memcmp(text + i + 2, "0000", 4) == 0) {
+            if (!copy && !(copy = sf_malloc(len + 1))) {
+                *errpos = SIZE_MAX;
+                return NULL;
+            }
+            if (copy && copy != text) {
+                memcpy(copy, text, len);
+                copy[len] = 0;
+                text = copy;
+            }
+            copy[i + 5] = '1';
+        }
+        i++; /* skip the escaped character */
+    }
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (root && end) { /* only white space may follow the value */
+        const char *p = end;
+        while (p < text + len && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+            p++;
+        if (p < text + len) {
+            cJSON_Delete(root);
+            root = NULL;
+            end = p;
+        }
+    }
+    if (!root)
+        *errpos = g_json_oom ? SIZE_MAX : end && end >= text ? (size_t)(end - text) : 0;
+    sf_free(copy);
+    return root;
+}
+
+sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, size_t len,
+                            sf_desc *out)
+{
+    sf_json_use_hooks();
+    ctx c = {a, base_name(path)};
+    memset(out, 0, sizeof *out);
+    out->path = path;
+    out->base = c.base;
+    if (strlen(text) != len)
+        return sf_error(SF_EINPUT, c.base, "not a JSON text (contains a NUL byte)");
+
+    size_t errpos = 0;
+    cJSON *root = sf_json_parse(text, len, &errpos);
+    if (!root && errpos == SIZE_MAX)
+        return oom();
+    if (!root) {
+        int line, col;
+        size_t off = errpos;
+        line_col(text, off, &line, &col);
+        if (off >= len)
+            return sf_error(SF_EINPUT, c.base, "malformed JSON: unexpected end of file");
+        return sf_error(SF_EINPUT, c.base, "malformed JSON at line %d, column %d", line, col);
+    }
+    sf_status st = SF_OK;
+    char w[700];
+    if (!cJSON_IsObject(root)) {
+        st = sf_error(SF_EINPUT, c.base, "expected a JSON object at the top level");
+        goto done;
+    }
+    static const char *const keys[] = {"sparseflow", "name", "weights", "inputs", "outputs",
+                                       "nodes", NULL};
+    if ((st = check_keys(&c, root, keys, NULL, "top level")))
+        goto done;
+
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "sparseflow");
+    snprintf(w, sizeof w, "%s: field 'sparseflow'", c.base);
+    if (!ver) {
+        st = sf_error(SF_EINPUT, w, "missing (expected 1, the format version)");
+        goto done;
+    }
+    if (!cJSON_IsNumber(ver) || ver->valuedouble != 1) {
+        st = sf_error(SF_EINPUT, w, "unsupported format version (expected 1)");
+        goto done;
+    }
+
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
+    snprintf(w, sizeof w, "%s: field 'name'", c.base);
+    if (!name) {
+        st = sf_error(SF_EINPUT, w, "missing");
+        goto done;
+    }
+    if ((st = get_string(&c, name, w, &out->name)))
+        goto done;
+    if (!sf_is_c_identifier(out->name)) {
+        st = sf_error(SF_EINPUT, w,
+                      "'%s' is not a C identifier (letters, digits, '_', at most 64, "
+                      "not starting with a digit)", out->name);
+        goto done;
+    }
+
+    const cJSON *wts = cJSON_GetObjectItemCaseSensitive(root, "weights");
+    snprintf(w, sizeof w, "%s: field 'weights'", c.base);
+    const char *wname = NULL;
+    if (!wts) {
+        st = sf_error(SF_EINPUT, w, "missing (expected the safetensors file name)");
+        goto done;
+    }
+    if ((st = get_string(&c, wts, w, &wname)))
+        goto done;
+    if (wname[0] == '/') {
+        out->weights_path = wname;
+    } else {
+        const char *slash = strrchr(path, '/');
+        size_t dl = slash ? (size_t)(slash - path + 1) : 0;
+        char *p = sf_arena_alloc(a, dl + strlen(wname) + 1);
+        if (!p) {
+            st = oom();
+            goto done;
+        }
+        memcpy(p, path, dl);
+        strcpy(p + dl, wname);
+        out->weights_path = p;
+    }
+
+    const cJSON *ins = cJSON_GetObjectItemCaseSensitive(root, "inputs");
+    snprintf(w, sizeof w, "%s: field 'inputs'", c.base);
+    if (!cJSON_IsArray(ins) || cJSON_GetArraySize(ins) < 1) {
+        st = sf_error(SF_EINPUT, w, "expected a non-empty array of inputs");
+        goto done;
+    }
+    out->ninputs = cJSON_GetArraySize(ins);
+    if (out->ninputs > SF_MAX_IO) {
+        st = sf_error(SF_EINPUT, w, "%d inputs: at most %d are supported", out->ninputs,
+                      SF_MAX_IO);
+        goto done;
+    }
+    out->inputs = sf_arena_array(a, (size_t)out->ninputs, sizeof *out->inputs);
+    if (!out->inputs) {
+        st = oom();
+        goto done;
+    }
+    int i = 0;
+    for (const cJSON *it = ins->child; it; it = it->next, i++)
+        if ((st = load_input(&c, it, i, &out->inputs[i])))
+            goto done;
+
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(root, "outputs");
+    snprintf(w, sizeof w, "%s: field 'outputs'", c.base);
+    if (!outs || (cJSON_IsArray(outs) && cJSON_GetArraySize(outs) < 1)) {
+        st = sf_error(SF_EINPUT, w, "expected a non-empty array of tensor names");
+        goto done;
+    }
+    if ((st = get_string_array(&c, outs, w, &out->outputs, &out->noutputs)))
+        goto done;
+    if (out->noutputs > SF_MAX_IO) {
+        st = sf_error(SF_EINPUT, w, "%d outputs: at most %d are supported", out->noutputs,
+                      SF_MAX_IO);
+        goto done;
+    }
+
+    const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
+    snprintf(w, sizeof w, "%s: field 'nodes'", c.base);
+    if (!cJSON_IsArray(nodes) || cJSON_GetArraySize(nodes) < 1) {
+        st = sf_error(SF_EINPUT, w, "expected a non-empty array of nodes");
+        goto done;
+    }
+    out->nnodes = cJSON_GetArraySize(nodes);
+    if (out->nnodes > SF_MAX_NODES) {
+        st = sf_error(SF_EINPUT, w, "%d nodes: at most %d are supported", out->nnodes,
+                      SF_MAX_NODES);
+        goto done;
+    }
+    out->nodes = sf_arena_array(a, (size_t)out->nnodes, sizeof *out->nodes);
+    if (!out->nodes) {
+        st = oom();
+        goto done;
+    }
+    i = 0;
+    for (const cJSON *it = nodes->child; it; it = it->next, i++)
+        if ((st = load_node(&c, it, i, &out->nodes[i])))
+            goto done;
+done:
+    cJSON_Delete(root);
+    return st;
+}
+
+sf_status sf_load_json(sf_arena *a, const char *path, sf_desc *out)
+{
+    const char *base = base_name(path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sf_error(SF_EINPUT, base, "cannot open: %s", strerror(errno));
+    sf_buf b;
+    sf_buf_init(&b);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (sf_buf_append(&b, chunk, n)) {
+            fclose(f);
+            sf_buf_free(&b);
+            return oom();
+        }
+        if (b.len > ((size_t)64 << 20)) {
+            fclose(f);
+            sf_buf_free(&b);
+            return sf_error(SF_EINPUT, base, "model file larger than 64 MiB");
+        }
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr) {
+        sf_buf_free(&b);
+        return sf_error(SF_EINPUT, base, "read error");
+    }
+    sf_status st = sf_load_json_text(a, path, b.data ? b.data : "", b.len, out);
+    sf_buf_free(&b);
+    return st;
+}

@@ -1,0 +1,515 @@
+/* verify.c - the meaning of a model: ops, tensor names, weights and shapes,
+ * a topological order. Turns a desc + safetensors into the graph IR; every
+ * error names the file, the node and the field. */
+#include "ir/verify.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct { const char *name; sf_op op; } k_ops[] = {
+    {"linear", SF_OP_LINEAR},       {"matmul", SF_OP_LINEAR},
+    {"relu", SF_OP_RELU},           {"gelu", SF_OP_GELU},
+    {"silu", SF_OP_SILU},           {"sigmoid", SF_OP_SIGMOID},
+    {"tanh", SF_OP_TANH},           {"add", SF_OP_ADD},
+    {"mul", SF_OP_MUL},             {"conv2d", SF_OP_CONV2D},
+    {"batchnorm", SF_OP_BATCHNORM}, {"maxpool2d", SF_OP_MAXPOOL},
+    {"avgpool2d", SF_OP_AVGPOOL},   {"global_avgpool", SF_OP_GLOBAL_AVGPOOL},
+    {"flatten", SF_OP_FLATTEN},     {"reshape", SF_OP_RESHAPE},
+    {"transpose", SF_OP_TRANSPOSE}, {"concat", SF_OP_CONCAT},
+    {"slice", SF_OP_SLICE},         {"layernorm", SF_OP_LAYERNORM},
+    {"softmax", SF_OP_SOFTMAX},     {"embedding", SF_OP_EMBEDDING},
+    {"gather", SF_OP_EMBEDDING},    {"attention", SF_OP_ATTENTION},
+};
+
+const char *sf_op_name(sf_op op)
+{
+    static const char *const names[SF_OP_COUNT] = {
+        "linear",    "relu",      "gelu",      "silu",           "sigmoid", "tanh",
+        "add",       "mul",       "conv2d",    "batchnorm",      "maxpool2d", "avgpool2d",
+        "global_avgpool", "flatten", "reshape", "transpose",     "concat",  "slice",
+        "layernorm", "softmax",   "matmul",    "embedding",      "attention"};
+    return op < SF_OP_COUNT ? names[op] : "?";
+}
+
+int sf_op_is_unary(sf_op op) { return op >= SF_OP_RELU && op <= SF_OP_TANH; }
+
+int sf_op_keeps_zero(sf_op op)
+{
+    /* per channel: a channel of zeros stays zeros (pools exclude padding) */
+    return op == SF_OP_RELU || op == SF_OP_GELU || op == SF_OP_SILU || op == SF_OP_TANH ||
+           op == SF_OP_MAXPOOL || op == SF_OP_AVGPOOL || op == SF_OP_GLOBAL_AVGPOOL;
+}
+
+int64_t sf_tensor_inner(const sf_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 1; i < t->rank; i++)
+        n *= t->dims[i];
+    return n;
+}
+
+static sf_status oom(void) { return sf_error(SF_EINTERNAL, NULL, "out of memory"); }
+
+const char *sf_v_where(sf_vctx *c, const sf_desc_node *n, const char *field)
+{
+    snprintf(c->w, sizeof c->w, "%s: node '%s' (nodes[%d]): field '%s'", c->d->base, n->name,
+             n->index, field);
+    return c->w;
+}
+
+static int find_tensor(const sf_graph *g, const char *name)
+{
+    for (int i = 0; i < g->ntensors; i++)
+        if (strcmp(g->tensors[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+void sf_v_shape_str(const int64_t *dims, int rank, char *buf, size_t n)
+{
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, n - o, "[");
+    for (int i = 0; i < rank && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (o < n)
+        snprintf(buf + o, n - o, "]");
+}
+
+static int64_t numel_checked(const int64_t *dims, int rank)
+{
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] <= 0 || n > SF_MAX_ELEMS / dims[i])
+            return -1;
+        n *= dims[i];
+    }
+    return n;
+}
+
+/* Fetches a weight tensor, checks its rank and converts it to f32. */
+sf_status sf_v_weight(sf_vctx *c, const sf_desc_node *n, const char *field, const char *tname,
+                            int rank, const sf_st_tensor **out)
+{
+    const sf_st_tensor *t = sf_safetensors_find(c->st, tname);
+    if (!t)
+        return sf_error(SF_EINPUT, sf_v_where(c, n, field), "tensor '%s' not found in %s", tname,
+                        c->st->base);
+    if (rank >= 0 && t->rank != rank) {
+        char s[200];
+        sf_v_shape_str(t->dims, t->rank, s, sizeof s);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, field), "tensor '%s' has shape %s: expected "
+                        "rank %d", tname, s, rank);
+    }
+    if (numel_checked(t->dims, t->rank) < 0)
+        return sf_error(SF_EINPUT, sf_v_where(c, n, field), "tensor '%s': shape has a zero "
+                        "dimension or more than %lld elements", tname, SF_MAX_ELEMS);
+    *out = t;
+    return SF_OK;
+}
+
+static sf_status build_linear(sf_vctx *c, const sf_desc_node *n, sf_node *node, sf_tensor *in,
+                              sf_tensor *out)
+{
+    sf_graph *g = c->g;
+    sf_status st;
+    int is_matmul = strcmp(n->op, "matmul") == 0;
+    if (!n->weight) {
+        if (is_matmul)
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "weight"), "missing: matmul between two "
+                            "activations is not supported yet; give a 'weight' [K, N]");
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "weight"), "missing");
+    }
+    if (is_matmul && n->bias)
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "bias"), "matmul takes no bias; use linear");
+    if (in->rank < 2)
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "input '%s' has rank %d: expected "
+                        "rank >= 2 ([batch, ..., features])", in->name, in->rank);
+    const sf_st_tensor *wt, *bt = NULL;
+    if ((st = sf_v_weight(c, n, "weight", n->weight, 2, &wt)))
+        return st;
+    int64_t K = in->dims[in->rank - 1];
+    int64_t O = is_matmul ? wt->dims[1] : wt->dims[0];
+    int64_t Kw = is_matmul ? wt->dims[0] : wt->dims[1];
+    if (Kw != K) {
+        char s[200], si[200];
+        sf_v_shape_str(wt->dims, 2, s, sizeof s);
+        sf_v_shape_str(in->dims, in->rank, si, sizeof si);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "weight"),
+                        "shape mismatch: weight '%s' %s expects %lld input features, input '%s' "
+                        "%s has %lld", n->weight, s, (long long)Kw, in->name, si, (long long)K);
+    }
+    if (n->bias) {
+        if ((st = sf_v_weight(c, n, "bias", n->bias, 1, &bt)))
+            return st;
+        if (bt->dims[0] != O)
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "bias"), "shape mismatch: bias '%s' has "
+                            "%lld entries, expected %lld (the output features)", n->bias,
+                            (long long)bt->dims[0], (long long)O);
+    }
+    sf_linear *L = sf_arena_alloc(&g->arena, sizeof *L);
+    if (!L)
+        return oom();
+    L->weight_name = n->weight;
+    L->bias_name = n->bias;
+    L->from_matmul = is_matmul;
+    L->out = O;
+    L->in = K;
+    L->tokens_per_item = 1;
+    for (int i = 1; i < in->rank - 1; i++)
+        L->tokens_per_item *= in->dims[i];
+    L->k_per_chan = 1;
+    L->chan_cols = sf_tensor_chan_axis(in) == in->rank - 1;
+    L->chan_rows = L->chan_cols; /* the output has the input's rank */
+    L->w = sf_arena_array(&g->arena, (size_t)(O * K), sizeof(float));
+    if (!L->w)
+        return oom();
+    sf_tensor_to_f32(wt, L->w);
+    if (is_matmul) { /* [K][N] -> [N][K] */
+        float *tmp = sf_arena_array(&g->arena, (size_t)(O * K), sizeof(float));
+        if (!tmp)
+            return oom();
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t o = 0; o < O; o++)
+                tmp[o * K + k] = L->w[k * O + o];
+        L->w = tmp;
+    }
+    if (bt) {
+        if (!(L->bias = sf_arena_array(&g->arena, (size_t)O, sizeof(float))))
+            return oom();
+        sf_tensor_to_f32(bt, L->bias);
+    }
+    node->lin = L;
+    out->rank = in->rank;
+    memcpy(out->dims, in->dims, sizeof out->dims);
+    out->dims[out->rank - 1] = O;
+    return SF_OK;
+}
+
+static sf_status build_binary(sf_vctx *c, const sf_desc_node *n, sf_tensor *a, sf_tensor *b,
+                              sf_tensor *out)
+{
+    char sa[200], sb[200];
+    sf_v_shape_str(a->dims, a->rank, sa, sizeof sa);
+    sf_v_shape_str(b->dims, b->rank, sb, sizeof sb);
+    if (a->rank != b->rank)
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: '%s' %s and '%s' %s "
+                        "must have the same rank (dim 0 is the batch on both)", a->name, sa,
+                        b->name, sb);
+    if (a->dims[0] != b->dims[0])
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: '%s' %s and '%s' %s "
+                        "have different batch sizes", a->name, sa, b->name, sb);
+    out->rank = a->rank;
+    for (int i = 0; i < a->rank; i++) {
+        if (a->dims[i] != b->dims[i] && a->dims[i] != 1 && b->dims[i] != 1)
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: '%s' %s and '%s'"
+                            " %s do not broadcast in dimension %d", a->name, sa, b->name, sb, i);
+        out->dims[i] = a->dims[i] > b->dims[i] ? a->dims[i] : b->dims[i];
+    }
+    return SF_OK;
+}
+
+/* Kahn's algorithm; on a cycle, names the nodes left over. */
+static sf_status topo_sort(sf_vctx *c)
+{
+    sf_graph *g = c->g;
+    int *indeg = sf_arena_array(&g->arena, (size_t)g->nnodes, sizeof(int));
+    int *queue = g->order;
+    if (!indeg)
+        return oom();
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            if (g->tensors[g->nodes[i].in[j]].producer >= 0)
+                indeg[i]++;
+    int head = 0, tail = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        if (!indeg[i])
+            queue[tail++] = i;
+    while (head < tail) {
+        int u = queue[head++];
+        int t = g->nodes[u].out;
+        for (int i = 0; i < g->nnodes; i++)
+            for (int j = 0; j < g->nodes[i].nin; j++)
+                if (g->nodes[i].in[j] == t && --indeg[i] == 0)
+                    queue[tail++] = i;
+    }
+    if (tail < g->nnodes) {
+        for (int i = 0; i < g->nnodes; i++)
+            if (indeg[i]) {
+                const sf_desc_node *n = &c->d->nodes[i];
+                return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                                "the graph has a cycle through this node (input '%s')",
+                                n->inputs[0]);
+            }
+    }
+    return SF_OK;
+}
+
+static sf_status add_tensor(sf_vctx *c, const char *name, int producer, int *id)
+{
+    sf_graph *g = c->g;
+    sf_tensor *t = &g->tensors[g->ntensors];
+    t->name = name;
+    t->producer = producer;
+    t->input_index = -1;
+    t->output_index = -1;
+    *id = g->ntensors++;
+    return SF_OK;
+}
+
+static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_graph *g)
+{
+    sf_vctx c = {d, st, g, {0}};
+    sf_status s;
+    if (d->nnodes > SF_MAX_NODES || d->ninputs > SF_MAX_IO || d->noutputs > SF_MAX_IO)
+        return sf_error(SF_EINPUT, d->base, "more than %d nodes or %d inputs or outputs",
+                        SF_MAX_NODES, SF_MAX_IO);
+    g->name = sf_arena_strdup(&g->arena, d->name);
+    g->model_base = sf_arena_strdup(&g->arena, d->base);
+    g->tensors = sf_arena_array(&g->arena, (size_t)(d->ninputs + d->nnodes), sizeof *g->tensors);
+    g->nodes = sf_arena_array(&g->arena, (size_t)d->nnodes, sizeof *g->nodes);
+    g->order = sf_arena_array(&g->arena, (size_t)d->nnodes, sizeof(int));
+    g->inputs = sf_arena_array(&g->arena, (size_t)d->ninputs, sizeof(int));
+    g->outputs = sf_arena_array(&g->arena, (size_t)d->noutputs, sizeof(int));
+    if (!g->name || !g->model_base || !g->tensors || !g->nodes || !g->order || !g->inputs ||
+        !g->outputs)
+        return oom();
+
+    /* graph inputs */
+    for (int i = 0; i < d->ninputs; i++) {
+        const sf_desc_input *in = &d->inputs[i];
+        char w[700];
+        snprintf(w, sizeof w, "%s: input '%s': field 'name'", d->base, in->name);
+        if (find_tensor(g, in->name) >= 0)
+            return sf_error(SF_EINPUT, w, "duplicate tensor name '%s'", in->name);
+        if (!sf_is_c_identifier(in->name))
+            return sf_error(SF_EINPUT, w, "'%s' is not a C identifier (it names an argument "
+                            "of the generated run function)", in->name);
+        snprintf(w, sizeof w, "%s: input '%s': field 'shape'", d->base, in->name);
+        if (numel_checked(in->dims, in->rank) < 0)
+            return sf_error(SF_EINPUT, w, "more than %lld elements", SF_MAX_ELEMS);
+        if (in->dims[0] != d->inputs[0].dims[0])
+            return sf_error(SF_EINPUT, w, "first dimension %lld differs from input '%s' (%lld):"
+                            " every input's first dimension is the same maximum batch",
+                            (long long)in->dims[0], d->inputs[0].name,
+                            (long long)d->inputs[0].dims[0]);
+        int id;
+        add_tensor(&c, in->name, -1, &id);
+        g->tensors[id].rank = in->rank;
+        memcpy(g->tensors[id].dims, in->dims, sizeof in->dims);
+        g->tensors[id].input_index = i;
+        g->inputs[i] = id;
+    }
+    g->ninputs = d->ninputs;
+
+    /* node outputs first, so references may point forward (order is derived) */
+    for (int i = 0; i < d->nnodes; i++) {
+        const sf_desc_node *n = &d->nodes[i];
+        for (int j = 0; j < i; j++)
+            if (strcmp(d->nodes[j].name, n->name) == 0)
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "name"), "duplicate node name '%s' "
+                                "(also nodes[%d])", n->name, j);
+        if (n->noutputs != 1)
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "outputs"), "expected exactly one output "
+                            "tensor name, got %d", n->noutputs);
+        if (find_tensor(g, n->outputs[0]) >= 0)
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "outputs"), "duplicate tensor name '%s': "
+                            "it is already produced by another node or is a graph input",
+                            n->outputs[0]);
+        add_tensor(&c, n->outputs[0], i, &g->nodes[i].out);
+    }
+
+    for (int i = 0; i < d->nnodes; i++) {
+        const sf_desc_node *n = &d->nodes[i];
+        sf_node *node = &g->nodes[i];
+        node->name = n->name;
+        node->op_written = n->op;
+        node->json_index = i;
+        int found = 0;
+        for (size_t k = 0; k < sizeof k_ops / sizeof k_ops[0]; k++)
+            if (strcmp(k_ops[k].name, n->op) == 0) {
+                node->op = k_ops[k].op;
+                found = 1;
+            }
+        if (!found) {
+            char list[600] = "";
+            for (size_t k = 0; k < sizeof k_ops / sizeof k_ops[0]; k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                         k ? ", " : "", k_ops[k].name);
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "op"), "unknown op '%s' (supported: "
+                            "%s)", n->op, list);
+        }
+        if (node->op == SF_OP_LINEAR && !n->weight && strcmp(n->op, "matmul") == 0)
+            node->op = SF_OP_BMM; /* between two activations */
+        int want = 1, want_max = 1;
+        if (node->op == SF_OP_ADD || node->op == SF_OP_MUL || node->op == SF_OP_BMM)
+            want = want_max = 2;
+        else if (node->op == SF_OP_CONCAT)
+            want = 2, want_max = SF_MAX_NODE_IN;
+        else if (node->op == SF_OP_ATTENTION)
+            want = 3, want_max = 4;
+        if (n->ninputs < want || n->ninputs > want_max) {
+            if (node->op == SF_OP_BMM)
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "matmul takes two "
+                                "activations, or one and a 'weight' [K, N]; got %d inputs",
+                                n->ninputs);
+            if (want == want_max)
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "%s expects %d input "
+                                "tensor%s, got %d", n->op, want, want > 1 ? "s" : "",
+                                n->ninputs);
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "%s expects %d to %d input "
+                            "tensors, got %d", n->op, want, want_max, n->ninputs);
+        }
+        want = n->ninputs;
+        node->nin = want;
+        for (int j = 0; j < want; j++) {
+            int t = find_tensor(g, n->inputs[j]);
+            if (t < 0)
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "tensor '%s' is neither a "
+                                "graph input nor produced by any node", n->inputs[j]);
+            if (t == node->out)
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "the node consumes its own "
+                                "output '%s' (a cycle)", n->inputs[j]);
+            node->in[j] = t;
+            g->tensors[t].nconsumers++;
+        }
+        int takes_weight = node->op == SF_OP_LINEAR || node->op == SF_OP_CONV2D ||
+                           node->op == SF_OP_BATCHNORM || node->op == SF_OP_LAYERNORM ||
+                           node->op == SF_OP_EMBEDDING;
+        int takes_bias = takes_weight && node->op != SF_OP_EMBEDDING;
+        if (!takes_weight && n->weight)
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "weight"), "%s takes no weight", n->op);
+        if (!takes_bias && n->bias)
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "bias"), "%s takes no bias", n->op);
+        const char *const *keys = sf_ops_attr_keys(node->op);
+        for (int j = 0; j < n->nattrs; j++) {
+            int ok = 0;
+            for (const char *const *k = keys; k && *k && !ok; k++)
+                ok = strcmp(*k, n->attrs[j].key) == 0;
+            if (!ok)
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, n->attrs[j].key), "%s takes no "
+                                "attribute '%s'", n->op, n->attrs[j].key);
+        }
+        if (n->approximate) {
+            if (node->op != SF_OP_GELU)
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "approximate"), "only gelu takes "
+                                "'approximate'");
+            if (strcmp(n->approximate, "tanh") == 0)
+                node->gelu_tanh = 1;
+            else if (strcmp(n->approximate, "none") != 0)
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "approximate"), "expected \"none\" or "
+                                "\"tanh\", got \"%s\"", n->approximate);
+        }
+    }
+    g->nnodes = d->nnodes;
+
+    for (int i = 0; i < d->noutputs; i++) {
+        char w[700];
+        snprintf(w, sizeof w, "%s: field 'outputs[%d]'", d->base, i);
+        int t = find_tensor(g, d->outputs[i]);
+        if (t < 0)
+            return sf_error(SF_EINPUT, w, "tensor '%s' is not produced by any node",
+                            d->outputs[i]);
+        if (g->tensors[t].producer < 0)
+            return sf_error(SF_EINPUT, w, "'%s' is a graph input; outputs must be computed",
+                            d->outputs[i]);
+        if (g->tensors[t].output_index >= 0)
+            return sf_error(SF_EINPUT, w, "duplicate output '%s'", d->outputs[i]);
+        if (!sf_is_c_identifier(d->outputs[i]))
+            return sf_error(SF_EINPUT, w, "'%s' is not a C identifier (it names an argument "
+                            "of the generated run function)", d->outputs[i]);
+        g->tensors[t].output_index = i;
+        g->outputs[i] = t;
+    }
+    g->noutputs = d->noutputs;
+
+    if ((s = topo_sort(&c)))
+        return s;
+    g->nsteps = g->nnodes;
+
+    /* shapes, in order */
+    for (int oi = 0; oi < g->nsteps; oi++) {
+        int i = g->order[oi];
+        const sf_desc_node *n = &d->nodes[i];
+        sf_node *node = &g->nodes[i];
+        sf_tensor *out = &g->tensors[node->out];
+        sf_tensor *a = &g->tensors[node->in[0]];
+        if (node->op == SF_OP_LINEAR)
+            s = build_linear(&c, n, node, a, out);
+        else if (node->op == SF_OP_ADD || node->op == SF_OP_MUL)
+            s = build_binary(&c, n, a, &g->tensors[node->in[1]], out);
+        else if (sf_op_is_unary(node->op)) {
+            out->rank = a->rank;
+            memcpy(out->dims, a->dims, sizeof out->dims);
+        } else
+            s = sf_ops_build(&c, n, node);
+        if (s)
+            return s;
+        if (numel_checked(out->dims, out->rank) < 0)
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "outputs"), "tensor '%s' would have more "
+                            "than %lld elements", out->name, SF_MAX_ELEMS);
+    }
+    if ((s = sf_ops_fold_batchnorm(g)))
+        return s;
+    for (int i = 0; i < g->ntensors; i++) {
+        sf_tensor *t = &g->tensors[i];
+        size_t ch = (size_t)sf_tensor_channels(t);
+        t->zero = sf_arena_alloc(&g->arena, ch);
+        t->needed = sf_arena_alloc(&g->arena, ch);
+        if (!t->zero || !t->needed)
+            return oom();
+    }
+    return SF_OK;
+}
+
+sf_status sf_graph_build(const sf_desc *d, const sf_safetensors *st, sf_graph *g)
+{
+    sf_status s = graph_build(d, st, g);
+    if (s)
+        sf_graph_free(g);
+    return s;
+}
+
+void sf_graph_free(sf_graph *g)
+{
+    sf_arena_free(&g->arena);
+    memset(g, 0, sizeof *g);
+}
+
+sf_status sf_graph_load(const char *model_path, sf_graph *g)
+{
+    memset(g, 0, sizeof *g);
+    sf_arena_init(&g->arena);
+    /* desc and file image live in a scratch arena; the graph copies what it keeps */
+    sf_arena tmp;
+    sf_arena_init(&tmp);
+    sf_desc d;
+    sf_safetensors st;
+    sf_status s = sf_load_json(&tmp, model_path, &d);
+    if (!s)
+        s = sf_load_safetensors(&tmp, d.weights_path, &st);
+    if (!s)
+        s = sf_graph_build(&d, &st, g);
+    if (!s) {
+        /* names point into the scratch arena: copy them into the graph's */
+        for (int i = 0; i < g->ntensors && !s; i++)
+            if (!(g->tensors[i].name = sf_arena_strdup(&g->arena, g->tensors[i].name)))
+                s = oom();
+        for (int i = 0; i < g->nnodes && !s; i++) {
+            sf_node *n = &g->nodes[i];
+            if (!(n->name = sf_arena_strdup(&g->arena, n->name)) ||
+                !(n->op_written = sf_arena_strdup(&g->arena, n->op_written)))
+                s = oom();
+            if (!s && n->lin) {
+                if (!(n->lin->weight_name = sf_arena_strdup(&g->arena, n->lin->weight_name)))
+                    s = oom();
+                if (!s && n->lin->bias_name &&
+                    !(n->lin->bias_name = sf_arena_strdup(&g->arena, n->lin->bias_name)))
+                    s = oom();
+            }
+        }
+    }
+    sf_arena_free(&tmp);
+    if (s)
+        sf_graph_free(g);
+    return s;
+}
