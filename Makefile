@@ -22,6 +22,9 @@
 
 CC ?= cc
 PYTHON ?= /usr/bin/python3
+# python/sparseflow: the exporter, the model builder, the fp64 reference and
+# the safetensors writer that tests, benches and examples import
+export PYTHONPATH := $(CURDIR)/python$(if $(PYTHONPATH),:$(PYTHONPATH))
 BUILD ?= build
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \

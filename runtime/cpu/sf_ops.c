@@ -6,7 +6,7 @@
 /* Elementwise work below this many elements stays on one thread. */
 #define SF_PARALLEL_MIN_ELEMS 65536
 
-static float unary1(sf_unary_op op, float v)
+static float unary1(sf_unary_op op, float v, float a, float b)
 {
     switch (op) {
     case SF_UNARY_RELU:
@@ -23,6 +23,16 @@ static float unary1(sf_unary_op op, float v)
         return 1.0f / (1.0f + expf(-v));
     case SF_UNARY_TANH:
         return tanhf(v);
+    case SF_UNARY_ERF:
+        return erff(v);
+    case SF_UNARY_SQRT:
+        return sqrtf(v);
+    case SF_UNARY_HARDSWISH:
+        return v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6.0f) + 0.5f));
+    case SF_UNARY_CLIP: /* NaN stays NaN */
+        return v < a ? a : v > b ? b : v;
+    case SF_UNARY_HARDSIGMOID:
+        return fmaxf(0.0f, fminf(1.0f, a * v + b));
     }
     return v;
 }
@@ -35,9 +45,54 @@ void sf_unary(sf_unary_op op, const float *x, float *y, size_t n)
             y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         return;
     }
+    sf_unary_ab(op, 0.0f, 0.0f, x, y, n);
+}
+
+void sf_unary_ab(sf_unary_op op, float a, float b, const float *x, float *y, size_t n)
+{
 #pragma omp parallel for if (n > SF_PARALLEL_MIN_ELEMS / 8) schedule(static)
     for (size_t i = 0; i < n; i++)
-        y[i] = unary1(op, x[i]);
+        y[i] = unary1(op, x[i], a, b);
+}
+
+/* Element strides of an operand broadcast to ydims: 0 along a broadcast axis. */
+static void bcast_strides(const int32_t *dims, const int64_t *yd, int rank, int batch, int64_t *st)
+{
+    int64_t s = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        int64_t d = i ? dims[i] : batch;
+        st[i] = d == 1 && yd[i] != 1 ? 0 : s;
+        s *= d;
+    }
+}
+
+void sf_where(const float *c, const int32_t *cdims, const float *a, const int32_t *adims,
+              const float *b, const int32_t *bdims, float *y, const int32_t *ydims, int rank,
+              int batch)
+{
+    int64_t cs[8] = {0}, as[8] = {0}, bs[8] = {0}, yd[8] = {0};
+    for (int i = 0; i < rank; i++)
+        yd[i] = i ? ydims[i] : batch;
+    bcast_strides(cdims, yd, rank, batch, cs);
+    bcast_strides(adims, yd, rank, batch, as);
+    bcast_strides(bdims, yd, rank, batch, bs);
+    int64_t C = yd[rank - 1], outer = 1;
+    for (int i = 0; i < rank - 1; i++)
+        outer *= yd[i];
+#pragma omp parallel for if (outer * C > SF_PARALLEL_MIN_ELEMS) schedule(static)
+    for (int64_t r = 0; r < outer; r++) {
+        int64_t co = 0, ao = 0, bo = 0, rem = r;
+        for (int i = rank - 2; i >= 0; i--) {
+            int64_t idx = rem % yd[i];
+            rem /= yd[i];
+            co += idx * cs[i];
+            ao += idx * as[i];
+            bo += idx * bs[i];
+        }
+        for (int64_t k = 0; k < C; k++)
+            y[r * C + k] = c[co + k * cs[rank - 1]] != 0.0f ? a[ao + k * as[rank - 1]]
+                                                           : b[bo + k * bs[rank - 1]];
+    }
 }
 
 void sf_binary(sf_binary_op op, const float *a, const int32_t *adims, const float *b,
@@ -69,12 +124,28 @@ void sf_binary(sf_binary_op op, const float *a, const int32_t *adims, const floa
         }
         const float *pa = a + ao, *pb = b + bo;
         float *py = y + r * C;
-        if (op == SF_BINARY_ADD)
+        switch (op) { /* one loop per op, each vectorisable */
+        case SF_BINARY_ADD:
             for (int64_t c = 0; c < C; c++)
                 py[c] = pa[c * ac] + pb[c * bc];
-        else
+            break;
+        case SF_BINARY_MUL:
             for (int64_t c = 0; c < C; c++)
                 py[c] = pa[c * ac] * pb[c * bc];
+            break;
+        case SF_BINARY_SUB:
+            for (int64_t c = 0; c < C; c++)
+                py[c] = pa[c * ac] - pb[c * bc];
+            break;
+        case SF_BINARY_DIV:
+            for (int64_t c = 0; c < C; c++)
+                py[c] = pa[c * ac] / pb[c * bc];
+            break;
+        case SF_BINARY_POW:
+            for (int64_t c = 0; c < C; c++)
+                py[c] = powf(pa[c * ac], pb[c * bc]);
+            break;
+        }
     }
 }
 
