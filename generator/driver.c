@@ -3,6 +3,7 @@
  * the atomic write of the output folder. Returns a status; never exits. */
 #include "driver.h"
 #include "backends/cpu/emit.h"
+#include "passes/passes.h"
 #include "core/output.h"
 #include "backends/cpu/pack.h"
 #include "report/report.h"
@@ -28,6 +29,54 @@ static sf_status write_report(const char *path, const sf_buf *b)
     return ok ? SF_OK : sf_error(SF_EINPUT, path, "cannot write the report file");
 }
 
+/* ---- the passes between verify and emit, in order (docs/ARCHITECTURE.md) ---- */
+
+typedef struct {
+    const char *name;
+    sf_status (*run)(sf_graph *g, const sf_gen_opts *c);
+} pass;
+
+static sf_status fold(sf_graph *g, const sf_gen_opts *c)
+{
+    (void)c;
+    return sf_pass_fold_batchnorm(g);
+}
+
+static sf_status census(sf_graph *g, const sf_gen_opts *c)
+{
+    (void)c;
+    sf_spa_census(g);
+    return SF_OK;
+}
+
+static sf_status propagate(sf_graph *g, const sf_gen_opts *c)
+{
+    sf_spa_propagate(g, c->propagate);
+    return SF_OK;
+}
+
+static sf_status plan_cpu(sf_graph *g, const sf_gen_opts *c)
+{
+    sf_plan_opts po = c->plan;
+    po.threads = c->threads;
+    return sf_plan_graph(g, &po);
+}
+
+static sf_status plan_cuda(sf_graph *g, const sf_gen_opts *c)
+{
+    sf_plan_opts po = c->plan;
+    po.threads = c->threads;
+    return sf_plan_cuda_graph(g, &po);
+}
+
+static const pass k_passes[] = {
+    {"folding batch norms into convolutions", fold},         /* passes/fold.c */
+    {"sparsity census", census},                             /* passes/spa.c */
+    {"propagating zero and unused channels", propagate},     /* passes/spa.c */
+    {"planning CPU kernels and the arena", plan_cpu},        /* backends/cpu/plan.c */
+    {"planning CUDA kernels, fusions and scratch", plan_cuda}, /* backends/cuda/plan_cuda.c */
+};
+
 sf_status sf_generate(const sf_gen_opts *c)
 {
     sf_graph g;
@@ -35,14 +84,10 @@ sf_status sf_generate(const sf_gen_opts *c)
     sf_status s = sf_graph_load(c->model, &g);
     if (s)
         return s;
-    progress(c, "sparsity census");
-    sf_spa_census(&g);
-    sf_spa_propagate(&g, c->propagate);
-    sf_plan_opts po = c->plan;
-    po.threads = c->threads;
-    s = sf_plan_graph(&g, &po);
-    if (!s)
-        s = sf_plan_cuda_graph(&g, &po);
+    for (size_t i = 0; i < sizeof k_passes / sizeof k_passes[0] && !s; i++) {
+        progress(c, k_passes[i].name);
+        s = k_passes[i].run(&g, c);
+    }
     sf_blob blob;
     sf_buf_init(&blob.data);
     sf_files *fs = NULL;

@@ -94,25 +94,18 @@ float sf_bf16_to_f32(uint16_t h);
 
 /* ---- graph IR (built by verify.c) ---------------------------------------------- */
 
+/* Ops: one row each in ir/ops.def; their descriptors are in ir/op.h. */
 typedef enum {
-    SF_OP_LINEAR,       /* also `matmul` with a weight: stored transposed */
-    SF_OP_RELU, SF_OP_GELU, SF_OP_SILU, SF_OP_SIGMOID, SF_OP_TANH,
-    SF_OP_ADD, SF_OP_MUL,
-    SF_OP_CONV2D,       /* groups == 1: lowered to a linear over im2col rows */
-    SF_OP_BATCHNORM,    /* folded into the conv before it where it can be */
-    SF_OP_MAXPOOL, SF_OP_AVGPOOL, SF_OP_GLOBAL_AVGPOOL,
-    SF_OP_FLATTEN, SF_OP_RESHAPE, SF_OP_TRANSPOSE, SF_OP_CONCAT, SF_OP_SLICE,
-    SF_OP_LAYERNORM, SF_OP_SOFTMAX,
-    SF_OP_BMM,          /* `matmul` between two activations */
-    SF_OP_EMBEDDING,    /* also `gather` on a weight table */
-    SF_OP_ATTENTION,
+#define SF_OP(id, ...) SF_OP_##id,
+#include "ir/ops.def"
+#undef SF_OP
     SF_OP_COUNT
 } sf_op;
 
 #define SF_MAX_NODE_IN 16           /* inputs of one node (concat) */
 
 const char *sf_op_name(sf_op op);
-int sf_op_is_unary(sf_op op);
+int sf_op_is_unary(sf_op op);       /* elementwise on one input (ops/unary.c) */
 int sf_op_keeps_zero(sf_op op);     /* f(0) == 0, channel by channel */
 
 /* SPA census of one weight [out][in]; the reduction axis is `in`. */
@@ -220,6 +213,8 @@ typedef struct {
     int64_t start, end, step;       /* slice, on `axis` */
     int heads, causal;              /* attention */
     int64_t cache;                  /* attention: tokens its key/value cache holds, 0: none */
+    double a, b;                    /* parameters of an elementwise function (clip: bounds) */
+    int keepdims;                   /* reducemean */
 } sf_attrs;
 
 /* A weight an op reads besides a linear layer's (norm scales, tables). */
@@ -258,13 +253,14 @@ typedef struct {
     int nsteps;                     /* entries of order: nnodes less folded batch norms */
     int *inputs; int ninputs;       /* tensor ids */
     int *outputs; int noutputs;     /* tensor ids */
-    size_t arena_bytes, arena_live_peak; /* set by emit's arena plan */
+    size_t arena_bytes, arena_live_peak; /* set by the CPU plan's arena pass */
     /* Key/value cache (attention nodes with a `cache` attribute; see ops.c). */
     int64_t cache_tokens;           /* positions the cache holds, 0: the model has none */
     int64_t cache_step;             /* tokens one cached run appends (the query length) */
     size_t cache_floats;            /* whole cache at the maximum batch */
     uint64_t cache_layout;          /* hash of the layout: equal for models that may share one */
     int target_cuda;                /* emit the CUDA library too (--target cuda) */
+    struct sf_cuda_steps *cuda;     /* the CUDA backend's side table (plan_cuda.c) */
     sf_gpu_dtype gpu_dtype;         /* --gpu-dtype */
 } sf_graph;
 

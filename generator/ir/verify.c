@@ -1,44 +1,10 @@
 /* verify.c - the meaning of a model: ops, tensor names, weights and shapes,
  * a topological order. Turns a desc + safetensors into the graph IR; every
  * error names the file, the node and the field. */
-#include "ir/verify.h"
+#include "ir/op.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static const struct { const char *name; sf_op op; } k_ops[] = {
-    {"linear", SF_OP_LINEAR},       {"matmul", SF_OP_LINEAR},
-    {"relu", SF_OP_RELU},           {"gelu", SF_OP_GELU},
-    {"silu", SF_OP_SILU},           {"sigmoid", SF_OP_SIGMOID},
-    {"tanh", SF_OP_TANH},           {"add", SF_OP_ADD},
-    {"mul", SF_OP_MUL},             {"conv2d", SF_OP_CONV2D},
-    {"batchnorm", SF_OP_BATCHNORM}, {"maxpool2d", SF_OP_MAXPOOL},
-    {"avgpool2d", SF_OP_AVGPOOL},   {"global_avgpool", SF_OP_GLOBAL_AVGPOOL},
-    {"flatten", SF_OP_FLATTEN},     {"reshape", SF_OP_RESHAPE},
-    {"transpose", SF_OP_TRANSPOSE}, {"concat", SF_OP_CONCAT},
-    {"slice", SF_OP_SLICE},         {"layernorm", SF_OP_LAYERNORM},
-    {"softmax", SF_OP_SOFTMAX},     {"embedding", SF_OP_EMBEDDING},
-    {"gather", SF_OP_EMBEDDING},    {"attention", SF_OP_ATTENTION},
-};
-
-const char *sf_op_name(sf_op op)
-{
-    static const char *const names[SF_OP_COUNT] = {
-        "linear",    "relu",      "gelu",      "silu",           "sigmoid", "tanh",
-        "add",       "mul",       "conv2d",    "batchnorm",      "maxpool2d", "avgpool2d",
-        "global_avgpool", "flatten", "reshape", "transpose",     "concat",  "slice",
-        "layernorm", "softmax",   "matmul",    "embedding",      "attention"};
-    return op < SF_OP_COUNT ? names[op] : "?";
-}
-
-int sf_op_is_unary(sf_op op) { return op >= SF_OP_RELU && op <= SF_OP_TANH; }
-
-int sf_op_keeps_zero(sf_op op)
-{
-    /* per channel: a channel of zeros stays zeros (pools exclude padding) */
-    return op == SF_OP_RELU || op == SF_OP_GELU || op == SF_OP_SILU || op == SF_OP_TANH ||
-           op == SF_OP_MAXPOOL || op == SF_OP_AVGPOOL || op == SF_OP_GLOBAL_AVGPOOL;
-}
 
 int64_t sf_tensor_inner(const sf_tensor *t)
 {
@@ -104,107 +70,6 @@ sf_status sf_v_weight(sf_vctx *c, const sf_desc_node *n, const char *field, cons
         return sf_error(SF_EINPUT, sf_v_where(c, n, field), "tensor '%s': shape has a zero "
                         "dimension or more than %lld elements", tname, SF_MAX_ELEMS);
     *out = t;
-    return SF_OK;
-}
-
-static sf_status build_linear(sf_vctx *c, const sf_desc_node *n, sf_node *node, sf_tensor *in,
-                              sf_tensor *out)
-{
-    sf_graph *g = c->g;
-    sf_status st;
-    int is_matmul = strcmp(n->op, "matmul") == 0;
-    if (!n->weight) {
-        if (is_matmul)
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "weight"), "missing: matmul between two "
-                            "activations is not supported yet; give a 'weight' [K, N]");
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "weight"), "missing");
-    }
-    if (is_matmul && n->bias)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "bias"), "matmul takes no bias; use linear");
-    if (in->rank < 2)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "input '%s' has rank %d: expected "
-                        "rank >= 2 ([batch, ..., features])", in->name, in->rank);
-    const sf_st_tensor *wt, *bt = NULL;
-    if ((st = sf_v_weight(c, n, "weight", n->weight, 2, &wt)))
-        return st;
-    int64_t K = in->dims[in->rank - 1];
-    int64_t O = is_matmul ? wt->dims[1] : wt->dims[0];
-    int64_t Kw = is_matmul ? wt->dims[0] : wt->dims[1];
-    if (Kw != K) {
-        char s[200], si[200];
-        sf_v_shape_str(wt->dims, 2, s, sizeof s);
-        sf_v_shape_str(in->dims, in->rank, si, sizeof si);
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "weight"),
-                        "shape mismatch: weight '%s' %s expects %lld input features, input '%s' "
-                        "%s has %lld", n->weight, s, (long long)Kw, in->name, si, (long long)K);
-    }
-    if (n->bias) {
-        if ((st = sf_v_weight(c, n, "bias", n->bias, 1, &bt)))
-            return st;
-        if (bt->dims[0] != O)
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "bias"), "shape mismatch: bias '%s' has "
-                            "%lld entries, expected %lld (the output features)", n->bias,
-                            (long long)bt->dims[0], (long long)O);
-    }
-    sf_linear *L = sf_arena_alloc(&g->arena, sizeof *L);
-    if (!L)
-        return oom();
-    L->weight_name = n->weight;
-    L->bias_name = n->bias;
-    L->from_matmul = is_matmul;
-    L->out = O;
-    L->in = K;
-    L->tokens_per_item = 1;
-    for (int i = 1; i < in->rank - 1; i++)
-        L->tokens_per_item *= in->dims[i];
-    L->k_per_chan = 1;
-    L->chan_cols = sf_tensor_chan_axis(in) == in->rank - 1;
-    L->chan_rows = L->chan_cols; /* the output has the input's rank */
-    L->w = sf_arena_array(&g->arena, (size_t)(O * K), sizeof(float));
-    if (!L->w)
-        return oom();
-    sf_tensor_to_f32(wt, L->w);
-    if (is_matmul) { /* [K][N] -> [N][K] */
-        float *tmp = sf_arena_array(&g->arena, (size_t)(O * K), sizeof(float));
-        if (!tmp)
-            return oom();
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t o = 0; o < O; o++)
-                tmp[o * K + k] = L->w[k * O + o];
-        L->w = tmp;
-    }
-    if (bt) {
-        if (!(L->bias = sf_arena_array(&g->arena, (size_t)O, sizeof(float))))
-            return oom();
-        sf_tensor_to_f32(bt, L->bias);
-    }
-    node->lin = L;
-    out->rank = in->rank;
-    memcpy(out->dims, in->dims, sizeof out->dims);
-    out->dims[out->rank - 1] = O;
-    return SF_OK;
-}
-
-static sf_status build_binary(sf_vctx *c, const sf_desc_node *n, sf_tensor *a, sf_tensor *b,
-                              sf_tensor *out)
-{
-    char sa[200], sb[200];
-    sf_v_shape_str(a->dims, a->rank, sa, sizeof sa);
-    sf_v_shape_str(b->dims, b->rank, sb, sizeof sb);
-    if (a->rank != b->rank)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: '%s' %s and '%s' %s "
-                        "must have the same rank (dim 0 is the batch on both)", a->name, sa,
-                        b->name, sb);
-    if (a->dims[0] != b->dims[0])
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: '%s' %s and '%s' %s "
-                        "have different batch sizes", a->name, sa, b->name, sb);
-    out->rank = a->rank;
-    for (int i = 0; i < a->rank; i++) {
-        if (a->dims[i] != b->dims[i] && a->dims[i] != 1 && b->dims[i] != 1)
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: '%s' %s and '%s'"
-                            " %s do not broadcast in dimension %d", a->name, sa, b->name, sb, i);
-        out->dims[i] = a->dims[i] > b->dims[i] ? a->dims[i] : b->dims[i];
-    }
     return SF_OK;
 }
 
@@ -324,29 +189,18 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
         node->name = n->name;
         node->op_written = n->op;
         node->json_index = i;
-        int found = 0;
-        for (size_t k = 0; k < sizeof k_ops / sizeof k_ops[0]; k++)
-            if (strcmp(k_ops[k].name, n->op) == 0) {
-                node->op = k_ops[k].op;
-                found = 1;
-            }
-        if (!found) {
-            char list[600] = "";
-            for (size_t k = 0; k < sizeof k_ops / sizeof k_ops[0]; k++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-                         k ? ", " : "", k_ops[k].name);
+        int op = sf_op_lookup(n->op);
+        if (op < 0) {
+            char list[600];
+            sf_op_list(list, sizeof list);
             return sf_error(SF_EINPUT, sf_v_where(&c, n, "op"), "unknown op '%s' (supported: "
                             "%s)", n->op, list);
         }
+        node->op = (sf_op)op;
         if (node->op == SF_OP_LINEAR && !n->weight && strcmp(n->op, "matmul") == 0)
             node->op = SF_OP_BMM; /* between two activations */
-        int want = 1, want_max = 1;
-        if (node->op == SF_OP_ADD || node->op == SF_OP_MUL || node->op == SF_OP_BMM)
-            want = want_max = 2;
-        else if (node->op == SF_OP_CONCAT)
-            want = 2, want_max = SF_MAX_NODE_IN;
-        else if (node->op == SF_OP_ATTENTION)
-            want = 3, want_max = 4;
+        const sf_op_def *def = sf_op_get(node->op);
+        int want = def->in_min, want_max = def->in_max;
         if (n->ninputs < want || n->ninputs > want_max) {
             if (node->op == SF_OP_BMM)
                 return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "matmul takes two "
@@ -372,15 +226,13 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
             node->in[j] = t;
             g->tensors[t].nconsumers++;
         }
-        int takes_weight = node->op == SF_OP_LINEAR || node->op == SF_OP_CONV2D ||
-                           node->op == SF_OP_BATCHNORM || node->op == SF_OP_LAYERNORM ||
-                           node->op == SF_OP_EMBEDDING;
-        int takes_bias = takes_weight && node->op != SF_OP_EMBEDDING;
+        int takes_weight = def->params & SF_P_W;
+        int takes_bias = (def->params & SF_P_WB) == SF_P_WB;
         if (!takes_weight && n->weight)
             return sf_error(SF_EINPUT, sf_v_where(&c, n, "weight"), "%s takes no weight", n->op);
         if (!takes_bias && n->bias)
             return sf_error(SF_EINPUT, sf_v_where(&c, n, "bias"), "%s takes no bias", n->op);
-        const char *const *keys = sf_ops_attr_keys(node->op);
+        const char *const *keys = def->attrs;
         for (int j = 0; j < n->nattrs; j++) {
             int ok = 0;
             for (const char *const *k = keys; k && *k && !ok; k++)
@@ -432,24 +284,13 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
         const sf_desc_node *n = &d->nodes[i];
         sf_node *node = &g->nodes[i];
         sf_tensor *out = &g->tensors[node->out];
-        sf_tensor *a = &g->tensors[node->in[0]];
-        if (node->op == SF_OP_LINEAR)
-            s = build_linear(&c, n, node, a, out);
-        else if (node->op == SF_OP_ADD || node->op == SF_OP_MUL)
-            s = build_binary(&c, n, a, &g->tensors[node->in[1]], out);
-        else if (sf_op_is_unary(node->op)) {
-            out->rank = a->rank;
-            memcpy(out->dims, a->dims, sizeof out->dims);
-        } else
-            s = sf_ops_build(&c, n, node);
+        s = sf_op_get(node->op)->family->shape(&c, n, node);
         if (s)
             return s;
         if (numel_checked(out->dims, out->rank) < 0)
             return sf_error(SF_EINPUT, sf_v_where(&c, n, "outputs"), "tensor '%s' would have more "
                             "than %lld elements", out->name, SF_MAX_ELEMS);
     }
-    if ((s = sf_ops_fold_batchnorm(g)))
-        return s;
     for (int i = 0; i < g->ntensors; i++) {
         sf_tensor *t = &g->tensors[i];
         size_t ch = (size_t)sf_tensor_channels(t);

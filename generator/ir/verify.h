@@ -1,5 +1,6 @@
-/* verify.h - what verify.c shares with ops.c, which checks the attributes
- * and shapes of the network ops. Internal to the verify stage. */
+/* verify.h - what verify.c shares with the op families (generator/ops/),
+ * whose shape rules check attributes, weights and shapes. Internal to the
+ * verify stage. */
 #ifndef SF_VERIFY_H
 #define SF_VERIFY_H
 
@@ -18,13 +19,5 @@ void sf_v_shape_str(const int64_t *dims, int rank, char *buf, size_t n);
 /* A weight tensor of the given rank (rank < 0: any), checked. */
 sf_status sf_v_weight(sf_vctx *c, const sf_desc_node *n, const char *field, const char *tname,
                       int rank, const sf_st_tensor **out);
-
-/* ops.c: the attributes, weights and output shape of a node whose op is not
- * linear or elementwise; inputs are resolved and have their shapes. */
-sf_status sf_ops_build(sf_vctx *c, const sf_desc_node *n, sf_node *node);
-/* ops.c: merges each batch norm into the conv that feeds it alone. */
-sf_status sf_ops_fold_batchnorm(sf_graph *g);
-/* ops.c: the attribute keys an op takes besides weight/bias (NULL-terminated). */
-const char *const *sf_ops_attr_keys(sf_op op);
 
 #endif

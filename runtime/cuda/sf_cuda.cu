@@ -1,6 +1,8 @@
-/* sf_cuda.cu - network ops of the CUDA runtime (sf_cuda.cuh): one thread per
+/* sf_cuda.cu - network ops of the CUDA runtime (sf_cuda_ops.cuh): one thread per
  * output element unless said otherwise, fp32 throughout, the CPU runtime's
- * semantics (sf_nn.c, sf_ops.c) line for line. */
+ * semantics (sf_nn.c, sf_ops.c) line for line. Also the error record
+ * (sf_cuda_core.cuh) and the linear-layer helpers and the cuBLAS call
+ * (sf_cuda_linear.cuh): the runtime's one compilation unit. */
 #include "sf_cuda.cuh"
 
 #include <math.h>
@@ -44,14 +46,20 @@ static unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THR
 
 /* ---- elementwise ----------------------------------------------------------------- */
 
-__global__ static void k_unary(sf_unary_op op, const float *x, float *y, size_t n)
+__global__ static void k_unary(sf_unary_op op, float a, float b, const float *x, float *y,
+                               size_t n)
 {
     FOR_EACH(i, n);
-    y[i] = sfc_act(op, x[i]);
+    y[i] = sfc_act_ab(op, a, b, x[i]);
 }
 int sfc_unary(sf_unary_op op, const float *x, float *y, size_t n, cudaStream_t st)
 {
-    LAUNCH(k_unary, n, st, op, x, y, n);
+    return sfc_unary_ab(op, 0.0f, 0.0f, x, y, n, st);
+}
+int sfc_unary_ab(sf_unary_op op, float a, float b, const float *x, float *y, size_t n,
+                 cudaStream_t st)
+{
+    LAUNCH(k_unary, n, st, op, a, b, x, y, n);
 }
 
 /* Strides (0 where broadcast) of an operand seen through y's dims; dims[0]
@@ -74,6 +82,18 @@ static bcast binary_strides(sfc_dims ad, sfc_dims bd, sfc_dims ydims, int rank, 
     return c;
 }
 
+__device__ static float binary1(sf_binary_op op, float a, float b)
+{
+    switch (op) {
+    case SF_BINARY_ADD: return a + b;
+    case SF_BINARY_MUL: return a * b;
+    case SF_BINARY_SUB: return a - b;
+    case SF_BINARY_DIV: return a / b;
+    case SF_BINARY_POW: return powf(a, b);
+    }
+    return 0.0f;
+}
+
 __global__ static void k_binary(sf_binary_op op, const float *a, const float *b, float *y,
                                 bcast c, size_t n)
 {
@@ -85,7 +105,7 @@ __global__ static void k_binary(sf_binary_op op, const float *a, const float *b,
         ao += idx * c.as[d];
         bo += idx * c.bs[d];
     }
-    y[i] = op == SF_BINARY_ADD ? a[ao] + b[bo] : a[ao] * b[bo];
+    y[i] = binary1(op, a[ao], b[bo]);
 }
 int sfc_binary(sf_binary_op op, const float *a, sfc_dims ad, const float *b, sfc_dims bd,
                float *y, sfc_dims yd, int rank, int batch, cudaStream_t st)
@@ -95,6 +115,49 @@ int sfc_binary(sf_binary_op op, const float *a, sfc_dims ad, const float *b, sfc
     for (int i = 0; i < rank; i++)
         n *= (size_t)c.yd[i];
     LAUNCH(k_binary, n, st, op, a, b, y, c, n);
+}
+
+/* Strides of c, a and b seen through y's dims, as binary_strides. */
+typedef struct { int64_t yd[8], cs[8], as[8], bs[8]; int rank; } bcast3;
+
+static void operand_strides(sfc_dims d, const int64_t *yd, int rank, int batch, int64_t *s)
+{
+    int64_t m = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        int64_t di = i ? d.d[i] : batch;
+        s[i] = di == 1 && yd[i] != 1 ? 0 : m;
+        m *= di;
+    }
+}
+
+__global__ static void k_where(const float *c, const float *a, const float *b, float *y, bcast3 s,
+                               size_t n)
+{
+    FOR_EACH(i, n);
+    int64_t rem = (int64_t)i, co = 0, ao = 0, bo = 0;
+    for (int d = s.rank - 1; d >= 0; d--) {
+        int64_t idx = rem % s.yd[d];
+        rem /= s.yd[d];
+        co += idx * s.cs[d];
+        ao += idx * s.as[d];
+        bo += idx * s.bs[d];
+    }
+    y[i] = c[co] != 0.0f ? a[ao] : b[bo];
+}
+int sfc_where(const float *c, sfc_dims cd, const float *a, sfc_dims ad, const float *b,
+              sfc_dims bd, float *y, sfc_dims yd, int rank, int batch, cudaStream_t st)
+{
+    bcast3 s = {};
+    s.rank = rank;
+    size_t n = 1;
+    for (int i = 0; i < rank; i++) {
+        s.yd[i] = i ? yd.d[i] : batch;
+        n *= (size_t)s.yd[i];
+    }
+    operand_strides(cd, s.yd, rank, batch, s.cs);
+    operand_strides(ad, s.yd, rank, batch, s.as);
+    operand_strides(bd, s.yd, rank, batch, s.bs);
+    LAUNCH(k_where, n, st, c, a, b, y, s, n);
 }
 
 /* ---- convolution and pooling ---------------------------------------------------------- */

@@ -14,8 +14,14 @@
 
 /* ---- unary ---------------------------------------------------------------------- */
 
+/* Parameters of the functions that take two (sf_unary_ab). */
+static const double k_pa[] = {[SF_UNARY_CLIP] = -1.5, [SF_UNARY_HARDSIGMOID] = 0.2};
+static const double k_pb[] = {[SF_UNARY_CLIP] = 2.25, [SF_UNARY_HARDSIGMOID] = 0.5};
+
 static double ref_unary(sf_unary_op op, double x)
 {
+    double a = op < sizeof k_pa / sizeof k_pa[0] ? k_pa[op] : 0.0;
+    double b = op < sizeof k_pb / sizeof k_pb[0] ? k_pb[op] : 0.0;
     switch (op) {
     case SF_UNARY_RELU: return x > 0 ? x : 0;
     case SF_UNARY_GELU: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
@@ -24,12 +30,27 @@ static double ref_unary(sf_unary_op op, double x)
     case SF_UNARY_SILU: return x / (1.0 + exp(-x));
     case SF_UNARY_SIGMOID: return 1.0 / (1.0 + exp(-x));
     case SF_UNARY_TANH: return tanh(x);
+    case SF_UNARY_ERF: return erf(x);
+    case SF_UNARY_SQRT: return sqrt(fabs(x)); /* called on |x| */
+    case SF_UNARY_HARDSWISH: return x * fmax(0.0, fmin(1.0, x / 6.0 + 0.5));
+    case SF_UNARY_CLIP: return x < a ? a : x > b ? b : x;
+    case SF_UNARY_HARDSIGMOID: return fmax(0.0, fmin(1.0, a * x + b));
     }
     return NAN;
 }
 
 static const char *const k_unary_names[] = {"relu", "gelu", "gelu_tanh", "silu", "sigmoid",
-                                            "tanh"};
+                                            "tanh", "erf", "sqrt", "hardswish", "clip",
+                                            "hardsigmoid"};
+
+/* sf_unary, or sf_unary_ab with the test's parameters */
+static void run_unary(sf_unary_op op, const float *x, float *y, size_t n)
+{
+    if (op == SF_UNARY_CLIP || op == SF_UNARY_HARDSIGMOID)
+        sf_unary_ab(op, (float)k_pa[op], (float)k_pb[op], x, y, n);
+    else
+        sf_unary(op, x, y, n);
+}
 
 START_TEST(unary_against_double)
 {
@@ -43,7 +64,10 @@ START_TEST(unary_against_double)
     x[2] = 1e-30f;
     x[3] = -1e-30f;
     x[4] = 0.0f;
-    sf_unary(op, x, y, N);
+    if (op == SF_UNARY_SQRT)
+        for (int i = 0; i < N; i++)
+            x[i] = fabsf(x[i]);
+    run_unary(op, x, y, N);
     for (int i = 0; i < N; i++) {
         double want = ref_unary(op, (double)x[i]);
         double err = fabs((double)y[i] - want);
@@ -65,7 +89,8 @@ START_TEST(unary_exact_cases)
               y[5] == 0.0f);
     /* f(0) = 0 for the ops SPA treats as zero-keeping, 0.5 for sigmoid */
     static const sf_unary_op keep[] = {SF_UNARY_RELU, SF_UNARY_GELU, SF_UNARY_GELU_TANH,
-                                       SF_UNARY_SILU, SF_UNARY_TANH};
+                                       SF_UNARY_SILU, SF_UNARY_TANH, SF_UNARY_ERF,
+                                       SF_UNARY_SQRT, SF_UNARY_HARDSWISH};
     float z = 0.0f, r;
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
         sf_unary(keep[i], &z, &r, 1);
@@ -83,13 +108,16 @@ END_TEST
 START_TEST(unary_in_place_and_large)
 {
     /* large enough for the parallel paths; x == y allowed */
-    for (int op = 0; op <= SF_UNARY_TANH; op++) {
+    for (int op = 0; op <= SF_UNARY_HARDSIGMOID; op++) {
         size_t n = 300001;
         float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
         for (size_t i = 0; i < n; i++)
             x[i] = (float)((double)(i % 2001) / 100.0 - 10.0);
+        if (op == SF_UNARY_SQRT)
+            for (size_t i = 0; i < n; i++)
+                x[i] = fabsf(x[i]);
         memcpy(y, x, n * sizeof *x);
-        sf_unary((sf_unary_op)op, y, y, n);
+        run_unary((sf_unary_op)op, y, y, n);
         for (size_t i = 0; i < n; i += 7) {
             double want = ref_unary((sf_unary_op)op, (double)x[i]);
             ck_assert_msg(fabs((double)y[i] - want) <= 4e-7 * fabs(want) + 1e-7,
@@ -129,9 +157,14 @@ static void check_binary3(sf_binary_op op, const int32_t *ad, const int32_t *bd,
         for (int s = 0; s < yd[1]; s++)
             for (int k = 0; k < yd[2]; k++) {
                 float va = at3(a, ad, i, s, k), vb = at3(b, bd, i, s, k);
-                float want = op == SF_BINARY_ADD ? va + vb : va * vb;
+                float want = op == SF_BINARY_ADD   ? va + vb
+                             : op == SF_BINARY_MUL ? va * vb
+                             : op == SF_BINARY_SUB ? va - vb
+                             : op == SF_BINARY_DIV ? va / vb
+                                                   : powf(va, vb);
                 float got = y[((size_t)i * (size_t)yd[1] + (size_t)s) * (size_t)yd[2] + (size_t)k];
-                ck_assert_msg(got == want, "[%d,%d,%d]: %g, expected %g (a %dx%d, b %dx%d)", i, s,
+                ck_assert_msg(got == want || (isnan(got) && isnan(want)),
+                              "[%d,%d,%d]: %g, expected %g (a %dx%d, b %dx%d)", i, s,
                               k, (double)got, (double)want, ad[1], ad[2], bd[1], bd[2]);
             }
     ck_assert(y[ny] == 12345.0f);
@@ -154,9 +187,35 @@ START_TEST(binary_broadcast_rank3)
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
         for (int batch = 1; batch <= 3; batch++) {
-            check_binary3(SF_BINARY_MUL, cases[c][0], cases[c][1], batch);
-            check_binary3(SF_BINARY_ADD, cases[c][0], cases[c][1], batch);
+            for (int op = SF_BINARY_ADD; op <= SF_BINARY_POW; op++)
+                check_binary3((sf_binary_op)op, cases[c][0], cases[c][1], batch);
         }
+}
+END_TEST
+
+START_TEST(where_broadcast)
+{
+    /* c [B,4,1] ? a [B,1,5] : b [B,4,5], against a naive loop */
+    enum { B = 3 };
+    float c[B * 4], a[B * 5], b[B * 20], y[B * 20 + 1];
+    for (int i = 0; i < B * 4; i++)
+        c[i] = i % 3 == 0 ? 0.0f : i % 3 == 1 ? 1.0f : -2.0f;
+    for (int i = 0; i < B * 5; i++)
+        a[i] = (float)i;
+    for (int i = 0; i < B * 20; i++)
+        b[i] = -100.0f - (float)i;
+    const int32_t cd[3] = {B, 4, 1}, ad[3] = {B, 1, 5}, bd[3] = {B, 4, 5}, yd[3] = {B, 4, 5};
+    for (int batch = 1; batch <= B; batch++) {
+        y[batch * 20] = 777.0f;
+        sf_where(c, cd, a, ad, b, bd, y, yd, 3, batch);
+        for (int i = 0; i < batch; i++)
+            for (int s = 0; s < 4; s++)
+                for (int k = 0; k < 5; k++) {
+                    float want = c[i * 4 + s] != 0.0f ? a[i * 5 + k] : b[(i * 4 + s) * 5 + k];
+                    ck_assert_msg(y[(i * 4 + s) * 5 + k] == want, "[%d,%d,%d]", i, s, k);
+                }
+        ck_assert(y[batch * 20] == 777.0f);
+    }
 }
 END_TEST
 
@@ -517,12 +576,13 @@ Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
     TCase *tc = tcase_create("ops");
-    tcase_add_loop_test(tc, unary_against_double, SF_UNARY_RELU, SF_UNARY_TANH + 1);
+    tcase_add_loop_test(tc, unary_against_double, SF_UNARY_RELU, SF_UNARY_HARDSIGMOID + 1);
     tcase_add_test(tc, unary_exact_cases);
     tcase_add_test(tc, unary_in_place_and_large);
     tcase_add_test(tc, binary_broadcast_rank3);
     tcase_add_test(tc, binary_rank2);
     tcase_add_test(tc, binary_rank4);
+    tcase_add_test(tc, where_broadcast);
     tcase_add_test(tc, linear_ref_hand);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);

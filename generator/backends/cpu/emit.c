@@ -5,11 +5,14 @@
 #include "backends/cpu/emit.h"
 
 #include "backends/cpu/kernels.h"
+#include "ops/family.h"
 #include "core/embedded.h"
 #include "backends/cpu/plan.h"
 #include "report/report.h"
 #include "core/template.h"
 
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,17 +53,17 @@ static const char *const k_runtime_files[] = {"sf_runtime.h", "sf_ops.h", "sf_op
                                               "sf_npy.h", "sf_npy.c"};
 static const char *const k_cuda_runtime_files[] = {"sf_cuda.cuh", "sf_cuda.cu"};
 
-typedef struct {
+/* The emitter's state; op families see it as sf_step_ctx (ops/family.h). */
+typedef struct sf_step_ctx {
     sf_graph *g;
     const sf_blob *blob;
     sf_files *fs;
     sf_tpl tpl[T_COUNT];
     sf_vars v;              /* common variables: MODEL, UPPER, ... */
-    sf_arena_plan ap;
     int cu;                 /* emitting the CUDA steps (model.cu.in), not the C ones */
-    size_t cuda_scratch;    /* device scratch of the largest CUDA step */
-    unsigned char *gfused;  /* [nsteps] CUDA: step's activation runs in the step before */
     int step;               /* the step being emitted */
+    const sf_op_family *fam; /* its op family: the sections it may expand */
+    sf_buf *out;            /* where its step goes */
 } ectx;
 
 /* Text safe inside a C comment or string literal. */
@@ -264,7 +267,7 @@ static void tensor_expr(const sf_graph *g, int id, char *buf, size_t n)
 
 /* "d0, d1, ..."; batch != NULL writes that text for dims[0] ("B" in
  * comments, "-1" for the runtime's "batch at run time"). */
-static void dims_list(const sf_tensor *t, const char *batch, char *buf, size_t n)
+void sf_dims_list(const sf_tensor *t, const char *batch, char *buf, size_t n)
 {
     size_t o = 0;
     buf[0] = 0;
@@ -520,7 +523,7 @@ static sf_status emit_header(ectx *c)
         for (int i = 0; i < cnt; i++) {
             const sf_tensor *t = &g->tensors[pass ? g->outputs[i] : g->inputs[i]];
             char dims[256];
-            dims_list(t, "B", dims, sizeof dims);
+            sf_dims_list(t, "B", dims, sizeof dims);
             SET("DIR", "%s", pass ? "output" : "input");
             SET("NAME", "%s", t->name);
             SET("SHAPE", "%s", dims);
@@ -546,68 +549,27 @@ static sf_status emit_header(ectx *c)
     return expand(c, T_INTERNAL_H, "tail", out);
 }
 
+/* FLOPs of one batch item: a linear layer's from its plan, others from the
+ * op family (one per output element when it gives none). */
 static double step_flops(const sf_graph *g, const sf_node *n)
 {
-    const sf_tensor *out = &g->tensors[n->out], *x = &g->tensors[n->in[0]];
     if (n->lin) {
         const sf_plan *p = &n->lin->plan;
         double per_tok = p->kernel == SF_K_DENSE ? (double)p->nrows * p->ncols : (double)p->nnz;
         return 2.0 * per_tok * (double)n->lin->tokens_per_item;
     }
-    switch (n->op) {
-    case SF_OP_CONV2D: /* direct, grouped: per output element C/groups·kh·kw MACs */
-        return 2.0 * (double)sf_tensor_inner(out) * (double)(x->dims[1] / n->at.groups) *
-               (double)(n->at.kernel[0] * n->at.kernel[1]);
-    case SF_OP_BMM:
-        return 2.0 * (double)sf_tensor_inner(out) * (double)x->dims[x->rank - 1];
-    case SF_OP_ATTENTION: /* scores and the weighted sum of values */
-        return 4.0 * (double)sf_tensor_inner(out) * (double)g->tensors[n->in[1]].dims[1];
-    default:
-        return (double)sf_tensor_inner(out);
-    }
+    const sf_op_family *f = sf_op_get(n->op)->family;
+    return f->flops ? f->flops(g, n) : (double)sf_tensor_inner(&g->tensors[n->out]);
 }
 
+/* The runtime function of an elementwise op with no parameters. */
 static const char *unary_enum(const sf_node *n)
 {
-    switch (n->op) {
-    case SF_OP_RELU: return "SF_UNARY_RELU";
-    case SF_OP_GELU: return n->gelu_tanh ? "SF_UNARY_GELU_TANH" : "SF_UNARY_GELU";
-    case SF_OP_SILU: return "SF_UNARY_SILU";
-    case SF_OP_SIGMOID: return "SF_UNARY_SIGMOID";
-    default: return "SF_UNARY_TANH";
-    }
-}
-
-/* Arena bytes of a tensor at the largest batch; 0 outside the arena. */
-static size_t arena_bytes(const sf_tensor *t)
-{
-    if (t->input_index >= 0 || t->output_index >= 0)
-        return 0;
-    return (size_t)t->dims[0] * (size_t)sf_tensor_inner(t) * sizeof(float);
-}
-
-/* CUDA: the activation at step oi + 1 runs in the epilogue of the linear
- * layer at step oi when it is that layer's only reader, the layer's output
- * is no graph output, and writing the activation's output during the layer
- * cannot clobber the layer's input (the arena may reuse its bytes). */
-static int gpu_fuses_act(const sf_graph *g, int oi)
-{
-    if (oi + 1 >= g->nsteps)
-        return 0;
-    const sf_node *n = &g->nodes[g->order[oi]], *m = &g->nodes[g->order[oi + 1]];
-    if (n->op != SF_OP_LINEAR || !n->lin || !sf_op_is_unary(m->op) || m->in[0] != n->out)
-        return 0;
-    const sf_tensor *h = &g->tensors[n->out], *x = &g->tensors[n->in[0]];
-    const sf_tensor *y = &g->tensors[m->out];
-    if (h->nconsumers != 1 || h->output_index >= 0)
-        return 0;
-    size_t xb = arena_bytes(x), yb = arena_bytes(y);
-    return !xb || !yb || x->arena_offset + xb <= y->arena_offset ||
-           y->arena_offset + yb <= x->arena_offset;
+    return n->op == SF_OP_GELU && n->gelu_tanh ? "SF_UNARY_GELU_TANH" : sf_op_get(n->op)->runtime;
 }
 
 /* "(const float *)(void *)(<model>_blob + off)", or NULL for an absent weight. */
-static void const_expr(const ectx *c, const sf_const *k, char *buf, size_t n)
+void sf_step_const(const ectx *c, const sf_const *k, char *buf, size_t n)
 {
     if (!k->n)
         snprintf(buf, n, "NULL");
@@ -617,7 +579,7 @@ static void const_expr(const ectx *c, const sf_const *k, char *buf, size_t n)
         snprintf(buf, n, "(const float *)(const void *)(%s_blob + %zu)", c->g->name, k->off);
 }
 
-static int64_t prod(const sf_tensor *t, int from, int to)
+int64_t sf_dims_prod(const sf_tensor *t, int from, int to)
 {
     int64_t p = 1;
     for (int i = from; i < to; i++)
@@ -625,7 +587,7 @@ static int64_t prod(const sf_tensor *t, int from, int to)
     return p;
 }
 
-static sf_status conv_shape_vars(ectx *c, const sf_node *n)
+sf_status sf_step_conv_shape(ectx *c, const sf_node *n)
 {
     const sf_tensor *x = &c->g->tensors[n->in[0]], *y = &c->g->tensors[n->out];
     const sf_attrs *a = &n->at;
@@ -686,7 +648,7 @@ static sf_status emit_gpu_step(ectx *c, const sf_node *n, sf_buf *out)
         TRY(layer_vars(c, n));
         SET("TOK", "batch * %lld", (long long)L->tokens_per_item);
         const int oi = c->step;
-        const sf_node *m = oi + 1 < g->nsteps && c->gfused[oi + 1] ? &g->nodes[g->order[oi + 1]]
+        const sf_node *m = oi + 1 < g->nsteps && g->cuda->fused[oi + 1] ? &g->nodes[g->order[oi + 1]]
                                                                    : NULL;
         if (m) {
             SET("ACT", "%s", unary_enum(m));
@@ -698,13 +660,11 @@ static sf_status emit_gpu_step(ectx *c, const sf_node *n, sf_buf *out)
         tensor_expr(g, m ? m->out : n->out, y, sizeof y);
         SET("YOUT", "%s", y);
         TRY(emit_gpu_linear(c, n, out));
-        if (c->cuda_scratch < L->gplan.scratch)
-            c->cuda_scratch = L->gplan.scratch;
         return expand(c, T_MODEL_CU, "step_linear_end", out);
     }
     size_t cols = align256((size_t)T * (size_t)L->in * 4);
     size_t tok = align256((size_t)T * (size_t)L->out * 4);
-    TRY(conv_shape_vars(c, n));
+    TRY(sf_step_conv_shape(c, n));
     TRY(layer_vars(c, n));
     SET("GKERNEL", "%s", L->gplan.name);
     SET("COLS", "0");
@@ -716,187 +676,92 @@ static sf_status emit_gpu_step(ectx *c, const sf_node *n, sf_buf *out)
     SET("XIN", "(float *)(void *)(S + 0)");
     SET("YOUT", "(float *)(void *)(S + %zu)", cols);
     TRY(emit_gpu_linear(c, n, out));
-    if (c->cuda_scratch < cols + tok + L->gplan.scratch)
-        c->cuda_scratch = cols + tok + L->gplan.scratch;
     return expand(c, T_MODEL_CU, "step_conv_end", out);
 }
 
-static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
+/* ---- the step API of the op families (ops/family.h) ------------------------ */
+
+sf_status sf_step_set(ectx *c, const char *key, const char *fmt, ...)
+{
+    char val[sizeof c->v.v[0].val];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(val, sizeof val, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof val || sf_vars_set(&c->v, key, "%s", val))
+        return sf_error(SF_EINTERNAL, NULL, "template variable table full or value too long: %s",
+                        key);
+    return SF_OK;
+}
+
+/* A section of the backend's model template that the step's family declares. */
+sf_status sf_step_expand(ectx *c, const char *section)
+{
+    int declared = 0;
+    for (const char *const *s = c->fam ? c->fam->sections : NULL; s && *s && !declared; s++)
+        declared = strcmp(*s, section) == 0;
+    if (!declared)
+        return sf_error(SF_EINTERNAL, NULL, "op family %s expands section '%s' it does not "
+                        "declare", c->fam ? c->fam->name : "?", section);
+    return expand(c, c->cu ? T_MODEL_CU : T_MODEL_C, section, c->out);
+}
+
+const sf_graph *sf_step_graph(const ectx *c) { return c->g; }
+
+void sf_step_tensor(const ectx *c, int id, char *buf, size_t n) { tensor_expr(c->g, id, buf, n); }
+
+void sf_c_float(double v, char *buf, size_t n)
+{
+    if (isinf(v)) {
+        snprintf(buf, n, "%sSF_INF", v < 0 ? "-" : "");
+        return;
+    }
+    snprintf(buf, n, "%.9g", (double)(float)v);
+    if (!strpbrk(buf, ".eEn")) /* 1 -> 1.0: a float literal needs a point or exponent */
+        snprintf(buf + strlen(buf), n - strlen(buf), ".0");
+    snprintf(buf + strlen(buf), n - strlen(buf), "f");
+}
+
+/* A linear layer, or a convolution lowered to one: the backend's kernels. */
+sf_status sf_step_linear(ectx *c, const sf_node *n)
 {
     sf_graph *g = c->g;
+    sf_buf *out = c->out;
     const sf_tensor *x = &g->tensors[n->in[0]], *to = &g->tensors[n->out];
-    char buf[3][256], e[4][200];
-    const int tpl = c->cu ? T_MODEL_CU : T_MODEL_C; /* the steps' template */
-    for (int j = 0; j < n->nin && j < 4; j++)
-        tensor_expr(g, n->in[j], e[j], sizeof e[j]);
-    if (c->cu && n->lin)
+    const int tpl = T_MODEL_C;
+    if (c->cu)
         return emit_gpu_step(c, n, out);
-    switch (n->op) {
-    case SF_OP_LINEAR:
+    if (n->op == SF_OP_LINEAR) {
         TRY(layer_vars(c, n));
         SET("KERNEL", "%s", n->lin->plan.variant->name);
         SET("SCRATCH", "%zu", n->temp_offset);
         SET("TOKENS", "%lld", (long long)n->lin->tokens_per_item);
         return expand(c, tpl, "step_linear", out);
-    case SF_OP_CONV2D:
-        TRY(conv_shape_vars(c, n));
-        if (!n->lin) {
-            const_expr(c, &n->cst[0], buf[0], sizeof buf[0]);
-            const_expr(c, &n->cst[1], buf[1], sizeof buf[1]);
-            SET("W", "%s", buf[0]);
-            SET("B", "%s", buf[1]);
-            SET("GROUPS", "%lld", (long long)n->at.groups);
-            return expand(c, tpl, "step_conv_direct", out);
-        }
-        TRY(layer_vars(c, n));
-        SET("KERNEL", "%s", n->lin->plan.variant->name);
-        SET("COLS", "%zu", n->temp_offset);
-        if (conv_chw(n)) {
-            SET("XB", "%lld", (long long)sf_tensor_inner(x));
-            SET("YB", "%lld", (long long)sf_tensor_inner(to));
-            SET("P", "%lld", (long long)n->lin->tokens_per_item);
-            return expand(c, tpl, conv_no_cols(n) ? "step_conv_1x1" : "step_conv_chw",
-                          out);
-        }
-        SET("TOK", "%zu", n->temp_offset + conv_cols_bytes(g, n));
-        SET("SCRATCH", "%zu", n->temp_offset + conv_cols_bytes(g, n) + conv_tok_bytes(g, n));
-        SET("TOKENS", "%lld", (long long)n->lin->tokens_per_item);
-        return expand(c, tpl, "step_conv", out);
-    case SF_OP_ADD:
-    case SF_OP_MUL: {
-        const sf_tensor *b = &g->tensors[n->in[1]];
-        dims_list(x, NULL, buf[0], sizeof buf[0]);
-        dims_list(b, NULL, buf[1], sizeof buf[1]);
-        dims_list(to, NULL, buf[2], sizeof buf[2]);
-        SET("A", "%s", e[0]);
-        SET("B", "%s", e[1]);
-        SET("ADIMS", "%s", buf[0]);
-        SET("BDIMS", "%s", buf[1]);
-        SET("YDIMS", "%s", buf[2]);
-        dims_list(x, "B", buf[0], sizeof buf[0]);
-        dims_list(b, "B", buf[1], sizeof buf[1]);
-        SET("ASHAPE", "%s", buf[0]);
-        SET("BSHAPE", "%s", buf[1]);
-        SET("RANK", "%d", to->rank);
-        SET("BOP", "%s", n->op == SF_OP_ADD ? "SF_BINARY_ADD" : "SF_BINARY_MUL");
-        return expand(c, tpl, "step_binary", out);
     }
-    case SF_OP_MAXPOOL:
-    case SF_OP_AVGPOOL:
-        TRY(conv_shape_vars(c, n));
-        SET("ISMAX", "%d", n->op == SF_OP_MAXPOOL);
-        return expand(c, tpl, "step_pool", out);
-    case SF_OP_GLOBAL_AVGPOOL:
-        SET("ROWS", "%lld", (long long)x->dims[1]);
-        SET("N", "%lld", (long long)(x->dims[2] * x->dims[3]));
-        return expand(c, tpl, "step_row_mean", out);
-    case SF_OP_BATCHNORM:
-        const_expr(c, &n->cst[0], buf[0], sizeof buf[0]);
-        const_expr(c, &n->cst[1], buf[1], sizeof buf[1]);
-        SET("SCALE", "%s", buf[0]);
-        SET("SHIFT", "%s", buf[1]);
-        SET("C", "%lld", (long long)x->dims[1]);
-        SET("INNER", "%lld", (long long)prod(x, 2, x->rank));
-        return expand(c, tpl, "step_affine", out);
-    case SF_OP_FLATTEN:
-    case SF_OP_RESHAPE:
-        SET("INNER", "%lld", (long long)sf_tensor_inner(to));
-        return expand(c, tpl, "step_copy", out);
-    case SF_OP_TRANSPOSE: {
-        size_t o = 0;
-        dims_list(x, "-1", buf[0], sizeof buf[0]);
-        for (int i = 0; i < x->rank; i++)
-            o += (size_t)snprintf(buf[1] + o, sizeof buf[1] - o, "%s%d", i ? ", " : "",
-                                  n->at.perm[i]);
-        SET("XDIMS", "%s", buf[0]);
-        SET("PERM", "%s", buf[1]);
-        SET("RANK", "%d", x->rank);
-        return expand(c, tpl, "step_transpose", out);
+    TRY(sf_step_conv_shape(c, n));
+    TRY(layer_vars(c, n));
+    SET("KERNEL", "%s", n->lin->plan.variant->name);
+    SET("COLS", "%zu", n->temp_offset);
+    if (conv_chw(n)) {
+        SET("XB", "%lld", (long long)sf_tensor_inner(x));
+        SET("YB", "%lld", (long long)sf_tensor_inner(to));
+        SET("P", "%lld", (long long)n->lin->tokens_per_item);
+        return expand(c, tpl, conv_no_cols(n) ? "step_conv_1x1" : "step_conv_chw", out);
     }
-    case SF_OP_CONCAT: {
-        int ax = n->at.axis;
-        int64_t inner = prod(to, ax + 1, to->rank), at = 0;
-        SET("OUTER", "%lld", (long long)prod(to, 1, ax));
-        SET("YLEN", "%lld", (long long)(to->dims[ax] * inner));
-        TRY(expand(c, tpl, "step_concat_begin", out));
-        for (int j = 0; j < n->nin; j++) {
-            const sf_tensor *t = &g->tensors[n->in[j]];
-            tensor_expr(g, n->in[j], buf[0], sizeof buf[0]);
-            SET("XJ", "%s", buf[0]);
-            SET("AT", "%lld", (long long)at);
-            SET("LEN", "%lld", (long long)(t->dims[ax] * inner));
-            TRY(expand(c, tpl, "step_concat_part", out));
-            at += t->dims[ax] * inner;
-        }
-        return expand(c, tpl, "step_concat_end", out);
-    }
-    case SF_OP_SLICE: {
-        int ax = n->at.axis;
-        SET("OUTER", "%lld", (long long)prod(x, 1, ax));
-        SET("LEN", "%lld", (long long)x->dims[ax]);
-        SET("START", "%lld", (long long)n->at.start);
-        SET("STEP_", "%lld", (long long)n->at.step);
-        SET("CNT", "%lld", (long long)to->dims[ax]);
-        SET("INNER", "%lld", (long long)prod(x, ax + 1, x->rank));
-        return expand(c, tpl, "step_slice", out);
-    }
-    case SF_OP_LAYERNORM:
-        const_expr(c, &n->cst[0], buf[0], sizeof buf[0]);
-        const_expr(c, &n->cst[1], buf[1], sizeof buf[1]);
-        SET("G", "%s", buf[0]);
-        SET("B", "%s", buf[1]);
-        SET("ROWS", "%lld", (long long)prod(x, 1, x->rank - 1));
-        SET("N", "%lld", (long long)x->dims[x->rank - 1]);
-        SET("EPS", "%.9gf", (double)n->at.eps);
-        return expand(c, tpl, "step_layernorm", out);
-    case SF_OP_SOFTMAX:
-        SET("OUTER", "%lld", (long long)prod(x, 1, n->at.axis));
-        SET("N", "%lld", (long long)x->dims[n->at.axis]);
-        SET("INNER", "%lld", (long long)prod(x, n->at.axis + 1, x->rank));
-        return expand(c, tpl, "step_softmax", out);
-    case SF_OP_BMM:
-        dims_list(x, "-1", buf[0], sizeof buf[0]);
-        dims_list(&g->tensors[n->in[1]], "-1", buf[1], sizeof buf[1]);
-        dims_list(to, "-1", buf[2], sizeof buf[2]);
-        SET("A", "%s", e[0]);
-        SET("B", "%s", e[1]);
-        SET("ADIMS", "%s", buf[0]);
-        SET("BDIMS", "%s", buf[1]);
-        SET("YDIMS", "%s", buf[2]);
-        SET("RANK", "%d", to->rank);
-        return expand(c, tpl, "step_bmm", out);
-    case SF_OP_EMBEDDING:
-        const_expr(c, &n->cst[0], buf[0], sizeof buf[0]);
-        SET("TABLE", "%s", buf[0]);
-        SET("ROWS", "%lld", (long long)(n->cst[0].n / to->dims[to->rank - 1]));
-        SET("DIM", "%lld", (long long)to->dims[to->rank - 1]);
-        SET("NIDX", "%lld", (long long)sf_tensor_inner(x));
-        return expand(c, tpl, "step_embedding", out);
-    case SF_OP_ATTENTION: {
-        const sf_tensor *k = &g->tensors[n->in[1]];
-        SET("Q", "%s", e[0]);
-        SET("KK", "%s", e[1]);
-        SET("V", "%s", e[2]);
-        SET("MASK", "%s", n->nin == 4 ? e[3] : "NULL");
-        SET("SQ", "%lld", (long long)x->dims[1]);
-        SET("SK", "%lld", (long long)k->dims[1]);
-        SET("H", "%d", n->at.heads);
-        SET("D", "%lld", (long long)(x->dims[2] / n->at.heads));
-        SET("CAUSAL", "%d", n->at.causal);
-        if (!n->at.cache)
-            return expand(c, tpl, "step_attention", out);
-        SET("E", "%lld", (long long)x->dims[2]);
-        SET("COFF", "%zu", n->cache_offset);
-        SET("CHALF", "%lld", (long long)(x->dims[0] * n->at.cache * x->dims[2]));
-        return expand(c, tpl, "step_attention_cached", out);
-    }
-    default:
-        if (!sf_op_is_unary(n->op))
-            return sf_error(SF_EINTERNAL, NULL, "no code for op %s", sf_op_name(n->op));
-        SET("UOP", "%s", unary_enum(n));
-        SET("INNER", "%lld", (long long)sf_tensor_inner(to));
-        return expand(c, tpl, "step_unary", out);
-    }
+    SET("TOK", "%zu", n->temp_offset + conv_cols_bytes(g, n));
+    SET("SCRATCH", "%zu", n->temp_offset + conv_cols_bytes(g, n) + conv_tok_bytes(g, n));
+    SET("TOKENS", "%lld", (long long)n->lin->tokens_per_item);
+    return expand(c, tpl, "step_conv", out);
+}
+
+/* One step: its op family's, into the backend's model template. */
+static sf_status emit_step(ectx *c, const sf_node *n, sf_buf *out)
+{
+    c->fam = sf_op_get(n->op)->family;
+    c->out = out;
+    sf_status st = c->fam->step(c, n);
+    c->fam = NULL;
+    return st;
 }
 
 static sf_status emit_steps(ectx *c, sf_buf *out)
@@ -914,7 +779,7 @@ static sf_status emit_steps(ectx *c, sf_buf *out)
         SET("OPW", "%s", n->op_written);
         SET("X", "%s", x);
         SET("Y", "%s", y);
-        if (c->cu && c->gfused[oi]) {
+        if (c->cu && g->cuda->fused[oi]) {
             SET("INTO", "%d", oi - 1);
             TRY(expand(c, T_MODEL_CU, "step_fused", out));
             continue;
@@ -955,7 +820,7 @@ static sf_status emit_model_c(ectx *c)
             continue;
         char what[200], dims[160];
         clean_text(t->name, what, 100);
-        dims_list(t, NULL, dims, sizeof dims);
+        sf_dims_list(t, NULL, dims, sizeof dims);
         snprintf(what + strlen(what), sizeof what - strlen(what), " [%s]", dims);
         SET("OFF", "%zu", t->arena_offset);
         SET("END", "%zu", t->arena_offset + (size_t)(t->dims[0] * sf_tensor_inner(t)) * 4);
@@ -977,7 +842,7 @@ static sf_status emit_model_c(ectx *c)
         SET("WHAT", "%s", what);
         TRY(expand(c, T_MODEL_C, "arena_entry", out));
     }
-    SET("PEAK", "%zu", c->ap.live_peak);
+    SET("PEAK", "%zu", g->arena_live_peak);
     TRY(expand(c, T_MODEL_C, "arena_end", out));
 
     TRY(expand(c, T_MODEL_C, "names_begin", out));
@@ -1048,23 +913,20 @@ static sf_status cuda_entry(ectx *c, const char *entry, int host, int cached, sf
     return expand(c, T_MODEL_CU, "entry_call", out);
 }
 
-/* --target cuda: <model>.cu, <model>_cuda.h and the CUDA runtime. The steps
- * are emitted first into a buffer: they size the device scratch. */
+/* --target cuda: <model>.cu, <model>_cuda.h and the CUDA runtime. The CUDA
+ * plan (plan_cuda.c) chose the fusions and sized the device scratch. */
 static sf_status emit_cuda(ectx *c)
 {
     sf_graph *g = c->g;
     sf_buf steps, *out;
     char name[160];
     sf_buf_init(&steps);
-    c->gfused = sf_arena_alloc(&g->arena, (size_t)g->nsteps + 1);
-    if (!c->gfused)
-        return oom();
-    for (int oi = 0; oi < g->nsteps; oi++)
-        c->gfused[oi] = (unsigned char)(oi > 0 && gpu_fuses_act(g, oi - 1));
+    if (!g->cuda)
+        return sf_error(SF_EINTERNAL, NULL, "the CUDA plan did not run");
     c->cu = 1;
     sf_status st = emit_steps(c, &steps);
     c->cu = 0;
-    if (!st && (sf_vars_set(&c->v, "CUDA_SCRATCH", "%zu", c->cuda_scratch) ||
+    if (!st && (sf_vars_set(&c->v, "CUDA_SCRATCH", "%zu", g->cuda->scratch) ||
                 sf_vars_set(&c->v, "GPU_DTYPE", "%s", sf_gpu_dtype_name(g->gpu_dtype)) ||
                 sf_vars_set(&c->v, "CUDA_CACHE_BYTES", "%zu", g->cache_floats * sizeof(float))))
         st = oom();
@@ -1076,7 +938,7 @@ static sf_status emit_cuda(ectx *c)
     for (int oi = 0; oi < g->nsteps && !st; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
         if (sf_vars_set(&c->v, "KERNEL", "%s%s", n->lin ? n->lin->gplan.name : sf_op_name(n->op),
-                        c->gfused[oi] ? " (fused)" : ""))
+                        g->cuda->fused[oi] ? " (fused)" : ""))
             st = oom();
         else
             st = expand(c, T_MODEL_CU, "kernel_entry", out);
@@ -1134,7 +996,7 @@ static sf_status emit_main(ectx *c)
         for (int i = 0; i < cnt; i++) {
             const sf_tensor *t = &g->tensors[pass ? g->outputs[i] : g->inputs[i]];
             char dims[256];
-            dims_list(t, NULL, dims, sizeof dims);
+            sf_dims_list(t, NULL, dims, sizeof dims);
             SET("NAME", "%s", t->name);
             SET("RANK", "%d", t->rank);
             SET("DIMS", "%s", dims);
@@ -1205,14 +1067,15 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
                                                                        : g->name[i]);
         upper[i] = 0;
         clean_text(g->model_base, src, sizeof src);
-        st = sf_plan_arena(g, &c->ap);
+        if (!g->arena_bytes)
+            st = sf_error(SF_EINTERNAL, NULL, "the arena was not planned");
     }
     if (!st) {
         if (sf_vars_set(&c->v, "MODEL", "%s", g->name) ||
             sf_vars_set(&c->v, "UPPER", "%s", upper) ||
             sf_vars_set(&c->v, "VERSION", "%s", SF_VERSION) ||
             sf_vars_set(&c->v, "SOURCE", "%s", src) ||
-            sf_vars_set(&c->v, "ARENA_BYTES", "%zu", c->ap.total) ||
+            sf_vars_set(&c->v, "ARENA_BYTES", "%zu", g->arena_bytes) ||
             sf_vars_set(&c->v, "MAX_BATCH", "%lld", (long long)g->tensors[g->inputs[0]].dims[0]) ||
             sf_vars_set(&c->v, "NIN", "%d", g->ninputs) ||
             sf_vars_set(&c->v, "NOUT", "%d", g->noutputs) ||

@@ -6,6 +6,7 @@
  * and the cheapest wins; mask-unrolled code only while its nonzeros fit the
  * code-size budget. */
 #include "backends/cpu/plan.h"
+#include "backends/cpu/emit.h"
 
 #include "backends/cpu/kernels.h"
 
@@ -176,7 +177,8 @@ sf_status sf_plan_graph(sf_graph *g, const sf_plan_opts *o)
         if (s)
             return s;
     }
-    return SF_OK;
+    sf_arena_plan ap; /* the arena's size depends on each layer's scratch */
+    return sf_plan_arena(g, &ap);
 }
 
 void sf_plan_col_mask(const sf_plan *p, unsigned char *mask)

@@ -17,6 +17,7 @@
  * tokens, so prefill-sized layers go to cuBLAS and decoding to 2:4. */
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/plan.h"
+#include "ir/op.h"
 #include "backends/cuda/sp24.h"
 
 #include <stdio.h>
@@ -120,6 +121,62 @@ static void scan(const sf_linear *L, const unsigned char *colmask, sf_gplan *gp,
     gp->slots = maxnnz ? maxnnz : 1;
 }
 
+/* Arena bytes of a tensor at the largest batch; 0 outside the arena. */
+static size_t arena_bytes(const sf_tensor *t)
+{
+    if (t->input_index >= 0 || t->output_index >= 0)
+        return 0;
+    return (size_t)t->dims[0] * (size_t)sf_tensor_inner(t) * sizeof(float);
+}
+
+/* CUDA: the activation at step oi + 1 runs in the epilogue of the linear
+ * layer at step oi when it is that layer's only reader, the layer's output
+ * is no graph output, and writing the activation's output during the layer
+ * cannot clobber the layer's input (the arena may reuse its bytes). */
+static int fuses_act(const sf_graph *g, int oi)
+{
+    if (oi + 1 >= g->nsteps)
+        return 0;
+    const sf_node *n = &g->nodes[g->order[oi]], *m = &g->nodes[g->order[oi + 1]];
+    if (n->op != SF_OP_LINEAR || !n->lin || !sf_op_is_unary(m->op) || sf_op_get(m->op)->attrs ||
+        m->in[0] != n->out)
+        return 0; /* an activation with parameters has no epilogue form */
+    const sf_tensor *h = &g->tensors[n->out], *x = &g->tensors[n->in[0]];
+    const sf_tensor *y = &g->tensors[m->out];
+    if (h->nconsumers != 1 || h->output_index >= 0)
+        return 0;
+    size_t xb = arena_bytes(x), yb = arena_bytes(y);
+    return !xb || !yb || x->arena_offset + xb <= y->arena_offset ||
+           y->arena_offset + yb <= x->arena_offset;
+}
+
+static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
+
+/* The epilogue fusions, and the device scratch of the largest step: a lowered
+ * convolution holds its im2col rows and token-major result (256-byte
+ * aligned) besides its kernel's own scratch. */
+static sf_status plan_steps(sf_graph *g)
+{
+    struct sf_cuda_steps *cs = sf_arena_alloc(&g->arena, sizeof *cs);
+    if (!cs || !(cs->fused = sf_arena_alloc(&g->arena, (size_t)g->nsteps + 1)))
+        return sf_error(SF_EINTERNAL, NULL, "out of memory");
+    for (int oi = 0; oi < g->nsteps; oi++) {
+        const sf_node *n = &g->nodes[g->order[oi]];
+        cs->fused[oi] = (unsigned char)(oi > 0 && fuses_act(g, oi - 1));
+        cs->nfused += cs->fused[oi];
+        if (!n->lin)
+            continue;
+        const sf_linear *L = n->lin;
+        size_t need = L->gplan.scratch;
+        if (n->op == SF_OP_CONV2D)
+            need += align256((size_t)L->plan.tokens * (size_t)L->in * 4) +
+                    align256((size_t)L->plan.tokens * (size_t)L->out * 4);
+        cs->scratch = need > cs->scratch ? need : cs->scratch;
+    }
+    g->cuda = cs;
+    return SF_OK;
+}
+
 sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *o)
 {
     g->target_cuda = o->target_cuda;
@@ -186,5 +243,5 @@ sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *o)
                           ? (size_t)L->plan.tokens * (size_t)gp->Kp * 2
                           : 0;
     }
-    return SF_OK;
+    return plan_steps(g);
 }

@@ -1,12 +1,15 @@
-# sfmodel.py - tiny library for building SparseFlow test models.
+# builder.py - builds SparseFlow models from Python.
 #
 # Writes the two files sfgen reads: the model JSON graph and a safetensors
-# weight file (F32, F16 or BF16 per tensor, written by hand with numpy).
-# Also provides deterministic random weights, N:M pruning along the reduction
-# axis, and helpers that plant dead channels (zero rows + zero bias, zero
-# columns).  Only the Python standard library and numpy are used.
+# weight file (F32, F16 or BF16 per tensor, sparseflow.safetensors).  Also
+# provides deterministic random weights, N:M pruning along the reduction
+# axis, helpers that plant dead channels (zero rows + zero bias, zero
+# columns), and random inputs for a model (each input drawn as declared).
+# Output shapes come from the shape rules of sparseflow.reference.  Only the
+# Python standard library and numpy are used.
 #
 # Typical use:
+#     from sparseflow.builder import ModelBuilder
 #     mb = ModelBuilder("mlp", seed=1)
 #     x = mb.input("x", [8, 784])
 #     h = mb.linear(x, 256, pattern=(2, 4))
@@ -17,95 +20,11 @@
 import json
 import math
 import os
-import struct
 
 import numpy as np
 
-DTYPES = ("F32", "F16", "BF16")
-
-
-# --------------------------------------------------------------------------
-# dtype conversion
-# --------------------------------------------------------------------------
-
-def f32_to_bf16_bits(a):
-    """float32 array -> uint16 bf16 bit patterns, round to nearest even."""
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    u = a.view(np.uint32).astype(np.uint64)
-    rounded = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
-    out = (rounded & 0xFFFF).astype(np.uint16)
-    nan = np.isnan(a)
-    if nan.any():  # keep NaN a (quiet) NaN instead of rounding into inf
-        out[nan] = ((u[nan] >> 16) | 0x40).astype(np.uint16)
-    return out
-
-
-def bf16_bits_to_f32(bits):
-    bits = np.ascontiguousarray(bits, dtype=np.uint16)
-    return (bits.astype(np.uint32) << 16).view(np.float32)
-
-
-def encode(a, dtype):
-    """Raw little-endian bytes of array `a` stored as `dtype`."""
-    a = np.asarray(a)
-    if dtype == "F32":
-        return np.ascontiguousarray(a, dtype="<f4").tobytes()
-    if dtype == "F16":
-        return np.ascontiguousarray(a, dtype="<f2").tobytes()
-    if dtype == "BF16":
-        return f32_to_bf16_bits(a).astype("<u2").tobytes()
-    raise ValueError("unsupported dtype %r" % (dtype,))
-
-
-def quantize(a, dtype):
-    """The float64 values `a` takes once stored as `dtype` (for tests)."""
-    a = np.asarray(a)
-    if dtype == "F32":
-        return a.astype(np.float32).astype(np.float64)
-    if dtype == "F16":
-        return a.astype(np.float16).astype(np.float64)
-    if dtype == "BF16":
-        return bf16_bits_to_f32(f32_to_bf16_bits(a)).astype(np.float64)
-    raise ValueError("unsupported dtype %r" % (dtype,))
-
-
-# --------------------------------------------------------------------------
-# safetensors writer
-# --------------------------------------------------------------------------
-
-def write_safetensors(path, tensors, dtype="F32", metadata=None):
-    """Write a safetensors file.
-
-    tensors: dict name -> ndarray, or name -> (ndarray, dtype) to override
-    the default `dtype` for one tensor.  Insertion order is the data order.
-    metadata: optional dict str -> str stored under "__metadata__".
-    """
-    header = {}
-    blobs = []
-    offset = 0
-    for name, val in tensors.items():
-        if isinstance(val, tuple):
-            arr, dt = val
-        else:
-            arr, dt = val, dtype
-        if dt not in DTYPES:
-            raise ValueError("tensor %s: unsupported dtype %r" % (name, dt))
-        arr = np.asarray(arr)
-        raw = encode(arr, dt)
-        header[name] = {"dtype": dt, "shape": [int(d) for d in arr.shape],
-                        "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    hdr = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hdr += b" " * ((-len(hdr)) % 8)  # pad so the data section is 8-aligned
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(hdr)))
-        f.write(hdr)
-        for b in blobs:
-            f.write(b)
-
+from sparseflow.reference import BINARY_OPS, UNARY_OPS, broadcast_shape, output_shape
+from sparseflow.safetensors import write_safetensors
 
 # --------------------------------------------------------------------------
 # weights: random init, N:M pruning, dead channels
@@ -182,26 +101,35 @@ def parse_pattern(p):
     return int(n), int(m)
 
 
+
+# --------------------------------------------------------------------------
+# how an input is drawn (ModelBuilder.input(..., sample=...)): each is a
+# function (rng, shape) -> float64 array; the default is standard normal
+# --------------------------------------------------------------------------
+
+def uniform(lo, hi):
+    """Uniform on [lo, hi)."""
+    return lambda rng, shape: rng.uniform(lo, hi, shape)
+
+
+def signed_uniform(lo, hi):
+    """A random sign times a magnitude uniform on [lo, hi) (away from 0)."""
+    return lambda rng, shape: rng.choice([-1.0, 1.0], shape) * rng.uniform(lo, hi, shape)
+
+
+def choice(values):
+    """Each element one of `values` (e.g. [0, 1] for a condition)."""
+    return lambda rng, shape: rng.choice(np.asarray(values, dtype=np.float64), shape)
+
+
+def normal(scale):
+    """Normal with standard deviation `scale`."""
+    return lambda rng, shape: rng.standard_normal(shape) * scale
+
+
 # --------------------------------------------------------------------------
 # model builder
 # --------------------------------------------------------------------------
-
-def broadcast_shape(a, b):
-    """Shape of a binary op result under the SparseFlow rules."""
-    if len(a) != len(b):
-        raise ValueError("binary op operands differ in rank: %s vs %s" % (a, b))
-    if a[0] != b[0]:
-        raise ValueError("binary op operands differ in batch: %s vs %s" % (a, b))
-    out = [a[0]]
-    for x, y in zip(a[1:], b[1:]):
-        if x != y and x != 1 and y != 1:
-            raise ValueError("shapes %s and %s do not broadcast" % (a, b))
-        out.append(max(x, y))
-    return out
-
-
-UNARY_OPS = ("relu", "gelu", "silu", "sigmoid", "tanh")
-
 
 class ModelBuilder:
     def __init__(self, name, seed=0, dtype="F32"):
@@ -214,6 +142,9 @@ class ModelBuilder:
         self.tensors = {}   # weight name -> (float64 array, dtype)
         self.shapes = {}    # activation name -> shape (dim 0 = max batch)
         self.metadata = None
+        self.int_inputs = {}    # input name -> table rows (token ids)
+        self.mask_inputs = set()
+        self.samplers = {}      # input name -> (rng, shape) -> values
         self._count = {}
 
     # -- names ------------------------------------------------------------
@@ -242,11 +173,20 @@ class ModelBuilder:
                               dtype or self.dtype)
         return name
 
+    def shape_of(self, nd):
+        """The output shape of node `nd` (its op's shape rule)."""
+        return output_shape(nd, [self.shapes[i] for i in nd["inputs"]],
+                            lambda t: self.tensors[t][0].shape)
+
     # -- graph --------------------------------------------------------------
-    def input(self, name, shape):
+    def input(self, name, shape, sample=None):
+        """A graph input; sample: how random_inputs draws it (uniform(),
+        choice(), ...; default standard normal times random_inputs' scale)."""
         shape = [int(d) for d in shape]
         self._new_act(name, shape)
         self.inputs.append({"name": name, "shape": shape, "dtype": "f32"})
+        if sample is not None:
+            self.samplers[name] = sample
         return name
 
     def output(self, name):
@@ -309,14 +249,14 @@ class ModelBuilder:
                     raise ValueError("const_rows needs a bias")
                 b[r] = v
         self.add_tensor(wname, weight, dtype)
-        y = self._new_act(out, xs[:-1] + [out_features])
-        node["outputs"] = [y]
+        node["outputs"] = [None]
         node["weight"] = wname
         if b is not None:
             node["bias"] = self.add_tensor(name + ".bias", b,
                                            bias_dtype or dtype)
+        node["outputs"] = [self._new_act(out, self.shape_of(node))]
         self.nodes.append(node)
-        return y
+        return node["outputs"][0]
 
     def matmul(self, x, n_out, name=None, pattern=None, weight=None,
                dead_cols=(), dead_k=(), scale=None, dtype=None, out=None):
@@ -336,25 +276,33 @@ class ModelBuilder:
         weight[:, list(dead_cols)] = 0.0
         weight[list(dead_k), :] = 0.0
         wname = self.add_tensor(name + ".weight", weight, dtype)
-        y = self._new_act(out, xs[:-1] + [n_out])
-        self.nodes.append({"op": "matmul", "name": name, "inputs": [x],
-                           "outputs": [y], "weight": wname})
-        return y
+        node = {"op": "matmul", "name": name, "inputs": [x], "outputs": [None],
+                "weight": wname}
+        node["outputs"] = [self._new_act(out, self.shape_of(node))]
+        self.nodes.append(node)
+        return node["outputs"][0]
 
-    def unary(self, op, x, name=None, approximate=None, out=None):
-        if op not in UNARY_OPS:
-            raise ValueError("unknown unary op %s" % op)
+    def _elementwise(self, op, inputs, name=None, out=None, **attrs):
+        """An elementwise node; its output is named after the node unless
+        `out` says otherwise.  attrs (None: left out) go into the JSON."""
         name = name or self._fresh(op)
         if out is None and name not in self.shapes:
             out = name      # activation named after its node
-        y = self._new_act(out, self.shapes[x])
-        node = {"op": op, "name": name, "inputs": [x], "outputs": [y]}
-        if approximate is not None:
-            if op != "gelu":
-                raise ValueError("approximate only applies to gelu")
-            node["approximate"] = approximate
+        node = {"op": op, "name": name, "inputs": list(inputs), "outputs": [None]}
+        node.update({k: v for k, v in attrs.items() if v is not None})
+        node["outputs"] = [self._new_act(out, self.shape_of(node))]
         self.nodes.append(node)
-        return y
+        return node["outputs"][0]
+
+    def unary(self, op, x, name=None, approximate=None, out=None, **attrs):
+        """relu, gelu (approximate), silu, sigmoid, tanh, erf, sqrt,
+        hardswish, clip (min, max), hardsigmoid (alpha, beta)."""
+        if op not in UNARY_OPS:
+            raise ValueError("unknown unary op %s" % op)
+        if approximate is not None and op != "gelu":
+            raise ValueError("approximate only applies to gelu")
+        return self._elementwise(op, [x], name=name, out=out,
+                                 approximate=approximate, **attrs)
 
     def relu(self, x, **kw):
         return self.unary("relu", x, **kw)
@@ -371,6 +319,23 @@ class ModelBuilder:
     def tanh(self, x, **kw):
         return self.unary("tanh", x, **kw)
 
+    def erf(self, x, **kw):
+        return self.unary("erf", x, **kw)
+
+    def sqrt(self, x, **kw):
+        return self.unary("sqrt", x, **kw)
+
+    def hardswish(self, x, **kw):
+        return self.unary("hardswish", x, **kw)
+
+    def clip(self, x, min=None, max=None, **kw):  # noqa: A002 - the JSON keys
+        """min(max(x, min), max); an absent bound is unbounded."""
+        return self.unary("clip", x, min=min, max=max, **kw)
+
+    def hardsigmoid(self, x, alpha=None, beta=None, **kw):
+        """max(0, min(1, alpha x + beta)); absent: alpha 0.2, beta 0.5."""
+        return self.unary("hardsigmoid", x, alpha=alpha, beta=beta, **kw)
+
     def act(self, kind, x):
         """kind: relu | gelu | gelu_tanh | silu | sigmoid | tanh"""
         if kind == "gelu_tanh":
@@ -380,14 +345,9 @@ class ModelBuilder:
         return self.unary(kind, x)
 
     def _binary(self, op, a, b, name=None, out=None):
-        shape = broadcast_shape(self.shapes[a], self.shapes[b])
-        name = name or self._fresh(op)
-        if out is None and name not in self.shapes:
-            out = name
-        y = self._new_act(out, shape)
-        self.nodes.append({"op": op, "name": name, "inputs": [a, b],
-                           "outputs": [y]})
-        return y
+        if op not in BINARY_OPS:
+            raise ValueError("unknown binary op %s" % op)
+        return self._elementwise(op, [a, b], name=name, out=out)
 
     def add(self, a, b, **kw):
         return self._binary("add", a, b, **kw)
@@ -395,20 +355,44 @@ class ModelBuilder:
     def mul(self, a, b, **kw):
         return self._binary("mul", a, b, **kw)
 
+    def sub(self, a, b, **kw):
+        return self._binary("sub", a, b, **kw)
+
+    def div(self, a, b, **kw):
+        return self._binary("div", a, b, **kw)
+
+    def pow(self, a, b, **kw):
+        """a ** b."""
+        return self._binary("pow", a, b, **kw)
+
+    def where(self, cond, a, b, **kw):
+        """a where cond != 0, else b; the three broadcast like add."""
+        return self._elementwise("where", [cond, a, b], **kw)
+
+    def reducemean(self, x, axis=None, keepdims=None, **kw):
+        """Mean over the last axis; keepdims 1 (default) keeps it as 1."""
+        return self._elementwise("reducemean", [x], axis=axis, keepdims=keepdims, **kw)
+
     # -- network ops (DESIGN §4) ----------------------------------------------
-    def node(self, op, inputs, oshape, name=None, out=None, **attrs):
-        """A node with the given output shape; attrs go into the JSON as-is."""
+    def node(self, op, inputs, oshape=None, name=None, out=None, **attrs):
+        """A node; attrs go into the JSON as-is (None: left out).  Its
+        output shape comes from the op's shape rule; oshape, if given, must
+        agree with it."""
         name = name or self._fresh(op)
-        y = self._new_act(out, oshape)
-        nd = {"op": op, "name": name, "inputs": list(inputs), "outputs": [y]}
+        nd = {"op": op, "name": name, "inputs": list(inputs), "outputs": [None]}
         nd.update({k: v for k, v in attrs.items() if v is not None})
+        shape = self.shape_of(nd)
+        if oshape is not None and list(oshape) != shape:
+            raise ValueError("%s: output shape %s, the shape rule gives %s"
+                             % (name, list(oshape), shape))
+        nd["outputs"] = [self._new_act(out, shape)]
         self.nodes.append(nd)
-        return y
+        return nd["outputs"][0]
 
     def conv2d(self, x, out_ch, kernel, stride=1, padding=0, dilation=1, groups=1,
                bias=True, pattern=None, dead_out=(), name=None, out=None):
         """NCHW conv; pattern prunes along the flattened C/groups*kh*kw axis."""
-        n, c, h, w = self.shapes[x]
+        c = self.shapes[x][1]
         kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
         name = name or self._fresh("conv")
         cpg = c // groups
@@ -419,13 +403,7 @@ class ModelBuilder:
             b = random_bias(self.rng, out_ch)
             b[list(dead_out)] = 0.0
             attrs["bias"] = self.add_tensor(name + ".bias", b)
-        p = (padding,) * 4 if isinstance(padding, int) else \
-            (tuple(padding) * 2 if len(padding) == 2 else tuple(padding))
-        sh, sw = (stride, stride) if isinstance(stride, int) else stride
-        dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
-        ho = (h + p[0] + p[2] - dh * (kh - 1) - 1) // sh + 1
-        wo = (w + p[1] + p[3] - dw * (kw - 1) - 1) // sw + 1
-        return self.node("conv2d", [x], [n, out_ch, ho, wo], name=name, out=out,
+        return self.node("conv2d", [x], name=name, out=out,
                          stride=stride if stride != 1 else None,
                          padding=padding if padding != 0 else None,
                          dilation=dilation if dilation != 1 else None,
@@ -438,7 +416,7 @@ class ModelBuilder:
         b = self.rng.uniform(-0.2, 0.2, c)
         g[list(dead)] = 0.0
         b[list(dead)] = 0.0
-        return self.node("batchnorm", [x], self.shapes[x], name=name, out=out,
+        return self.node("batchnorm", [x], name=name, out=out,
                          weight=self.add_tensor(name + ".weight", g),
                          bias=self.add_tensor(name + ".bias", b),
                          mean=self.add_tensor(name + ".mean", self.rng.uniform(-0.3, 0.3, c)),
@@ -446,47 +424,26 @@ class ModelBuilder:
                          epsilon=1e-5)
 
     def pool(self, op, x, kernel, stride=None, padding=0, name=None):
-        n, c, h, w = self.shapes[x]
-        kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
-        s = stride if stride is not None else (kh, kw)
-        sh, sw = (s, s) if isinstance(s, int) else s
-        p = (padding,) * 4 if isinstance(padding, int) else \
-            (tuple(padding) * 2 if len(padding) == 2 else tuple(padding))
-        ho = (h + p[0] + p[2] - kh) // sh + 1
-        wo = (w + p[1] + p[3] - kw) // sw + 1
-        return self.node(op, [x], [n, c, ho, wo], name=name, kernel=kernel, stride=stride,
+        return self.node(op, [x], name=name, kernel=kernel, stride=stride,
                          padding=padding if padding != 0 else None)
 
     def global_avgpool(self, x, name=None):
-        n, c = self.shapes[x][:2]
-        return self.node("global_avgpool", [x], [n, c, 1, 1], name=name)
+        return self.node("global_avgpool", [x], name=name)
 
     def flatten(self, x, name=None):
-        s = self.shapes[x]
-        return self.node("flatten", [x], [s[0], int(np.prod(s[1:]))], name=name)
+        return self.node("flatten", [x], name=name)
 
     def reshape(self, x, shape, name=None):
-        s = self.shapes[x]
-        inner = int(np.prod(s[1:]))
-        dims = [s[0]] + [s[i] if d == 0 else d for i, d in enumerate(shape) if i > 0]
-        if -1 in dims[1:]:
-            k = dims[1:].index(-1) + 1
-            dims[k] = inner // int(-np.prod(dims[1:]))
-        return self.node("reshape", [x], dims, name=name, shape=list(shape))
+        return self.node("reshape", [x], name=name, shape=list(shape))
 
     def transpose(self, x, perm, name=None):
-        s = self.shapes[x]
-        return self.node("transpose", [x], [s[p] for p in perm], name=name, perm=list(perm))
+        return self.node("transpose", [x], name=name, perm=list(perm))
 
     def concat(self, xs, axis, name=None):
-        shape = list(self.shapes[xs[0]])
-        shape[axis] = sum(self.shapes[t][axis] for t in xs)
-        return self.node("concat", xs, shape, name=name, axis=axis)
+        return self.node("concat", xs, name=name, axis=axis)
 
     def slice(self, x, axis, start=0, end=None, step=1, name=None):
-        shape = list(self.shapes[x])
-        shape[axis] = len(range(*slice(start, end, step).indices(shape[axis])))
-        return self.node("slice", [x], shape, name=name, axis=axis, start=start, end=end,
+        return self.node("slice", [x], name=name, axis=axis, start=start, end=end,
                          step=step if step != 1 else None)
 
     def layernorm(self, x, name=None, eps=1e-5, affine=True):
@@ -496,32 +453,28 @@ class ModelBuilder:
         if affine:
             attrs["weight"] = self.add_tensor(name + ".weight", self.rng.uniform(0.5, 1.5, c))
             attrs["bias"] = self.add_tensor(name + ".bias", self.rng.uniform(-0.2, 0.2, c))
-        return self.node("layernorm", [x], self.shapes[x], name=name, epsilon=eps, **attrs)
+        return self.node("layernorm", [x], name=name, epsilon=eps, **attrs)
 
     def softmax(self, x, axis=-1, name=None):
-        return self.node("softmax", [x], self.shapes[x], name=name,
-                         axis=axis if axis != -1 else None)
+        return self.node("softmax", [x], name=name, axis=axis if axis != -1 else None)
 
     def bmm(self, a, b, name=None):
-        sa, sb = self.shapes[a], self.shapes[b]
-        lead = [max(p, q) for p, q in zip(sa[:-2], sb[:-2])]
-        return self.node("matmul", [a, b], lead + [sa[-2], sb[-1]], name=name)
+        return self.node("matmul", [a, b], name=name)
 
     def embedding(self, idx, rows, dim, name=None, table=None):
         name = name or self._fresh("emb")
         if table is None:
             table = self.rng.standard_normal((rows, dim))
-        self.int_inputs = getattr(self, "int_inputs", {})
         if idx in [i["name"] for i in self.inputs]:
             self.int_inputs[idx] = rows
-        return self.node("embedding", [idx], self.shapes[idx] + [dim], name=name,
+        return self.node("embedding", [idx], name=name,
                          weight=self.add_tensor(name + ".weight", table))
 
     def attention(self, q, k, v, heads, mask=None, causal=False, name=None):
         if mask is not None:
-            self.mask_inputs = getattr(self, "mask_inputs", set()) | {mask}
-        return self.node("attention", [q, k, v] + ([mask] if mask else []), self.shapes[q],
-                         name=name, heads=heads, causal=True if causal else None)
+            self.mask_inputs.add(mask)
+        return self.node("attention", [q, k, v] + ([mask] if mask else []), name=name,
+                         heads=heads, causal=True if causal else None)
 
     # -- output -------------------------------------------------------------
     def to_json(self, weights_file):
@@ -549,18 +502,19 @@ class ModelBuilder:
         """dict input name -> float32 array with runtime batch `batch`."""
         rng = np.random.default_rng(seed)
         res = {}
-        ints = getattr(self, "int_inputs", {})
-        masks = getattr(self, "mask_inputs", set())
         for inp in self.inputs:
+            name = inp["name"]
             shape = [batch] + inp["shape"][1:]
-            if inp["name"] in ints:    # token ids, coded as floats
-                res[inp["name"]] = rng.integers(0, ints[inp["name"]], shape).astype(np.float32)
-            elif inp["name"] in masks:  # padding: each row keeps a prefix of keys
+            if name in self.samplers:
+                res[name] = np.asarray(self.samplers[name](rng, shape)).astype(np.float32)
+            elif name in self.int_inputs:    # token ids, coded as floats
+                res[name] = rng.integers(0, self.int_inputs[name], shape).astype(np.float32)
+            elif name in self.mask_inputs:  # padding: each row keeps a prefix of keys
                 m = np.zeros(shape, dtype=np.float32)
                 for r in range(shape[0]):
                     m[r, :rng.integers(1, shape[1] + 1)] = 1.0
-                res[inp["name"]] = m
+                res[name] = m
             else:
-                res[inp["name"]] = (rng.standard_normal(shape) * scale).astype(
+                res[name] = (rng.standard_normal(shape) * scale).astype(
                     np.float32)
         return res
