@@ -1,7 +1,7 @@
 /* load_json.c - model JSON -> sf_desc. Checks syntax and the schema
  * (schemas/model.schema.json): types of fields and unknown keys. Meaning
  * (names, shapes, weights) is verify.c's job. */
-#include "ir/graph.h"
+#include "ir/op.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -64,6 +64,25 @@ static sf_status check_keys(const ctx *c, const cJSON *obj, const char *const *a
                 st = sf_error(SF_EINPUT, w, "duplicate key");
     }
     return st;
+}
+
+/* A node's keys: `allowed` or any op's attribute key (which op takes which
+ * is verify.c's); the message lists the attribute keys of the op table. */
+static sf_status check_node_keys(const ctx *c, const cJSON *obj, const char *const *allowed,
+                                 const char *where)
+{
+    const char *extra[64];
+    int n = 0;
+    for (int op = 0; op < SF_OP_COUNT; op++)
+        for (const char *const *k = sf_op_table[op].attrs; k && *k; k++) {
+            int seen = 0;
+            for (int j = 0; j < n && !seen; j++)
+                seen = strcmp(extra[j], *k) == 0;
+            if (!seen && n < 63)
+                extra[n++] = *k;
+        }
+    extra[n] = NULL;
+    return check_keys(c, obj, allowed, extra, where);
 }
 
 static sf_status get_string(const ctx *c, const cJSON *v, const char *where, const char **out)
@@ -166,12 +185,6 @@ static sf_status load_input(const ctx *c, const cJSON *v, int i, sf_desc_input *
     return st;
 }
 
-/* Attribute keys an op may take (DESIGN §4); which op takes which is verify.c's. */
-static const char *const k_attr_keys[] = {"stride", "padding", "dilation", "groups", "kernel",
-                                          "axis", "epsilon", "perm", "shape", "mean", "var",
-                                          "start", "end", "step", "heads", "causal", "cache",
-                                          NULL};
-
 /* A number, an array of up to SF_MAX_RANK integers, a string or a boolean. */
 static sf_status load_attr(const ctx *c, const cJSON *v, const char *where, sf_desc_attr *at)
 {
@@ -248,7 +261,7 @@ static sf_status load_node(const ctx *c, const cJSON *v, int i, sf_desc_node *nd
     }
     char wk[600];
     snprintf(wk, sizeof wk, "node '%s' (nodes[%d])", nd->name, i);
-    if ((st = check_keys(c, v, keys, k_attr_keys, wk)))
+    if ((st = check_node_keys(c, v, keys, wk)))
         return st;
 
     const cJSON *ins = cJSON_GetObjectItemCaseSensitive(v, "inputs");
@@ -283,19 +296,20 @@ static sf_status load_node(const ctx *c, const cJSON *v, int i, sf_desc_node *nd
     }
     int na = 0;
     for (const cJSON *it = v->child; it; it = it->next)
-        na += in_list(k_attr_keys, it->string);
+        na += sf_op_attr_key(it->string) != NULL;
     if (na) {
         if (!(nd->attrs = sf_arena_array(c->a, (size_t)na, sizeof *nd->attrs)))
             return oom();
-        for (const cJSON *it = v->child; it; it = it->next)
-            for (const char *const *k = k_attr_keys; *k; k++)
-                if (strcmp(it->string, *k) == 0) {
-                    sf_desc_attr *at = &nd->attrs[nd->nattrs++];
-                    at->key = *k; /* static: outlives the JSON text */
-                    where_node(w, sizeof w, c, nd, i, *k);
-                    if ((st = load_attr(c, it, w, at)))
-                        return st;
-                }
+        for (const cJSON *it = v->child; it; it = it->next) {
+            const char *k = sf_op_attr_key(it->string); /* the op table's: outlives the JSON */
+            if (!k)
+                continue;
+            sf_desc_attr *at = &nd->attrs[nd->nattrs++];
+            at->key = k;
+            where_node(w, sizeof w, c, nd, i, k);
+            if ((st = load_attr(c, it, w, at)))
+                return st;
+        }
     }
     return SF_OK;
 }

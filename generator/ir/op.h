@@ -19,7 +19,7 @@ typedef struct {
     /* The step in the run function: sets template variables and expands
      * sections of the backend's model template (each listed in `sections`). */
     sf_status (*step)(sf_step_ctx *c, const sf_node *n);
-    const char *const *sections;
+    const char *const *sections;    /* NULL-terminated (empty: the backend's own step) */
 } sf_op_family;
 
 typedef enum { SF_P_NONE = 0, SF_P_W = 1, SF_P_WB = 3 } sf_op_params;

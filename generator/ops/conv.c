@@ -115,6 +115,5 @@ static sf_status step(sf_step_ctx *c, const sf_node *n)
     return sf_step_expand(c, "step_conv_direct");
 }
 
-const sf_op_family sf_family_conv = {"conv", shape, flops, step,
-                                     SECTIONS("step_conv", "step_conv_chw", "step_conv_1x1",
-                                              "step_conv_direct")};
+/* the lowered form is the backend's linear step */
+const sf_op_family sf_family_conv = {"conv", shape, flops, step, SECTIONS("step_conv_direct")};

@@ -15,5 +15,6 @@ Suite *output_suite(void);
 Suite *runtime_suite(void);
 Suite *alloc_suite(void);
 Suite *sp24_suite(void);
+Suite *ops_suite(void);
 
 #endif
