@@ -48,11 +48,6 @@ static const char *const k_tpl_files[T_COUNT] = {
     "cpu/linear_nm_compressed.c.in", "cpu/linear_nm24.c.in", "cpu/model.h.in",
     "cpu/model_internal.h.in", "cpu/model.c.in", "cpu/main.c.in", "Makefile.in",
     "cpu/weights.S.in", "cuda/model.cu.in", "cuda/model_cuda.h.in"};
-static const char *const k_runtime_files[] = {"sf_runtime.h", "sf_ops.h", "sf_ops.c",
-                                              "sf_nn.h", "sf_nn.c",
-                                              "sf_npy.h", "sf_npy.c"};
-static const char *const k_cuda_runtime_files[] = {"sf_cuda.cuh", "sf_cuda.cu"};
-
 /* The emitter's state; op families see it as sf_step_ctx (ops/family.h). */
 typedef struct sf_step_ctx {
     sf_graph *g;
@@ -879,20 +874,22 @@ static sf_status emit_model_c(ectx *c)
     return expand(c, T_MODEL_C, "strerror_end", out);
 }
 
-/* Copies runtime files, embedded verbatim, into the output folder. */
-static sf_status copy_runtime(ectx *c, const char *dir, const char *const *names, size_t n)
+/* Copies a backend's runtime (every file embedded from runtime/<dir>/),
+ * verbatim, into the output folder. */
+static sf_status copy_runtime(ectx *c, const char *dir)
 {
-    for (size_t i = 0; i < n; i++) {
-        char path[160];
-        snprintf(path, sizeof path, "runtime/%s/%s", dir, names[i]);
-        const sf_embedded_file *f = sf_embedded_find(path);
-        if (!f)
-            return sf_error(SF_EINTERNAL, NULL, "runtime file %s not embedded", path);
-        sf_buf *out = sf_files_add(c->fs, names[i]);
+    char prefix[64];
+    int n = 0;
+    snprintf(prefix, sizeof prefix, "runtime/%s/", dir);
+    for (const sf_embedded_file *f = sf_embedded_files; f->path; f++) {
+        if (strncmp(f->path, prefix, strlen(prefix)) != 0)
+            continue;
+        sf_buf *out = sf_files_add(c->fs, f->path + strlen(prefix));
         if (!out || sf_buf_append(out, f->data, f->len))
             return oom();
+        n++;
     }
-    return SF_OK;
+    return n ? SF_OK : sf_error(SF_EINTERNAL, NULL, "no runtime files embedded for %s", dir);
 }
 
 /* A CUDA entry point (model.cu.in "entry_*"): ENTRY names it, HOST, CACHED
@@ -977,8 +974,7 @@ static sf_status emit_cuda(ectx *c)
         TRY(prototype(c, T_CUDA_H, "cache_proto", "cache_proto_end", out));
     TRY(expand(c, T_CUDA_H, "tail", out));
 
-    return copy_runtime(c, "cuda", k_cuda_runtime_files,
-                        sizeof k_cuda_runtime_files / sizeof k_cuda_runtime_files[0]);
+    return copy_runtime(c, "cuda");
 }
 
 static sf_status emit_main(ectx *c)
@@ -1033,7 +1029,7 @@ static sf_status emit_build(ectx *c)
     if (!out || sf_buf_append(out, c->blob->data.data, c->blob->data.len))
         return oom();
 
-    TRY(copy_runtime(c, "cpu", k_runtime_files, sizeof k_runtime_files / sizeof k_runtime_files[0]));
+    TRY(copy_runtime(c, "cpu"));
     out = sf_files_add(c->fs, "report.json");
     if (!out)
         return oom();
