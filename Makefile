@@ -31,14 +31,14 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer
        -Wformat=2 -Wundef -Wvla
 CJSON_CFLAGS = $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
 CFLAGS ?= -O2 -g
-SF_CFLAGS = -std=c11 $(WARN) $(CJSON_CFLAGS) -Igenerator -I$(BUILD) $(CFLAGS)
+SF_CFLAGS = -std=c11 $(WARN) $(CJSON_CFLAGS) -Iinclude -Igenerator -I$(BUILD) $(CFLAGS)
 RT_CFLAGS = -Iruntime -Iruntime/cpu
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 # generator/: the compiler, one folder per part (docs/ARCHITECTURE.md)
 GEN_SRCS = $(filter-out generator/main.c generator/core/embed.c,\
              $(wildcard generator/*.c generator/*/*.c generator/*/*/*.c))
-GEN_HDRS = $(wildcard generator/*.h generator/*/*.h generator/*/*/*.h generator/*/*.def)
+GEN_HDRS = $(wildcard include/*.h generator/*.h generator/*/*.h generator/*/*/*.h generator/*/*.def)
 # templates and runtime files compiled into sfgen, per backend
 EMBEDDED = $(sort $(wildcard templates/*.in templates/*/*.in runtime/*.h runtime/cpu/* runtime/cuda/*))
 
@@ -52,7 +52,7 @@ MODEL_PKGS = python3-torch python3-torchvision
         test-concurrency test-asan bench-models bench-cuda test-cuda-build test-cuda \
         fuzz fuzz-replay bench clean
 
-all: $(BUILD)/sfgen
+all: $(BUILD)/sfgen $(BUILD)/libsparseflow.a $(BUILD)/libsparseflow.so
 
 # install_pkgs: installs the listed Debian packages that are missing (as
 # root, with apt-get), or says exactly what to install.
@@ -87,20 +87,25 @@ $(BUILD)/embedded.c: $(BUILD)/embed $(EMBEDDED)
 
 GEN_OBJS = $(GEN_SRCS:generator/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/embedded.o
 
+# position-independent: the same objects make the static and the shared library
 $(BUILD)/obj/%.o: generator/%.c $(GEN_HDRS) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(SF_CFLAGS) -c $< -o $@
+	$(CC) $(SF_CFLAGS) -fPIC -c $< -o $@
 
 $(BUILD)/obj/embedded.o: $(BUILD)/embedded.c generator/core/embedded.h
 	@mkdir -p $(BUILD)/obj
-	$(CC) $(SF_CFLAGS) -c $< -o $@
+	$(CC) $(SF_CFLAGS) -fPIC -c $< -o $@
 
-$(BUILD)/libsfgen.a: $(GEN_OBJS)
+# libsparseflow: the compiler as a library (include/sparseflow.h)
+$(BUILD)/libsparseflow.a: $(GEN_OBJS)
 	rm -f $@ && ar rcs $@ $(GEN_OBJS)
 
-# sfgen: the generator.
-$(BUILD)/sfgen: generator/main.c $(BUILD)/libsfgen.a
-	$(CC) $(SF_CFLAGS) -o $@ $< $(BUILD)/libsfgen.a -lcjson -lm
+$(BUILD)/libsparseflow.so: $(GEN_OBJS)
+	$(CC) -shared -o $@ $(GEN_OBJS) -lcjson -lm
+
+# sfgen: the command line over the library.
+$(BUILD)/sfgen: generator/main.c $(BUILD)/libsparseflow.a
+	$(CC) $(SF_CFLAGS) -o $@ $< $(BUILD)/libsparseflow.a -lcjson -lm
 
 # The same, under ASan + UBSan, for the sanitizer pass of `make test`.
 $(BUILD)/asan/sfgen: generator/main.c $(GEN_SRCS) $(GEN_HDRS) $(BUILD)/embedded.c
@@ -127,9 +132,9 @@ $(BUILD)/asan/tiles_%.o: $(TILE_SRCS) | $(BUILD)/.deps
 
 TILE_OBJS = $(BUILD)/obj/tiles_portable.o $(BUILD)/obj/tiles_avx512.o
 
-$(BUILD)/unit_tests: $(UNIT_SRCS) $(BUILD)/libsfgen.a runtime/cpu/sf_ops.c runtime/cpu/sf_npy.c $(TILE_OBJS)
+$(BUILD)/unit_tests: $(UNIT_SRCS) $(BUILD)/libsparseflow.a runtime/cpu/sf_ops.c runtime/cpu/sf_npy.c $(TILE_OBJS)
 	$(CC) $(SF_CFLAGS) $(RT_CFLAGS) -fopenmp -o $@ $(UNIT_SRCS) runtime/cpu/sf_ops.c runtime/cpu/sf_npy.c \
-	    $(TILE_OBJS) $(BUILD)/libsfgen.a -lcjson $(CHECK_LIBS) -lm
+	    $(TILE_OBJS) $(BUILD)/libsparseflow.a -lcjson $(CHECK_LIBS) -lm
 
 $(BUILD)/asan/unit_tests: $(UNIT_SRCS) $(GEN_SRCS) $(GEN_HDRS) $(BUILD)/embedded.c \
                           $(BUILD)/asan/tiles_portable.o $(BUILD)/asan/tiles_avx512.o
@@ -225,7 +230,7 @@ $(BUILD)/.deps-fuzz: | $(BUILD)/.deps
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(GEN_SRCS) $(GEN_HDRS) \
                       $(BUILD)/embedded.c runtime/cpu/sf_npy.c | $(BUILD)/.deps-fuzz
 	@mkdir -p $(BUILD)/fuzz
-	clang -std=c11 $(FUZZ_FLAGS) $(CJSON_CFLAGS) -Igenerator $(RT_CFLAGS) -I$(BUILD) -o $@ $< \
+	clang -std=c11 $(FUZZ_FLAGS) $(CJSON_CFLAGS) -Iinclude -Igenerator $(RT_CFLAGS) -I$(BUILD) -o $@ $< \
 	    $(GEN_SRCS) $(BUILD)/embedded.c runtime/cpu/sf_npy.c -lcjson -lm
 
 fuzz: $(FUZZ_BINS)

@@ -9,9 +9,124 @@
 #include "report/report.h"
 #include "passes/spa.h"
 
+#include "backends/cpu/kernels.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* ---- options (docs/CLI.md): the command line's and the library's ------------- */
+
+static int parse_uint(const char *s, long long max, long long *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < 0 || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+void sf_gen_opts_init(sf_gen_opts *c)
+{
+    memset(c, 0, sizeof *c);
+    c->propagate = 1;
+    c->plan.unroll_budget = SF_DEFAULT_UNROLL_BUDGET;
+}
+
+sf_status sf_gen_option(sf_gen_opts *c, const char *a, const char *val, int *took)
+{
+    int has = val != NULL;
+    long long v;
+    *took = 0;
+    if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+        if (!has)
+            return sf_error(SF_EUSAGE, NULL, "%s needs a folder name", a);
+        c->outdir = (*took = 1, val);
+    } else if (!strcmp(a, "--report")) {
+        if (!has)
+            return sf_error(SF_EUSAGE, NULL, "--report needs a file name");
+        c->report = (*took = 1, val);
+    } else if (!strcmp(a, "--target")) {
+        if (!has)
+            return sf_error(SF_EUSAGE, NULL, "--target needs a value");
+        const char *t = (*took = 1, val);
+        if (!strcmp(t, "cuda") || !strcmp(t, "cpu,cuda") || !strcmp(t, "cuda,cpu"))
+            c->plan.target_cuda = 1;
+        else if (strcmp(t, "cpu") != 0)
+            return sf_error(SF_EUSAGE, NULL, "--target %s: expected cpu, cuda or cpu,cuda",
+                            t);
+    } else if (!strcmp(a, "--gpu-dtype")) {
+        const char *t = has ? (*took = 1, val) : "";
+        if (!strcmp(t, "bf16"))
+            c->plan.gpu_dtype = SF_GPU_BF16;
+        else if (!strcmp(t, "f16"))
+            c->plan.gpu_dtype = SF_GPU_F16;
+        else if (!strcmp(t, "f32"))
+            c->plan.gpu_dtype = SF_GPU_F32;
+        else
+            return sf_error(SF_EUSAGE, NULL, "--gpu-dtype needs bf16, f16 or f32");
+    } else if (!strcmp(a, "--gpu-kernel")) {
+        const char *t = has ? (*took = 1, val) : "";
+        c->plan.gpu_force = 1;
+        if (!strcmp(t, "dense"))
+            c->plan.gpu_forced = SF_G_DENSE;
+        else if (!strcmp(t, "sp24"))
+            c->plan.gpu_forced = SF_G_SP24;
+        else if (!strcmp(t, "ell"))
+            c->plan.gpu_forced = SF_G_ELL;
+        else
+            return sf_error(SF_EUSAGE, NULL, "--gpu-kernel needs dense, sp24 or ell");
+    } else if (!strcmp(a, "--threads")) {
+        if (!has || parse_uint((*took = 1, val), 4096, &v) || v < 1)
+            return sf_error(SF_EUSAGE, NULL, "--threads needs an integer 1..4096");
+        c->threads = (int)v;
+    } else if (!strcmp(a, "--unroll-budget")) {
+        if (!has || parse_uint((*took = 1, val), 1LL << 40, &v))
+            return sf_error(SF_EUSAGE, NULL, "--unroll-budget needs a non-negative integer");
+        c->plan.unroll_budget = (size_t)v;
+    } else if (!strcmp(a, "--kernel")) {
+        const char *k = has ? (*took = 1, val) : "";
+        c->plan.force_kernel = 1;
+        if (!strcmp(k, "dense"))
+            c->plan.forced_kernel = SF_K_DENSE;
+        else if (!strcmp(k, "nm_unrolled"))
+            c->plan.forced_kernel = SF_K_NM_UNROLLED;
+        else if (!strcmp(k, "nm_compressed"))
+            c->plan.forced_kernel = SF_K_NM_COMPRESSED;
+        else if (!strcmp(k, "nm24"))
+            c->plan.forced_kernel = SF_K_NM24;
+        else if ((c->plan.forced_variant = sf_variant_find(k)) != NULL)
+            c->plan.forced_kernel = c->plan.forced_variant->family;
+        else
+            return sf_error(SF_EUSAGE, NULL, "--kernel needs dense, nm_unrolled, "
+                            "nm_compressed, nm24 or a variant of 'sfgen kernels'");
+    } else if (!strcmp(a, "--dense")) {
+        c->plan.force_dense = 1;
+    } else if (!strcmp(a, "--no-propagate")) {
+        c->propagate = 0;
+    } else if (!strcmp(a, "--json") && c->inspect) {
+        c->json = 1;
+    } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+        c->quiet = 1;
+    } else {
+        return sf_error(SF_EUSAGE, NULL, "unknown option '%s' (see sfgen --help)", a);
+    }
+    return SF_OK;
+}
+
+sf_status sf_gen_opts_check(const sf_gen_opts *c)
+{
+    if (!c->model)
+        return sf_error(SF_EUSAGE, NULL, "no model file given (see sfgen --help)");
+    if (!c->inspect && !c->outdir)
+        return sf_error(SF_EUSAGE, NULL, "no output folder given: use -o OUTDIR");
+    if (c->inspect && (c->outdir || c->report))
+        return sf_error(SF_EUSAGE, NULL, "inspect writes nothing: drop %s (use --json)",
+                        c->outdir ? "-o" : "--report");
+    return SF_OK;
+}
 
 static void progress(const sf_gen_opts *c, const char *stage)
 {
@@ -77,8 +192,9 @@ static const pass k_passes[] = {
     {"planning CUDA kernels, fusions and scratch", plan_cuda}, /* backends/cuda/plan_cuda.c */
 };
 
-sf_status sf_generate(const sf_gen_opts *c)
+sf_status sf_generate(const sf_gen_opts *c, FILE *inspect_out)
 {
+    FILE *rep = inspect_out ? inspect_out : stdout;
     sf_graph g;
     progress(c, "loading and verifying");
     sf_status s = sf_graph_load(c->model, &g);
@@ -97,10 +213,10 @@ sf_status sf_generate(const sf_gen_opts *c)
             sf_buf_init(&b);
             s = sf_report_json(&g, NULL, &b);
             if (!s)
-                fwrite(b.data, 1, b.len, stdout);
+                fwrite(b.data, 1, b.len, rep);
             sf_buf_free(&b);
         } else {
-            sf_report_text(&g, stdout);
+            sf_report_text(&g, rep);
         }
         goto done;
     }

@@ -5,6 +5,8 @@
 
 #include "backends/cpu/plan.h"
 
+#include <stdio.h>
+
 typedef struct {
     const char *model;      /* model JSON path */
     const char *outdir;     /* output folder (generation) */
@@ -16,6 +18,15 @@ typedef struct {
     sf_plan_opts plan;
 } sf_gen_opts;
 
-sf_status sf_generate(const sf_gen_opts *o);
+void sf_gen_opts_init(sf_gen_opts *o);
+/* One option (name as on the command line, "--threads") and the argument
+ * after it (NULL when there is none); *took = 1 when the option used it. */
+sf_status sf_gen_option(sf_gen_opts *o, const char *name, const char *value, int *took);
+/* A model, and -o unless inspecting. */
+sf_status sf_gen_opts_check(const sf_gen_opts *o);
+
+/* Runs one generation or inspection. Inspection writes its report to
+ * `inspect_out` when not NULL, else to standard output. */
+sf_status sf_generate(const sf_gen_opts *o, FILE *inspect_out);
 
 #endif

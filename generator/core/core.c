@@ -7,18 +7,26 @@
 
 /* ---- diagnostics ------------------------------------------------------- */
 
-static sf_diag_sink g_sink;
-static void *g_sink_ctx;
-static int g_errors;
+static _Thread_local sf_ctx t_default;
+static _Thread_local sf_ctx *t_cur;
+
+static sf_ctx *cur(void) { return t_cur ? t_cur : &t_default; }
+
+sf_ctx *sf_ctx_enter(sf_ctx *c)
+{
+    sf_ctx *prev = t_cur;
+    t_cur = c;
+    return prev;
+}
 
 void sf_diag_set_sink(sf_diag_sink sink, void *ctx)
 {
-    g_sink = sink;
-    g_sink_ctx = ctx;
-    g_errors = 0;
+    cur()->sink = sink;
+    cur()->sink_ctx = ctx;
+    cur()->errors = 0;
 }
 
-int sf_error_count(void) { return g_errors; }
+int sf_error_count(void) { return cur()->errors; }
 
 static void diag_emit(const char *kind, const char *where, const char *fmt, va_list ap)
 {
@@ -29,8 +37,11 @@ static void diag_emit(const char *kind, const char *where, const char *fmt, va_l
         snprintf(line, sizeof line, "sfgen: %s: %s: %s", kind, where, msg);
     else
         snprintf(line, sizeof line, "sfgen: %s: %s", kind, msg);
-    if (g_sink)
-        g_sink(line, g_sink_ctx);
+    sf_ctx *c = cur();
+    if (kind[0] == 'e')
+        memcpy(c->last, line, strlen(line) + 1);
+    if (c->sink)
+        c->sink(line, c->sink_ctx);
     else
         fprintf(stderr, "%s\n", line);
 }
@@ -41,7 +52,7 @@ sf_status sf_error(sf_status st, const char *where, const char *fmt, ...)
     va_start(ap, fmt);
     diag_emit("error", where, fmt, ap);
     va_end(ap);
-    g_errors++;
+    cur()->errors++;
     return st;
 }
 
@@ -55,25 +66,24 @@ void sf_warn(const char *fmt, ...)
 
 /* ---- memory -------------------------------------------------------------- */
 
-static sf_alloc_hook g_hook;
-static void *g_hook_ctx;
-
 void sf_set_alloc_hook(sf_alloc_hook hook, void *ctx)
 {
-    g_hook = hook;
-    g_hook_ctx = ctx;
+    cur()->hook = hook;
+    cur()->hook_ctx = ctx;
 }
 
 void *sf_malloc(size_t size)
 {
-    if (g_hook && !g_hook(size, g_hook_ctx))
+    sf_ctx *c = cur();
+    if (c->hook && !c->hook(size, c->hook_ctx))
         return NULL;
     return malloc(size ? size : 1);
 }
 
 void *sf_realloc(void *p, size_t size)
 {
-    if (g_hook && !g_hook(size, g_hook_ctx))
+    sf_ctx *c = cur();
+    if (c->hook && !c->hook(size, c->hook_ctx))
         return NULL;
     return realloc(p, size ? size : 1);
 }

@@ -7,20 +7,30 @@
 #include <stdint.h>
 #include <stdarg.h>
 
-#define SF_VERSION "0.1.0"
+/* sf_status, sf_diag_sink and sf_alloc_hook are the public API's. */
+#include "sparseflow.h"
 
-/* Status codes double as process exit codes (CLI contract, DESIGN §5). */
-typedef enum {
-    SF_OK = 0,
-    SF_EINPUT = 1,    /* invalid model, weights or other user input */
-    SF_EUSAGE = 2,    /* bad command line */
-    SF_EINTERNAL = 3  /* a bug, out of memory, or an I/O failure */
-} sf_status;
+#define SF_VERSION SPARSEFLOW_VERSION
+
+/* ---- context --------------------------------------------------------------
+ * Diagnostics and the allocation hook belong to the caller's context: a
+ * session of the public API (api.c) while one of its calls runs on this
+ * thread, else this thread's default context (the CLI, tests). Nothing is
+ * shared between threads. */
+typedef struct {
+    sf_diag_sink sink;
+    void *sink_ctx;
+    sf_alloc_hook hook;
+    void *hook_ctx;
+    int errors;
+    char last[1400];        /* the last error line */
+} sf_ctx;
+/* Makes `c` this thread's context (NULL: the default one); returns the previous. */
+sf_ctx *sf_ctx_enter(sf_ctx *c);
 
 /* ---- diagnostics --------------------------------------------------------
  * Every error names file, node and field. Messages are printed to stderr as
  * they are raised ("sfgen: error: ..."); tests may capture them instead. */
-typedef void (*sf_diag_sink)(const char *line, void *ctx);
 void sf_diag_set_sink(sf_diag_sink sink, void *ctx); /* NULL: stderr */
 /* `where` is the "file: node 'x' (nodes[3]): field 'y'" prefix, may be NULL. */
 sf_status sf_error(sf_status st, const char *where, const char *fmt, ...)
@@ -31,7 +41,6 @@ int sf_error_count(void);
 /* ---- memory -------------------------------------------------------------
  * The one place sfgen obtains memory. Tests install a hook that fails the
  * k-th allocation to check every failure path. */
-typedef void *(*sf_alloc_hook)(size_t size, void *ctx);
 void sf_set_alloc_hook(sf_alloc_hook hook, void *ctx);
 void *sf_malloc(size_t size);            /* NULL on failure (hooked) */
 void *sf_realloc(void *p, size_t size);  /* NULL on failure (hooked) */

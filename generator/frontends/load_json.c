@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <threads.h>
 
 typedef struct {
     sf_arena *a;
@@ -331,20 +332,28 @@ static void line_col(const char *text, size_t off, int *line, int *col)
 
 /* cJSON allocates through sfgen's hook too, so allocation-failure tests
  * reach its paths. */
-static int g_json_oom; /* an allocation failed inside cJSON */
+static _Thread_local int t_json_oom; /* an allocation failed inside cJSON, on this thread */
 
 static void *json_malloc(size_t n)
 {
     void *p = sf_malloc(n);
     if (!p)
-        g_json_oom = 1;
+        t_json_oom = 1;
     return p;
 }
 
-void sf_json_use_hooks(void)
+static void install_hooks(void)
 {
     cJSON_Hooks h = {json_malloc, sf_free};
     cJSON_InitHooks(&h);
+}
+
+/* cJSON keeps its hooks in globals: set them once, for every thread (they
+ * reach each thread's own context through sf_malloc). */
+void sf_json_use_hooks(void)
+{
+    static once_flag once = ONCE_FLAG_INIT;
+    call_once(&once, install_hooks);
 }
 
 /* A C string cannot hold U+0000: the escape \u0000 is read as \u0001, which
@@ -355,7 +364,7 @@ cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos)
     char *copy = NULL;
     *errpos = 0;
     sf_json_use_hooks();
-    g_json_oom = 0;
+    t_json_oom = 0;
     for (size_t i = 0; i + 5 < len; i++) {
         if (text[i] != '\\')
             continue;
@@ -385,7 +394,7 @@ cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos)
         }
     }
     if (!root)
-        *errpos = g_json_oom ? SIZE_MAX : end && end >= text ? (size_t)(end - text) : 0;
+        *errpos = t_json_oom ? SIZE_MAX : end && end >= text ? (size_t)(end - text) : 0;
     sf_free(copy);
     return root;
 }

@@ -16,5 +16,6 @@ Suite *runtime_suite(void);
 Suite *alloc_suite(void);
 Suite *sp24_suite(void);
 Suite *ops_suite(void);
+Suite *session_suite(void);
 
 #endif

@@ -135,7 +135,7 @@ static sf_status run_generate(long fail_at, long *count)
     sf_gen_opts o = {.model = g_model, .outdir = out, .quiet = 1, .propagate = 1,
                      .plan = {.unroll_budget = 16}};
     hook_on(fail_at);
-    sf_status s = sf_generate(&o);
+    sf_status s = sf_generate(&o, NULL);
     *count = g_count;
     hook_off();
     struct stat sb;
