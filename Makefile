@@ -31,14 +31,14 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer
        -Wformat=2 -Wundef -Wvla
 CJSON_CFLAGS = $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
 CFLAGS ?= -O2 -g
-SF_CFLAGS = -std=c11 $(WARN) $(CJSON_CFLAGS) -Iinclude -Igenerator -I$(BUILD) $(CFLAGS)
+SF_CFLAGS = -std=c11 $(WARN) $(CJSON_CFLAGS) -Iinclude -Igenerator -Iruntime -I$(BUILD) $(CFLAGS)
 RT_CFLAGS = -Iruntime -Iruntime/cpu
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 # generator/: the compiler, one folder per part (docs/ARCHITECTURE.md)
 GEN_SRCS = $(filter-out generator/main.c generator/core/embed.c,\
              $(wildcard generator/*.c generator/*/*.c generator/*/*/*.c))
-GEN_HDRS = $(wildcard include/*.h generator/*.h generator/*/*.h generator/*/*/*.h generator/*/*.def)
+GEN_HDRS = $(wildcard include/*.h runtime/*.h generator/*.h generator/*/*.h generator/*/*/*.h generator/*/*.def)
 # templates and runtime files compiled into sfgen, per backend
 EMBEDDED = $(sort $(wildcard templates/*.in templates/*/*.in runtime/*.h runtime/cpu/* runtime/cuda/*))
 
@@ -230,7 +230,7 @@ $(BUILD)/.deps-fuzz: | $(BUILD)/.deps
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(GEN_SRCS) $(GEN_HDRS) \
                       $(BUILD)/embedded.c runtime/cpu/sf_npy.c | $(BUILD)/.deps-fuzz
 	@mkdir -p $(BUILD)/fuzz
-	clang -std=c11 $(FUZZ_FLAGS) $(CJSON_CFLAGS) -Iinclude -Igenerator $(RT_CFLAGS) -I$(BUILD) -o $@ $< \
+	clang -std=c11 $(FUZZ_FLAGS) $(CJSON_CFLAGS) -Iinclude -Igenerator -Iruntime $(RT_CFLAGS) -I$(BUILD) -o $@ $< \
 	    $(GEN_SRCS) $(BUILD)/embedded.c runtime/cpu/sf_npy.c -lcjson -lm
 
 fuzz: $(FUZZ_BINS)

@@ -2,11 +2,13 @@
  * load, verify, SPA, plan, then either a report (inspect) or pack, emit and
  * the atomic write of the output folder. Returns a status; never exits. */
 #include "driver.h"
-#include "backends/cpu/emit.h"
+#include "emit/emitter.h"
 #include "passes/passes.h"
 #include "core/output.h"
 #include "backends/cpu/pack.h"
 #include "report/report.h"
+#include "backends/backend.h"
+#include "backends/cuda/cuda.h"
 #include "passes/spa.h"
 
 #include "backends/cpu/kernels.h"

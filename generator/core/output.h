@@ -5,7 +5,7 @@
 #ifndef SF_OUTPUT_H
 #define SF_OUTPUT_H
 
-#include "backends/cpu/emit.h"
+#include "emit/emitter.h"
 
 sf_status sf_output_write(const char *outdir, const sf_files *fs);
 

@@ -2,6 +2,7 @@
 #include "report/report.h"
 #include "backends/cpu/plan.h"
 #include "backends/cpu/kernels.h"
+#include "backends/cuda/cuda.h"
 
 #include <cJSON.h>
 #include <string.h>

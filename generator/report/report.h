@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "ir/graph.h"
-#include "backends/cpu/pack.h"
+#include "emit/blob.h"
 
 void sf_report_text(const sf_graph *g, FILE *f);
 /* blob may be NULL (inspect: nothing packed). */

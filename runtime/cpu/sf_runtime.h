@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "sf_format.h" /* the blob header, SF_LANES and the token thresholds */
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -21,7 +23,6 @@
  * [K][SF_LANES] so one vector holds one input feature for 16 tokens, and a
  * weight is broadcast and multiplied into it. GCC/Clang vector extensions
  * lower this to AVX-512, AVX2 or SSE as -march allows. */
-#define SF_LANES 16
 typedef float sf_vf __attribute__((vector_size(64)));
 
 /* Hides a pointer's value from the optimiser: mask-unrolled code must
@@ -39,15 +40,6 @@ typedef float sf_vf __attribute__((vector_size(64)));
 #define SF_FMA_BCAST(acc, w, x) ((acc) += (w) * (x))
 #endif
 
-/* Up to this many tokens, dense layers stream their weights once instead of
- * repacking the tokens into tiles. */
-#define SF_SMALL_T 8
-/* The compressed kernel gathers its inputs in place only up to this many
- * tokens; from 3 on, a 16-token tile with its vector FMAs is faster. */
-#define SF_SMALL_T_SPARSE 2
-/* The 2:4 weight-stream kernel takes tokens in groups of up to this many,
- * streaming the weights once per group. */
-#define SF_NM24_MAX_T 8
 /* Bytes ahead of the stream that kernel prefetches. */
 #ifndef SF_NM24_PREFETCH
 #define SF_NM24_PREFETCH 2048
@@ -209,14 +201,5 @@ static inline void sf_zero_rows(float *restrict y, int P, const int32_t *rows, i
         memset(y + (size_t)rows[i] * (size_t)P, 0, (size_t)P * sizeof(float));
 }
 
-/* Header of the weights blob (FORMATS.md); 64 bytes. */
-typedef struct {
-    char magic[4];          /* "SFWB" */
-    uint32_t version;       /* 1 */
-    uint64_t size;          /* whole blob, bytes */
-    uint64_t mask_hash;     /* layout and sparsity masks; code must match */
-    uint64_t value_hash;    /* weight values */
-    char model[32];         /* model name, NUL-padded */
-} sf_blob_header;
 
 #endif

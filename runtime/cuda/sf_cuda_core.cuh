@@ -7,6 +7,7 @@
 #ifndef SF_CUDA_CORE_CUH
 #define SF_CUDA_CORE_CUH
 
+#include "sf_format.h"
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <stddef.h>
@@ -43,16 +44,9 @@ void sfc_clear_error(void);
 /* The same for a cudaError_t already at hand (0 when it is cudaSuccess). */
 int sfc_fail_if(cudaError_t e, const char *file, int line);
 
-/* Header of the weights blob (docs/FORMATS.md; sf_blob_header of the CPU
- * runtime). */
-typedef struct {
-    char magic[4];
-    uint32_t version;
-    uint64_t size;
-    uint64_t mask_hash;
-    uint64_t value_hash;
-    char model[32];
-} sfc_blob_header;
+/* Header of the weights blob (sf_format.h, shared with the generator and
+ * the CPU runtime). */
+typedef sf_blob_header sfc_blob_header;
 
 /* Shapes travel to kernels by value. */
 typedef struct { int32_t d[8]; } sfc_dims;

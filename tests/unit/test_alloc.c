@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "driver.h"
-#include "backends/cpu/emit.h"
+#include "emit/emitter.h"
 #include "backends/cpu/pack.h"
 #include "backends/cpu/plan.h"
 #include "passes/spa.h"

@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends/cpu/emit.h"
+#include "emit/emitter.h"
 #include "core/embedded.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/pack.h"
 #include "backends/cpu/plan.h"
+#include "backends/cuda/cuda.h"
 /* the runtime's header struct, to check pack writes what it reads (its
  * vector helpers trip -Wpsabi without -mavx512f; they are not used here) */
 #pragma GCC diagnostic push
@@ -414,9 +415,9 @@ static int has_suffix(const char *s, const char *suf)
     return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-static const char *const k_runtime[] = {"sf_runtime.h", "sf_ops.h", "sf_ops.c", "sf_nn.h",
-                                        "sf_nn.c", "sf_npy.h",
-                                        "sf_npy.c"};
+/* runtime/cpu/ and, first, runtime/'s shared format header */
+static const char *const k_runtime[] = {"sf_format.h", "sf_runtime.h", "sf_ops.h", "sf_ops.c",
+                                        "sf_nn.h",     "sf_nn.c",      "sf_npy.h", "sf_npy.c"};
 
 static int is_runtime(const char *name)
 {
@@ -466,7 +467,7 @@ START_TEST(emit_file_set)
     /* runtime files are verbatim copies */
     for (size_t i = 0; i < sizeof k_runtime / sizeof k_runtime[0]; i++) {
         char path[64];
-        snprintf(path, sizeof path, "runtime/cpu/%s", k_runtime[i]);
+        snprintf(path, sizeof path, "runtime/%s%s", i ? "cpu/" : "", k_runtime[i]);
         const sf_embedded_file *e = sf_embedded_find(path);
         const sf_buf *b = find_file(fs, k_runtime[i]);
         ck_assert_ptr_nonnull(e);

@@ -9,6 +9,7 @@
  * bench` prints, for every case it runs, the variant the model chose and
  * how far it is from the fastest one measured. */
 #include "backends/cpu/kernels.h"
+#include "sf_format.h"
 
 #include <string.h>
 
@@ -54,8 +55,6 @@ const sf_variant *sf_variant_find(const char *name)
 #define CODE_BYTES 10.0      /* per nonzero of mask-unrolled code */
 #define GATHER_CYCLES 1.2    /* per nonzero and token, compressed decode path */
 #define FORK_SECONDS 3e-6    /* waking an OpenMP team */
-#define SMALL_T 8            /* SF_SMALL_T of the runtime */
-#define SMALL_T_SPARSE 2     /* SF_SMALL_T_SPARSE of the runtime */
 
 static double ceil_div(double a, double b) { return (double)(int64_t)((a + b - 1) / b); }
 
@@ -82,7 +81,7 @@ double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, 
     double cycles = 0, bytes = 0;
     switch (v->family) {
     case SF_K_DENSE:
-        if (T <= SMALL_T) {    /* weights stream once; an FMA and an input broadcast
+        if (T <= SF_SMALL_T) {    /* weights stream once; an FMA and an input broadcast
                                 * per 16 rows and token: 1.1 cycles from cache, 2.2
                                 * when the loads wait on memory (measured) */
             bytes = units * R * cols * 4.0;
@@ -103,7 +102,7 @@ double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, 
     }
     case SF_K_NM_COMPRESSED: {
         double slots = (double)sf_ell_slots(L, v->row_block);
-        if (T <= SMALL_T_SPARSE) {
+        if (T <= SF_SMALL_T_SPARSE) {
             cycles = slots * T * GATHER_CYCLES;
             bytes = slots * (4.0 + (p->col_u16 ? 2.0 : 4.0));
         } else {               /* per nonzero: tb loads of x, a broadcast and an

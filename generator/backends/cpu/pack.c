@@ -228,14 +228,11 @@ static uint64_t mask_hash_layer(uint64_t h, const sf_linear *L)
     return h;
 }
 
-sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
+/* The CPU backend's sections: each step's weights (norm scales, tables),
+ * then each linear layer's in the format its kernel reads. */
+sf_status sf_pack_cpu(sf_graph *g, sf_blob *blob)
 {
     sf_buf *b = &blob->data;
-    sf_buf_init(b);
-    blob->mask_hash = SF_FNV_SEED;
-    unsigned char header[SF_BLOB_HEADER_BYTES] = {0};
-    if (sf_buf_append(b, header, sizeof header))
-        return oom();
     for (int oi = 0; oi < g->nsteps; oi++) {
         sf_node *n = &g->nodes[g->order[oi]];
         for (int j = 0; j < n->ncst && !n->folded; j++) { /* norm scales, tables */
@@ -278,31 +275,10 @@ sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
         fail = fail || sf_buf_pad(b, 64);
         p->off_zero_rows = b->len;
         fail = fail || put_i32s(b, p->zero_rows, p->nzero_rows);
-        if (!fail && g->target_cuda) {
-            fail = sf_pack_cuda_layer(L, colmask, g->gpu_dtype, b, &L->gplan);
-            int gk[5] = {(int)L->gplan.kernel, L->gplan.slots, (int)g->gpu_dtype,
-                         L->gplan.group_n, L->gplan.group_m};
-            blob->mask_hash = sf_hash_fnv1a(blob->mask_hash, gk, sizeof gk);
-        }
         if (fail)
             return oom();
         blob->mask_hash = mask_hash_layer(blob->mask_hash, L);
     }
-    if (sf_buf_pad(b, 64))
-        return oom();
-    blob->value_hash = sf_hash_fnv1a(SF_FNV_SEED, b->data + SF_BLOB_HEADER_BYTES,
-                                     b->len - SF_BLOB_HEADER_BYTES);
-    /* header: magic, version, size, hashes, model name (sf_blob_header) */
-    unsigned char *h = (unsigned char *)b->data;
-    uint32_t ver = SF_BLOB_VERSION;
-    uint64_t size = b->len;
-    memcpy(h, "SFWB", 4);
-    memcpy(h + 4, &ver, 4);
-    memcpy(h + 8, &size, 8);
-    memcpy(h + 16, &blob->mask_hash, 8);
-    memcpy(h + 24, &blob->value_hash, 8);
-    strncpy((char *)h + 32, g->name, 31);
     return SF_OK;
 }
 
-void sf_blob_free(sf_blob *b) { sf_buf_free(&b->data); }

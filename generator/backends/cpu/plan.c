@@ -6,7 +6,7 @@
  * and the cheapest wins; mask-unrolled code only while its nonzeros fit the
  * code-size budget. */
 #include "backends/cpu/plan.h"
-#include "backends/cpu/emit.h"
+#include "backends/cpu/cpu.h"
 
 #include "backends/cpu/kernels.h"
 

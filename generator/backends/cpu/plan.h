@@ -24,22 +24,9 @@ typedef struct {
 #define SF_ROW_BLOCK_UNROLLED_MAX 16 /* rows named in one block's store */
 #define SF_ROW_BLOCK_COMPRESSED_MAX 64 /* rows of one ELL block in pack */
 
-/* A kernel per linear layer, then the arena (emit.c: sf_plan_arena). */
+/* A kernel per linear layer, then the arena (arena.c). */
 sf_status sf_plan_graph(sf_graph *g, const sf_plan_opts *opts);
 
-/* The CUDA backend's side table: what its plan decided beyond each layer's
- * kernel (sf_gplan). */
-struct sf_cuda_steps {
-    unsigned char *fused;   /* [nsteps] 1: the step's activation runs in the epilogue of the
-                               linear layer before it */
-    size_t scratch;         /* device scratch of the largest step, bytes */
-    int nfused;
-};
-/* GPU kernel per linear layer (plan_cuda.c), after sf_plan_graph; then the
- * epilogue fusions and the device scratch. */
-sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *opts);
-const char *sf_gkernel_name(sf_gkernel k);          /* dense, sp24, ell */
-const char *sf_gpu_dtype_name(sf_gpu_dtype d);      /* bf16, f16, f32 */
 
 /* mask[k] = 1 for each input column the plan keeps (mask: L->in zeroed bytes). */
 void sf_plan_col_mask(const sf_plan *p, unsigned char *mask);

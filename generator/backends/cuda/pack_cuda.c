@@ -14,8 +14,7 @@
  *   bias   [O] f32, for every kernel (absent bias: zeros)
  *
  * Columns that SPA showed cannot contribute are packed as zero weights. */
-#include "backends/cpu/pack.h"
-#include "backends/cpu/plan.h"
+#include "backends/cuda/cuda.h"
 #include "backends/cuda/sp24.h"
 
 #include <string.h>
@@ -42,8 +41,8 @@ static int put_value(sf_buf *b, sf_gpu_dtype d, float v)
     return put(b, &h, 2);
 }
 
-int sf_pack_cuda_layer(const sf_linear *L, const unsigned char *colmask, sf_gpu_dtype dt,
-                       sf_buf *b, sf_gplan *gp)
+static int pack_layer(const sf_linear *L, const unsigned char *colmask, sf_gpu_dtype dt,
+                      sf_buf *b, sf_gplan *gp)
 {
     const int64_t O = L->out, K = L->in;
     float *w = zalloc((size_t)(O * K), sizeof *w);
@@ -122,4 +121,23 @@ done:
     sf_free(t1);
     sf_free(t2);
     return fail ? -1 : 0;
+}
+
+/* The CUDA backend's sections, after the CPU backend's: each linear layer's
+ * in its GPU kernel's format; the kernel and layout join the mask hash. */
+sf_status sf_pack_cuda(sf_graph *g, sf_blob *blob)
+{
+    for (int oi = 0; oi < g->nsteps; oi++) {
+        sf_linear *L = g->nodes[g->order[oi]].lin;
+        if (!L)
+            continue;
+        unsigned char *colmask = sf_arena_alloc(&g->arena, (size_t)L->in);
+        if (!colmask || (sf_plan_col_mask(&L->plan, colmask),
+                         pack_layer(L, colmask, g->gpu_dtype, &blob->data, &L->gplan)))
+            return sf_error(SF_EINTERNAL, NULL, "out of memory");
+        int gk[5] = {(int)L->gplan.kernel, L->gplan.slots, (int)g->gpu_dtype, L->gplan.group_n,
+                     L->gplan.group_m};
+        blob->mask_hash = sf_hash_fnv1a(blob->mask_hash, gk, sizeof gk);
+    }
+    return SF_OK;
 }

@@ -16,7 +16,7 @@
  * tensor-core kernel (mma.sp, not wgmma) is slower than cuBLAS at many
  * tokens, so prefill-sized layers go to cuBLAS and decoding to 2:4. */
 #include "backends/cpu/kernels.h"
-#include "backends/cpu/plan.h"
+#include "backends/cuda/cuda.h"
 #include "ir/op.h"
 #include "backends/cuda/sp24.h"
 

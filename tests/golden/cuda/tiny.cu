@@ -65,16 +65,16 @@ static int tiny_cuda_steps(tiny_cuda *ctx, const float *const *in, float *const 
     /* 0: fc1, linear 8 -> 6 [bf16_linear_sp24_tc] + relu in the epilogue (step 1) */
     STEP_BEGIN();
     SFC_STEP(sfc_to_half(in[0], S + 0, batch * 1, 8, 32, 0, st));
-    SFC_STEP((sfc_linear_sp24<6, 32, __nv_bfloat16>(W + 768, W + 1280,
-              (const float *)(const void *)(W + 1536), S + 0, (float *)(void *)(A + 384), batch * 1, st, SF_UNARY_RELU)));
+    SFC_STEP((sfc_linear_sp24<6, 32, __nv_bfloat16>(W + 1536, W + 2048,
+              (const float *)(const void *)(W + 2304), S + 0, (float *)(void *)(A + 384), batch * 1, st, SF_UNARY_RELU)));
     STEP_END(0);
 
     /* 1: act, relu: applied in the epilogue of step 0 */
 
     /* 2: fc2, linear 6 -> 3 [bf16_linear_ell_cc] */
     STEP_BEGIN();
-    SFC_STEP((sfc_linear_ell<3, 6, 6, __nv_bfloat16, uint8_t, 6, 8>(W + 2304, W + 2816,
-              (const float *)(const void *)(W + 3072), (float *)(void *)(A + 384), out[0], batch * 1, st, SFC_NO_ACT)));
+    SFC_STEP((sfc_linear_ell<3, 6, 6, __nv_bfloat16, uint8_t, 6, 8>(W + 2560, W + 3072,
+              (const float *)(const void *)(W + 3328), (float *)(void *)(A + 384), out[0], batch * 1, st, SFC_NO_ACT)));
     STEP_END(2);
     (void)t;
     return 0;
@@ -100,7 +100,7 @@ static int tiny_cuda_blob_ok(void)
     sfc_blob_header h;
     memcpy(&h, tiny_blob, sizeof h);
     return memcmp(h.magic, "SFWB", 4) == 0 && h.version == 1u &&
-           h.size == 3136ull && h.mask_hash == 0xfed48e6c01b2b13full;
+           h.size == 3392ull && h.mask_hash == 0xac407cf5840e0e8full;
 }
 
 static int tiny_cuda_alloc(tiny_cuda *c, void *stream)
@@ -114,8 +114,8 @@ static int tiny_cuda_alloc(tiny_cuda *c, void *stream)
     }
     SFC_TRY_BLAS(cublasCreate(&c->blas));
     SFC_TRY_BLAS(cublasSetStream(c->blas, c->stream));
-    SFC_TRY(cudaMalloc((void **)&c->w, 3136ull));
-    SFC_TRY(cudaMemcpy(c->w, tiny_blob, 3136ull, cudaMemcpyHostToDevice));
+    SFC_TRY(cudaMalloc((void **)&c->w, 3392ull));
+    SFC_TRY(cudaMemcpy(c->w, tiny_blob, 3392ull, cudaMemcpyHostToDevice));
     SFC_TRY(cudaMalloc((void **)&c->arena, TINY_ARENA_BYTES ? TINY_ARENA_BYTES : 1));
     SFC_TRY(cudaMalloc((void **)&c->scratch,
                        TINY_CUDA_SCRATCH_BYTES ? TINY_CUDA_SCRATCH_BYTES : 1));

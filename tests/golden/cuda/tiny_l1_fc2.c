@@ -78,9 +78,9 @@ static void tiny_l1_fc2_tiles(const float *restrict x, float *restrict y, sf_vf 
 
 void tiny_l1_fc2(const float *restrict x, float *restrict y, sf_vf *restrict xt, int T)
 {
-    const float *restrict bias = (const float *)(tiny_blob + 1600); /* [1*16] */
+    const float *restrict bias = (const float *)(tiny_blob + 768); /* [1*16] */
     const float *restrict w = bias + 1 * 16;                     /* [1][6][16] */
-    const int32_t *restrict rows = (const int32_t *)(tiny_blob + 2048);  /* [3] */
+    const int32_t *restrict rows = (const int32_t *)(tiny_blob + 1216);  /* [3] */
     const int32_t *restrict cols = NULL;                        /* [6] or identity */
 
     if (T > SF_SMALL_T) {

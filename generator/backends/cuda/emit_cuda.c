@@ -1,0 +1,195 @@
+/* emit_cuda.c - the CUDA backend's files: <model>.cu (the steps on one
+ * stream, the context API), <model>_cuda.h and the CUDA runtime
+ * (docs/CUDA.md). The CUDA plan (plan_cuda.c) chose each layer's kernel, the
+ * epilogue fusions and the device scratch. */
+#include "backends/backend.h"
+#include "backends/cpu/cpu.h"
+#include "backends/cuda/cuda.h"
+#include "ops/family.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define T_MODEL_CU "cuda/model.cu.in"
+#define T_CUDA_H "cuda/model_cuda.h.in"
+
+/* A linear layer, or a convolution lowered to one, on its GPU kernel: the
+ * call reads XIN and writes YOUT for TOK tokens (model.cu.in "g_*"). */
+static sf_status gpu_linear(sf_emitter *c, const sf_node *n, sf_buf *out)
+{
+    const sf_linear *L = n->lin;
+    const sf_gplan *gp = &L->gplan;
+    sf_gpu_dtype dt = c->g->gpu_dtype;
+    const char *sec = gp->kernel == SF_G_SP24 ? "g_sp24"
+                      : gp->kernel == SF_G_ELL ? "g_ell"
+                      : dt == SF_GPU_F32       ? "g_dense_f32"
+                                               : "g_dense_half";
+    SET("GKERNEL", "%s", gp->name);
+    SET("O", "%lld", (long long)L->out);
+    SET("K", "%lld", (long long)L->in);
+    SET("KP", "%lld", (long long)gp->Kp);
+    SET("HALF", "%d", dt == SF_GPU_F16);
+    SET("HTYPE", "%s", dt == SF_GPU_F16 ? "__half" : "__nv_bfloat16");
+    SET("VTYPE", "%s", dt == SF_GPU_F32 ? "float" : dt == SF_GPU_F16 ? "__half" : "__nv_bfloat16");
+    SET("ITYPE", "%s", gp->idx_bytes == 1 ? "uint8_t" : gp->idx_bytes == 2 ? "uint16_t" : "int32_t");
+    SET("SLOTS", "%d", gp->slots);
+    SET("GN", "%d", gp->group_n);
+    SET("GM", "%d", gp->group_m);
+    SET("OFFW", "%zu", gp->off_w);
+    SET("OFFI", "%zu", gp->off_idx);
+    SET("OFFB", "%zu", gp->off_bias);
+    return sf_emit_expand(c, T_MODEL_CU, sec, out);
+}
+
+/* Device scratch offsets of a lowered convolution: im2col rows, token-major
+ * result, half activations; 256-byte aligned. */
+static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
+
+/* A linear layer, or a convolution lowered to one, on its GPU kernel. */
+static sf_status linear_step(sf_emitter *c, const sf_node *n)
+{
+    sf_buf *out = c->out;
+    sf_graph *g = c->g;
+    const sf_linear *L = n->lin;
+    const int64_t T = L->plan.tokens;
+    char y[96];
+    SET("ACT", "SFC_NO_ACT");
+    SET("FUSED", "%s", "");
+    if (n->op == SF_OP_LINEAR) {
+        SET("XH", "0");
+        SET("GKERNEL", "%s", L->gplan.name);
+        TRY(sf_cpu_layer_vars(c, n));
+        SET("TOK", "batch * %lld", (long long)L->tokens_per_item);
+        const int oi = c->step;
+        const sf_node *m =
+            oi + 1 < g->nsteps && g->cuda->fused[oi + 1] ? &g->nodes[g->order[oi + 1]] : NULL;
+        if (m) {
+            SET("ACT", "%s", sf_unary_runtime(m));
+            SET("FUSED", " + %s in the epilogue (step %d)", m->op_written, oi + 1);
+        }
+        TRY(sf_emit_expand(c, T_MODEL_CU, "step_linear_begin", out));
+        sf_emit_tensor(g, n->in[0], y, sizeof y);
+        SET("XIN", "%s", y);
+        sf_emit_tensor(g, m ? m->out : n->out, y, sizeof y);
+        SET("YOUT", "%s", y);
+        TRY(gpu_linear(c, n, out));
+        return sf_emit_expand(c, T_MODEL_CU, "step_linear_end", out);
+    }
+    size_t cols = align256((size_t)T * (size_t)L->in * 4);
+    size_t tok = align256((size_t)T * (size_t)L->out * 4);
+    TRY(sf_step_conv_shape(c, n));
+    TRY(sf_cpu_layer_vars(c, n));
+    SET("GKERNEL", "%s", L->gplan.name);
+    SET("COLS", "0");
+    SET("TOKBUF", "%zu", cols);
+    SET("XH", "%zu", cols + tok);
+    SET("TOKENS", "%lld", (long long)L->tokens_per_item);
+    SET("TOK", "batch * %lld", (long long)L->tokens_per_item);
+    TRY(sf_emit_expand(c, T_MODEL_CU, "step_conv_begin", out));
+    SET("XIN", "(float *)(void *)(S + 0)");
+    SET("YOUT", "(float *)(void *)(S + %zu)", cols);
+    TRY(gpu_linear(c, n, out));
+    return sf_emit_expand(c, T_MODEL_CU, "step_conv_end", out);
+}
+
+/* A CUDA entry point (model.cu.in "entry_*"): ENTRY names it, HOST, CACHED
+ * and CACHE_LEN are what it passes on. */
+static sf_status cuda_entry(sf_emitter *c, const char *entry, int host, int cached, sf_buf *out)
+{
+    SET("ENTRY", "%s", entry);
+    SET("HOST", "%d", host);
+    SET("CACHED", "%d", cached);
+    SET("CACHE_LEN", "%s", cached ? "cache_len" : "0");
+    SET("EXTRA_PARAM", "%s", cached ? ", int cache_len" : "");
+    TRY(sf_emit_expand(c, T_MODEL_CU, "entry_head", out));
+    TRY(sf_emit_io(c, T_MODEL_CU, "run_param", "PARAM", "const float *in_", "float *out_", out));
+    TRY(sf_emit_expand(c, T_MODEL_CU, "entry_body", out));
+    TRY(sf_emit_io(c, T_MODEL_CU, "in_ptr", "PTR", "in_", NULL, out));
+    TRY(sf_emit_expand(c, T_MODEL_CU, "out_begin", out));
+    TRY(sf_emit_io(c, T_MODEL_CU, "out_ptr", "PTR", NULL, "out_", out));
+    return sf_emit_expand(c, T_MODEL_CU, "entry_call", out);
+}
+
+/* --target cuda: <model>.cu, <model>_cuda.h and the CUDA runtime. The CUDA
+ * plan (plan_cuda.c) chose the fusions and sized the device scratch. */
+static sf_status emit(sf_emitter *c)
+{
+    sf_graph *g = c->g;
+    sf_buf steps, *out;
+    char name[160];
+    sf_buf_init(&steps);
+    if (!g->cuda)
+        return sf_error(SF_EINTERNAL, NULL, "the CUDA plan did not run");
+    c->fused = g->cuda->fused;
+    sf_status st = sf_emit_steps(c, &steps);
+    c->fused = NULL;
+    if (!st && (sf_vars_set(&c->v, "CUDA_SCRATCH", "%zu", g->cuda->scratch) ||
+                sf_vars_set(&c->v, "GPU_DTYPE", "%s", sf_gpu_dtype_name(g->gpu_dtype)) ||
+                sf_vars_set(&c->v, "CUDA_CACHE_BYTES", "%zu", g->cache_floats * sizeof(float))))
+        st = sf_oom();
+    snprintf(name, sizeof name, "%s.cu", g->name);
+    if (!st)
+        st = sf_emit_file(c, name, T_MODEL_CU, "c", &out);
+    if (!st)
+        st = sf_emit_expand(c, T_MODEL_CU, "head", out);
+    for (int oi = 0; oi < g->nsteps && !st; oi++) {
+        const sf_node *n = &g->nodes[g->order[oi]];
+        if (sf_vars_set(&c->v, "KERNEL", "%s%s", n->lin ? n->lin->gplan.name : sf_op_name(n->op),
+                        g->cuda->fused[oi] ? " (fused)" : ""))
+            st = sf_oom();
+        else
+            st = sf_emit_expand(c, T_MODEL_CU, "kernel_entry", out);
+    }
+    if (!st)
+        st = sf_emit_expand(c, T_MODEL_CU, "run_begin", out);
+    if (!st && sf_buf_append(out, steps.data, steps.len))
+        st = sf_oom();
+    sf_buf_free(&steps);
+    TRY(st);
+    TRY(sf_emit_expand(c, T_MODEL_CU, "run_end", out));
+    for (int pass = 0; pass < 2; pass++) {
+        int cnt = pass ? g->noutputs : g->ninputs;
+        if (pass)
+            TRY(sf_emit_expand(c, T_MODEL_CU, "out_floats_begin", out));
+        for (int i = 0; i < cnt; i++) {
+            SET("FLOATS", "%lld",
+                (long long)sf_tensor_inner(&g->tensors[pass ? g->outputs[i] : g->inputs[i]]));
+            TRY(sf_emit_expand(c, T_MODEL_CU, pass ? "out_floats" : "in_floats", out));
+        }
+    }
+    TRY(sf_emit_expand(c, T_MODEL_CU, "api", out));
+    if (g->cache_tokens)
+        TRY(sf_emit_expand(c, T_MODEL_CU, "api_cache_check", out));
+    TRY(sf_emit_expand(c, T_MODEL_CU, "api_run", out));
+    TRY(cuda_entry(c, "run", 0, 0, out));
+    TRY(cuda_entry(c, "run_host", 1, 0, out));
+    if (g->cache_tokens)
+        TRY(cuda_entry(c, "run_cached", 0, 1, out));
+
+    snprintf(name, sizeof name, "%s_cuda.h", g->name);
+    TRY(sf_emit_file(c, name, T_CUDA_H, "c", &out));
+    TRY(sf_emit_prototype(c, T_CUDA_H, "head", "proto_run_end", out));
+    TRY(sf_emit_prototype(c, T_CUDA_H, NULL, "proto_host_end", out));
+    if (g->cache_tokens)
+        TRY(sf_emit_prototype(c, T_CUDA_H, "cache_proto", "cache_proto_end", out));
+    TRY(sf_emit_expand(c, T_CUDA_H, "tail", out));
+
+    return sf_emit_runtime(c, "cuda");
+}
+
+/* A weight in the device copy of the blob. */
+static void const_expr(const sf_emitter *c, size_t off, char *buf, size_t n)
+{
+    (void)c;
+    snprintf(buf, n, "(const float *)(const void *)(W + %zu)", off);
+}
+
+const sf_backend sf_backend_cuda = {
+    .name = "cuda",
+    .model_template = T_MODEL_CU,
+    .plan = sf_plan_cuda_graph,
+    .pack = sf_pack_cuda,
+    .emit = emit,
+    .linear_step = linear_step,
+    .const_expr = const_expr,
+};

@@ -1,0 +1,347 @@
+/* emitter.c - fills templates/ into a model's files (DESIGN §2 "emit"). All
+ * C text lives in the templates; the backends decide which section to expand
+ * with which values, and the op families write the steps. Output depends only
+ * on the graph: same model, same bytes. */
+#include "emit/emitter.h"
+
+#include "backends/backend.h"
+#include "core/embedded.h"
+#include "ops/family.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- files ------------------------------------------------------------------ */
+
+void sf_files_init(sf_files *fs) { fs->n = 0; }
+
+void sf_files_free(sf_files *fs)
+{
+    for (int i = 0; i < fs->n; i++)
+        sf_buf_free(&fs->f[i].buf);
+    fs->n = 0;
+}
+
+sf_buf *sf_files_add(sf_files *fs, const char *name)
+{
+    if (fs->n == SF_MAX_FILES || strlen(name) >= sizeof fs->f[0].name)
+        return NULL;
+    snprintf(fs->f[fs->n].name, sizeof fs->f[0].name, "%s", name);
+    sf_buf_init(&fs->f[fs->n].buf);
+    return &fs->f[fs->n++].buf;
+}
+
+/* ---- templates --------------------------------------------------------------- */
+
+/* templates/<path>, parsed on first use. */
+static sf_status template(sf_emitter *e, const char *path, const sf_tpl **t)
+{
+    for (int i = 0; i < e->ntpl; i++)
+        if (strcmp(e->tpl[i].path, path) == 0) {
+            *t = &e->tpl[i].t;
+            return SF_OK;
+        }
+    char full[160];
+    snprintf(full, sizeof full, "templates/%s", path);
+    const sf_embedded_file *f = sf_embedded_find(full);
+    if (!f)
+        return sf_error(SF_EINTERNAL, NULL, "template %s not embedded", full);
+    if (e->ntpl == SF_MAX_TEMPLATES)
+        return sf_error(SF_EINTERNAL, NULL, "too many templates");
+    e->tpl[e->ntpl].path = path;
+    TRY(sf_tpl_parse(&e->tpl[e->ntpl].t, path, (const char *)f->data, f->len));
+    *t = &e->tpl[e->ntpl++].t;
+    return SF_OK;
+}
+
+sf_status sf_emit_expand(sf_emitter *e, const char *tpl, const char *section, sf_buf *out)
+{
+    const sf_tpl *t = NULL;
+    TRY(template(e, tpl, &t));
+    return sf_tpl_expand(t, section, &e->v, out);
+}
+
+sf_status sf_emit_file(sf_emitter *e, const char *name, const char *tpl, const char *banner,
+                       sf_buf **out)
+{
+    *out = sf_files_add(e->fs, name);
+    if (!*out)
+        return sf_error(SF_EINTERNAL, NULL, "too many output files");
+    if (sf_vars_set(&e->v, "TEMPLATE", "%s", tpl))
+        return sf_oom();
+    return sf_emit_expand(e, "banner.in", banner, *out);
+}
+
+/* Text safe inside a C comment or string literal. */
+void sf_clean_text(const char *s, char *out, size_t n)
+{
+    size_t j = 0;
+    for (; *s && j + 1 < n; s++) {
+        char c = *s;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '.' || c == '-' || c == ':';
+        out[j++] = ok ? c : '_';
+    }
+    out[j] = 0;
+}
+
+void sf_emit_tensor(const sf_graph *g, int id, char *buf, size_t n)
+{
+    const sf_tensor *t = &g->tensors[id];
+    if (t->input_index >= 0)
+        snprintf(buf, n, "in[%d]", t->input_index);
+    else if (t->output_index >= 0)
+        snprintf(buf, n, "out[%d]", t->output_index);
+    else
+        snprintf(buf, n, "(float *)(void *)(A + %zu)", t->arena_offset);
+}
+
+/* "d0, d1, ..."; batch != NULL writes that text for dims[0] ("B" in
+ * comments, "-1" for the runtime's "batch at run time"). */
+void sf_dims_list(const sf_tensor *t, const char *batch, char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < t->rank && o < n; i++) {
+        if (i == 0 && batch)
+            o += (size_t)snprintf(buf + o, n - o, "%s", batch);
+        else
+            o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)t->dims[i]);
+    }
+}
+
+int64_t sf_dims_prod(const sf_tensor *t, int from, int to)
+{
+    int64_t p = 1;
+    for (int i = from; i < to; i++)
+        p *= t->dims[i];
+    return p;
+}
+
+/* Expands `section` once per graph input and then once per output, with
+ * variable `key` set to pre_in / pre_out followed by the tensor's name; a
+ * NULL prefix skips that side. */
+sf_status sf_emit_io(sf_emitter *c, const char *t, const char *section, const char *key,
+                     const char *pre_in, const char *pre_out, sf_buf *out)
+{
+    const sf_graph *g = c->g;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *pre = pass ? pre_out : pre_in;
+        int cnt = pass ? g->noutputs : g->ninputs;
+        for (int i = 0; pre && i < cnt; i++) {
+            const sf_tensor *tn = &g->tensors[pass ? g->outputs[i] : g->inputs[i]];
+            if (sf_vars_set(&c->v, key, "%s%s", pre, tn->name))
+                return sf_oom();
+            TRY(sf_emit_expand(c, t, section, out));
+        }
+    }
+    return SF_OK;
+}
+
+/* A prototype in a header: section `begin` (if any), one "proto_param" per
+ * graph input and output, then section `end`. */
+sf_status sf_emit_prototype(sf_emitter *c, const char *t, const char *begin, const char *end,
+                            sf_buf *out)
+{
+    if (begin)
+        TRY(sf_emit_expand(c, t, begin, out));
+    TRY(sf_emit_io(c, t, "proto_param", "PARAM", "const float *in_", "float *out_", out));
+    return sf_emit_expand(c, t, end, out);
+}
+
+/* ---- steps ------------------------------------------------------------------ */
+
+/* FLOPs of one batch item: a linear layer's from its plan, others from the
+ * op family (one per output element when it gives none). */
+double sf_step_flops(const sf_graph *g, const sf_node *n)
+{
+    if (n->lin) {
+        const sf_plan *p = &n->lin->plan;
+        double per_tok = p->kernel == SF_K_DENSE ? (double)p->nrows * p->ncols : (double)p->nnz;
+        return 2.0 * per_tok * (double)n->lin->tokens_per_item;
+    }
+    const sf_op_family *f = sf_op_get(n->op)->family;
+    return f->flops ? f->flops(g, n) : (double)sf_tensor_inner(&g->tensors[n->out]);
+}
+
+/* The runtime function of an elementwise op with no parameters. */
+const char *sf_unary_runtime(const sf_node *n)
+{
+    return n->op == SF_OP_GELU && n->gelu_tanh ? "SF_UNARY_GELU_TANH" : sf_op_get(n->op)->runtime;
+}
+
+sf_status sf_step_conv_shape(sf_emitter *c, const sf_node *n)
+{
+    const sf_tensor *x = &c->g->tensors[n->in[0]], *y = &c->g->tensors[n->out];
+    const sf_attrs *a = &n->at;
+    SET("CONV_SHAPE", "%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
+        "%lld, %lld, %lld", (long long)x->dims[1], (long long)x->dims[2], (long long)x->dims[3],
+        (long long)y->dims[1], (long long)y->dims[2], (long long)y->dims[3],
+        (long long)a->kernel[0], (long long)a->kernel[1], (long long)a->stride[0],
+        (long long)a->stride[1], (long long)a->dilation[0], (long long)a->dilation[1],
+        (long long)a->pad[0], (long long)a->pad[1], (long long)(a->groups ? a->groups : 1));
+    SET("WINDOW", "%lldx%lld/%lld", (long long)a->kernel[0], (long long)a->kernel[1],
+        (long long)a->stride[0]);
+    return SF_OK;
+}
+
+/* ---- the step API of the op families (ops/family.h) ------------------------ */
+
+sf_status sf_step_set(sf_emitter *c, const char *key, const char *fmt, ...)
+{
+    char val[sizeof c->v.v[0].val];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(val, sizeof val, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof val || sf_vars_set(&c->v, key, "%s", val))
+        return sf_error(SF_EINTERNAL, NULL, "template variable table full or value too long: %s",
+                        key);
+    return SF_OK;
+}
+
+/* A section of the backend's model template that the step's family declares. */
+sf_status sf_step_expand(sf_emitter *c, const char *section)
+{
+    int declared = 0;
+    for (const char *const *s = c->fam ? c->fam->sections : NULL; s && *s && !declared; s++)
+        declared = strcmp(*s, section) == 0;
+    if (!declared)
+        return sf_error(SF_EINTERNAL, NULL, "op family %s expands section '%s' it does not "
+                        "declare", c->fam ? c->fam->name : "?", section);
+    return sf_emit_expand(c, c->backend->model_template, section, c->out);
+}
+
+const sf_graph *sf_step_graph(const sf_emitter *c) { return c->g; }
+
+void sf_step_tensor(const sf_emitter *c, int id, char *buf, size_t n)
+{
+    sf_emit_tensor(c->g, id, buf, n);
+}
+
+/* The weight's expression in the backend's copy of the blob, or NULL when absent. */
+void sf_step_const(const sf_emitter *c, const sf_const *k, char *buf, size_t n)
+{
+    if (!k->n)
+        snprintf(buf, n, "NULL");
+    else
+        c->backend->const_expr(c, k->off, buf, n);
+}
+
+sf_status sf_step_linear(sf_emitter *c, const sf_node *n) { return c->backend->linear_step(c, n); }
+
+void sf_c_float(double v, char *buf, size_t n)
+{
+    if (isinf(v)) {
+        snprintf(buf, n, "%sSF_INF", v < 0 ? "-" : "");
+        return;
+    }
+    snprintf(buf, n, "%.9g", (double)(float)v);
+    if (!strpbrk(buf, ".eEn")) /* 1 -> 1.0: a float literal needs a point or exponent */
+        snprintf(buf + strlen(buf), n - strlen(buf), ".0");
+    snprintf(buf + strlen(buf), n - strlen(buf), "f");
+}
+
+sf_status sf_emit_steps(sf_emitter *c, sf_buf *out)
+{
+    sf_graph *g = c->g;
+    for (int oi = 0; oi < g->nsteps; oi++) {
+        const sf_node *n = &g->nodes[g->order[oi]];
+        char name[128], x[96], y[96];
+        sf_clean_text(n->name, name, sizeof name);
+        sf_emit_tensor(g, n->in[0], x, sizeof x);
+        sf_emit_tensor(g, n->out, y, sizeof y);
+        SET("STEP", "%d", oi);
+        c->step = oi;
+        SET("NODE", "%s", name);
+        SET("OPW", "%s", n->op_written);
+        SET("X", "%s", x);
+        SET("Y", "%s", y);
+        if (c->fused && c->fused[oi]) {
+            SET("INTO", "%d", oi - 1);
+            TRY(sf_emit_expand(c, c->backend->model_template, "step_fused", out));
+            continue;
+        }
+        c->fam = sf_op_get(n->op)->family;
+        c->out = out;
+        sf_status st = c->fam->step(c, n);
+        c->fam = NULL;
+        TRY(st);
+    }
+    return SF_OK;
+}
+
+/* Copies a backend's runtime (every file embedded from runtime/<dir>/, or
+ * with dir NULL the files at runtime/'s top that every backend shares),
+ * verbatim, into the output folder. */
+sf_status sf_emit_runtime(sf_emitter *c, const char *dir)
+{
+    char prefix[64];
+    int n = 0;
+    snprintf(prefix, sizeof prefix, "runtime/%s%s", dir ? dir : "", dir ? "/" : "");
+    for (const sf_embedded_file *f = sf_embedded_files; f->path; f++) {
+        const char *name = f->path + strlen(prefix);
+        if (strncmp(f->path, prefix, strlen(prefix)) != 0 || strchr(name, '/'))
+            continue;
+        sf_buf *out = sf_files_add(c->fs, name);
+        if (!out || sf_buf_append(out, f->data, f->len))
+            return sf_oom();
+        n++;
+    }
+    return n ? SF_OK : sf_error(SF_EINTERNAL, NULL, "no runtime files embedded in %s", prefix);
+}
+
+/* ---- the model's files -------------------------------------------------------- */
+
+sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_threads)
+{
+    if (!g->arena_bytes)
+        return sf_error(SF_EINTERNAL, NULL, "the arena was not planned");
+    sf_emitter *c = sf_malloc(sizeof *c);
+    if (!c)
+        return sf_oom();
+    memset(c, 0, sizeof *c);
+    c->g = g;
+    c->blob = blob;
+    c->fs = fs;
+    c->default_threads = default_threads;
+    char upper[80], src[128];
+    size_t i = 0;
+    for (; g->name[i] && i < sizeof upper - 1; i++)
+        upper[i] = (char)(g->name[i] >= 'a' && g->name[i] <= 'z' ? g->name[i] - 32 : g->name[i]);
+    upper[i] = 0;
+    sf_clean_text(g->model_base, src, sizeof src);
+    sf_status st = SF_OK;
+    if (sf_vars_set(&c->v, "MODEL", "%s", g->name) ||
+        sf_vars_set(&c->v, "UPPER", "%s", upper) ||
+        sf_vars_set(&c->v, "VERSION", "%s", SF_VERSION) ||
+        sf_vars_set(&c->v, "SOURCE", "%s", src) ||
+        sf_vars_set(&c->v, "ARENA_BYTES", "%zu", g->arena_bytes) ||
+        sf_vars_set(&c->v, "MAX_BATCH", "%lld", (long long)g->tensors[g->inputs[0]].dims[0]) ||
+        sf_vars_set(&c->v, "NIN", "%d", g->ninputs) ||
+        sf_vars_set(&c->v, "NOUT", "%d", g->noutputs) ||
+        sf_vars_set(&c->v, "NSTEPS", "%d", g->nsteps) ||
+        sf_vars_set(&c->v, "DEFAULT_THREADS", "%d", default_threads) ||
+        sf_vars_set(&c->v, "CACHE_TOKENS", "%lld", (long long)g->cache_tokens) ||
+        sf_vars_set(&c->v, "CACHE_STEP", "%lld", (long long)g->cache_step) ||
+        sf_vars_set(&c->v, "CACHE_LAST", "%lld", (long long)(g->cache_tokens - g->cache_step)) ||
+        sf_vars_set(&c->v, "CACHE_BYTES", "%zu", g->cache_floats * sizeof(float)) ||
+        sf_vars_set(&c->v, "CACHE_LAYOUT", "0x%016llx", (unsigned long long)g->cache_layout) ||
+        sf_vars_set(&c->v, "BLOB_VERSION", "%d", SF_BLOB_VERSION) ||
+        sf_vars_set(&c->v, "BLOB_SIZE", "%zu", blob->data.len) ||
+        sf_vars_set(&c->v, "MASK_HASH", "0x%016llx", (unsigned long long)blob->mask_hash))
+        st = sf_oom();
+    const sf_backend *bk[SF_MAX_BACKENDS];
+    int nb = sf_backends_of(g, bk);
+    for (int b = nb - 1; b >= 0 && !st; b--) { /* the CPU backend last: its Makefile
+                                                  and report cover the others */
+        c->backend = bk[b];
+        c->fused = NULL;
+        st = bk[b]->emit(c);
+    }
+    sf_free(c);
+    return st;
+}
