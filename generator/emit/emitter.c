@@ -342,6 +342,7 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
         c->fused = NULL;
         st = bk[b]->emit(c);
     }
+    sf_vars_clear(&c->v);
     sf_free(c);
     return st;
 }

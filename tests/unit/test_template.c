@@ -244,6 +244,106 @@ START_TEST(embedded_templates_parse)
 }
 END_TEST
 
+/* ---- loops and conditionals ------------------------------------------------ */
+
+static void add_item(const char *list, const char *name, const char *dims)
+{
+    ck_assert_int_eq(sf_vars_item(&g_vars, list), 0);
+    ck_assert_int_eq(sf_vars_item_set(&g_vars, list, "NAME", "%s", name), 0);
+    if (dims)
+        ck_assert_int_eq(sf_vars_item_set(&g_vars, list, "DIMS", "%s", dims), 0);
+}
+
+START_TEST(for_and_if)
+{
+    ck_assert_int_eq(parse("//@@ s\n"
+                           "int f(\n"
+                           "$for T in INS\n"
+                           "    const float *${T.NAME}, /* [${T.DIMS}] of ${M} */\n"
+                           "$endfor\n"
+                           "    int batch);\n"
+                           "  $if CACHE\n"
+                           "cache ${CACHE}\n"
+                           "  $else\n"
+                           "no cache\n"
+                           "  $endif\n"
+                           "$if !CACHE\n"
+                           "negated\n"
+                           "$endif\n"
+                           "$for A in INS\n"
+                           "$for B in OUTS\n"
+                           "${A.NAME}x${B.NAME}$if A.DIMS\n"
+                           "$if B.DIMS\n"
+                           "!\n"
+                           "$endif\n"
+                           "$endfor\n"
+                           "$endfor\n"
+                           "$for T in EMPTY\n"
+                           "never\n"
+                           "$endfor\n"), SF_OK);
+    sf_vars_clear(&g_vars);
+    sf_vars_set(&g_vars, "M", "m");
+    sf_vars_set(&g_vars, "CACHE", "0");
+    ck_assert_int_eq(sf_vars_list(&g_vars, "INS"), 0);
+    ck_assert_int_eq(sf_vars_list(&g_vars, "OUTS"), 0);
+    ck_assert_int_eq(sf_vars_list(&g_vars, "EMPTY"), 0);
+    add_item("INS", "x", "B, 4");
+    add_item("INS", "ids", "B");
+    add_item("OUTS", "y", "");
+    add_item("OUTS", "z", "1");
+    expect("s", "int f(\n"
+                "    const float *x, /* [B, 4] of m */\n"
+                "    const float *ids, /* [B] of m */\n"
+                "    int batch);\n"
+                "no cache\n"
+                "negated\n"
+                "xxy$if A.DIMS\nxxz$if A.DIMS\n!\nidsxy$if A.DIMS\nidsxz$if A.DIMS\n!\n");
+    /* values of any length; re-creating a list empties it */
+    char big[1000];
+    memset(big, 'v', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    ck_assert_int_eq(sf_vars_list(&g_vars, "INS"), 0);
+    add_item("INS", big, "1");
+    sf_vars_set(&g_vars, "CACHE", "8");
+    const char *got;
+    ck_assert_int_eq(expand("s", &got), SF_OK);
+    ck_assert_ptr_nonnull(strstr(got, big));
+    ck_assert_ptr_nonnull(strstr(got, "cache 8\n"));
+    ck_assert_ptr_null(strstr(got, "const float *x"));
+    sf_vars_clear(&g_vars);
+}
+END_TEST
+
+START_TEST(directive_errors)
+{
+    static const char *const bad[][2] = {
+        {"//@@ s\n$for T in INS\nx\n", "unterminated '$for'"},
+        {"//@@ s\n$if C\nx\n$endfor\n", "mismatched '$endfor'"},
+        {"//@@ s\nx\n$endif\n", "unbalanced '$endif'"},
+        {"//@@ s\n$for T in NOPE\n$endfor\n", "no list 'NOPE'"},
+        {"//@@ s\n$for T of INS\n$endfor\n", "expected '$for NAME in LIST'"},
+        {"//@@ s\n$if MISSING\n$endif\n", "no value for condition 'MISSING'"},
+        {"//@@ s\n$for T in INS\n${T.NOKEY}\n$endfor\n", "no value for ${T.NOKEY}"},
+        {"//@@ s\n$for T in INS\n$else\n$endfor\n", "misplaced '$else'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sf_vars_clear(&g_vars);
+        sf_vars_set(&g_vars, "C", "1");
+        ck_assert_int_eq(sf_vars_list(&g_vars, "INS"), 0);
+        add_item("INS", "x", NULL);
+        ck_assert_int_eq(parse(bad[i][0]), SF_OK);
+        tu_diag_capture();
+        const char *got;
+        ck_assert_int_eq(expand("s", &got), SF_EINTERNAL);
+        ck_assert_msg(strstr(tu_diag(), bad[i][1]) && strstr(tu_diag(), "t.c.in"),
+                      "case %zu: %s", i, tu_diag());
+    }
+    sf_vars_clear(&g_vars);
+    ck_assert_int_eq(sf_vars_item(&g_vars, "NOLIST"), -1);
+    ck_assert_int_eq(sf_vars_item_set(&g_vars, "NOLIST", "K", "v"), -1);
+}
+END_TEST
+
 Suite *template_suite(void)
 {
     Suite *s = suite_create("template");
@@ -258,6 +358,8 @@ Suite *template_suite(void)
     tcase_add_test(tc, bad_sections);
     tcase_add_test(tc, vars_set);
     tcase_add_test(tc, embedded_templates_parse);
+    tcase_add_test(tc, for_and_if);
+    tcase_add_test(tc, directive_errors);
     suite_add_tcase(s, tc);
     return s;
 }
