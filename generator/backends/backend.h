@@ -21,6 +21,10 @@ typedef struct sf_backend {
     sf_status (*emit)(sf_emitter *e);
     /* The step of a linear layer, or of a convolution lowered to one. */
     sf_status (*linear_step)(sf_emitter *e, const sf_node *n);
+    /* The kernel step oi runs on, for reports and profiles. */
+    const char *(*kernel_name)(const sf_emitter *e, int oi);
+    /* What a step's arena scratch holds (CPU backend). */
+    const char *(*scratch_what)(const sf_node *n);
     /* The C expression of the weight at blob offset `off`. */
     void (*const_expr)(const sf_emitter *e, size_t off, char *buf, size_t n);
 } sf_backend;

@@ -88,15 +88,123 @@ void sf_clean_text(const char *s, char *out, size_t n)
     out[j] = 0;
 }
 
-void sf_emit_tensor(const sf_graph *g, int id, char *buf, size_t n)
+void sf_emit_tensor(const sf_emitter *e, int id, char *buf, size_t n)
 {
-    const sf_tensor *t = &g->tensors[id];
+    const sf_tensor *t = &e->g->tensors[id];
     if (t->input_index >= 0)
         snprintf(buf, n, "in[%d]", t->input_index);
     else if (t->output_index >= 0)
         snprintf(buf, n, "out[%d]", t->output_index);
     else
-        snprintf(buf, n, "(float *)(void *)(A + %zu)", t->arena_offset);
+        snprintf(buf, n, "%s", e->tvar[id]);
+}
+
+const char *sf_emit_scratch(const sf_emitter *e, const sf_node *n)
+{
+    return e->svar[n - e->g->nodes];
+}
+
+/* "<prefix><name, cleaned>", made unique among `taken` by the index. */
+static char *var_name(const char *prefix, const char *name, int index, char **taken, int ntaken)
+{
+    char clean[80], v[112];
+    sf_clean_text(name, clean, sizeof clean);
+    for (char *p = clean; *p; p++)
+        if (*p == '.' || *p == '-' || *p == ':')
+            *p = '_';
+    snprintf(v, sizeof v, "%s%s", prefix, clean);
+    for (int i = 0; i < ntaken; i++)
+        if (taken[i] && strcmp(taken[i], v) == 0) {
+            snprintf(v, sizeof v, "%s%s_%d", prefix, clean, index);
+            break;
+        }
+    size_t len = strlen(v) + 1;
+    char *s = sf_malloc(len);
+    if (s)
+        memcpy(s, v, len);
+    return s;
+}
+
+/* The arena's buffers: each intermediate tensor (t_<name>) and each step's
+ * scratch (s_<node>), named for the run functions (list BUFFERS), and the
+ * graph's inputs and outputs (INPUTS, OUTPUTS). */
+static sf_status name_buffers(sf_emitter *c)
+{
+    sf_graph *g = c->g;
+    size_t tb = sizeof *c->tvar * (size_t)g->ntensors;
+    size_t sb = sizeof *c->svar * (size_t)(g->nnodes ? g->nnodes : 1);
+    if ((c->tvar = sf_malloc(tb)))
+        memset(c->tvar, 0, tb);
+    if ((c->svar = sf_malloc(sb)))
+        memset(c->svar, 0, sb);
+    char **all = sf_malloc(sizeof *all * (size_t)(g->ntensors + g->nnodes + 1));
+    if (!c->tvar || !c->svar || !all) {
+        sf_free(all);
+        return sf_oom();
+    }
+    int nall = 0;
+    sf_status st = SF_OK;
+    if (sf_vars_list(&c->v, "BUFFERS") || sf_vars_list(&c->v, "INPUTS") ||
+        sf_vars_list(&c->v, "OUTPUTS"))
+        st = sf_oom();
+    for (int i = 0; i < g->ntensors && !st; i++) {
+        const sf_tensor *t = &g->tensors[i];
+        if (t->producer < 0 || t->output_index >= 0 || t->dropped)
+            continue;
+        char what[200], dims[160];
+        sf_clean_text(t->name, what, 100);
+        sf_dims_list(t, NULL, dims, sizeof dims);
+        snprintf(what + strlen(what), sizeof what - strlen(what), " [%s]", dims);
+        size_t end = t->arena_offset + (size_t)(t->dims[0] * sf_tensor_inner(t)) * 4;
+        c->tvar[i] = all[nall] = var_name("t_", t->name, i, all, nall);
+        nall++;
+        if (!c->tvar[i] ||
+            sf_vars_item(&c->v, "BUFFERS") ||
+            sf_vars_item_set(&c->v, "BUFFERS", "VAR", "%s", c->tvar[i]) ||
+            sf_vars_item_set(&c->v, "BUFFERS", "TYPE", "float") ||
+            sf_vars_item_set(&c->v, "BUFFERS", "OFF", "%zu", t->arena_offset) ||
+            sf_vars_item_set(&c->v, "BUFFERS", "END", "%zu", end) ||
+            sf_vars_item_set(&c->v, "BUFFERS", "WHAT", "%s", what))
+            st = sf_oom();
+    }
+    for (int oi = 0; oi < g->nsteps && !st; oi++) {
+        const sf_node *n = &g->nodes[g->order[oi]];
+        if (!n->temp_bytes)
+            continue;
+        int k = g->order[oi];
+        char what[200];
+        sf_clean_text(n->name, what, 100);
+        snprintf(what + strlen(what), sizeof what - strlen(what), " scratch (%s)",
+                 c->backends[0]->scratch_what(n));
+        c->svar[k] = all[nall] = var_name("s_", n->name, k, all, nall);
+        nall++;
+        if (!c->svar[k] ||
+            sf_vars_item(&c->v, "BUFFERS") ||
+            sf_vars_item_set(&c->v, "BUFFERS", "VAR", "%s", c->svar[k]) ||
+            sf_vars_item_set(&c->v, "BUFFERS", "TYPE", "unsigned char") ||
+            sf_vars_item_set(&c->v, "BUFFERS", "OFF", "%zu", n->temp_offset) ||
+            sf_vars_item_set(&c->v, "BUFFERS", "END", "%zu", n->temp_offset + n->temp_bytes) ||
+            sf_vars_item_set(&c->v, "BUFFERS", "WHAT", "%s", what))
+            st = sf_oom();
+    }
+    for (int pass = 0; pass < 2 && !st; pass++) {
+        const char *list = pass ? "OUTPUTS" : "INPUTS";
+        int cnt = pass ? g->noutputs : g->ninputs;
+        for (int i = 0; i < cnt && !st; i++) {
+            const sf_tensor *t = &g->tensors[pass ? g->outputs[i] : g->inputs[i]];
+            char shape[256], dims[256];
+            sf_dims_list(t, "B", shape, sizeof shape);
+            sf_dims_list(t, NULL, dims, sizeof dims);
+            if (sf_vars_item(&c->v, list) || sf_vars_item_set(&c->v, list, "NAME", "%s", t->name) ||
+                sf_vars_item_set(&c->v, list, "RANK", "%d", t->rank) ||
+                sf_vars_item_set(&c->v, list, "SHAPE", "%s", shape) ||
+                sf_vars_item_set(&c->v, list, "DIMS", "%s", dims) ||
+                sf_vars_item_set(&c->v, list, "FLOATS", "%lld", (long long)sf_tensor_inner(t)))
+                st = sf_oom();
+        }
+    }
+    sf_free(all); /* the names themselves stay in tvar and svar */
+    return st;
 }
 
 /* "d0, d1, ..."; batch != NULL writes that text for dims[0] ("B" in
@@ -219,7 +327,7 @@ const sf_graph *sf_step_graph(const sf_emitter *c) { return c->g; }
 
 void sf_step_tensor(const sf_emitter *c, int id, char *buf, size_t n)
 {
-    sf_emit_tensor(c->g, id, buf, n);
+    sf_emit_tensor(c, id, buf, n);
 }
 
 /* The weight's expression in the backend's copy of the blob, or NULL when absent. */
@@ -245,33 +353,47 @@ void sf_c_float(double v, char *buf, size_t n)
     snprintf(buf + strlen(buf), n - strlen(buf), "f");
 }
 
-sf_status sf_emit_steps(sf_emitter *c, sf_buf *out)
+sf_status sf_emit_steps(sf_emitter *c)
 {
     sf_graph *g = c->g;
-    for (int oi = 0; oi < g->nsteps; oi++) {
+    sf_buf code;
+    sf_status st = SF_OK;
+    sf_buf_init(&code);
+    if (sf_vars_list(&c->v, "STEPS"))
+        return sf_oom();
+    for (int oi = 0; oi < g->nsteps && !st; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
         char name[128], x[96], y[96];
         sf_clean_text(n->name, name, sizeof name);
-        sf_emit_tensor(g, n->in[0], x, sizeof x);
-        sf_emit_tensor(g, n->out, y, sizeof y);
-        SET("STEP", "%d", oi);
+        sf_emit_tensor(c, n->in[0], x, sizeof x);
+        sf_emit_tensor(c, n->out, y, sizeof y);
         c->step = oi;
-        SET("NODE", "%s", name);
-        SET("OPW", "%s", n->op_written);
-        SET("X", "%s", x);
-        SET("Y", "%s", y);
-        if (c->fused && c->fused[oi]) {
-            SET("INTO", "%d", oi - 1);
-            TRY(sf_emit_expand(c, c->backend->model_template, "step_fused", out));
-            continue;
+        code.len = 0;
+        if (sf_vars_set(&c->v, "STEP", "%d", oi) || sf_vars_set(&c->v, "NODE", "%s", name) ||
+            sf_vars_set(&c->v, "OPW", "%s", n->op_written) || sf_vars_set(&c->v, "X", "%s", x) ||
+            sf_vars_set(&c->v, "Y", "%s", y)) {
+            st = sf_oom();
+        } else if (c->fused && c->fused[oi]) {
+            st = sf_vars_set(&c->v, "INTO", "%d", oi - 1) ? sf_oom()
+               : sf_emit_expand(c, c->backend->model_template, "step_fused", &code);
+        } else {
+            c->fam = sf_op_get(n->op)->family;
+            c->out = &code;
+            st = c->fam->step(c, n);
+            c->fam = NULL;
         }
-        c->fam = sf_op_get(n->op)->family;
-        c->out = out;
-        sf_status st = c->fam->step(c, n);
-        c->fam = NULL;
-        TRY(st);
+        while (!st && code.len && code.data[code.len - 1] == '\n') /* the template's line */
+            code.len--;
+        if (!st && (sf_vars_item(&c->v, "STEPS") ||
+                    sf_vars_item_set(&c->v, "STEPS", "NAME", "%s", name) ||
+                    sf_vars_item_set(&c->v, "STEPS", "KERNEL", "%s", c->backend->kernel_name(c, oi)) ||
+                    sf_vars_item_set(&c->v, "STEPS", "FLOPS", "%.1f", sf_step_flops(g, n)) ||
+                    sf_vars_item_set(&c->v, "STEPS", "CODE", "%.*s", (int)code.len,
+                                     code.data ? code.data : "")))
+            st = sf_oom();
     }
-    return SF_OK;
+    sf_buf_free(&code);
+    return st;
 }
 
 /* Copies a backend's runtime (every file embedded from runtime/<dir>/, or
@@ -336,6 +458,11 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
         st = sf_oom();
     const sf_backend *bk[SF_MAX_BACKENDS];
     int nb = sf_backends_of(g, bk);
+    c->backends = bk;
+    if (!st && sf_vars_set(&c->v, "PEAK", "%zu", g->arena_live_peak))
+        st = sf_oom();
+    if (!st)
+        st = name_buffers(c);
     for (int b = nb - 1; b >= 0 && !st; b--) { /* the CPU backend last: its Makefile
                                                   and report cover the others */
         c->backend = bk[b];
@@ -343,6 +470,12 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
         st = bk[b]->emit(c);
     }
     sf_vars_clear(&c->v);
+    for (int k = 0; c->tvar && k < g->ntensors; k++)
+        sf_free(c->tvar[k]);
+    for (int k = 0; c->svar && k < g->nnodes; k++)
+        sf_free(c->svar[k]);
+    sf_free(c->tvar);
+    sf_free(c->svar);
     sf_free(c);
     return st;
 }

@@ -37,6 +37,8 @@ typedef struct sf_step_ctx {
     int step;                       /* the step being written */
     const sf_op_family *fam;        /* its op family: the sections it may expand */
     sf_buf *out;                    /* where the step goes */
+    char **tvar, **svar;            /* C names of arena tensors [ntensors], scratch [nnodes] */
+    const struct sf_backend *const *backends; /* all of them; [0] is the CPU one */
     int ntpl;
     struct { const char *path; sf_tpl t; } tpl[SF_MAX_TEMPLATES];
 } sf_emitter;
@@ -58,13 +60,17 @@ sf_status sf_emit_io(sf_emitter *e, const char *tpl, const char *section, const 
 /* A prototype: section `begin` (if any), "proto_param" per input and output, `end`. */
 sf_status sf_emit_prototype(sf_emitter *e, const char *tpl, const char *begin, const char *end,
                             sf_buf *out);
-/* Every step in order, each with its family's step into the backend's model template. */
-sf_status sf_emit_steps(sf_emitter *e, sf_buf *out);
+/* List STEPS: per step in order its NAME, KERNEL, FLOPS and CODE (the op
+ * family's step in the backend's model template, without the last newline). */
+sf_status sf_emit_steps(sf_emitter *e);
 /* Copies runtime/<dir>/ (every embedded file) into the output folder. */
 sf_status sf_emit_runtime(sf_emitter *e, const char *dir);
 
-/* The C expression of a tensor in a run function. */
-void sf_emit_tensor(const sf_graph *g, int id, char *buf, size_t n);
+/* The C expression of a tensor in a run function: in[i], out[i], or the
+ * name of its arena buffer (list BUFFERS). */
+void sf_emit_tensor(const sf_emitter *e, int id, char *buf, size_t n);
+/* The name of a step's scratch buffer, NULL when it has none. */
+const char *sf_emit_scratch(const sf_emitter *e, const sf_node *n);
 /* Text safe inside a C comment or string literal. */
 void sf_clean_text(const char *s, char *out, size_t n);
 /* FLOPs of one batch item of a step. */

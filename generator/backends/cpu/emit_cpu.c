@@ -265,87 +265,15 @@ static sf_status emit_header(sf_emitter *c)
  * one parameter per graph input and output, `body` checks and opens the
  * input array, then the input and output pointers, and `call` passes them on
  * to <model>_run_arrays. */
-static sf_status entry_point(sf_emitter *c, const char *head, const char *body, const char *call,
-                             sf_buf *out)
-{
-    TRY(sf_emit_expand(c, T_MODEL_C, head, out));
-    TRY(sf_emit_io(c, T_MODEL_C, "run_param", "PARAM", "const float *in_", "float *out_",
-                  out));
-    TRY(sf_emit_expand(c, T_MODEL_C, body, out));
-    TRY(sf_emit_io(c, T_MODEL_C, "in_ptr", "PTR", "in_", NULL, out));
-    TRY(sf_emit_expand(c, T_MODEL_C, "out_begin", out));
-    TRY(sf_emit_io(c, T_MODEL_C, "out_ptr", "PTR", NULL, "out_", out));
-    return sf_emit_expand(c, T_MODEL_C, call, out);
-}
-
+/* <model>.c: the run functions (cpu/model.c.in, section "file"). */
 static sf_status emit_model_c(sf_emitter *c)
 {
-    sf_graph *g = c->g;
     sf_buf *out;
     char name[160];
-    snprintf(name, sizeof name, "%s.c", g->name);
+    snprintf(name, sizeof name, "%s.c", c->g->name);
+    TRY(sf_emit_steps(c));
     TRY(sf_emit_file(c, name, T_MODEL_C, "c", &out));
-    TRY(sf_emit_expand(c, T_MODEL_C, "head", out));
-    for (int i = 0; i < g->ntensors; i++) {
-        const sf_tensor *t = &g->tensors[i];
-        if (!sf_cpu_in_arena(t) || t->dropped)
-            continue;
-        char what[200], dims[160];
-        sf_clean_text(t->name, what, 100);
-        sf_dims_list(t, NULL, dims, sizeof dims);
-        snprintf(what + strlen(what), sizeof what - strlen(what), " [%s]", dims);
-        SET("OFF", "%zu", t->arena_offset);
-        SET("END", "%zu", t->arena_offset + (size_t)(t->dims[0] * sf_tensor_inner(t)) * 4);
-        SET("WHAT", "%s", what);
-        TRY(sf_emit_expand(c, T_MODEL_C, "arena_entry", out));
-    }
-    for (int oi = 0; oi < g->nsteps; oi++) {
-        const sf_node *n = &g->nodes[g->order[oi]];
-        if (!n->temp_bytes)
-            continue;
-        char what[200];
-        sf_clean_text(n->name, what, 100);
-        snprintf(what + strlen(what), sizeof what - strlen(what), " scratch (%s)",
-                 sf_cpu_conv_chw(n) ? "one image's im2col rows"
-                 : n->op == SF_OP_CONV2D ? "im2col rows, token-major result, tiles"
-                                         : "repacked activation tiles");
-        SET("OFF", "%zu", n->temp_offset);
-        SET("END", "%zu", n->temp_offset + n->temp_bytes);
-        SET("WHAT", "%s", what);
-        TRY(sf_emit_expand(c, T_MODEL_C, "arena_entry", out));
-    }
-    SET("PEAK", "%zu", g->arena_live_peak);
-    TRY(sf_emit_expand(c, T_MODEL_C, "arena_end", out));
-
-    TRY(sf_emit_expand(c, T_MODEL_C, "names_begin", out));
-    for (int oi = 0; oi < g->nsteps; oi++) {
-        char nm[128];
-        sf_clean_text(g->nodes[g->order[oi]].name, nm, sizeof nm);
-        SET("NAME", "%s", nm);
-        TRY(sf_emit_expand(c, T_MODEL_C, "name_entry", out));
-    }
-    TRY(sf_emit_expand(c, T_MODEL_C, "kernels_begin", out));
-    for (int oi = 0; oi < g->nsteps; oi++) {
-        const sf_node *n = &g->nodes[g->order[oi]];
-        SET("KERNEL", "%s", n->lin ? n->lin->plan.variant->name : sf_op_name(n->op));
-        TRY(sf_emit_expand(c, T_MODEL_C, "kernel_entry", out));
-    }
-    TRY(sf_emit_expand(c, T_MODEL_C, "flops_begin", out));
-    for (int oi = 0; oi < g->nsteps; oi++) {
-        SET("FLOPS", "%.1f", sf_step_flops(g, &g->nodes[g->order[oi]]));
-        TRY(sf_emit_expand(c, T_MODEL_C, "flops_entry", out));
-    }
-    TRY(sf_emit_expand(c, T_MODEL_C, "run_begin", out));
-    TRY(sf_emit_expand(c, T_MODEL_C, g->cache_tokens ? "run_cache_check" : "run_nocache", out));
-    TRY(sf_emit_expand(c, T_MODEL_C, "run_arena", out));
-    TRY(sf_emit_steps(c, out));
-    TRY(entry_point(c, "run_end", "run_body", "run_call", out));
-    if (g->cache_tokens)
-        TRY(entry_point(c, "cached_begin", "cached_body", "cached_call", out));
-    TRY(sf_emit_expand(c, T_MODEL_C, "strerror", out));
-    if (g->cache_tokens)
-        TRY(sf_emit_expand(c, T_MODEL_C, "strerror_cache", out));
-    return sf_emit_expand(c, T_MODEL_C, "strerror_end", out);
+    return sf_emit_expand(c, T_MODEL_C, "file", out);
 }
 
 static sf_status emit_main(sf_emitter *c)
@@ -415,17 +343,18 @@ static sf_status linear_step(sf_emitter *c, const sf_node *n)
     sf_buf *out = c->out;
     const sf_tensor *x = &g->tensors[n->in[0]], *to = &g->tensors[n->out];
     const char *tpl = T_MODEL_C;
+    const char *scratch = sf_emit_scratch(c, n);
     if (n->op == SF_OP_LINEAR) {
         TRY(sf_cpu_layer_vars(c, n));
         SET("KERNEL", "%s", n->lin->plan.variant->name);
-        SET("SCRATCH", "%zu", n->temp_offset);
+        SET("SCRATCH", "%s", scratch ? scratch : "NULL");
         SET("TOKENS", "%lld", (long long)n->lin->tokens_per_item);
         return sf_emit_expand(c, tpl, "step_linear", out);
     }
     TRY(sf_step_conv_shape(c, n));
     TRY(sf_cpu_layer_vars(c, n));
     SET("KERNEL", "%s", n->lin->plan.variant->name);
-    SET("COLS", "%zu", n->temp_offset);
+    SET("COLS", "%s", scratch ? scratch : "NULL");
     if (sf_cpu_conv_chw(n)) {
         SET("XB", "%lld", (long long)sf_tensor_inner(x));
         SET("YB", "%lld", (long long)sf_tensor_inner(to));
@@ -433,9 +362,9 @@ static sf_status linear_step(sf_emitter *c, const sf_node *n)
         return sf_emit_expand(c, tpl, sf_cpu_conv_no_cols(n) ? "step_conv_1x1" : "step_conv_chw",
                               out);
     }
-    SET("TOK", "%zu", n->temp_offset + sf_cpu_conv_cols_bytes(g, n));
-    SET("SCRATCH", "%zu",
-        n->temp_offset + sf_cpu_conv_cols_bytes(g, n) + sf_cpu_conv_tok_bytes(g, n));
+    SET("TOK", "(%s + %zu)", scratch, sf_cpu_conv_cols_bytes(g, n));
+    SET("SCRATCH", "(%s + %zu)", scratch,
+        sf_cpu_conv_cols_bytes(g, n) + sf_cpu_conv_tok_bytes(g, n));
     SET("TOKENS", "%lld", (long long)n->lin->tokens_per_item);
     return sf_emit_expand(c, tpl, "step_conv", out);
 }
@@ -444,6 +373,19 @@ static sf_status linear_step(sf_emitter *c, const sf_node *n)
 static void const_expr(const sf_emitter *c, size_t off, char *buf, size_t n)
 {
     snprintf(buf, n, "(const float *)(const void *)(%s_blob + %zu)", c->g->name, off);
+}
+
+static const char *kernel_name(const sf_emitter *c, int oi)
+{
+    const sf_node *n = &c->g->nodes[c->g->order[oi]];
+    return n->lin ? n->lin->plan.variant->name : sf_op_name(n->op);
+}
+
+static const char *scratch_what(const sf_node *n)
+{
+    return sf_cpu_conv_chw(n)         ? "one image's im2col rows"
+           : n->op == SF_OP_CONV2D   ? "im2col rows, token-major result, tiles"
+                                      : "repacked activation tiles";
 }
 
 static sf_status emit(sf_emitter *c)
@@ -467,5 +409,7 @@ const sf_backend sf_backend_cpu = {
     .pack = sf_pack_cpu,
     .emit = emit,
     .linear_step = linear_step,
+    .kernel_name = kernel_name,
+    .scratch_what = scratch_what,
     .const_expr = const_expr,
 };

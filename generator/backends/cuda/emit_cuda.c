@@ -68,9 +68,9 @@ static sf_status linear_step(sf_emitter *c, const sf_node *n)
             SET("FUSED", " + %s in the epilogue (step %d)", m->op_written, oi + 1);
         }
         TRY(sf_emit_expand(c, T_MODEL_CU, "step_linear_begin", out));
-        sf_emit_tensor(g, n->in[0], y, sizeof y);
+        sf_emit_tensor(c, n->in[0], y, sizeof y);
         SET("XIN", "%s", y);
-        sf_emit_tensor(g, m ? m->out : n->out, y, sizeof y);
+        sf_emit_tensor(c, m ? m->out : n->out, y, sizeof y);
         SET("YOUT", "%s", y);
         TRY(gpu_linear(c, n, out));
         return sf_emit_expand(c, T_MODEL_CU, "step_linear_end", out);
@@ -121,8 +121,17 @@ static sf_status emit(sf_emitter *c)
     if (!g->cuda)
         return sf_error(SF_EINTERNAL, NULL, "the CUDA plan did not run");
     c->fused = g->cuda->fused;
-    sf_status st = sf_emit_steps(c, &steps);
+    sf_status st = sf_emit_steps(c);
     c->fused = NULL;
+    for (int i = 0; !st && i < c->v.nlists; i++) /* the steps' code, one after another */
+        if (!strcmp(c->v.lists[i].name, "STEPS"))
+            for (int j = 0; j < c->v.lists[i].n && !st; j++)
+                for (int k = 0; k < c->v.lists[i].items[j].n; k++)
+                    if (!strcmp(c->v.lists[i].items[j].kv[k].key, "CODE") &&
+                        (sf_buf_append(&steps, c->v.lists[i].items[j].kv[k].val,
+                                       strlen(c->v.lists[i].items[j].kv[k].val)) ||
+                         sf_buf_append(&steps, "\n", 1)))
+                        st = sf_oom();
     if (!st && (sf_vars_set(&c->v, "CUDA_SCRATCH", "%zu", g->cuda->scratch) ||
                 sf_vars_set(&c->v, "GPU_DTYPE", "%s", sf_gpu_dtype_name(g->gpu_dtype)) ||
                 sf_vars_set(&c->v, "CUDA_CACHE_BYTES", "%zu", g->cache_floats * sizeof(float))))
@@ -178,6 +187,15 @@ static sf_status emit(sf_emitter *c)
 }
 
 /* A weight in the device copy of the blob. */
+static const char *kernel_name(const sf_emitter *c, int oi)
+{
+    static _Thread_local char name[96];
+    const sf_node *n = &c->g->nodes[c->g->order[oi]];
+    snprintf(name, sizeof name, "%s%s", n->lin ? n->lin->gplan.name : sf_op_name(n->op),
+             c->g->cuda->fused[oi] ? " (fused)" : "");
+    return name;
+}
+
 static void const_expr(const sf_emitter *c, size_t off, char *buf, size_t n)
 {
     (void)c;
@@ -191,5 +209,6 @@ const sf_backend sf_backend_cuda = {
     .pack = sf_pack_cuda,
     .emit = emit,
     .linear_step = linear_step,
+    .kernel_name = kernel_name,
     .const_expr = const_expr,
 };

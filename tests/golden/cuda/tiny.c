@@ -40,7 +40,7 @@ static int tiny_blob_ok(void)
 {
     sf_blob_header h;
     memcpy(&h, tiny_blob, sizeof h);
-    return memcmp(h.magic, "SFWB", 4) == 0 && h.version == 1u &&
+    return memcmp(h.magic, SF_BLOB_MAGIC, 4) == 0 && h.version == 1u &&
            h.size == 3392ull && h.mask_hash == 0xac407cf5840e0e8full;
 }
 
@@ -50,6 +50,15 @@ static double tiny_now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
+
+/* Step i: its code, and its time added to step_ms[i] when profiling. */
+#define STEP(i, ...) \
+    do { \
+        double t0_ = step_ms ? tiny_now_ms() : 0.0; \
+        __VA_ARGS__; \
+        if (step_ms) \
+            step_ms[i] += tiny_now_ms() - t0_; \
+    } while (0)
 
 int tiny_run_arrays(const float *const *in, float *const *out, int batch,
     void *arena, double *step_ms, float *cache, int cache_len)
@@ -70,31 +79,21 @@ int tiny_run_arrays(const float *const *in, float *const *out, int batch,
         return TINY_EWEIGHTS;
     (void)cache;
     (void)cache_len;
-    unsigned char *A = arena ? (unsigned char *)arena : tiny_static_arena;
-    double t = 0.0;
+    unsigned char *const A = arena ? (unsigned char *)arena : tiny_static_arena;
     (void)A;
+    float *const t_t1 = (float *)(void *)(A + 512); /* t1 [4, 6] */
+    float *const t_act = (float *)(void *)(A + 384); /* act [4, 6] */
+    unsigned char *const s_fc1 = (unsigned char *)(void *)(A + 0); /* fc1 scratch (repacked activation tiles) */
+    unsigned char *const s_fc2 = (unsigned char *)(void *)(A + 0); /* fc2 scratch (repacked activation tiles) */
 
     /* 0: fc1, linear 8 -> 6 [f32_linear_dense_r16t1] */
-    if (step_ms)
-        t = tiny_now_ms();
-    tiny_l0_fc1(in[0], (float *)(void *)(A + 512), (sf_vf *)(void *)(A + 0), batch * 1);
-    if (step_ms)
-        step_ms[0] += tiny_now_ms() - t;
+    STEP(0, tiny_l0_fc1(in[0], t_t1, (sf_vf *)(void *)s_fc1, batch * 1));
 
     /* 1: act, relu */
-    if (step_ms)
-        t = tiny_now_ms();
-    sf_unary(SF_UNARY_RELU, (float *)(void *)(A + 512), (float *)(void *)(A + 384), (size_t)batch * 6);
-    if (step_ms)
-        step_ms[1] += tiny_now_ms() - t;
+    STEP(1, sf_unary(SF_UNARY_RELU, t_t1, t_act, (size_t)batch * 6));
 
     /* 2: fc2, linear 6 -> 3 [f32_linear_dense_r16t1] */
-    if (step_ms)
-        t = tiny_now_ms();
-    tiny_l1_fc2((float *)(void *)(A + 384), out[0], (sf_vf *)(void *)(A + 0), batch * 1);
-    if (step_ms)
-        step_ms[2] += tiny_now_ms() - t;
-    (void)t;
+    STEP(2, tiny_l1_fc2(t_act, out[0], (sf_vf *)(void *)s_fc2, batch * 1));
     return TINY_OK;
 }
 

@@ -58,6 +58,10 @@ static int tiny_cuda_steps(tiny_cuda *ctx, const float *const *in, float *const 
     [[maybe_unused]] unsigned char *A = ctx->arena;
     [[maybe_unused]] unsigned char *S = ctx->scratch;
     [[maybe_unused]] const unsigned char *W = ctx->w;
+    [[maybe_unused]] float *const t_t1 = (float *)(void *)(A + 512);
+    [[maybe_unused]] float *const t_act = (float *)(void *)(A + 384);
+    [[maybe_unused]] unsigned char *const s_fc1 = (unsigned char *)(void *)(A + 0);
+    [[maybe_unused]] unsigned char *const s_fc2 = (unsigned char *)(void *)(A + 0);
     double t = 0.0;
     (void)cached;
     (void)cache_len;
@@ -66,7 +70,7 @@ static int tiny_cuda_steps(tiny_cuda *ctx, const float *const *in, float *const 
     STEP_BEGIN();
     SFC_STEP(sfc_to_half(in[0], S + 0, batch * 1, 8, 32, 0, st));
     SFC_STEP((sfc_linear_sp24<6, 32, __nv_bfloat16>(W + 1536, W + 2048,
-              (const float *)(const void *)(W + 2304), S + 0, (float *)(void *)(A + 384), batch * 1, st, SF_UNARY_RELU)));
+              (const float *)(const void *)(W + 2304), S + 0, t_act, batch * 1, st, SF_UNARY_RELU)));
     STEP_END(0);
 
     /* 1: act, relu: applied in the epilogue of step 0 */
@@ -74,7 +78,7 @@ static int tiny_cuda_steps(tiny_cuda *ctx, const float *const *in, float *const 
     /* 2: fc2, linear 6 -> 3 [bf16_linear_ell_cc] */
     STEP_BEGIN();
     SFC_STEP((sfc_linear_ell<3, 6, 6, __nv_bfloat16, uint8_t, 6, 8>(W + 2560, W + 3072,
-              (const float *)(const void *)(W + 3328), (float *)(void *)(A + 384), out[0], batch * 1, st, SFC_NO_ACT)));
+              (const float *)(const void *)(W + 3328), t_act, out[0], batch * 1, st, SFC_NO_ACT)));
     STEP_END(2);
     (void)t;
     return 0;
