@@ -131,6 +131,18 @@ void sf_report_text(const sf_graph *g, FILE *f)
     }
     fprintf(f, "\ntotal: %.4g FLOP per token planned vs %.4g dense (%.2fx fewer)\n", total_plan,
             total_dense, total_plan > 0 ? total_dense / total_plan : 0.0);
+    if (g->arena_bytes)
+        fprintf(f, "arena: %zu bytes at batch %lld (the most live at one step: %zu)\n",
+                g->arena_bytes, (long long)g->tensors[g->inputs[0]].dims[0], g->arena_live_peak);
+    if (g->cuda) {
+        fprintf(f, "cuda: device scratch %zu bytes; %d activation step%s fused", g->cuda->scratch,
+                g->cuda->nfused, g->cuda->nfused == 1 ? "" : "s");
+        for (int oi = 0, k = 0; oi < g->nsteps; oi++)
+            if (g->cuda->fused[oi])
+                fprintf(f, "%s%s into %s", k++ ? ", " : ": ", g->nodes[g->order[oi]].name,
+                        g->nodes[g->order[oi - 1]].name);
+        fprintf(f, "\n");
+    }
     for (int i = 0; i < g->ntensors; i++) {
         const sf_tensor *t = &g->tensors[i];
         int64_t C = sf_tensor_channels(t);
@@ -159,9 +171,17 @@ sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
         ok = cJSON_AddStringToObject(root, "mask_hash", h) != NULL;
         ok = ok && add_num(root, "blob_bytes", (double)blob->data.len);
     }
-    if (ok && g->arena_bytes) { /* planned by emit */
+    if (ok && g->arena_bytes) { /* planned with the CPU kernels */
         ok = add_num(root, "arena_bytes", (double)g->arena_bytes) &&
              add_num(root, "arena_live_peak", (double)g->arena_live_peak);
+    }
+    if (ok && g->cuda) { /* the CUDA plan's side table */
+        cJSON *fused = cJSON_AddArrayToObject(root, "cuda_fused_steps");
+        ok = fused != NULL;
+        for (int oi = 0; ok && oi < g->nsteps; oi++)
+            if (g->cuda->fused[oi])
+                ok = cJSON_AddItemToArray(fused, cJSON_CreateNumber(oi));
+        ok = ok && add_num(root, "cuda_scratch_bytes", (double)g->cuda->scratch);
     }
     cJSON *layers = ok ? cJSON_AddArrayToObject(root, "layers") : NULL;
     ok = ok && layers;
