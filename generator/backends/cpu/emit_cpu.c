@@ -276,29 +276,14 @@ static sf_status emit_model_c(sf_emitter *c)
     return sf_emit_expand(c, T_MODEL_C, "file", out);
 }
 
+/* <model>_main.c: the model's description for the runtime's program. */
 static sf_status emit_main(sf_emitter *c)
 {
-    sf_graph *g = c->g;
     sf_buf *out;
     char name[160];
-    snprintf(name, sizeof name, "%s_main.c", g->name);
+    snprintf(name, sizeof name, "%s_main.c", c->g->name);
     TRY(sf_emit_file(c, name, T_MAIN_C, "c", &out));
-    TRY(sf_emit_expand(c, T_MAIN_C, "head", out));
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass)
-            TRY(sf_emit_expand(c, T_MAIN_C, "outputs_begin", out));
-        int cnt = pass ? g->noutputs : g->ninputs;
-        for (int i = 0; i < cnt; i++) {
-            const sf_tensor *t = &g->tensors[pass ? g->outputs[i] : g->inputs[i]];
-            char dims[256];
-            sf_dims_list(t, NULL, dims, sizeof dims);
-            SET("NAME", "%s", t->name);
-            SET("RANK", "%d", t->rank);
-            SET("DIMS", "%s", dims);
-            TRY(sf_emit_expand(c, T_MAIN_C, "io_entry", out));
-        }
-    }
-    return sf_emit_expand(c, T_MAIN_C, "main", out);
+    return sf_emit_expand(c, T_MAIN_C, "file", out);
 }
 
 static sf_status emit_build(sf_emitter *c)
