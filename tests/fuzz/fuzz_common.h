@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backends/cpu/emit.h"
+#include "emit/emitter.h"
 #include "ir/graph.h"
 #include "backends/cpu/pack.h"
 #include "backends/cpu/plan.h"
