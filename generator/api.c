@@ -12,7 +12,7 @@
 struct sf_session {
     sf_ctx ctx;
     sf_gen_opts opts;
-    char *strings[16];          /* option values copied from the caller */
+    char *strings[16]; /* option values copied from the caller */
     int nstrings;
 };
 
@@ -47,9 +47,15 @@ void sf_session_set_alloc_hook(sf_session *s, sf_alloc_hook hook, void *ctx)
     s->ctx.hook_ctx = ctx;
 }
 
-int sf_session_errors(const sf_session *s) { return s->ctx.errors; }
+int sf_session_errors(const sf_session *s)
+{
+    return s->ctx.errors;
+}
 
-const char *sf_session_last_error(const sf_session *s) { return s->ctx.last; }
+const char *sf_session_last_error(const sf_session *s)
+{
+    return s->ctx.last;
+}
 
 sf_status sf_session_option(sf_session *s, const char *name, const char *value)
 {
@@ -58,8 +64,10 @@ sf_status sf_session_option(sf_session *s, const char *name, const char *value)
     char *copy = NULL;
     if (!name || !strcmp(name, "-o") || !strcmp(name, "--output") || !strcmp(name, "--report") ||
         !strcmp(name, "--json"))
-        st = sf_error(SF_EUSAGE, NULL, "option '%s': give the model, the folder and the "
-                      "report form to the call", name ? name : "(null)");
+        st = sf_error(SF_EUSAGE, NULL,
+                      "option '%s': give the model, the folder and the "
+                      "report form to the call",
+                      name ? name : "(null)");
     else if (!strcmp(name, "--verbose"))
         s->opts.quiet = 0;
     else if (value && s->nstrings == (int)(sizeof s->strings / sizeof s->strings[0]))
@@ -111,7 +119,10 @@ sf_status sf_session_inspect(sf_session *s, const char *model, int json, char **
     return st;
 }
 
-void sf_text_free(char *text) { free(text); }
+void sf_text_free(char *text)
+{
+    free(text);
+}
 
 sf_status sf_session_generate(sf_session *s, const char *model, const char *outdir)
 {

@@ -57,8 +57,7 @@ sf_status sf_gen_option(sf_gen_opts *c, const char *a, const char *val, int *too
         if (!strcmp(t, "cuda") || !strcmp(t, "cpu,cuda") || !strcmp(t, "cuda,cpu"))
             c->plan.target_cuda = 1;
         else if (strcmp(t, "cpu") != 0)
-            return sf_error(SF_EUSAGE, NULL, "--target %s: expected cpu, cuda or cpu,cuda",
-                            t);
+            return sf_error(SF_EUSAGE, NULL, "--target %s: expected cpu, cuda or cpu,cuda", t);
     } else if (!strcmp(a, "--gpu-dtype")) {
         const char *t = has ? (*took = 1, val) : "";
         if (!strcmp(t, "bf16"))
@@ -102,7 +101,8 @@ sf_status sf_gen_option(sf_gen_opts *c, const char *a, const char *val, int *too
         else if ((c->plan.forced_variant = sf_variant_find(k)) != NULL)
             c->plan.forced_kernel = c->plan.forced_variant->family;
         else
-            return sf_error(SF_EUSAGE, NULL, "--kernel needs dense, nm_unrolled, "
+            return sf_error(SF_EUSAGE, NULL,
+                            "--kernel needs dense, nm_unrolled, "
                             "nm_compressed, nm24 or a variant of 'sfgen kernels'");
     } else if (!strcmp(a, "--dense")) {
         c->plan.force_dense = 1;
@@ -187,10 +187,10 @@ static sf_status plan_cuda(sf_graph *g, const sf_gen_opts *c)
 }
 
 static const pass k_passes[] = {
-    {"folding batch norms into convolutions", fold},         /* passes/fold.c */
-    {"sparsity census", census},                             /* passes/spa.c */
-    {"propagating zero and unused channels", propagate},     /* passes/spa.c */
-    {"planning CPU kernels and the arena", plan_cpu},        /* backends/cpu/plan.c */
+    {"folding batch norms into convolutions", fold},           /* passes/fold.c */
+    {"sparsity census", census},                               /* passes/spa.c */
+    {"propagating zero and unused channels", propagate},       /* passes/spa.c */
+    {"planning CPU kernels and the arena", plan_cpu},          /* backends/cpu/plan.c */
     {"planning CUDA kernels, fusions and scratch", plan_cuda}, /* backends/cuda/plan_cuda.c */
 };
 
@@ -248,8 +248,8 @@ sf_status sf_generate(const sf_gen_opts *c, FILE *inspect_out)
         size_t n = strlen(c->outdir);
         while (n > 1 && c->outdir[n - 1] == '/')
             n--;
-        printf("\nwrote %.*s/ (%d files): run 'make -C %.*s' to build\n", (int)n, c->outdir,
-               fs->n, (int)n, c->outdir);
+        printf("\nwrote %.*s/ (%d files): run 'make -C %.*s' to build\n", (int)n, c->outdir, fs->n,
+               (int)n, c->outdir);
     }
 done:
     if (fs) {
@@ -260,4 +260,3 @@ done:
     sf_graph_free(&g);
     return s;
 }
-

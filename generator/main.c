@@ -74,8 +74,9 @@ static int print_kernels(int json)
     for (int i = 0; i < n; i++) {
         if (json)
             printf("%s\n  {\"name\": \"%s\", \"family\": \"%s\", \"rows\": %d, "
-                   "\"token_vectors\": %d, \"about\": \"%s\"}", i ? "," : "", v[i].name,
-                   sf_kernel_name(v[i].family), v[i].row_block, v[i].tile_vecs, v[i].about);
+                   "\"token_vectors\": %d, \"about\": \"%s\"}",
+                   i ? "," : "", v[i].name, sf_kernel_name(v[i].family), v[i].row_block,
+                   v[i].tile_vecs, v[i].about);
         else
             printf("%-24s %-14s R=%-2d TB=%d  %s\n", v[i].name, sf_kernel_name(v[i].family),
                    v[i].row_block, v[i].tile_vecs, v[i].about);

@@ -27,9 +27,9 @@ extern "C" {
 /* Status codes; they double as sfgen's exit codes (docs/CLI.md). */
 typedef enum {
     SF_OK = 0,
-    SF_EINPUT = 1,    /* invalid model, weights or other user input */
-    SF_EUSAGE = 2,    /* a bad option */
-    SF_EINTERNAL = 3  /* a bug, out of memory, or an I/O failure */
+    SF_EINPUT = 1,   /* invalid model, weights or other user input */
+    SF_EUSAGE = 2,   /* a bad option */
+    SF_EINTERNAL = 3 /* a bug, out of memory, or an I/O failure */
 } sf_status;
 
 /* Receives each diagnostic as one line ("sfgen: error: FILE: node ...: msg"). */

@@ -10,18 +10,18 @@
 
 /* ---- the weights blob ---------------------------------------------------- */
 
-#define SF_BLOB_MAGIC "SFWB"
-#define SF_BLOB_VERSION 1
+#define SF_BLOB_MAGIC        "SFWB"
+#define SF_BLOB_VERSION      1
 #define SF_BLOB_HEADER_BYTES 64
 
 /* The blob's first SF_BLOB_HEADER_BYTES bytes. */
 typedef struct {
-    char magic[4];          /* SF_BLOB_MAGIC */
-    uint32_t version;       /* SF_BLOB_VERSION */
-    uint64_t size;          /* whole blob, bytes */
-    uint64_t mask_hash;     /* layout and sparsity masks; code must match */
-    uint64_t value_hash;    /* weight values */
-    char model[32];         /* model name, NUL-padded */
+    char magic[4];       /* SF_BLOB_MAGIC */
+    uint32_t version;    /* SF_BLOB_VERSION */
+    uint64_t size;       /* whole blob, bytes */
+    uint64_t mask_hash;  /* layout and sparsity masks; code must match */
+    uint64_t value_hash; /* weight values */
+    char model[32];      /* model name, NUL-padded */
 } sf_blob_header;
 
 /* ---- CPU kernels: tiles of tokens -------------------------------------- */

@@ -10,8 +10,8 @@
 #include "emit/emitter.h"
 
 typedef struct sf_backend {
-    const char *name;               /* as --target names it */
-    const char *model_template;     /* templates/ path where op steps are written */
+    const char *name;           /* as --target names it */
+    const char *model_template; /* templates/ path where op steps are written */
     /* Kernels and everything else it decides before any text is written. */
     sf_status (*plan)(sf_graph *g, const sf_plan_opts *o);
     /* Appends its weight sections to the blob and folds their layout into
@@ -29,8 +29,8 @@ typedef struct sf_backend {
     void (*const_expr)(const sf_emitter *e, size_t off, char *buf, size_t n);
 } sf_backend;
 
-extern const sf_backend sf_backend_cpu;   /* backends/cpu/emit_cpu.c: always on */
-extern const sf_backend sf_backend_cuda;  /* backends/cuda/emit_cuda.c: --target cuda */
+extern const sf_backend sf_backend_cpu;  /* backends/cpu/emit_cpu.c: always on */
+extern const sf_backend sf_backend_cuda; /* backends/cuda/emit_cuda.c: --target cuda */
 
 #define SF_MAX_BACKENDS 4
 /* The backends a graph is generated for (cpu first); returns how many. */

@@ -10,7 +10,10 @@
 static _Thread_local sf_ctx t_default;
 static _Thread_local sf_ctx *t_cur;
 
-static sf_ctx *cur(void) { return t_cur ? t_cur : &t_default; }
+static sf_ctx *cur(void)
+{
+    return t_cur ? t_cur : &t_default;
+}
 
 sf_ctx *sf_ctx_enter(sf_ctx *c)
 {
@@ -26,7 +29,10 @@ void sf_diag_set_sink(sf_diag_sink sink, void *ctx)
     cur()->errors = 0;
 }
 
-int sf_error_count(void) { return cur()->errors; }
+int sf_error_count(void)
+{
+    return cur()->errors;
+}
 
 static void diag_emit(const char *kind, const char *where, const char *fmt, va_list ap)
 {
@@ -88,7 +94,10 @@ void *sf_realloc(void *p, size_t size)
     return realloc(p, size ? size : 1);
 }
 
-void sf_free(void *p) { free(p); }
+void sf_free(void *p)
+{
+    free(p);
+}
 
 int sf_mul_size(size_t a, size_t b, size_t *out)
 {
@@ -117,7 +126,11 @@ struct sf_arena_block {
 
 #define ARENA_CHUNK ((size_t)1 << 20)
 
-void sf_arena_init(sf_arena *a) { a->head = NULL; a->used_total = 0; }
+void sf_arena_init(sf_arena *a)
+{
+    a->head = NULL;
+    a->used_total = 0;
+}
 
 void *sf_arena_alloc(sf_arena *a, size_t size)
 {
@@ -183,7 +196,10 @@ void sf_arena_free(sf_arena *a)
 
 /* ---- buffers --------------------------------------------------------------- */
 
-void sf_buf_init(sf_buf *b) { memset(b, 0, sizeof *b); }
+void sf_buf_init(sf_buf *b)
+{
+    memset(b, 0, sizeof *b);
+}
 
 void sf_buf_free(sf_buf *b)
 {

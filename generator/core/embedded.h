@@ -6,8 +6,8 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *path;               /* e.g. "templates/model.c.in" */
-    const unsigned char *data;      /* NUL-terminated */
+    const char *path;          /* e.g. "templates/model.c.in" */
+    const unsigned char *data; /* NUL-terminated */
     size_t len;
 } sf_embedded_file;
 

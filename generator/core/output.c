@@ -70,7 +70,7 @@ sf_status sf_output_write(const char *outdir_arg, const sf_files *fs)
     snprintf(tmp, sizeof tmp, "%s.sfgen-tmp-XXXXXX", outdir);
     if (!mkdtemp(tmp))
         return io_error(outdir, "cannot create a temporary folder beside it (does its parent "
-                        "folder exist?)");
+                                "folder exist?)");
     /* mkdtemp makes it private; the output folder gets the usual mode */
     mode_t mask = umask(0);
     umask(mask);

@@ -23,7 +23,7 @@ typedef struct {
     sf_alloc_hook hook;
     void *hook_ctx;
     int errors;
-    char last[1400];        /* the last error line */
+    char last[1400]; /* the last error line */
 } sf_ctx;
 /* Makes `c` this thread's context (NULL: the default one); returns the previous. */
 sf_ctx *sf_ctx_enter(sf_ctx *c);
@@ -42,26 +42,33 @@ int sf_error_count(void);
  * The one place sfgen obtains memory. Tests install a hook that fails the
  * k-th allocation to check every failure path. */
 void sf_set_alloc_hook(sf_alloc_hook hook, void *ctx);
-void *sf_malloc(size_t size);            /* NULL on failure (hooked) */
-void *sf_realloc(void *p, size_t size);  /* NULL on failure (hooked) */
+void *sf_malloc(size_t size);           /* NULL on failure (hooked) */
+void *sf_realloc(void *p, size_t size); /* NULL on failure (hooked) */
 void sf_free(void *p);
 
 /* Arena: owns a graph's memory; freed in one call. */
 typedef struct sf_arena_block sf_arena_block;
-typedef struct { sf_arena_block *head; size_t used_total; } sf_arena;
+typedef struct {
+    sf_arena_block *head;
+    size_t used_total;
+} sf_arena;
 void sf_arena_init(sf_arena *a);
-void *sf_arena_alloc(sf_arena *a, size_t size);   /* zeroed, 16-aligned */
+void *sf_arena_alloc(sf_arena *a, size_t size);           /* zeroed, 16-aligned */
 void *sf_arena_array(sf_arena *a, size_t n, size_t elem); /* overflow-checked */
 char *sf_arena_strdup(sf_arena *a, const char *s);
 void sf_arena_free(sf_arena *a);
 
 /* Growable byte buffer for emitted text and the weights blob. */
-typedef struct { char *data; size_t len, cap; int failed; } sf_buf;
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int failed;
+} sf_buf;
 void sf_buf_init(sf_buf *b);
 void sf_buf_free(sf_buf *b);
-int sf_buf_append(sf_buf *b, const void *p, size_t n);   /* 0 ok, -1 oom */
+int sf_buf_append(sf_buf *b, const void *p, size_t n); /* 0 ok, -1 oom */
 int sf_buf_printf(sf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int sf_buf_pad(sf_buf *b, size_t align);                   /* zero-pad */
+int sf_buf_pad(sf_buf *b, size_t align); /* zero-pad */
 
 /* Checked size arithmetic: return -1 on overflow. */
 int sf_mul_size(size_t a, size_t b, size_t *out);
@@ -73,11 +80,11 @@ uint64_t sf_hash_fnv1a(uint64_t h, const void *p, size_t n);
 #define SF_FNV_SEED 1469598103934665603ULL
 
 /* Returns a failed status to the caller (stages that chain calls). */
-#define TRY(x)                   \
-    do {                         \
-        sf_status s_ = (x);      \
-        if (s_)                  \
-            return s_;           \
+#define TRY(x)              \
+    do {                    \
+        sf_status s_ = (x); \
+        if (s_)             \
+            return s_;      \
     } while (0)
 
 #endif

@@ -74,7 +74,10 @@ typedef struct {
     sf_buf *out;
 } xctx;
 
-static sf_status oom(void) { return sf_error(SF_EINTERNAL, NULL, "out of memory"); }
+static sf_status oom(void)
+{
+    return sf_error(SF_EINTERNAL, NULL, "out of memory");
+}
 
 static sf_status fail(const xctx *x, const char *what, const char *s, size_t n)
 {
@@ -128,8 +131,7 @@ static sf_status subst(const xctx *x, const bind *b, const char *p, const char *
         }
         const char *k = d + 2, *ke = memchr(k, '}', (size_t)(end - k));
         if (!ke)
-            return sf_error(SF_EINTERNAL, x->t->name, "section '%s': unterminated ${",
-                            x->section);
+            return sf_error(SF_EINTERNAL, x->t->name, "section '%s': unterminated ${", x->section);
         const char *val = lookup(x, b, k, (size_t)(ke - k));
         if (!val)
             return sf_error(SF_EINTERNAL, x->t->name, "section '%s': no value for ${%.*s}",
@@ -146,9 +148,14 @@ enum { D_NONE, D_FOR, D_ENDFOR, D_IF, D_ELSE, D_ENDIF };
 /* The directive on line [p, e), and its argument [*a, *ae). */
 static int directive(const char *p, const char *e, const char **a, const char **ae)
 {
-    static const struct { const char *word; int d; } k[] = {
-        {"$for", D_FOR}, {"$endfor", D_ENDFOR}, {"$if", D_IF}, {"$else", D_ELSE},
-        {"$endif", D_ENDIF}};
+    static const struct {
+        const char *word;
+        int d;
+    } k[] = {{"$for", D_FOR},
+             {"$endfor", D_ENDFOR},
+             {"$if", D_IF},
+             {"$else", D_ELSE},
+             {"$endif", D_ENDIF}};
     while (p < e && (*p == ' ' || *p == '\t'))
         p++;
     while (e > p && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
@@ -175,9 +182,8 @@ static const char *next_line(const char *p, const char *end)
 
 /* From the line after a $for or $if at `body`: where its $else (if) starts
  * and ends, where its closing line starts, and the text after it. */
-static sf_status match(const xctx *x, int open, const char *body, const char *end,
-                       const char **els, const char **els_next, const char **close,
-                       const char **after)
+static sf_status match(const xctx *x, int open, const char *body, const char *end, const char **els,
+                       const char **els_next, const char **close, const char **after)
 {
     int depth = 0;
     *els = *els_next = NULL;
@@ -384,7 +390,6 @@ int sf_vars_item_set(sf_vars *v, const char *name, const char *key, const char *
     it->kv[it->n++].val = val;
     return 0;
 }
-
 
 int sf_vars_set(sf_vars *v, const char *key, const char *fmt, ...)
 {

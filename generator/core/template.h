@@ -22,23 +22,40 @@
 #include "core/sf.h"
 
 #define SF_TPL_MAX_SECTIONS 64
-#define SF_TPL_MAX_VARS 160
+#define SF_TPL_MAX_VARS     160
 
 typedef struct {
-    const char *name;          /* e.g. "linear_dense.c.in" */
+    const char *name; /* e.g. "linear_dense.c.in" */
     int nsections;
-    struct { char name[48]; const char *text; size_t len; } sec[SF_TPL_MAX_SECTIONS];
+    struct {
+        char name[48];
+        const char *text;
+        size_t len;
+    } sec[SF_TPL_MAX_SECTIONS];
 } sf_tpl;
 
 /* A list variable: items of key/value pairs (values of any length). */
-typedef struct { char *key, *val; } sf_kv;
-typedef struct { sf_kv *kv; int n, cap; } sf_titem;
-typedef struct { char name[32]; sf_titem *items; int n, cap; } sf_tlist;
+typedef struct {
+    char *key, *val;
+} sf_kv;
+typedef struct {
+    sf_kv *kv;
+    int n, cap;
+} sf_titem;
+typedef struct {
+    char name[32];
+    sf_titem *items;
+    int n, cap;
+} sf_tlist;
 
 typedef struct {
     int n;
-    struct { char key[32]; char val[256]; } v[SF_TPL_MAX_VARS];
-    sf_tlist *lists; int nlists, lists_cap; /* heap: sf_vars_clear frees them */
+    struct {
+        char key[32];
+        char val[256];
+    } v[SF_TPL_MAX_VARS];
+    sf_tlist *lists;
+    int nlists, lists_cap; /* heap: sf_vars_clear frees them */
 } sf_vars;
 
 /* Parses `text` (kept by reference: it must outlive the template). */

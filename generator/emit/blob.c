@@ -21,8 +21,8 @@ sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
         TRY(bk[i]->pack(g, blob));
     if (sf_buf_pad(b, 64))
         return sf_error(SF_EINTERNAL, NULL, "out of memory");
-    blob->value_hash = sf_hash_fnv1a(SF_FNV_SEED, b->data + SF_BLOB_HEADER_BYTES,
-                                     b->len - SF_BLOB_HEADER_BYTES);
+    blob->value_hash =
+        sf_hash_fnv1a(SF_FNV_SEED, b->data + SF_BLOB_HEADER_BYTES, b->len - SF_BLOB_HEADER_BYTES);
     sf_blob_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, SF_BLOB_MAGIC, 4);
@@ -35,4 +35,7 @@ sf_status sf_pack_graph(sf_graph *g, sf_blob *blob)
     return SF_OK;
 }
 
-void sf_blob_free(sf_blob *b) { sf_buf_free(&b->data); }
+void sf_blob_free(sf_blob *b)
+{
+    sf_buf_free(&b->data);
+}

@@ -8,8 +8,8 @@
 #include "sf_format.h"
 
 typedef struct {
-    sf_buf data;            /* the whole blob */
-    uint64_t mask_hash;     /* layout + masks: the code is valid for any blob with it */
+    sf_buf data;        /* the whole blob */
+    uint64_t mask_hash; /* layout + masks: the code is valid for any blob with it */
     uint64_t value_hash;
 } sf_blob;
 

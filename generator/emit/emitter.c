@@ -16,7 +16,10 @@
 
 /* ---- files ------------------------------------------------------------------ */
 
-void sf_files_init(sf_files *fs) { fs->n = 0; }
+void sf_files_init(sf_files *fs)
+{
+    fs->n = 0;
+}
 
 void sf_files_free(sf_files *fs)
 {
@@ -158,8 +161,7 @@ static sf_status name_buffers(sf_emitter *c)
         size_t end = t->arena_offset + (size_t)(t->dims[0] * sf_tensor_inner(t)) * 4;
         c->tvar[i] = all[nall] = var_name("t_", t->name, i, all, nall);
         nall++;
-        if (!c->tvar[i] ||
-            sf_vars_item(&c->v, "BUFFERS") ||
+        if (!c->tvar[i] || sf_vars_item(&c->v, "BUFFERS") ||
             sf_vars_item_set(&c->v, "BUFFERS", "VAR", "%s", c->tvar[i]) ||
             sf_vars_item_set(&c->v, "BUFFERS", "TYPE", "float") ||
             sf_vars_item_set(&c->v, "BUFFERS", "OFF", "%zu", t->arena_offset) ||
@@ -178,8 +180,7 @@ static sf_status name_buffers(sf_emitter *c)
                  c->backends[0]->scratch_what(n));
         c->svar[k] = all[nall] = var_name("s_", n->name, k, all, nall);
         nall++;
-        if (!c->svar[k] ||
-            sf_vars_item(&c->v, "BUFFERS") ||
+        if (!c->svar[k] || sf_vars_item(&c->v, "BUFFERS") ||
             sf_vars_item_set(&c->v, "BUFFERS", "VAR", "%s", c->svar[k]) ||
             sf_vars_item_set(&c->v, "BUFFERS", "TYPE", "unsigned char") ||
             sf_vars_item_set(&c->v, "BUFFERS", "OFF", "%zu", n->temp_offset) ||
@@ -285,12 +286,14 @@ sf_status sf_step_conv_shape(sf_emitter *c, const sf_node *n)
 {
     const sf_tensor *x = &c->g->tensors[n->in[0]], *y = &c->g->tensors[n->out];
     const sf_attrs *a = &n->at;
-    SET("CONV_SHAPE", "%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
-        "%lld, %lld, %lld", (long long)x->dims[1], (long long)x->dims[2], (long long)x->dims[3],
-        (long long)y->dims[1], (long long)y->dims[2], (long long)y->dims[3],
-        (long long)a->kernel[0], (long long)a->kernel[1], (long long)a->stride[0],
-        (long long)a->stride[1], (long long)a->dilation[0], (long long)a->dilation[1],
-        (long long)a->pad[0], (long long)a->pad[1], (long long)(a->groups ? a->groups : 1));
+    SET("CONV_SHAPE",
+        "%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
+        "%lld, %lld, %lld",
+        (long long)x->dims[1], (long long)x->dims[2], (long long)x->dims[3], (long long)y->dims[1],
+        (long long)y->dims[2], (long long)y->dims[3], (long long)a->kernel[0],
+        (long long)a->kernel[1], (long long)a->stride[0], (long long)a->stride[1],
+        (long long)a->dilation[0], (long long)a->dilation[1], (long long)a->pad[0],
+        (long long)a->pad[1], (long long)(a->groups ? a->groups : 1));
     SET("WINDOW", "%lldx%lld/%lld", (long long)a->kernel[0], (long long)a->kernel[1],
         (long long)a->stride[0]);
     return SF_OK;
@@ -318,12 +321,17 @@ sf_status sf_step_expand(sf_emitter *c, const char *section)
     for (const char *const *s = c->fam ? c->fam->sections : NULL; s && *s && !declared; s++)
         declared = strcmp(*s, section) == 0;
     if (!declared)
-        return sf_error(SF_EINTERNAL, NULL, "op family %s expands section '%s' it does not "
-                        "declare", c->fam ? c->fam->name : "?", section);
+        return sf_error(SF_EINTERNAL, NULL,
+                        "op family %s expands section '%s' it does not "
+                        "declare",
+                        c->fam ? c->fam->name : "?", section);
     return sf_emit_expand(c, c->backend->model_template, section, c->out);
 }
 
-const sf_graph *sf_step_graph(const sf_emitter *c) { return c->g; }
+const sf_graph *sf_step_graph(const sf_emitter *c)
+{
+    return c->g;
+}
 
 void sf_step_tensor(const sf_emitter *c, int id, char *buf, size_t n)
 {
@@ -339,7 +347,10 @@ void sf_step_const(const sf_emitter *c, const sf_const *k, char *buf, size_t n)
         c->backend->const_expr(c, k->off, buf, n);
 }
 
-sf_status sf_step_linear(sf_emitter *c, const sf_node *n) { return c->backend->linear_step(c, n); }
+sf_status sf_step_linear(sf_emitter *c, const sf_node *n)
+{
+    return c->backend->linear_step(c, n);
+}
 
 void sf_c_float(double v, char *buf, size_t n)
 {
@@ -374,8 +385,9 @@ sf_status sf_emit_steps(sf_emitter *c)
             sf_vars_set(&c->v, "Y", "%s", y)) {
             st = sf_oom();
         } else if (c->fused && c->fused[oi]) {
-            st = sf_vars_set(&c->v, "INTO", "%d", oi - 1) ? sf_oom()
-               : sf_emit_expand(c, c->backend->model_template, "step_fused", &code);
+            st = sf_vars_set(&c->v, "INTO", "%d", oi - 1)
+                     ? sf_oom()
+                     : sf_emit_expand(c, c->backend->model_template, "step_fused", &code);
         } else {
             c->fam = sf_op_get(n->op)->family;
             c->out = &code;
@@ -384,12 +396,12 @@ sf_status sf_emit_steps(sf_emitter *c)
         }
         while (!st && code.len && code.data[code.len - 1] == '\n') /* the template's line */
             code.len--;
-        if (!st && (sf_vars_item(&c->v, "STEPS") ||
-                    sf_vars_item_set(&c->v, "STEPS", "NAME", "%s", name) ||
-                    sf_vars_item_set(&c->v, "STEPS", "KERNEL", "%s", c->backend->kernel_name(c, oi)) ||
-                    sf_vars_item_set(&c->v, "STEPS", "FLOPS", "%.1f", sf_step_flops(g, n)) ||
-                    sf_vars_item_set(&c->v, "STEPS", "CODE", "%.*s", (int)code.len,
-                                     code.data ? code.data : "")))
+        if (!st &&
+            (sf_vars_item(&c->v, "STEPS") || sf_vars_item_set(&c->v, "STEPS", "NAME", "%s", name) ||
+             sf_vars_item_set(&c->v, "STEPS", "KERNEL", "%s", c->backend->kernel_name(c, oi)) ||
+             sf_vars_item_set(&c->v, "STEPS", "FLOPS", "%.1f", sf_step_flops(g, n)) ||
+             sf_vars_item_set(&c->v, "STEPS", "CODE", "%.*s", (int)code.len,
+                              code.data ? code.data : "")))
             st = sf_oom();
     }
     sf_buf_free(&code);
@@ -437,8 +449,7 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
     upper[i] = 0;
     sf_clean_text(g->model_base, src, sizeof src);
     sf_status st = SF_OK;
-    if (sf_vars_set(&c->v, "MODEL", "%s", g->name) ||
-        sf_vars_set(&c->v, "UPPER", "%s", upper) ||
+    if (sf_vars_set(&c->v, "MODEL", "%s", g->name) || sf_vars_set(&c->v, "UPPER", "%s", upper) ||
         sf_vars_set(&c->v, "VERSION", "%s", SF_VERSION) ||
         sf_vars_set(&c->v, "SOURCE", "%s", src) ||
         sf_vars_set(&c->v, "ARENA_BYTES", "%zu", g->arena_bytes) ||

@@ -13,7 +13,10 @@
 
 typedef struct {
     int n;
-    struct { char name[128]; sf_buf buf; } f[SF_MAX_FILES];
+    struct {
+        char name[128];
+        sf_buf buf;
+    } f[SF_MAX_FILES];
 } sf_files;
 
 void sf_files_init(sf_files *fs);
@@ -29,18 +32,21 @@ typedef struct sf_step_ctx {
     sf_graph *g;
     const sf_blob *blob;
     sf_files *fs;
-    sf_vars v;                      /* template variables: MODEL, UPPER, ... */
+    sf_vars v;                        /* template variables: MODEL, UPPER, ... */
     const struct sf_backend *backend; /* the backend writing now */
-    int default_threads;            /* the program's thread count (0: OpenMP's) */
-    const unsigned char *fused;     /* [nsteps] or NULL: steps the backend folded into
+    int default_threads;              /* the program's thread count (0: OpenMP's) */
+    const unsigned char *fused;       /* [nsteps] or NULL: steps the backend folded into
                                        the one before (section "step_fused") */
-    int step;                       /* the step being written */
-    const sf_op_family *fam;        /* its op family: the sections it may expand */
-    sf_buf *out;                    /* where the step goes */
-    char **tvar, **svar;            /* C names of arena tensors [ntensors], scratch [nnodes] */
+    int step;                         /* the step being written */
+    const sf_op_family *fam;          /* its op family: the sections it may expand */
+    sf_buf *out;                      /* where the step goes */
+    char **tvar, **svar;              /* C names of arena tensors [ntensors], scratch [nnodes] */
     const struct sf_backend *const *backends; /* all of them; [0] is the CPU one */
     int ntpl;
-    struct { const char *path; sf_tpl t; } tpl[SF_MAX_TEMPLATES];
+    struct {
+        const char *path;
+        sf_tpl t;
+    } tpl[SF_MAX_TEMPLATES];
 } sf_emitter;
 
 /* Writes every file of the model for each backend it is generated for
@@ -80,11 +86,11 @@ const char *sf_unary_runtime(const sf_node *n);
 sf_status sf_oom(void);
 
 /* Sets a variable of e->v or returns an internal error naming it. */
-#define SET(key, ...)                                                                   \
-    do {                                                                                \
-        if (sf_vars_set(&c->v, key, __VA_ARGS__))                                       \
-            return sf_error(SF_EINTERNAL, NULL,                                         \
-                            "template variable table full or value too long: " key);   \
+#define SET(key, ...)                                                                \
+    do {                                                                             \
+        if (sf_vars_set(&c->v, key, __VA_ARGS__))                                    \
+            return sf_error(SF_EINTERNAL, NULL,                                      \
+                            "template variable table full or value too long: " key); \
     } while (0)
 
 #endif

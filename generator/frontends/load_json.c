@@ -95,8 +95,7 @@ static sf_status get_string(const ctx *c, const cJSON *v, const char *where, con
         return sf_error(SF_EINPUT, where, "expected a non-empty string");
     for (const char *p = v->valuestring; *p; p++)
         if ((unsigned char)*p < 0x20)
-            return sf_error(SF_EINPUT, where, "control character (code %d) in the string",
-                            *p);
+            return sf_error(SF_EINPUT, where, "control character (code %d) in the string", *p);
     *out = sf_arena_strdup(c->a, v->valuestring);
     return *out ? SF_OK : oom();
 }
@@ -141,8 +140,8 @@ static sf_status get_dims(const cJSON *v, const char *where, int *rank, int64_t 
         if (!cJSON_IsNumber(it) || !(d >= 1)) /* also rejects NaN */
             return sf_error(SF_EINPUT, where, "dimension %d: expected a positive integer", i);
         if (d > (double)SF_MAX_DIM) /* before any conversion: huge doubles do not fit */
-            return sf_error(SF_EINPUT, where,
-                            "dimension %d: %.0f is too large (limit %lld)", i, d, SF_MAX_DIM);
+            return sf_error(SF_EINPUT, where, "dimension %d: %.0f is too large (limit %lld)", i, d,
+                            SF_MAX_DIM);
         if (d != (double)(int64_t)d)
             return sf_error(SF_EINPUT, where, "dimension %d: expected a positive integer", i);
         dims[i] = (int64_t)d;
@@ -207,12 +206,14 @@ static sf_status load_attr(const ctx *c, const cJSON *v, const char *where, sf_d
         at->n = 1;
         /* integral values within the dimension limit also read as one integer */
         at->kind = d == (double)(int64_t)d && d >= -(double)SF_MAX_DIM && d <= (double)SF_MAX_DIM
-                       ? SF_ATTR_INTS : SF_ATTR_NUMBER;
+                       ? SF_ATTR_INTS
+                       : SF_ATTR_NUMBER;
         at->ints[0] = at->kind == SF_ATTR_INTS ? (int64_t)d : 0;
         return SF_OK;
     }
     if (!cJSON_IsArray(v))
-        return sf_error(SF_EINPUT, where, "expected a number, an array of integers, a string "
+        return sf_error(SF_EINPUT, where,
+                        "expected a number, an array of integers, a string "
                         "or a boolean");
     int n = cJSON_GetArraySize(v);
     if (n < 1 || n > SF_MAX_RANK)
@@ -222,8 +223,10 @@ static sf_status load_attr(const ctx *c, const cJSON *v, const char *where, sf_d
         double d = it->valuedouble;
         if (!cJSON_IsNumber(it) || !(d >= -(double)SF_MAX_DIM && d <= (double)SF_MAX_DIM) ||
             d != (double)(int64_t)d)
-            return sf_error(SF_EINPUT, where, "element %d: expected an integer of magnitude "
-                            "at most %lld", i, SF_MAX_DIM);
+            return sf_error(SF_EINPUT, where,
+                            "element %d: expected an integer of magnitude "
+                            "at most %lld",
+                            i, SF_MAX_DIM);
         at->ints[i] = (int64_t)d;
     }
     at->kind = SF_ATTR_INTS;
@@ -233,8 +236,8 @@ static sf_status load_attr(const ctx *c, const cJSON *v, const char *where, sf_d
 
 static sf_status load_node(const ctx *c, const cJSON *v, int i, sf_desc_node *nd)
 {
-    static const char *const keys[] = {"op", "name", "inputs", "outputs", "weight", "bias",
-                                       "approximate", NULL};
+    static const char *const keys[] = {"op",     "name", "inputs",      "outputs",
+                                       "weight", "bias", "approximate", NULL};
     char w[700];
     nd->index = i;
     if (!cJSON_IsObject(v)) {
@@ -428,8 +431,8 @@ sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, siz
         st = sf_error(SF_EINPUT, c.base, "expected a JSON object at the top level");
         goto done;
     }
-    static const char *const keys[] = {"sparseflow", "name", "weights", "inputs", "outputs",
-                                       "nodes", NULL};
+    static const char *const keys[] = {"sparseflow", "name",  "weights", "inputs",
+                                       "outputs",    "nodes", NULL};
     if ((st = check_keys(&c, root, keys, NULL, "top level")))
         goto done;
 
@@ -455,7 +458,8 @@ sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, siz
     if (!sf_is_c_identifier(out->name)) {
         st = sf_error(SF_EINPUT, w,
                       "'%s' is not a C identifier (letters, digits, '_', at most 64, "
-                      "not starting with a digit)", out->name);
+                      "not starting with a digit)",
+                      out->name);
         goto done;
     }
 
@@ -491,8 +495,7 @@ sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, siz
     }
     out->ninputs = cJSON_GetArraySize(ins);
     if (out->ninputs > SF_MAX_IO) {
-        st = sf_error(SF_EINPUT, w, "%d inputs: at most %d are supported", out->ninputs,
-                      SF_MAX_IO);
+        st = sf_error(SF_EINPUT, w, "%d inputs: at most %d are supported", out->ninputs, SF_MAX_IO);
         goto done;
     }
     out->inputs = sf_arena_array(a, (size_t)out->ninputs, sizeof *out->inputs);
@@ -527,8 +530,8 @@ sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, siz
     }
     out->nnodes = cJSON_GetArraySize(nodes);
     if (out->nnodes > SF_MAX_NODES) {
-        st = sf_error(SF_EINPUT, w, "%d nodes: at most %d are supported", out->nnodes,
-                      SF_MAX_NODES);
+        st =
+            sf_error(SF_EINPUT, w, "%d nodes: at most %d are supported", out->nnodes, SF_MAX_NODES);
         goto done;
     }
     out->nodes = sf_arena_array(a, (size_t)out->nnodes, sizeof *out->nodes);

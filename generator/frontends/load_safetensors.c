@@ -11,15 +11,30 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAX_EXACT 9007199254740992.0   /* 2^53: largest exact JSON integer */
+#define MAX_EXACT 9007199254740992.0 /* 2^53: largest exact JSON integer */
 
-static sf_status oom(void) { return sf_error(SF_EINTERNAL, NULL, "out of memory"); }
+static sf_status oom(void)
+{
+    return sf_error(SF_EINTERNAL, NULL, "out of memory");
+}
 
 static int dtype_parse(const char *s, sf_dtype *dt, size_t *size)
 {
-    if (strcmp(s, "F32") == 0) { *dt = SF_DT_F32;  *size = 4; return 0; }
-    if (strcmp(s, "F16") == 0) { *dt = SF_DT_F16;  *size = 2; return 0; }
-    if (strcmp(s, "BF16") == 0) { *dt = SF_DT_BF16; *size = 2; return 0; }
+    if (strcmp(s, "F32") == 0) {
+        *dt = SF_DT_F32;
+        *size = 4;
+        return 0;
+    }
+    if (strcmp(s, "F16") == 0) {
+        *dt = SF_DT_F16;
+        *size = 2;
+        return 0;
+    }
+    if (strcmp(s, "BF16") == 0) {
+        *dt = SF_DT_BF16;
+        *size = 2;
+        return 0;
+    }
     return -1;
 }
 
@@ -35,7 +50,10 @@ static int get_u64(const cJSON *v, uint64_t *out)
     return 0;
 }
 
-typedef struct { uint64_t begin, end; int idx; } span;
+typedef struct {
+    uint64_t begin, end;
+    int idx;
+} span;
 
 static int span_cmp(const void *a, const void *b)
 {
@@ -82,8 +100,10 @@ static sf_status parse_entry(sf_arena *a, const char *base, const cJSON *e, size
     for (const cJSON *d = sh->child; d; d = d->next, i++) {
         uint64_t v;
         if (get_u64(d, &v))
-            return sf_error(SF_EINPUT, wf, "dimension %d: expected a non-negative integer "
-                            "below 2^53", i);
+            return sf_error(SF_EINPUT, wf,
+                            "dimension %d: expected a non-negative integer "
+                            "below 2^53",
+                            i);
         if (v > (uint64_t)SF_MAX_DIM)
             return sf_error(SF_EINPUT, wf, "dimension %d: %llu is too large (limit %lld)", i,
                             (unsigned long long)v, SF_MAX_DIM);
@@ -106,8 +126,10 @@ static sf_status parse_entry(sf_arena *a, const char *base, const cJSON *e, size
         return sf_error(SF_EINPUT, wf, "begin %llu is after end %llu", (unsigned long long)b,
                         (unsigned long long)en);
     if (en > data_size)
-        return sf_error(SF_EINPUT, wf, "end %llu is beyond the data section (%zu bytes): "
-                        "file truncated?", (unsigned long long)en, data_size);
+        return sf_error(SF_EINPUT, wf,
+                        "end %llu is beyond the data section (%zu bytes): "
+                        "file truncated?",
+                        (unsigned long long)en, data_size);
     if (en - b != bytes)
         return sf_error(SF_EINPUT, wf, "%llu bytes, but dtype %s and shape need %zu",
                         (unsigned long long)(en - b), dt->valuestring, bytes);
@@ -117,8 +139,8 @@ static sf_status parse_entry(sf_arena *a, const char *base, const cJSON *e, size
     return SF_OK;
 }
 
-sf_status sf_parse_safetensors(sf_arena *a, const char *path, const unsigned char *file, size_t size,
-                               sf_safetensors *out)
+sf_status sf_parse_safetensors(sf_arena *a, const char *path, const unsigned char *file,
+                               size_t size, sf_safetensors *out)
 {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     memset(out, 0, sizeof *out);
@@ -129,15 +151,18 @@ sf_status sf_parse_safetensors(sf_arena *a, const char *path, const unsigned cha
     sf_json_use_hooks();
 
     if (size < 8)
-        return sf_error(SF_EINPUT, base, "file is %zu bytes: too short for the 8-byte header "
-                        "length", size);
+        return sf_error(SF_EINPUT, base,
+                        "file is %zu bytes: too short for the 8-byte header "
+                        "length",
+                        size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = hlen << 8 | file[i];
     if (hlen > size - 8)
-        return sf_error(SF_EINPUT, base, "header length %llu is beyond the file size (%zu "
-                        "bytes): truncated or not a safetensors file", (unsigned long long)hlen,
-                        size);
+        return sf_error(SF_EINPUT, base,
+                        "header length %llu is beyond the file size (%zu "
+                        "bytes): truncated or not a safetensors file",
+                        (unsigned long long)hlen, size);
     if (hlen < 2)
         return sf_error(SF_EINPUT, base, "header length %llu: too short for a JSON header",
                         (unsigned long long)hlen);
@@ -257,10 +282,10 @@ float sf_f16_to_f32(uint16_t h)
     uint32_t sign = (uint32_t)(h >> 15) << 31;
     uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
     if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | man << 13;          /* inf, nan */
+        bits = sign | 0x7f800000u | man << 13; /* inf, nan */
     } else if (exp) {
-        bits = sign | (exp + 112) << 23 | man << 13;    /* normal */
-    } else if (man) {                                   /* subnormal: normalise */
+        bits = sign | (exp + 112) << 23 | man << 13; /* normal */
+    } else if (man) {                                /* subnormal: normalise */
         int e = -1;
         do {
             e++;

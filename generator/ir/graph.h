@@ -5,19 +5,19 @@
 
 #include "core/sf.h"
 
-#define SF_MAX_RANK 8
-#define SF_MAX_M 32                 /* largest M of an N:M pattern */
-#define SF_MAX_DIM 2147483647LL     /* generated code indexes with int */
-#define SF_MAX_ELEMS 2147483647LL   /* per tensor */
-#define SF_MAX_NODES 4000           /* nodes per model (one source file per layer) */
-#define SF_MAX_IO 64                /* graph inputs, graph outputs */
+#define SF_MAX_RANK  8
+#define SF_MAX_M     32           /* largest M of an N:M pattern */
+#define SF_MAX_DIM   2147483647LL /* generated code indexes with int */
+#define SF_MAX_ELEMS 2147483647LL /* per tensor */
+#define SF_MAX_NODES 4000         /* nodes per model (one source file per layer) */
+#define SF_MAX_IO    64           /* graph inputs, graph outputs */
 
 /* ---- load: model JSON as plain structs (load_json.c) --------------------- */
 
 typedef struct {
     const char *name;
     int rank;
-    int64_t dims[SF_MAX_RANK];      /* dims[0]: the maximum batch */
+    int64_t dims[SF_MAX_RANK]; /* dims[0]: the maximum batch */
 } sf_desc_input;
 
 /* A node attribute as written (load_json.c); verify.c checks it per op. */
@@ -25,32 +25,38 @@ typedef enum { SF_ATTR_INTS, SF_ATTR_NUMBER, SF_ATTR_STRING, SF_ATTR_BOOL } sf_a
 typedef struct {
     const char *key;
     sf_attr_kind kind;
-    int n, scalar;                  /* INTS: count; scalar: written as a plain number */
+    int n, scalar; /* INTS: count; scalar: written as a plain number */
     int64_t ints[SF_MAX_RANK];
-    double num;                     /* NUMBER (and INTS when scalar) */
-    const char *str;                /* STRING */
-    int flag;                       /* BOOL */
+    double num;      /* NUMBER (and INTS when scalar) */
+    const char *str; /* STRING */
+    int flag;        /* BOOL */
 } sf_desc_attr;
 
 typedef struct {
-    const char *op;                 /* as written */
-    const char *name;               /* "<op>_<index>" when the model gives none */
-    int index;                      /* position in "nodes" */
-    const char **inputs;  int ninputs;
-    const char **outputs; int noutputs;
-    const char *weight, *bias;      /* safetensors names or NULL */
-    const char *approximate;        /* gelu: "none" | "tanh" | NULL */
-    sf_desc_attr *attrs; int nattrs; /* every other key */
+    const char *op;   /* as written */
+    const char *name; /* "<op>_<index>" when the model gives none */
+    int index;        /* position in "nodes" */
+    const char **inputs;
+    int ninputs;
+    const char **outputs;
+    int noutputs;
+    const char *weight, *bias; /* safetensors names or NULL */
+    const char *approximate;   /* gelu: "none" | "tanh" | NULL */
+    sf_desc_attr *attrs;
+    int nattrs; /* every other key */
 } sf_desc_node;
 
 typedef struct {
-    const char *path;               /* model file as given */
-    const char *base;               /* its basename, for messages */
-    const char *name;               /* C identifier */
-    const char *weights_path;       /* resolved against the model's folder */
-    sf_desc_input *inputs; int ninputs;
-    const char **outputs;  int noutputs;
-    sf_desc_node *nodes;   int nnodes;
+    const char *path;         /* model file as given */
+    const char *base;         /* its basename, for messages */
+    const char *name;         /* C identifier */
+    const char *weights_path; /* resolved against the model's folder */
+    sf_desc_input *inputs;
+    int ninputs;
+    const char **outputs;
+    int noutputs;
+    sf_desc_node *nodes;
+    int nnodes;
 } sf_desc;
 
 void sf_json_use_hooks(void);
@@ -60,8 +66,8 @@ void sf_json_use_hooks(void);
 struct cJSON;
 struct cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos);
 sf_status sf_load_json(sf_arena *a, const char *path, sf_desc *out);
-sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text,
-                            size_t len, sf_desc *out);
+sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, size_t len,
+                            sf_desc *out);
 
 /* ---- load: safetensors (load_safetensors.c) ------------------------------- */
 
@@ -73,13 +79,15 @@ typedef struct {
     int rank;
     int64_t dims[SF_MAX_RANK];
     size_t numel;
-    const unsigned char *raw;       /* little-endian data inside the file image */
+    const unsigned char *raw; /* little-endian data inside the file image */
 } sf_st_tensor;
 
 typedef struct {
     const char *path, *base;
-    const unsigned char *file; size_t file_size;
-    sf_st_tensor *tensors; int ntensors;
+    const unsigned char *file;
+    size_t file_size;
+    sf_st_tensor *tensors;
+    int ntensors;
 } sf_safetensors;
 
 sf_status sf_load_safetensors(sf_arena *a, const char *path, sf_safetensors *out);
@@ -102,30 +110,30 @@ typedef enum {
     SF_OP_COUNT
 } sf_op;
 
-#define SF_MAX_NODE_IN 16           /* inputs of one node (concat) */
+#define SF_MAX_NODE_IN 16 /* inputs of one node (concat) */
 
 const char *sf_op_name(sf_op op);
-int sf_op_is_unary(sf_op op);       /* elementwise on one input (ops/unary.c) */
-int sf_op_keeps_zero(sf_op op);     /* f(0) == 0, channel by channel */
+int sf_op_is_unary(sf_op op);   /* elementwise on one input (ops/unary.c) */
+int sf_op_keeps_zero(sf_op op); /* f(0) == 0, channel by channel */
 
 /* SPA census of one weight [out][in]; the reduction axis is `in`. */
 typedef struct {
     size_t numel, nnz;
     double density;
-    int n_min[SF_MAX_M + 1];        /* [M]: max nonzeros in any group of M (M>=1) */
+    int n_min[SF_MAX_M + 1];            /* [M]: max nonzeros in any group of M (M>=1) */
     double share_quarter[SF_MAX_M + 1]; /* [M]: groups with <= M/4 nonzeros */
     double share_half[SF_MAX_M + 1];    /* [M]: groups with <= M/2 nonzeros */
     int64_t zero_rows, zero_cols;
-    int best_n, best_m;             /* N:M with the smallest N/M, M <= 32 */
+    int best_n, best_m; /* N:M with the smallest N/M, M <= 32 */
 } sf_census;
 
 typedef enum { SF_K_DENSE, SF_K_NM_UNROLLED, SF_K_NM_COMPRESSED, SF_K_NM24 } sf_kernel;
 typedef enum {
-    SF_R_FORCED_DENSE,      /* --dense */
-    SF_R_FORCED,            /* --kernel */
-    SF_R_FASTEST,           /* lowest predicted time (kernels.c) */
+    SF_R_FORCED_DENSE,        /* --dense */
+    SF_R_FORCED,              /* --kernel */
+    SF_R_FASTEST,             /* lowest predicted time (kernels.c) */
     SF_R_FASTEST_OVER_BUDGET, /* the same, mask-unrolled excluded: over the code budget */
-    SF_R_NOTHING_TO_COMPUTE /* every output channel is zero or unused */
+    SF_R_NOTHING_TO_COMPUTE   /* every output channel is zero or unused */
 } sf_reason;
 const char *sf_kernel_name(sf_kernel k);
 const char *sf_reason_name(sf_reason r);
@@ -133,7 +141,7 @@ const char *sf_reason_text(sf_reason r);
 
 /* Plan and packed layout of one linear layer (plan.c, pack.c). */
 struct sf_variant;
-#define SF_MAX_VARIANTS 8   /* entries of the kernel registry (kernels.c) */
+#define SF_MAX_VARIANTS 8 /* entries of the kernel registry (kernels.c) */
 
 typedef struct {
     sf_kernel kernel;
@@ -141,19 +149,22 @@ typedef struct {
     sf_reason reason;
     double cost_s[SF_MAX_VARIANTS]; /* predicted seconds per variant; < 0: not eligible */
     int n, m;                       /* the N:M the kernel groups inputs by */
-    int *rows; int nrows;           /* computed output rows, ascending */
-    int *zero_rows; int nzero_rows; /* rows written as 0 (zero or unused) */
-    int *cols; int ncols;           /* input columns that can contribute */
-    size_t nnz;                     /* nonzeros in rows x cols */
-    int *row_nnz;                   /* [nrows] nonzeros of each computed row */
-    int64_t tokens;                 /* tokens of one call at the largest batch */
-    int fits_24;                    /* every computed row is 2:4 (aligned groups of 4) */
-    int row_block;                  /* rows per register block */
-    int tile_vecs;                  /* token vectors per tile (SF_LANES tokens each) */
+    int *rows;
+    int nrows; /* computed output rows, ascending */
+    int *zero_rows;
+    int nzero_rows; /* rows written as 0 (zero or unused) */
+    int *cols;
+    int ncols;      /* input columns that can contribute */
+    size_t nnz;     /* nonzeros in rows x cols */
+    int *row_nnz;   /* [nrows] nonzeros of each computed row */
+    int64_t tokens; /* tokens of one call at the largest batch */
+    int fits_24;    /* every computed row is 2:4 (aligned groups of 4) */
+    int row_block;  /* rows per register block */
+    int tile_vecs;  /* token vectors per tile (SF_LANES tokens each) */
     /* blob offsets (bytes) of this layer's sections, set by pack */
     size_t off_w, off_rows, off_rowptr, off_col, off_cols, off_zero_rows;
-    int col_u16;                    /* compressed: 16-bit column indices */
-    char fn[96];                    /* C identifier of the layer function */
+    int col_u16; /* compressed: 16-bit column indices */
+    char fn[96]; /* C identifier of the layer function */
 } sf_plan;
 
 /* GPU plan of one linear layer (plan_cuda.c, pack_cuda.c). */
@@ -162,45 +173,45 @@ typedef enum { SF_GPU_BF16, SF_GPU_F16, SF_GPU_F32 } sf_gpu_dtype;
 typedef struct {
     sf_gkernel kernel;
     sf_reason reason;
-    double cost_s[SF_G_COUNT];      /* predicted seconds per kernel; < 0: not eligible */
-    char why_not_sp24[128];          /* when 2:4 is not eligible: why */
-    int64_t Op, Kp;                 /* sp24: rows padded to 16, columns to 32; dense: Kp */
-    int slots;                      /* ell: slots stored per row */
-    int idx_bytes;                  /* ell: bytes per index: 1 (N:M position), 2 or 4 (column) */
-    int group_n, group_m;           /* ell: slots per group of inputs (N:M), 0 0: columns */
+    double cost_s[SF_G_COUNT]; /* predicted seconds per kernel; < 0: not eligible */
+    char why_not_sp24[128];    /* when 2:4 is not eligible: why */
+    int64_t Op, Kp;            /* sp24: rows padded to 16, columns to 32; dense: Kp */
+    int slots;                 /* ell: slots stored per row */
+    int idx_bytes;             /* ell: bytes per index: 1 (N:M position), 2 or 4 (column) */
+    int group_n, group_m;      /* ell: slots per group of inputs (N:M), 0 0: columns */
     /* blob offsets (bytes): values, sp24 metadata or ell columns, bias */
     size_t off_w, off_idx, off_bias;
-    size_t scratch;                 /* device scratch bytes of one call at the largest batch */
-    char name[48];                  /* variant: <dtype>_linear_<format>_<target> */
+    size_t scratch; /* device scratch bytes of one call at the largest batch */
+    char name[48];  /* variant: <dtype>_linear_<format>_<target> */
 } sf_gplan;
 
 typedef struct {
     const char *weight_name, *bias_name;
-    int from_matmul;                /* weight was [in][out] in the file */
-    int64_t tokens_per_item;        /* rows of x per batch item (conv: output pixels) */
-    int64_t k_per_chan;             /* columns per input channel (conv: kh*kw) */
-    int chan_cols;                  /* the input's SPA channels map onto columns */
-    int chan_rows;                  /* the output's SPA channels are its rows */
+    int from_matmul;         /* weight was [in][out] in the file */
+    int64_t tokens_per_item; /* rows of x per batch item (conv: output pixels) */
+    int64_t k_per_chan;      /* columns per input channel (conv: kh*kw) */
+    int chan_cols;           /* the input's SPA channels map onto columns */
+    int chan_rows;           /* the output's SPA channels are its rows */
     int64_t out, in;
-    float *w;                       /* [out][in] */
-    float *bias;                    /* [out] or NULL */
+    float *w;    /* [out][in] */
+    float *bias; /* [out] or NULL */
     sf_census census;
     sf_plan plan;
-    sf_gplan gplan;                 /* set when the target includes cuda */
+    sf_gplan gplan; /* set when the target includes cuda */
 } sf_linear;
 
 typedef struct {
     const char *name;
     int rank;
-    int64_t dims[SF_MAX_RANK];      /* dims[0]: the maximum batch */
-    int producer;                   /* node index, -1 for a graph input */
-    int input_index, output_index;  /* -1 unless a graph input / output */
+    int64_t dims[SF_MAX_RANK];     /* dims[0]: the maximum batch */
+    int producer;                  /* node index, -1 for a graph input */
+    int input_index, output_index; /* -1 unless a graph input / output */
     int nconsumers;
     /* SPA, per channel (last dim): */
-    unsigned char *zero;            /* [channels] exactly zero everywhere */
-    unsigned char *needed;          /* [channels] read by some consumer */
-    size_t arena_offset;            /* bytes, for intermediates */
-    int dropped;                    /* no longer produced (a folded batch norm took it over) */
+    unsigned char *zero;   /* [channels] exactly zero everywhere */
+    unsigned char *needed; /* [channels] read by some consumer */
+    size_t arena_offset;   /* bytes, for intermediates */
+    int dropped;           /* no longer produced (a folded batch norm took it over) */
 } sf_tensor;
 
 /* Operator attributes after verify: normalised (axes >= 0, pads filled). */
@@ -210,11 +221,11 @@ typedef struct {
     int axis;
     float eps;
     int perm[SF_MAX_RANK];
-    int64_t start, end, step;       /* slice, on `axis` */
-    int heads, causal;              /* attention */
-    int64_t cache;                  /* attention: tokens its key/value cache holds, 0: none */
-    double a, b;                    /* parameters of an elementwise function (clip: bounds) */
-    int keepdims;                   /* reducemean */
+    int64_t start, end, step; /* slice, on `axis` */
+    int heads, causal;        /* attention */
+    int64_t cache;            /* attention: tokens its key/value cache holds, 0: none */
+    double a, b;              /* parameters of an elementwise function (clip: bounds) */
+    int keepdims;             /* reducemean */
 } sf_attrs;
 
 /* A weight an op reads besides a linear layer's (norm scales, tables). */
@@ -222,50 +233,58 @@ typedef struct {
     const char *what;
     float *data;
     int64_t n;
-    size_t off;                     /* blob offset, set by pack */
+    size_t off; /* blob offset, set by pack */
 } sf_const;
 #define SF_MAX_CONSTS 4
 
 typedef struct {
     sf_op op;
-    const char *op_written;         /* e.g. "matmul" for a linear */
+    const char *op_written; /* e.g. "matmul" for a linear */
     const char *name;
     int json_index;
     int in[SF_MAX_NODE_IN], nin;
     int out;
     int gelu_tanh;
-    int folded;                     /* a batch norm merged into the conv before it */
+    int folded; /* a batch norm merged into the conv before it */
     sf_attrs at;
-    sf_const cst[SF_MAX_CONSTS]; int ncst;
-    sf_linear *lin;                 /* SF_OP_LINEAR, and SF_OP_CONV2D with groups == 1 */
-    size_t temp_bytes;              /* arena scratch of this step alone, at the max batch */
+    sf_const cst[SF_MAX_CONSTS];
+    int ncst;
+    sf_linear *lin;    /* SF_OP_LINEAR, and SF_OP_CONV2D with groups == 1 */
+    size_t temp_bytes; /* arena scratch of this step alone, at the max batch */
     size_t temp_offset;
-    size_t cache_offset;            /* cached attention: float offset of its keys in the cache */
+    size_t cache_offset; /* cached attention: float offset of its keys in the cache */
 } sf_node;
 
 typedef struct {
-    sf_arena arena;                 /* owns everything below */
+    sf_arena arena; /* owns everything below */
     const char *name;
-    const char *model_base;         /* basename of the model file */
-    sf_tensor *tensors; int ntensors;
-    sf_node *nodes; int nnodes;
-    int *order;                     /* topological order of the nodes that run */
-    int nsteps;                     /* entries of order: nnodes less folded batch norms */
-    int *inputs; int ninputs;       /* tensor ids */
-    int *outputs; int noutputs;     /* tensor ids */
+    const char *model_base; /* basename of the model file */
+    sf_tensor *tensors;
+    int ntensors;
+    sf_node *nodes;
+    int nnodes;
+    int *order; /* topological order of the nodes that run */
+    int nsteps; /* entries of order: nnodes less folded batch norms */
+    int *inputs;
+    int ninputs; /* tensor ids */
+    int *outputs;
+    int noutputs;                        /* tensor ids */
     size_t arena_bytes, arena_live_peak; /* set by the CPU plan's arena pass */
     /* Key/value cache (attention nodes with a `cache` attribute; see ops.c). */
-    int64_t cache_tokens;           /* positions the cache holds, 0: the model has none */
-    int64_t cache_step;             /* tokens one cached run appends (the query length) */
-    size_t cache_floats;            /* whole cache at the maximum batch */
-    uint64_t cache_layout;          /* hash of the layout: equal for models that may share one */
-    int target_cuda;                /* emit the CUDA library too (--target cuda) */
-    struct sf_cuda_steps *cuda;     /* the CUDA backend's side table (plan_cuda.c) */
-    sf_gpu_dtype gpu_dtype;         /* --gpu-dtype */
+    int64_t cache_tokens;       /* positions the cache holds, 0: the model has none */
+    int64_t cache_step;         /* tokens one cached run appends (the query length) */
+    size_t cache_floats;        /* whole cache at the maximum batch */
+    uint64_t cache_layout;      /* hash of the layout: equal for models that may share one */
+    int target_cuda;            /* emit the CUDA library too (--target cuda) */
+    struct sf_cuda_steps *cuda; /* the CUDA backend's side table (plan_cuda.c) */
+    sf_gpu_dtype gpu_dtype;     /* --gpu-dtype */
 } sf_graph;
 
 /* The axis SPA tracks channels on: 1 for NCHW images (rank 4), else the last. */
-static inline int sf_tensor_chan_axis(const sf_tensor *t) { return t->rank == 4 ? 1 : t->rank - 1; }
+static inline int sf_tensor_chan_axis(const sf_tensor *t)
+{
+    return t->rank == 4 ? 1 : t->rank - 1;
+}
 static inline int64_t sf_tensor_channels(const sf_tensor *t)
 {
     return t->dims[sf_tensor_chan_axis(t)];

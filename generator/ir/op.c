@@ -5,7 +5,7 @@
 #include <string.h>
 
 #define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define NOKEYS NULL
+#define NOKEYS    NULL
 #define SF_OP(id, nm, fam, lo, hi, par, z, rt, at) \
     [SF_OP_##id] = {nm, &sf_family_##fam, lo, hi, SF_P_##par, SF_Z_##z, rt, at},
 const sf_op_def sf_op_table[SF_OP_COUNT] = {
@@ -15,7 +15,10 @@ const sf_op_def sf_op_table[SF_OP_COUNT] = {
 
 /* Other names a model may use: matmul with a weight is a linear layer (with
  * two activations verify.c turns it into SF_OP_BMM); gather is embedding. */
-static const struct { const char *name; sf_op op; } k_alias[] = {
+static const struct {
+    const char *name;
+    sf_op op;
+} k_alias[] = {
     {"matmul", SF_OP_LINEAR},
     {"gather", SF_OP_EMBEDDING},
 };
@@ -55,11 +58,20 @@ const char *sf_op_attr_key(const char *key)
     return NULL;
 }
 
-const char *sf_op_name(sf_op op) { return op < SF_OP_COUNT ? sf_op_table[op].name : "?"; }
+const char *sf_op_name(sf_op op)
+{
+    return op < SF_OP_COUNT ? sf_op_table[op].name : "?";
+}
 
-int sf_op_is_unary(sf_op op) { return op < SF_OP_COUNT && sf_op_table[op].family == &sf_family_unary; }
+int sf_op_is_unary(sf_op op)
+{
+    return op < SF_OP_COUNT && sf_op_table[op].family == &sf_family_unary;
+}
 
-int sf_op_keeps_zero(sf_op op) { return op < SF_OP_COUNT && sf_op_table[op].zero == SF_Z_KEEP; }
+int sf_op_keeps_zero(sf_op op)
+{
+    return op < SF_OP_COUNT && sf_op_table[op].zero == SF_Z_KEEP;
+}
 
 int sf_op_channelwise(sf_op op)
 {

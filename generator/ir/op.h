@@ -19,7 +19,7 @@ typedef struct {
     /* The step in the run function: sets template variables and expands
      * sections of the backend's model template (each listed in `sections`). */
     sf_status (*step)(sf_step_ctx *c, const sf_node *n);
-    const char *const *sections;    /* NULL-terminated (empty: the backend's own step) */
+    const char *const *sections; /* NULL-terminated (empty: the backend's own step) */
 } sf_op_family;
 
 typedef enum { SF_P_NONE = 0, SF_P_W = 1, SF_P_WB = 3 } sf_op_params;
@@ -31,13 +31,16 @@ typedef struct {
     int in_min, in_max;
     sf_op_params params;
     sf_zero_rule zero;
-    const char *runtime;            /* elementwise: the runtime's function enum */
-    const char *const *attrs;       /* NULL-terminated, or NULL */
+    const char *runtime;      /* elementwise: the runtime's function enum */
+    const char *const *attrs; /* NULL-terminated, or NULL */
 } sf_op_def;
 
 extern const sf_op_def sf_op_table[SF_OP_COUNT];
 
-static inline const sf_op_def *sf_op_get(sf_op op) { return &sf_op_table[op]; }
+static inline const sf_op_def *sf_op_get(sf_op op)
+{
+    return &sf_op_table[op];
+}
 /* The op a model names (aliases included); -1 when unknown. */
 int sf_op_lookup(const char *name);
 /* "linear, matmul, relu, ..." for messages. */

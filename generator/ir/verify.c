@@ -14,7 +14,10 @@ int64_t sf_tensor_inner(const sf_tensor *t)
     return n;
 }
 
-static sf_status oom(void) { return sf_error(SF_EINTERNAL, NULL, "out of memory"); }
+static sf_status oom(void)
+{
+    return sf_error(SF_EINTERNAL, NULL, "out of memory");
+}
 
 const char *sf_v_where(sf_vctx *c, const sf_desc_node *n, const char *field)
 {
@@ -54,7 +57,7 @@ static int64_t numel_checked(const int64_t *dims, int rank)
 
 /* Fetches a weight tensor, checks its rank and converts it to f32. */
 sf_status sf_v_weight(sf_vctx *c, const sf_desc_node *n, const char *field, const char *tname,
-                            int rank, const sf_st_tensor **out)
+                      int rank, const sf_st_tensor **out)
 {
     const sf_st_tensor *t = sf_safetensors_find(c->st, tname);
     if (!t)
@@ -63,12 +66,16 @@ sf_status sf_v_weight(sf_vctx *c, const sf_desc_node *n, const char *field, cons
     if (rank >= 0 && t->rank != rank) {
         char s[200];
         sf_v_shape_str(t->dims, t->rank, s, sizeof s);
-        return sf_error(SF_EINPUT, sf_v_where(c, n, field), "tensor '%s' has shape %s: expected "
-                        "rank %d", tname, s, rank);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, field),
+                        "tensor '%s' has shape %s: expected "
+                        "rank %d",
+                        tname, s, rank);
     }
     if (numel_checked(t->dims, t->rank) < 0)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, field), "tensor '%s': shape has a zero "
-                        "dimension or more than %lld elements", tname, SF_MAX_ELEMS);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, field),
+                        "tensor '%s': shape has a zero "
+                        "dimension or more than %lld elements",
+                        tname, SF_MAX_ELEMS);
     *out = t;
     return SF_OK;
 }
@@ -147,13 +154,16 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
         if (find_tensor(g, in->name) >= 0)
             return sf_error(SF_EINPUT, w, "duplicate tensor name '%s'", in->name);
         if (!sf_is_c_identifier(in->name))
-            return sf_error(SF_EINPUT, w, "'%s' is not a C identifier (it names an argument "
-                            "of the generated run function)", in->name);
+            return sf_error(SF_EINPUT, w,
+                            "'%s' is not a C identifier (it names an argument "
+                            "of the generated run function)",
+                            in->name);
         snprintf(w, sizeof w, "%s: input '%s': field 'shape'", d->base, in->name);
         if (numel_checked(in->dims, in->rank) < 0)
             return sf_error(SF_EINPUT, w, "more than %lld elements", SF_MAX_ELEMS);
         if (in->dims[0] != d->inputs[0].dims[0])
-            return sf_error(SF_EINPUT, w, "first dimension %lld differs from input '%s' (%lld):"
+            return sf_error(SF_EINPUT, w,
+                            "first dimension %lld differs from input '%s' (%lld):"
                             " every input's first dimension is the same maximum batch",
                             (long long)in->dims[0], d->inputs[0].name,
                             (long long)d->inputs[0].dims[0]);
@@ -171,13 +181,18 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
         const sf_desc_node *n = &d->nodes[i];
         for (int j = 0; j < i; j++)
             if (strcmp(d->nodes[j].name, n->name) == 0)
-                return sf_error(SF_EINPUT, sf_v_where(&c, n, "name"), "duplicate node name '%s' "
-                                "(also nodes[%d])", n->name, j);
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "name"),
+                                "duplicate node name '%s' "
+                                "(also nodes[%d])",
+                                n->name, j);
         if (n->noutputs != 1)
-            return sf_error(SF_EINPUT, sf_v_where(&c, n, "outputs"), "expected exactly one output "
-                            "tensor name, got %d", n->noutputs);
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "outputs"),
+                            "expected exactly one output "
+                            "tensor name, got %d",
+                            n->noutputs);
         if (find_tensor(g, n->outputs[0]) >= 0)
-            return sf_error(SF_EINPUT, sf_v_where(&c, n, "outputs"), "duplicate tensor name '%s': "
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "outputs"),
+                            "duplicate tensor name '%s': "
                             "it is already produced by another node or is a graph input",
                             n->outputs[0]);
         add_tensor(&c, n->outputs[0], i, &g->nodes[i].out);
@@ -193,8 +208,10 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
         if (op < 0) {
             char list[600];
             sf_op_list(list, sizeof list);
-            return sf_error(SF_EINPUT, sf_v_where(&c, n, "op"), "unknown op '%s' (supported: "
-                            "%s)", n->op, list);
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "op"),
+                            "unknown op '%s' (supported: "
+                            "%s)",
+                            n->op, list);
         }
         node->op = (sf_op)op;
         if (node->op == SF_OP_LINEAR && !n->weight && strcmp(n->op, "matmul") == 0)
@@ -203,26 +220,34 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
         int want = def->in_min, want_max = def->in_max;
         if (n->ninputs < want || n->ninputs > want_max) {
             if (node->op == SF_OP_BMM)
-                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "matmul takes two "
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"),
+                                "matmul takes two "
                                 "activations, or one and a 'weight' [K, N]; got %d inputs",
                                 n->ninputs);
             if (want == want_max)
-                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "%s expects %d input "
-                                "tensor%s, got %d", n->op, want, want > 1 ? "s" : "",
-                                n->ninputs);
-            return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "%s expects %d to %d input "
-                            "tensors, got %d", n->op, want, want_max, n->ninputs);
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"),
+                                "%s expects %d input "
+                                "tensor%s, got %d",
+                                n->op, want, want > 1 ? "s" : "", n->ninputs);
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"),
+                            "%s expects %d to %d input "
+                            "tensors, got %d",
+                            n->op, want, want_max, n->ninputs);
         }
         want = n->ninputs;
         node->nin = want;
         for (int j = 0; j < want; j++) {
             int t = find_tensor(g, n->inputs[j]);
             if (t < 0)
-                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "tensor '%s' is neither a "
-                                "graph input nor produced by any node", n->inputs[j]);
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"),
+                                "tensor '%s' is neither a "
+                                "graph input nor produced by any node",
+                                n->inputs[j]);
             if (t == node->out)
-                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"), "the node consumes its own "
-                                "output '%s' (a cycle)", n->inputs[j]);
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"),
+                                "the node consumes its own "
+                                "output '%s' (a cycle)",
+                                n->inputs[j]);
             node->in[j] = t;
             g->tensors[t].nconsumers++;
         }
@@ -238,18 +263,23 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
             for (const char *const *k = keys; k && *k && !ok; k++)
                 ok = strcmp(*k, n->attrs[j].key) == 0;
             if (!ok)
-                return sf_error(SF_EINPUT, sf_v_where(&c, n, n->attrs[j].key), "%s takes no "
-                                "attribute '%s'", n->op, n->attrs[j].key);
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, n->attrs[j].key),
+                                "%s takes no "
+                                "attribute '%s'",
+                                n->op, n->attrs[j].key);
         }
         if (n->approximate) {
             if (node->op != SF_OP_GELU)
-                return sf_error(SF_EINPUT, sf_v_where(&c, n, "approximate"), "only gelu takes "
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "approximate"),
+                                "only gelu takes "
                                 "'approximate'");
             if (strcmp(n->approximate, "tanh") == 0)
                 node->gelu_tanh = 1;
             else if (strcmp(n->approximate, "none") != 0)
-                return sf_error(SF_EINPUT, sf_v_where(&c, n, "approximate"), "expected \"none\" or "
-                                "\"tanh\", got \"%s\"", n->approximate);
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "approximate"),
+                                "expected \"none\" or "
+                                "\"tanh\", got \"%s\"",
+                                n->approximate);
         }
     }
     g->nnodes = d->nnodes;
@@ -259,16 +289,17 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
         snprintf(w, sizeof w, "%s: field 'outputs[%d]'", d->base, i);
         int t = find_tensor(g, d->outputs[i]);
         if (t < 0)
-            return sf_error(SF_EINPUT, w, "tensor '%s' is not produced by any node",
-                            d->outputs[i]);
+            return sf_error(SF_EINPUT, w, "tensor '%s' is not produced by any node", d->outputs[i]);
         if (g->tensors[t].producer < 0)
             return sf_error(SF_EINPUT, w, "'%s' is a graph input; outputs must be computed",
                             d->outputs[i]);
         if (g->tensors[t].output_index >= 0)
             return sf_error(SF_EINPUT, w, "duplicate output '%s'", d->outputs[i]);
         if (!sf_is_c_identifier(d->outputs[i]))
-            return sf_error(SF_EINPUT, w, "'%s' is not a C identifier (it names an argument "
-                            "of the generated run function)", d->outputs[i]);
+            return sf_error(SF_EINPUT, w,
+                            "'%s' is not a C identifier (it names an argument "
+                            "of the generated run function)",
+                            d->outputs[i]);
         g->tensors[t].output_index = i;
         g->outputs[i] = t;
     }
@@ -288,8 +319,10 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
         if (s)
             return s;
         if (numel_checked(out->dims, out->rank) < 0)
-            return sf_error(SF_EINPUT, sf_v_where(&c, n, "outputs"), "tensor '%s' would have more "
-                            "than %lld elements", out->name, SF_MAX_ELEMS);
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "outputs"),
+                            "tensor '%s' would have more "
+                            "than %lld elements",
+                            out->name, SF_MAX_ELEMS);
     }
     for (int i = 0; i < g->ntensors; i++) {
         sf_tensor *t = &g->tensors[i];

@@ -24,15 +24,18 @@ static sf_status attention_cache(sf_vctx *c, const sf_desc_node *n, sf_node *nod
     if (node->nin == 4)
         return sf_error(SF_EINPUT, w, "a key/value cache does not take a padding mask");
     if (c->g->tensors[node->in[1]].dims[1] != q->dims[1])
-        return sf_error(SF_EINPUT, w, "a key/value cache needs keys and values of the run's "
-                        "own %lld tokens", (long long)q->dims[1]);
+        return sf_error(SF_EINPUT, w,
+                        "a key/value cache needs keys and values of the run's "
+                        "own %lld tokens",
+                        (long long)q->dims[1]);
     if (node->at.cache < q->dims[1])
         return sf_error(SF_EINPUT, w, "%lld tokens cannot hold one run of %lld",
                         (long long)node->at.cache, (long long)q->dims[1]);
     if (g->cache_tokens && (g->cache_tokens != node->at.cache || g->cache_step != q->dims[1]))
-        return sf_error(SF_EINPUT, w, "every cached attention must hold the same tokens (%lld) "
-                        "and run on the same number (%lld)", (long long)g->cache_tokens,
-                        (long long)g->cache_step);
+        return sf_error(SF_EINPUT, w,
+                        "every cached attention must hold the same tokens (%lld) "
+                        "and run on the same number (%lld)",
+                        (long long)g->cache_tokens, (long long)g->cache_step);
     g->cache_tokens = node->at.cache;
     g->cache_step = q->dims[1];
     /* keys then values, each [max batch][cache][E] */
@@ -40,12 +43,11 @@ static sf_status attention_cache(sf_vctx *c, const sf_desc_node *n, sf_node *nod
     node->cache_offset = g->cache_floats;
     if (sf_mul_size((size_t)q->dims[0] * 2, (size_t)node->at.cache, &per) ||
         sf_mul_size(per, (size_t)q->dims[2], &per) ||
-        sf_add_size(g->cache_floats, per, &g->cache_floats) ||
-        g->cache_floats > (SIZE_MAX >> 3))
+        sf_add_size(g->cache_floats, per, &g->cache_floats) || g->cache_floats > (SIZE_MAX >> 3))
         return sf_error(SF_EINPUT, w, "the key/value cache is too large");
     int64_t shape[3] = {q->dims[0], node->at.cache, q->dims[2]};
-    g->cache_layout = sf_hash_fnv1a(g->cache_layout ? g->cache_layout : SF_FNV_SEED, shape,
-                                    sizeof shape);
+    g->cache_layout =
+        sf_hash_fnv1a(g->cache_layout ? g->cache_layout : SF_FNV_SEED, shape, sizeof shape);
     return SF_OK;
 }
 
@@ -64,8 +66,9 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
     node->at.causal = ca ? ca->flag : 0;
     node->at.heads = (int)heads;
     for (int j = 0; j < 3; j++)
-        if ((st = sf_need_rank(c, n, &c->g->tensors[node->in[j]], 3, "[batch, sequence, "
-                            "heads*head_size]")))
+        if ((st = sf_need_rank(c, n, &c->g->tensors[node->in[j]], 3,
+                               "[batch, sequence, "
+                               "heads*head_size]")))
             return st;
     int64_t E = q->dims[2];
     if (k->dims[2] != E || v->dims[2] != E || k->dims[1] != v->dims[1] ||
@@ -74,19 +77,23 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
         sf_v_shape_str(q->dims, 3, s0, sizeof s0);
         sf_v_shape_str(k->dims, 3, s1, sizeof s1);
         sf_v_shape_str(v->dims, 3, s2, sizeof s2);
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: q %s, k %s, v "
-                        "%s: expected [B, Sq, E], [B, Sk, E], [B, Sk, E]", s0, s1, s2);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                        "shape mismatch: q %s, k %s, v "
+                        "%s: expected [B, Sq, E], [B, Sk, E], [B, Sk, E]",
+                        s0, s1, s2);
     }
     if (E % heads || E / heads > 256)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "heads"), "heads = %lld must divide the "
-                        "width %lld into heads of at most 256 values", (long long)heads,
-                        (long long)E);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "heads"),
+                        "heads = %lld must divide the "
+                        "width %lld into heads of at most 256 values",
+                        (long long)heads, (long long)E);
     if (node->nin == 4) {
         const sf_tensor *m = &c->g->tensors[node->in[3]];
         if (m->rank != 2 || m->dims[0] != q->dims[0] || m->dims[1] != k->dims[1])
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "mask '%s': expected "
-                            "[batch, %lld] (1 keeps a key, 0 drops it)", m->name,
-                            (long long)k->dims[1]);
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                            "mask '%s': expected "
+                            "[batch, %lld] (1 keeps a key, 0 drops it)",
+                            m->name, (long long)k->dims[1]);
     }
     out->rank = 3;
     memcpy(out->dims, q->dims, sizeof out->dims);

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-sf_status sf_oom(void) { return sf_error(SF_EINTERNAL, NULL, "out of memory"); }
+sf_status sf_oom(void)
+{
+    return sf_error(SF_EINTERNAL, NULL, "out of memory");
+}
 
 const sf_desc_attr *sf_attr(const sf_desc_node *n, const char *key)
 {
@@ -17,8 +20,8 @@ const sf_desc_attr *sf_attr(const sf_desc_node *n, const char *key)
 }
 
 /* One integer in [lo, hi]; `def` when absent (def < lo: required). */
-sf_status sf_attr_int(sf_vctx *c, const sf_desc_node *n, const char *key, int64_t def,
-                          int64_t lo, int64_t hi, int64_t *out)
+sf_status sf_attr_int(sf_vctx *c, const sf_desc_node *n, const char *key, int64_t def, int64_t lo,
+                      int64_t hi, int64_t *out)
 {
     const sf_desc_attr *a = sf_attr(n, key);
     if (!a) {
@@ -37,8 +40,8 @@ sf_status sf_attr_int(sf_vctx *c, const sf_desc_node *n, const char *key, int64_
 }
 
 /* An int or [h, w], each >= lo; `def` for both when absent (def < 0: required). */
-sf_status sf_attr_pair(sf_vctx *c, const sf_desc_node *n, const char *key, int64_t def,
-                           int64_t lo, int64_t out[2])
+sf_status sf_attr_pair(sf_vctx *c, const sf_desc_node *n, const char *key, int64_t def, int64_t lo,
+                       int64_t out[2])
 {
     const sf_desc_attr *a = sf_attr(n, key);
     if (!a) {
@@ -52,8 +55,10 @@ sf_status sf_attr_pair(sf_vctx *c, const sf_desc_node *n, const char *key, int64
     for (int i = 0; i < 2; i++) {
         out[i] = a->ints[a->n == 2 ? i : 0];
         if (out[i] < lo || out[i] > 65536)
-            return sf_error(SF_EINPUT, sf_v_where(c, n, key), "%lld is out of range [%lld, "
-                            "65536]", (long long)out[i], (long long)lo);
+            return sf_error(SF_EINPUT, sf_v_where(c, n, key),
+                            "%lld is out of range [%lld, "
+                            "65536]",
+                            (long long)out[i], (long long)lo);
     }
     return SF_OK;
 }
@@ -66,19 +71,21 @@ sf_status sf_attr_pad(sf_vctx *c, const sf_desc_node *n, int64_t pad[4])
     if (!a)
         return SF_OK;
     if (a->kind != SF_ATTR_INTS || (a->n != 1 && a->n != 2 && a->n != 4))
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "padding"), "expected an integer, [h, w] "
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "padding"),
+                        "expected an integer, [h, w] "
                         "or [top, left, bottom, right]");
     for (int i = 0; i < 4; i++) {
         pad[i] = a->n == 4 ? a->ints[i] : a->ints[a->n == 2 ? i % 2 : 0];
         if (pad[i] < 0 || pad[i] > 65536)
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "padding"), "%lld is out of range "
-                            "[0, 65536]", (long long)pad[i]);
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "padding"),
+                            "%lld is out of range "
+                            "[0, 65536]",
+                            (long long)pad[i]);
     }
     return SF_OK;
 }
 
-sf_status sf_attr_unit(sf_vctx *c, const sf_desc_node *n, const char *key, double def,
-                            float *out)
+sf_status sf_attr_unit(sf_vctx *c, const sf_desc_node *n, const char *key, double def, float *out)
 {
     const sf_desc_attr *a = sf_attr(n, key);
     *out = (float)def;
@@ -111,25 +118,28 @@ sf_status sf_attr_axis(sf_vctx *c, const sf_desc_node *n, int rank, int def, int
 {
     int64_t v;
     sf_status st = sf_attr_int(c, n, "axis", def > rank ? -(int64_t)SF_MAX_DIM - 1 : def,
-                            -(int64_t)SF_MAX_DIM, SF_MAX_DIM, &v);
+                               -(int64_t)SF_MAX_DIM, SF_MAX_DIM, &v);
     if (st)
         return st;
     if (v < -rank || v >= rank)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "axis"), "%lld is out of range for "
-                        "rank %d", (long long)v, rank);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "axis"),
+                        "%lld is out of range for "
+                        "rank %d",
+                        (long long)v, rank);
     if (v < 0)
         v += rank;
     if (v == 0)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "axis"), "axis 0 is the batch; %s works "
-                        "within one batch item", n->op);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "axis"),
+                        "axis 0 is the batch; %s works "
+                        "within one batch item",
+                        n->op);
     *axis = (int)v;
     return SF_OK;
 }
 
 /* A weight of exactly `rank` dims equal to dims[] (entries < 0: any), in f32. */
-sf_status sf_weight_f32(sf_vctx *c, const sf_desc_node *n, const char *field,
-                            const char *tname, int rank, const int64_t *dims, float **out,
-                            const sf_st_tensor **tout)
+sf_status sf_weight_f32(sf_vctx *c, const sf_desc_node *n, const char *field, const char *tname,
+                        int rank, const int64_t *dims, float **out, const sf_st_tensor **tout)
 {
     const sf_st_tensor *t;
     sf_status st = sf_v_weight(c, n, field, tname, rank, &t);
@@ -141,14 +151,15 @@ sf_status sf_weight_f32(sf_vctx *c, const sf_desc_node *n, const char *field,
             size_t o = 0;
             sf_v_shape_str(t->dims, t->rank, s, sizeof s);
             for (int j = 0; j < rank && o < sizeof e; j++) /* any size reads as '?' */
-                o += (size_t)(dims[j] >= 0 ? snprintf(e + o, sizeof e - o, "%s%lld",
-                                                      j ? ", " : "[", (long long)dims[j])
-                                           : snprintf(e + o, sizeof e - o, "%s?",
-                                                      j ? ", " : "["));
+                o += (size_t)(dims[j] >= 0 ? snprintf(e + o, sizeof e - o, "%s%lld", j ? ", " : "[",
+                                                      (long long)dims[j])
+                                           : snprintf(e + o, sizeof e - o, "%s?", j ? ", " : "["));
             if (o < sizeof e)
                 snprintf(e + o, sizeof e - o, "]");
-            return sf_error(SF_EINPUT, sf_v_where(c, n, field), "shape mismatch: tensor '%s' "
-                            "is %s, expected %s", tname, s, e);
+            return sf_error(SF_EINPUT, sf_v_where(c, n, field),
+                            "shape mismatch: tensor '%s' "
+                            "is %s, expected %s",
+                            tname, s, e);
         }
     if (!(*out = sf_arena_array(&c->g->arena, t->numel, sizeof(float))))
         return sf_oom();
@@ -158,13 +169,13 @@ sf_status sf_weight_f32(sf_vctx *c, const sf_desc_node *n, const char *field,
     return SF_OK;
 }
 
-const char *sf_attr_tensor(sf_vctx *c, const sf_desc_node *n, const char *key,
-                                    sf_status *st)
+const char *sf_attr_tensor(sf_vctx *c, const sf_desc_node *n, const char *key, sf_status *st)
 {
     const sf_desc_attr *a = sf_attr(n, key);
     *st = SF_OK;
     if (!a)
-        *st = sf_error(SF_EINPUT, sf_v_where(c, n, key), "missing (the name of a tensor in "
+        *st = sf_error(SF_EINPUT, sf_v_where(c, n, key),
+                       "missing (the name of a tensor in "
                        "the weights file)");
     else if (a->kind != SF_ATTR_STRING)
         *st = sf_error(SF_EINPUT, sf_v_where(c, n, key), "expected a tensor name");
@@ -172,14 +183,16 @@ const char *sf_attr_tensor(sf_vctx *c, const sf_desc_node *n, const char *key,
 }
 
 sf_status sf_need_rank(sf_vctx *c, const sf_desc_node *n, const sf_tensor *t, int rank,
-                           const char *what)
+                       const char *what)
 {
     if (t->rank == rank)
         return SF_OK;
     char s[200];
     sf_v_shape_str(t->dims, t->rank, s, sizeof s);
-    return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "input '%s' is %s: expected rank %d "
-                    "(%s)", t->name, s, rank, what);
+    return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                    "input '%s' is %s: expected rank %d "
+                    "(%s)",
+                    t->name, s, rank, what);
 }
 
 void sf_node_add_const(sf_node *node, const char *what, float *data, int64_t n)
@@ -208,17 +221,21 @@ sf_status sf_broadcast_shape(sf_vctx *c, const sf_desc_node *n, const sf_tensor 
         sf_v_shape_str(a->dims, a->rank, sa, sizeof sa);
         sf_v_shape_str(b->dims, b->rank, sb, sizeof sb);
         if (a->rank != b->rank)
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: '%s' %s and "
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                            "shape mismatch: '%s' %s and "
                             "'%s' %s must have the same rank (dim 0 is the batch on both)",
                             a->name, sa, b->name, sb);
         if (a->dims[0] != b->dims[0])
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: '%s' %s and "
-                            "'%s' %s have different batch sizes", a->name, sa, b->name, sb);
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                            "shape mismatch: '%s' %s and "
+                            "'%s' %s have different batch sizes",
+                            a->name, sa, b->name, sb);
         for (int i = 0; i < a->rank; i++) {
             if (out->dims[i] != b->dims[i] && out->dims[i] != 1 && b->dims[i] != 1)
-                return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: '%s' %s "
-                                "and '%s' %s do not broadcast in dimension %d", a->name, sa,
-                                b->name, sb, i);
+                return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                                "shape mismatch: '%s' %s "
+                                "and '%s' %s do not broadcast in dimension %d",
+                                a->name, sa, b->name, sb, i);
             out->dims[i] = out->dims[i] > b->dims[i] ? out->dims[i] : b->dims[i];
         }
     }

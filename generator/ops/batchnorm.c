@@ -32,9 +32,10 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
         return st;
     for (int64_t i = 0; i < C[0]; i++) {
         if (!(var[i] >= 0.0f) || isinf(var[i]))
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "var"), "tensor '%s' entry %lld is %g: "
-                            "a variance is finite and >= 0", var_name, (long long)i,
-                            (double)var[i]);
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "var"),
+                            "tensor '%s' entry %lld is %g: "
+                            "a variance is finite and >= 0",
+                            var_name, (long long)i, (double)var[i]);
         double scale = (double)w[i] / sqrt((double)var[i] + (double)node->at.eps);
         double shift = (double)b[i] - (double)mean[i] * scale;
         w[i] = (float)scale; /* reused: scale and shift replace the four vectors */

@@ -14,19 +14,20 @@ static int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p
     return in + p0 + p1 < span ? 0 : (in + p0 + p1 - span) / s + 1;
 }
 
-sf_status sf_window_shape(sf_vctx *c, const sf_desc_node *n, const sf_tensor *x,
-                          const sf_attrs *at, sf_tensor *out, int64_t ch)
+sf_status sf_window_shape(sf_vctx *c, const sf_desc_node *n, const sf_tensor *x, const sf_attrs *at,
+                          sf_tensor *out, int64_t ch)
 {
-    int64_t ho = window_out(x->dims[2], at->kernel[0], at->stride[0], at->dilation[0],
-                            at->pad[0], at->pad[2]);
-    int64_t wo = window_out(x->dims[3], at->kernel[1], at->stride[1], at->dilation[1],
-                            at->pad[1], at->pad[3]);
+    int64_t ho = window_out(x->dims[2], at->kernel[0], at->stride[0], at->dilation[0], at->pad[0],
+                            at->pad[2]);
+    int64_t wo = window_out(x->dims[3], at->kernel[1], at->stride[1], at->dilation[1], at->pad[1],
+                            at->pad[3]);
     if (ho < 1 || wo < 1) {
         char s[200];
         sf_v_shape_str(x->dims, x->rank, s, sizeof s);
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "input '%s' %s is smaller than "
-                        "the %lldx%lld window (with its padding and dilation)", x->name, s,
-                        (long long)at->kernel[0], (long long)at->kernel[1]);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                        "input '%s' %s is smaller than "
+                        "the %lldx%lld window (with its padding and dilation)",
+                        x->name, s, (long long)at->kernel[0], (long long)at->kernel[1]);
     }
     out->rank = 4;
     out->dims[0] = x->dims[0];
@@ -47,7 +48,8 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
     if (!n->weight)
         return sf_error(SF_EINPUT, sf_v_where(c, n, "weight"), "missing");
     if ((st = sf_attr_pair(c, n, "stride", 1, 1, at->stride)) ||
-        (st = sf_attr_pair(c, n, "dilation", 1, 1, at->dilation)) || (st = sf_attr_pad(c, n, at->pad)) ||
+        (st = sf_attr_pair(c, n, "dilation", 1, 1, at->dilation)) ||
+        (st = sf_attr_pad(c, n, at->pad)) ||
         (st = sf_attr_int(c, n, "groups", 1, 1, SF_MAX_DIM, &at->groups)))
         return st;
     const sf_st_tensor *wt;
@@ -55,9 +57,10 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
         return st;
     int64_t C = x->dims[1], O = wt->dims[0], g = at->groups;
     if (C % g || O % g)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "groups"), "%lld groups do not divide the "
-                        "%lld input and %lld output channels", (long long)g, (long long)C,
-                        (long long)O);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "groups"),
+                        "%lld groups do not divide the "
+                        "%lld input and %lld output channels",
+                        (long long)g, (long long)C, (long long)O);
     int64_t want[4] = {O, C / g, -1, -1};
     float *w, *b = NULL;
     if ((st = sf_weight_f32(c, n, "weight", n->weight, 4, want, &w, NULL)))

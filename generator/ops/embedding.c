@@ -17,8 +17,10 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
     if (!n->weight)
         return sf_error(SF_EINPUT, sf_v_where(c, n, "weight"), "missing (the table)");
     if (x->rank >= SF_MAX_RANK)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "input '%s' has rank %d: the "
-                        "output adds one dimension, at most %d", x->name, x->rank, SF_MAX_RANK);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                        "input '%s' has rank %d: the "
+                        "output adds one dimension, at most %d",
+                        x->name, x->rank, SF_MAX_RANK);
     int64_t any[2] = {-1, -1};
     float *w;
     const sf_st_tensor *t;

@@ -10,16 +10,15 @@
 
 const sf_desc_attr *sf_attr(const sf_desc_node *n, const char *key);
 /* One integer in [lo, hi]; `def` when absent (def < lo: required). */
-sf_status sf_attr_int(sf_vctx *c, const sf_desc_node *n, const char *key, int64_t def,
-                      int64_t lo, int64_t hi, int64_t *out);
+sf_status sf_attr_int(sf_vctx *c, const sf_desc_node *n, const char *key, int64_t def, int64_t lo,
+                      int64_t hi, int64_t *out);
 /* An int or [h, w], each in [lo, 65536]; `def` for both when absent (def < 0: required). */
-sf_status sf_attr_pair(sf_vctx *c, const sf_desc_node *n, const char *key, int64_t def,
-                       int64_t lo, int64_t out[2]);
+sf_status sf_attr_pair(sf_vctx *c, const sf_desc_node *n, const char *key, int64_t def, int64_t lo,
+                       int64_t out[2]);
 /* padding: p, [h, w] or [top, left, bottom, right], each >= 0. */
 sf_status sf_attr_pad(sf_vctx *c, const sf_desc_node *n, int64_t pad[4]);
 /* A number in [0, 1) (epsilons); `def` when absent. */
-sf_status sf_attr_unit(sf_vctx *c, const sf_desc_node *n, const char *key, double def,
-                       float *out);
+sf_status sf_attr_unit(sf_vctx *c, const sf_desc_node *n, const char *key, double def, float *out);
 /* Any finite number; `def` when absent. */
 sf_status sf_attr_number(sf_vctx *c, const sf_desc_node *n, const char *key, double def,
                          double *out);
@@ -43,8 +42,8 @@ sf_status sf_broadcast_shape(sf_vctx *c, const sf_desc_node *n, const sf_tensor 
 sf_status sf_oom(void);
 /* out = [N, ch, Ho, Wo] of a window op on x (kernel, stride, dilation and pad
  * from at), or an error when the window does not fit (conv.c). */
-sf_status sf_window_shape(sf_vctx *c, const sf_desc_node *n, const sf_tensor *x,
-                          const sf_attrs *at, sf_tensor *out, int64_t ch);
+sf_status sf_window_shape(sf_vctx *c, const sf_desc_node *n, const sf_tensor *x, const sf_attrs *at,
+                          sf_tensor *out, int64_t ch);
 
 /* ---- the emitter, as a step sees it (backends/cpu/emit.c) -------------------- */
 
@@ -70,6 +69,6 @@ int64_t sf_dims_prod(const sf_tensor *t, int from, int to);
 void sf_c_float(double v, char *buf, size_t n);
 
 #define STEP_SET(c, key, ...) TRY(sf_step_set(c, key, __VA_ARGS__))
-#define SECTIONS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define SECTIONS(...)         ((const char *const[]){__VA_ARGS__, NULL})
 
 #endif

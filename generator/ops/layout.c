@@ -15,8 +15,10 @@ static sf_status build_reshape(sf_vctx *c, const sf_desc_node *n, const sf_tenso
     if (a->kind != SF_ATTR_INTS || a->n < 1)
         return sf_error(SF_EINPUT, sf_v_where(c, n, "shape"), "expected an array of integers");
     if (a->ints[0] != 0 && a->ints[0] != -1 && a->ints[0] != x->dims[0])
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "shape"), "the first dimension is the "
-                        "batch: write 0, -1 or %lld", (long long)x->dims[0]);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "shape"),
+                        "the first dimension is the "
+                        "batch: write 0, -1 or %lld",
+                        (long long)x->dims[0]);
     int64_t inner = sf_tensor_inner(x), prod = 1;
     int wild = -1;
     out->rank = a->n;
@@ -32,8 +34,10 @@ static sf_status build_reshape(sf_vctx *c, const sf_desc_node *n, const sf_tenso
             continue;
         }
         if (d < 1)
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "shape"), "dimension %d: %lld is not "
-                            "a size", i, (long long)a->ints[i]);
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "shape"),
+                            "dimension %d: %lld is not "
+                            "a size",
+                            i, (long long)a->ints[i]);
         out->dims[i] = d;
         if (prod > inner)
             break;
@@ -41,17 +45,20 @@ static sf_status build_reshape(sf_vctx *c, const sf_desc_node *n, const sf_tenso
     }
     if (wild >= 0) {
         if (prod > inner || inner % prod)
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "shape"), "no size for -1 gives %lld "
-                            "elements per batch item", (long long)inner);
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "shape"),
+                            "no size for -1 gives %lld "
+                            "elements per batch item",
+                            (long long)inner);
         out->dims[wild] = inner / prod;
         prod = inner;
     }
     if (prod != inner) {
         char s[200];
         sf_v_shape_str(x->dims, x->rank, s, sizeof s);
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "shape"), "input '%s' %s has %lld elements "
-                        "per batch item; the shape asks for %lld", x->name, s,
-                        (long long)inner, (long long)prod);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "shape"),
+                        "input '%s' %s has %lld elements "
+                        "per batch item; the shape asks for %lld",
+                        x->name, s, (long long)inner, (long long)prod);
     }
     return SF_OK;
 }
@@ -63,8 +70,10 @@ static sf_status build_transpose(sf_vctx *c, const sf_desc_node *n, sf_node *nod
     if (!a)
         return sf_error(SF_EINPUT, sf_v_where(c, n, "perm"), "missing");
     if (a->kind != SF_ATTR_INTS || a->n != x->rank)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "perm"), "expected %d axes (the input's "
-                        "rank)", x->rank);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "perm"),
+                        "expected %d axes (the input's "
+                        "rank)",
+                        x->rank);
     int seen[SF_MAX_RANK] = {0};
     for (int i = 0; i < a->n; i++) {
         if (a->ints[i] < 0 || a->ints[i] >= x->rank || seen[a->ints[i]]++)
@@ -74,7 +83,8 @@ static sf_status build_transpose(sf_vctx *c, const sf_desc_node *n, sf_node *nod
         out->dims[i] = x->dims[a->ints[i]];
     }
     if (node->at.perm[0] != 0)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "perm"), "perm[0] must be 0: the batch "
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "perm"),
+                        "perm[0] must be 0: the batch "
                         "stays the first dimension");
     out->rank = x->rank;
     return SF_OK;
@@ -97,9 +107,10 @@ static sf_status build_concat(sf_vctx *c, const sf_desc_node *n, sf_node *node, 
                 char s0[200], s1[200];
                 sf_v_shape_str(x->dims, x->rank, s0, sizeof s0);
                 sf_v_shape_str(t->dims, t->rank, s1, sizeof s1);
-                return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: '%s' %s "
-                                "and '%s' %s differ outside axis %d", x->name, s0, t->name, s1,
-                                ax);
+                return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                                "shape mismatch: '%s' %s "
+                                "and '%s' %s differ outside axis %d",
+                                x->name, s0, t->name, s1, ax);
             }
         out->dims[ax] += t->dims[ax];
     }
@@ -125,8 +136,10 @@ static sf_status build_slice(sf_vctx *c, const sf_desc_node *n, sf_node *node, c
     at->end = at->end < 0 ? 0 : at->end > len ? len : at->end;
     int64_t cnt = at->end > at->start ? (at->end - at->start + at->step - 1) / at->step : 0;
     if (cnt < 1)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "start"), "the slice of axis %d (size "
-                        "%lld) is empty", at->axis, (long long)len);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "start"),
+                        "the slice of axis %d (size "
+                        "%lld) is empty",
+                        at->axis, (long long)len);
     out->rank = x->rank;
     memcpy(out->dims, x->dims, sizeof out->dims);
     out->dims[at->axis] = cnt;
@@ -143,7 +156,8 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
         if ((st = sf_attr_axis(c, n, x->rank < 2 ? 2 : x->rank, 1, &node->at.axis)))
             return st;
         if (node->at.axis != 1)
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "axis"), "only axis 1 is supported "
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "axis"),
+                            "only axis 1 is supported "
                             "(the batch stays the first dimension)");
         out->rank = 2;
         out->dims[0] = x->dims[0];

@@ -15,15 +15,18 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
     int is_matmul = strcmp(n->op, "matmul") == 0;
     if (!n->weight) {
         if (is_matmul)
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "weight"), "missing: matmul between two "
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "weight"),
+                            "missing: matmul between two "
                             "activations is not supported yet; give a 'weight' [K, N]");
         return sf_error(SF_EINPUT, sf_v_where(c, n, "weight"), "missing");
     }
     if (is_matmul && n->bias)
         return sf_error(SF_EINPUT, sf_v_where(c, n, "bias"), "matmul takes no bias; use linear");
     if (in->rank < 2)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "input '%s' has rank %d: expected "
-                        "rank >= 2 ([batch, ..., features])", in->name, in->rank);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                        "input '%s' has rank %d: expected "
+                        "rank >= 2 ([batch, ..., features])",
+                        in->name, in->rank);
     const sf_st_tensor *wt, *bt = NULL;
     if ((st = sf_v_weight(c, n, "weight", n->weight, 2, &wt)))
         return st;
@@ -36,15 +39,17 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
         sf_v_shape_str(in->dims, in->rank, si, sizeof si);
         return sf_error(SF_EINPUT, sf_v_where(c, n, "weight"),
                         "shape mismatch: weight '%s' %s expects %lld input features, input '%s' "
-                        "%s has %lld", n->weight, s, (long long)Kw, in->name, si, (long long)K);
+                        "%s has %lld",
+                        n->weight, s, (long long)Kw, in->name, si, (long long)K);
     }
     if (n->bias) {
         if ((st = sf_v_weight(c, n, "bias", n->bias, 1, &bt)))
             return st;
         if (bt->dims[0] != O)
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "bias"), "shape mismatch: bias '%s' has "
-                            "%lld entries, expected %lld (the output features)", n->bias,
-                            (long long)bt->dims[0], (long long)O);
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "bias"),
+                            "shape mismatch: bias '%s' has "
+                            "%lld entries, expected %lld (the output features)",
+                            n->bias, (long long)bt->dims[0], (long long)O);
     }
     sf_linear *L = sf_arena_alloc(&g->arena, sizeof *L);
     if (!L)
@@ -85,7 +90,10 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
     return SF_OK;
 }
 
-static sf_status step(sf_step_ctx *c, const sf_node *n) { return sf_step_linear(c, n); }
+static sf_status step(sf_step_ctx *c, const sf_node *n)
+{
+    return sf_step_linear(c, n);
+}
 
 /* no sections of its own: each backend's linear step expands its own */
 const sf_op_family sf_family_linear = {"linear", shape, NULL, step, SECTIONS(NULL)};

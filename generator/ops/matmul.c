@@ -14,19 +14,23 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
     sf_v_shape_str(b->dims, b->rank, sb, sizeof sb);
     int r = a->rank;
     if (r < 3 || b->rank != r)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "'%s' %s and '%s' %s: expected "
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                        "'%s' %s and '%s' %s: expected "
                         "the same rank, at least 3 ([batch, ..., M, K] and [batch, ..., K, N])",
                         a->name, sa, b->name, sb);
     if (a->dims[r - 1] != b->dims[r - 2])
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: '%s' %s has K = "
-                        "%lld, '%s' %s has %lld rows", a->name, sa, (long long)a->dims[r - 1],
-                        b->name, sb, (long long)b->dims[r - 2]);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                        "shape mismatch: '%s' %s has K = "
+                        "%lld, '%s' %s has %lld rows",
+                        a->name, sa, (long long)a->dims[r - 1], b->name, sb,
+                        (long long)b->dims[r - 2]);
     out->rank = r;
     for (int i = 0; i < r - 2; i++) {
         if (a->dims[i] != b->dims[i] && (i == 0 || (a->dims[i] != 1 && b->dims[i] != 1)))
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"), "shape mismatch: '%s' %s and"
-                            " '%s' %s do not broadcast in dimension %d", a->name, sa, b->name, sb,
-                            i);
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                            "shape mismatch: '%s' %s and"
+                            " '%s' %s do not broadcast in dimension %d",
+                            a->name, sa, b->name, sb, i);
         out->dims[i] = a->dims[i] > b->dims[i] ? a->dims[i] : b->dims[i];
     }
     out->dims[r - 2] = a->dims[r - 2];

@@ -13,8 +13,10 @@ static sf_status build_layernorm(sf_vctx *c, const sf_desc_node *n, sf_node *nod
         (st = sf_attr_unit(c, n, "epsilon", 1e-5, &node->at.eps)))
         return st;
     if (node->at.axis != x->rank - 1)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "axis"), "only the last axis (%d) is "
-                        "supported", x->rank - 1);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "axis"),
+                        "only the last axis (%d) is "
+                        "supported",
+                        x->rank - 1);
     int64_t C[1] = {x->dims[x->rank - 1]};
     float *w = NULL, *b = NULL;
     if (n->weight && (st = sf_weight_f32(c, n, "weight", n->weight, 1, C, &w, NULL)))

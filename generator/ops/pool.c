@@ -26,9 +26,10 @@ static sf_status window(sf_vctx *c, const sf_desc_node *n, sf_node *node, const 
         return st;
     for (int i = 0; i < 4; i++)
         if (at->pad[i] >= at->kernel[i % 2])
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "padding"), "padding %lld must be "
-                            "smaller than the window (%lld)", (long long)at->pad[i],
-                            (long long)at->kernel[i % 2]);
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "padding"),
+                            "padding %lld must be "
+                            "smaller than the window (%lld)",
+                            (long long)at->pad[i], (long long)at->kernel[i % 2]);
     at->dilation[0] = at->dilation[1] = 1;
     return sf_window_shape(c, n, x, at, out, x->dims[1]);
 }

@@ -15,8 +15,10 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
         (st = sf_attr_int(c, n, "keepdims", 1, 0, 1, &keep)))
         return st;
     if (x->rank < 2 || node->at.axis != x->rank - 1)
-        return sf_error(SF_EINPUT, sf_v_where(c, n, "axis"), "only the last axis (%d) is "
-                        "supported", x->rank - 1);
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "axis"),
+                        "only the last axis (%d) is "
+                        "supported",
+                        x->rank - 1);
     node->at.keepdims = (int)keep;
     sf_same_shape(x, out);
     if (keep)

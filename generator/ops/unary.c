@@ -21,9 +21,8 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
             return sf_error(SF_EINPUT, sf_v_where(c, n, "min"), "min %g is above max %g", at->a,
                             at->b);
     }
-    if (node->op == SF_OP_HARDSIGMOID &&
-        ((st = sf_attr_number(c, n, "alpha", 0.2, &at->a)) ||
-         (st = sf_attr_number(c, n, "beta", 0.5, &at->b))))
+    if (node->op == SF_OP_HARDSIGMOID && ((st = sf_attr_number(c, n, "alpha", 0.2, &at->a)) ||
+                                          (st = sf_attr_number(c, n, "beta", 0.5, &at->b))))
         return st;
     return SF_OK;
 }

@@ -144,8 +144,8 @@ static void forward(sf_graph *g)
                 out->zero[c] = a->zero[bcast(a, c)] || b->zero[bcast(b, c)];
         } else if (n->op == SF_OP_BATCHNORM) { /* y = x*scale + shift per channel */
             for (int64_t c = 0; c < C; c++)
-                out->zero[c] = n->cst[1].data[c] == 0.0f &&
-                               (a->zero[c] || n->cst[0].data[c] == 0.0f);
+                out->zero[c] =
+                    n->cst[1].data[c] == 0.0f && (a->zero[c] || n->cst[0].data[c] == 0.0f);
         } else if (sf_op_keeps_zero(n->op)) {
             memcpy(out->zero, a->zero, (size_t)C);
         } else if (n->op == SF_OP_FLATTEN || n->op == SF_OP_CONCAT) {
@@ -158,7 +158,10 @@ static void forward(sf_graph *g)
     }
 }
 
-static void need_all(sf_tensor *t) { memset(t->needed, 1, (size_t)sf_tensor_channels(t)); }
+static void need_all(sf_tensor *t)
+{
+    memset(t->needed, 1, (size_t)sf_tensor_channels(t));
+}
 
 static void backward(sf_graph *g)
 {

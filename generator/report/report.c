@@ -8,8 +8,9 @@
 #include <string.h>
 
 /* The usual N:M patterns, whose compliance (share of groups) is reported. */
-static const struct { int n, m; } k_usual[] = {{1, 4}, {2, 4}, {2, 8}, {4, 8}, {4, 16},
-                                               {8, 16}, {8, 32}, {16, 32}};
+static const struct {
+    int n, m;
+} k_usual[] = {{1, 4}, {2, 4}, {2, 8}, {4, 8}, {4, 16}, {8, 16}, {8, 32}, {16, 32}};
 #define NUSUAL ((int)(sizeof k_usual / sizeof k_usual[0]))
 static const int k_ms[] = {2, 4, 8, 16, 32};
 
@@ -19,7 +20,10 @@ static double share(const sf_census *c, int i)
     return n == m / 4 ? c->share_quarter[m] : c->share_half[m];
 }
 
-static double dense_flops(const sf_linear *L) { return 2.0 * (double)L->out * (double)L->in; }
+static double dense_flops(const sf_linear *L)
+{
+    return 2.0 * (double)L->out * (double)L->in;
+}
 
 static double plan_flops(const sf_linear *L)
 {
@@ -76,7 +80,8 @@ static int gpu_json(const sf_linear *L, cJSON *l)
               cJSON_AddStringToObject(o, "sp24_not_eligible", gp->why_not_sp24));
     for (int k = 0; ok && k < SF_G_COUNT; k++)
         if (gp->cost_s[k] >= 0)
-            ok = cJSON_AddNumberToObject(pm, sf_gkernel_name((sf_gkernel)k), 1e6 * gp->cost_s[k]) != NULL;
+            ok = cJSON_AddNumberToObject(pm, sf_gkernel_name((sf_gkernel)k), 1e6 * gp->cost_s[k]) !=
+                 NULL;
     return ok;
 }
 
@@ -91,8 +96,8 @@ void sf_report_text(const sf_graph *g, FILE *f)
         const sf_linear *L = n->lin;
         const sf_census *c = &L->census;
         const sf_plan *p = &L->plan;
-        fprintf(f, "\n%s: %s %lld -> %lld, weight '%s'\n", n->name, n->op_written,
-                (long long)L->in, (long long)L->out, L->weight_name);
+        fprintf(f, "\n%s: %s %lld -> %lld, weight '%s'\n", n->name, n->op_written, (long long)L->in,
+                (long long)L->out, L->weight_name);
         fprintf(f, "  density %.4f (%zu of %zu nonzero), zero rows %lld, zero columns %lld\n",
                 c->density, c->nnz, c->numel, (long long)c->zero_rows, (long long)c->zero_cols);
         fprintf(f, "  smallest N per M along the input axis:");
@@ -123,9 +128,11 @@ void sf_report_text(const sf_graph *g, FILE *f)
                         1e3 * p->cost_s[i]);
         if (any)
             fprintf(f, " (%lld tokens)\n", (long long)p->tokens);
-        fprintf(f, "  computes %d of %lld rows and %d of %lld columns; %.3g of %.3g FLOP per "
-                "token (%.2fx fewer)\n", p->nrows, (long long)L->out, p->ncols,
-                (long long)L->in, pf, df, pf > 0 ? df / pf : 0.0);
+        fprintf(f,
+                "  computes %d of %lld rows and %d of %lld columns; %.3g of %.3g FLOP per "
+                "token (%.2fx fewer)\n",
+                p->nrows, (long long)L->out, p->ncols, (long long)L->in, pf, df,
+                pf > 0 ? df / pf : 0.0);
         if (g->target_cuda)
             gpu_text(L, f);
     }
@@ -149,12 +156,17 @@ void sf_report_text(const sf_graph *g, FILE *f)
         int64_t z = count(t->zero, C, 1);
         int64_t u = t->producer >= 0 && t->output_index < 0 ? count(t->needed, C, 0) : 0;
         if (z || u)
-            fprintf(f, "propagation: tensor '%s': %lld of %lld channels exactly zero, %lld "
-                    "unused\n", t->name, (long long)z, (long long)C, (long long)u);
+            fprintf(f,
+                    "propagation: tensor '%s': %lld of %lld channels exactly zero, %lld "
+                    "unused\n",
+                    t->name, (long long)z, (long long)C, (long long)u);
     }
 }
 
-static int add_num(cJSON *o, const char *k, double v) { return cJSON_AddNumberToObject(o, k, v) != NULL; }
+static int add_num(cJSON *o, const char *k, double v)
+{
+    return cJSON_AddNumberToObject(o, k, v) != NULL;
+}
 
 sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
 {
@@ -239,7 +251,8 @@ sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
              add_num(pj, "cols_used", p->ncols) && add_num(pj, "nnz", (double)p->nnz) &&
              add_num(pj, "flops_per_token_dense", dense_flops(L)) &&
              add_num(pj, "flops_per_token", plan_flops(L)) &&
-             add_num(pj, "predicted_speedup", plan_flops(L) > 0 ? dense_flops(L) / plan_flops(L) : 0);
+             add_num(pj, "predicted_speedup",
+                     plan_flops(L) > 0 ? dense_flops(L) / plan_flops(L) : 0);
         ok = ok && (!g->target_cuda || gpu_json(L, l));
     }
     cJSON *ts = ok ? cJSON_AddArrayToObject(root, "tensors") : NULL;

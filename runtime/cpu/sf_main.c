@@ -95,8 +95,8 @@ static void print_profile(const sf_model_desc *m, const double *ms, int runs, in
     for (int s = 0; s < m->nsteps; s++) {
         double avg = ms[s] / runs;
         double gf = avg > 0 ? m->step_flops[s] * batch / (avg * 1e6) : 0.0;
-        printf("%-4d %-28s %-14s %10.4f %10.2f\n", s, m->step_names[s],
-               m->step_kernels[s], avg, gf);
+        printf("%-4d %-28s %-14s %10.4f %10.2f\n", s, m->step_names[s], m->step_kernels[s], avg,
+               gf);
     }
 }
 
@@ -117,7 +117,8 @@ int sf_main(int argc, char **argv, const sf_model_desc *m)
             const char *f;
             int k = find_io(inputs, NIN, argv[++i], &f);
             if (k < 0) {
-                fprintf(stderr, "%s: --input %s: no such input (use NAME=FILE)\n", m->name, argv[i]);
+                fprintf(stderr, "%s: --input %s: no such input (use NAME=FILE)\n", m->name,
+                        argv[i]);
                 return EXIT_USAGE;
             }
             in_file[k] = f;
@@ -125,7 +126,8 @@ int sf_main(int argc, char **argv, const sf_model_desc *m)
             const char *f;
             int k = find_io(outputs, NOUT, argv[++i], &f);
             if (k < 0) {
-                fprintf(stderr, "%s: --output %s: no such output (use NAME=FILE)\n", m->name, argv[i]);
+                fprintf(stderr, "%s: --output %s: no such output (use NAME=FILE)\n", m->name,
+                        argv[i]);
                 return EXIT_USAGE;
             }
             out_file[k] = f;
@@ -197,8 +199,7 @@ int sf_main(int argc, char **argv, const sf_model_desc *m)
         if (ok && (b < 1 || b > m->max_batch || (batch && b != batch)))
             ok = 0;
         if (!ok) {
-            fprintf(stderr, "%s: %s: input '%s' has shape (", m->name, in_file[i],
-                    inputs[i].name);
+            fprintf(stderr, "%s: %s: input '%s' has shape (", m->name, in_file[i], inputs[i].name);
             for (int d = 0; d < npy.rank; d++)
                 fprintf(stderr, "%s%lld", d ? ", " : "", (long long)npy.dims[d]);
             fprintf(stderr, "), expected (B");
@@ -256,16 +257,16 @@ int sf_main(int argc, char **argv, const sf_model_desc *m)
         double *t = malloc(sizeof(double) * (size_t)bench);
         int code = 0;
         for (int w = 0; w < 3 && !code; w++)
-            code = m->run((const float *const *)in, out, batch, arena, NULL, cache,
-                                       cache_len);
+            code = m->run((const float *const *)in, out, batch, arena, NULL, cache, cache_len);
         for (int r = 0; r < bench && !code && t; r++) {
             double t0 = now_ms();
-            code = m->run((const float *const *)in, out, batch, arena,
-                                       profile ? step_ms : NULL, cache, cache_len);
+            code = m->run((const float *const *)in, out, batch, arena, profile ? step_ms : NULL,
+                          cache, cache_len);
             t[r] = now_ms() - t0;
         }
         if (code || !t) {
-            fprintf(stderr, "%s: run failed: %s\n", m->name, t ? m->strerror(code) : "out of memory");
+            fprintf(stderr, "%s: run failed: %s\n", m->name,
+                    t ? m->strerror(code) : "out of memory");
             free(t);
             rc = EXIT_RUN;
             goto done;
@@ -279,8 +280,8 @@ int sf_main(int argc, char **argv, const sf_model_desc *m)
         free(t);
         goto done;
     }
-    int code = m->run((const float *const *)in, out, batch, arena,
-                                   profile ? step_ms : NULL, cache, cache_len);
+    int code = m->run((const float *const *)in, out, batch, arena, profile ? step_ms : NULL, cache,
+                      cache_len);
     if (code) {
         fprintf(stderr, "%s: run failed: %s\n", m->name, m->strerror(code));
         rc = EXIT_RUN;

@@ -13,20 +13,20 @@ typedef struct {
 } sf_io_desc;
 
 /* <model>_run_arrays (or <model>_cuda_run_arrays) */
-typedef int (*sf_run_arrays_fn)(const float *const *in, float *const *out, int batch,
-                                void *arena, double *step_ms, float *cache, int cache_len);
+typedef int (*sf_run_arrays_fn)(const float *const *in, float *const *out, int batch, void *arena,
+                                double *step_ms, float *cache, int cache_len);
 
 typedef struct {
-    const char *name;                   /* the model */
+    const char *name; /* the model */
     const sf_io_desc *inputs, *outputs;
-    int nin, nout;                      /* at most 64 each */
+    int nin, nout; /* at most 64 each */
     int max_batch;
     size_t arena_bytes;
-    int default_threads;                /* 0: OpenMP's default */
+    int default_threads; /* 0: OpenMP's default */
     int nsteps;
     const char *const *step_names, *const *step_kernels;
-    const double *step_flops;           /* per batch item */
-    int cache_tokens, cache_step;       /* key/value cache; 0 0: none */
+    const double *step_flops;     /* per batch item */
+    int cache_tokens, cache_step; /* key/value cache; 0 0: none */
     size_t cache_bytes;
     sf_run_arrays_fn run;
     const char *(*strerror)(int code);

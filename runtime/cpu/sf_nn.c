@@ -10,7 +10,10 @@
 #define SF_NN_PARALLEL_MIN 32768
 
 /* floor(a / b) for b > 0 and any sign of a */
-static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static int floor_div(int a, int b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 /* The output columns [lo, hi) whose input column o·s - p + j·d lies in [0, W). */
 static void valid_range(int Wo, int W, int s, int p, int jd, int *lo, int *hi)
@@ -238,8 +241,8 @@ void sf_softmax(const float *x, float *y, size_t outer, int n, size_t inner)
 
 /* Element strides of a `rank`-dim operand seen through broadcasting to y's
  * dims (0 where it is broadcast), for the leading rank-2 dims. */
-static void bcast_strides(const int32_t *dims, const int64_t *yd, int rank, int batch,
-                          int64_t mat, int64_t *st)
+static void bcast_strides(const int32_t *dims, const int64_t *yd, int rank, int batch, int64_t mat,
+                          int64_t *st)
 {
     int64_t s = mat;
     for (int i = rank - 3; i >= 0; i--) {
@@ -249,8 +252,8 @@ static void bcast_strides(const int32_t *dims, const int64_t *yd, int rank, int 
     }
 }
 
-void sf_matmul(const float *a, const int32_t *adims, const float *b, const int32_t *bdims,
-               float *y, const int32_t *ydims, int rank, int batch)
+void sf_matmul(const float *a, const int32_t *adims, const float *b, const int32_t *bdims, float *y,
+               const int32_t *ydims, int rank, int batch)
 {
     int64_t yd[8], as[8] = {0}, bs[8] = {0}, nb = 1;
     for (int i = 0; i < rank - 2; i++) {
@@ -284,8 +287,7 @@ void sf_matmul(const float *a, const int32_t *adims, const float *b, const int32
     }
 }
 
-size_t sf_gather_rows(const float *table, int rows, int dim, const float *idx, size_t n,
-                      float *y)
+size_t sf_gather_rows(const float *table, int rows, int dim, const float *idx, size_t n, float *y)
 {
     size_t bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -385,7 +387,7 @@ void sf_attention(const float *q, const float *k, const float *v, const float *m
                 bmx = s[j - j0] > bmx ? s[j - j0] : bmx;
             }
             if (bmx == -INFINITY)
-                continue; /* every key of the block is masked */
+                continue;   /* every key of the block is masked */
             if (bmx > mx) { /* rescale what was summed under the old maximum */
                 float f = expf(mx - bmx);
                 sum *= f;

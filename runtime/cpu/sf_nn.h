@@ -13,8 +13,8 @@
 #define SF_ATTN_MAX_HEAD 256
 
 typedef struct {
-    int C, H, W;            /* input channels and size */
-    int O, Ho, Wo;          /* output channels and size */
+    int C, H, W;                        /* input channels and size */
+    int O, Ho, Wo;                      /* output channels and size */
     int kh, kw, sh, sw, dh, dw, pt, pl; /* kernel, stride, dilation, top/left padding */
     int groups;
 } sf_conv_shape;
@@ -50,14 +50,13 @@ void sf_softmax(const float *x, float *y, size_t outer, int n, size_t inner);
 
 /* y = a·b over the last two dims, with NumPy broadcasting over the leading
  * ones. All three have `rank` dims; dims[0] < 0 stands for the run-time batch. */
-void sf_matmul(const float *a, const int32_t *adims, const float *b, const int32_t *bdims,
-               float *y, const int32_t *ydims, int rank, int batch);
+void sf_matmul(const float *a, const int32_t *adims, const float *b, const int32_t *bdims, float *y,
+               const int32_t *ydims, int rank, int batch);
 
 /* y [n][dim] = rows of table [rows][dim] picked by idx [n] (float-coded
  * integers). Returns the number of indices that were not an integer in
  * [0, rows); those rows of y are zero. */
-size_t sf_gather_rows(const float *table, int rows, int dim, const float *idx, size_t n,
-                      float *y);
+size_t sf_gather_rows(const float *table, int rows, int dim, const float *idx, size_t n, float *y);
 
 /* y = x permuted: y.dims[i] = x.dims[perm[i]]. dims[0] < 0: the run-time batch. */
 void sf_transpose(const float *x, const int32_t *xdims, const int *perm, float *y, int rank,

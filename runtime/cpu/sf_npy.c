@@ -33,8 +33,8 @@ static const char *dict_value(const char *h, const char *key)
     return p;
 }
 
-int sf_npy_parse(const char *path, const unsigned char *buf, size_t len, sf_npy *out,
-                 char *err, size_t errlen)
+int sf_npy_parse(const char *path, const unsigned char *buf, size_t len, sf_npy *out, char *err,
+                 size_t errlen)
 {
     memset(out, 0, sizeof *out);
     char *hdr = NULL;
@@ -52,8 +52,7 @@ int sf_npy_parse(const char *path, const unsigned char *buf, size_t len, sf_npy 
             fail(err, errlen, path, "truncated header");
             goto done;
         }
-        hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 |
-               (size_t)buf[11] << 24;
+        hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
         pos = 12;
     } else {
         fail(err, errlen, path, "unsupported .npy version");
@@ -204,7 +203,15 @@ int sf_npy_write(const char *path, const float *data, int rank, const int64_t *d
         snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
         return -1;
     }
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
+    unsigned char pre[10] = {0x93,
+                             'N',
+                             'U',
+                             'M',
+                             'P',
+                             'Y',
+                             1,
+                             0,
+                             (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)n, f) == (size_t)n;
     for (size_t i = 0; i < pad && ok; i++)

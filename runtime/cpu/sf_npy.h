@@ -12,15 +12,15 @@ typedef struct {
     int rank;
     int64_t dims[SF_NPY_MAX_RANK];
     size_t numel;
-    float *data;    /* malloc'd; free() it */
+    float *data; /* malloc'd; free() it */
 } sf_npy;
 
 /* 0 on success; -1 with a message (naming the file) in err. */
 int sf_npy_read(const char *path, sf_npy *out, char *err, size_t errlen);
 /* The same for a file image in memory; `path` only names it in messages. */
-int sf_npy_parse(const char *path, const unsigned char *buf, size_t len, sf_npy *out,
-                 char *err, size_t errlen);
-int sf_npy_write(const char *path, const float *data, int rank, const int64_t *dims,
-                 char *err, size_t errlen);
+int sf_npy_parse(const char *path, const unsigned char *buf, size_t len, sf_npy *out, char *err,
+                 size_t errlen);
+int sf_npy_write(const char *path, const float *data, int rank, const int64_t *dims, char *err,
+                 size_t errlen);
 
 #endif

@@ -9,30 +9,20 @@
 static float unary1(sf_unary_op op, float v, float a, float b)
 {
     switch (op) {
-    case SF_UNARY_RELU:
-        return v > 0.0f ? v : 0.0f;
-    case SF_UNARY_GELU:
-        return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    case SF_UNARY_RELU: return v > 0.0f ? v : 0.0f;
+    case SF_UNARY_GELU: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
     case SF_UNARY_GELU_TANH: {
         float u = 0.79788456080286536f * (v + 0.044715f * v * v * v);
         return 0.5f * v * (1.0f + tanhf(u));
     }
-    case SF_UNARY_SILU:
-        return v / (1.0f + expf(-v));
-    case SF_UNARY_SIGMOID:
-        return 1.0f / (1.0f + expf(-v));
-    case SF_UNARY_TANH:
-        return tanhf(v);
-    case SF_UNARY_ERF:
-        return erff(v);
-    case SF_UNARY_SQRT:
-        return sqrtf(v);
-    case SF_UNARY_HARDSWISH:
-        return v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6.0f) + 0.5f));
-    case SF_UNARY_CLIP: /* NaN stays NaN */
-        return v < a ? a : v > b ? b : v;
-    case SF_UNARY_HARDSIGMOID:
-        return fmaxf(0.0f, fminf(1.0f, a * v + b));
+    case SF_UNARY_SILU: return v / (1.0f + expf(-v));
+    case SF_UNARY_SIGMOID: return 1.0f / (1.0f + expf(-v));
+    case SF_UNARY_TANH: return tanhf(v);
+    case SF_UNARY_ERF: return erff(v);
+    case SF_UNARY_SQRT: return sqrtf(v);
+    case SF_UNARY_HARDSWISH: return v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6.0f) + 0.5f));
+    case SF_UNARY_CLIP: /* NaN stays NaN */ return v < a ? a : v > b ? b : v;
+    case SF_UNARY_HARDSIGMOID: return fmaxf(0.0f, fminf(1.0f, a * v + b));
     }
     return v;
 }
@@ -91,7 +81,7 @@ void sf_where(const float *c, const int32_t *cdims, const float *a, const int32_
         }
         for (int64_t k = 0; k < C; k++)
             y[r * C + k] = c[co + k * cs[rank - 1]] != 0.0f ? a[ao + k * as[rank - 1]]
-                                                           : b[bo + k * bs[rank - 1]];
+                                                            : b[bo + k * bs[rank - 1]];
     }
 }
 
@@ -149,8 +139,7 @@ void sf_binary(sf_binary_op op, const float *a, const int32_t *adims, const floa
     }
 }
 
-void sf_linear_ref(const float *x, const float *w, const float *b, float *y, int T, int O,
-                   int K)
+void sf_linear_ref(const float *x, const float *w, const float *b, float *y, int T, int O, int K)
 {
     for (int t = 0; t < T; t++)
         for (int o = 0; o < O; o++) {

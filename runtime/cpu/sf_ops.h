@@ -10,12 +10,27 @@
  * (generator/ir/ops.def). Two take parameters (sf_unary_ab): CLIP clamps to
  * [a, b]; HARDSIGMOID is max(0, min(1, a·x + b)). HARDSWISH is
  * x·max(0, min(1, x/6 + 1/2)). */
-typedef enum { SF_UNARY_RELU, SF_UNARY_GELU, SF_UNARY_GELU_TANH, SF_UNARY_SILU,
-               SF_UNARY_SIGMOID, SF_UNARY_TANH, SF_UNARY_ERF, SF_UNARY_SQRT,
-               SF_UNARY_HARDSWISH, SF_UNARY_CLIP, SF_UNARY_HARDSIGMOID } sf_unary_op;
+typedef enum {
+    SF_UNARY_RELU,
+    SF_UNARY_GELU,
+    SF_UNARY_GELU_TANH,
+    SF_UNARY_SILU,
+    SF_UNARY_SIGMOID,
+    SF_UNARY_TANH,
+    SF_UNARY_ERF,
+    SF_UNARY_SQRT,
+    SF_UNARY_HARDSWISH,
+    SF_UNARY_CLIP,
+    SF_UNARY_HARDSIGMOID
+} sf_unary_op;
 /* POW is powf(a, b). */
-typedef enum { SF_BINARY_ADD, SF_BINARY_MUL, SF_BINARY_SUB, SF_BINARY_DIV,
-               SF_BINARY_POW } sf_binary_op;
+typedef enum {
+    SF_BINARY_ADD,
+    SF_BINARY_MUL,
+    SF_BINARY_SUB,
+    SF_BINARY_DIV,
+    SF_BINARY_POW
+} sf_binary_op;
 
 /* An unbounded clip end, as a constant expression (GCC, Clang, nvcc). */
 #define SF_INF (__builtin_inff())
@@ -36,7 +51,6 @@ void sf_where(const float *c, const int32_t *cdims, const float *a, const int32_
               int batch);
 
 /* Reference linear, naive and in double: y[t][o] = b[o] + sum_k x[t][k] w[o][k]. */
-void sf_linear_ref(const float *x, const float *w, const float *b, float *y, int T, int O,
-                   int K);
+void sf_linear_ref(const float *x, const float *w, const float *b, float *y, int T, int O, int K);
 
 #endif

@@ -13,11 +13,11 @@
 #endif
 
 /* Status codes of <model>_run (GENERATED_API.md). */
-#define SF_RUN_OK            0
-#define SF_RUN_EBATCH      (-1)  /* batch outside 1..max */
-#define SF_RUN_ENULL       (-2)  /* a NULL input or output pointer */
-#define SF_RUN_EALIGN      (-3)  /* arena not 64-byte aligned */
-#define SF_RUN_EWEIGHTS    (-4)  /* weights blob does not match this code */
+#define SF_RUN_OK       0
+#define SF_RUN_EBATCH   (-1) /* batch outside 1..max */
+#define SF_RUN_ENULL    (-2) /* a NULL input or output pointer */
+#define SF_RUN_EALIGN   (-3) /* arena not 64-byte aligned */
+#define SF_RUN_EWEIGHTS (-4) /* weights blob does not match this code */
 
 /* Kernels work on tiles of SF_LANES tokens: activations are repacked as
  * [K][SF_LANES] so one vector holds one input feature for 16 tokens, and a
@@ -35,7 +35,8 @@ typedef float sf_vf __attribute__((vector_size(64)));
  * kernels hold tens of thousands of them and the compiler then has nothing
  * to analyse, which halves their build time at the same speed. */
 #if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__) && !defined(SF_NO_ASM)
-#define SF_FMA_BCAST(acc, w, x) __asm__("vfmadd231ps %1%{1to16%}, %2, %0" : "+v"(acc) : "m"(w), "v"(x))
+#define SF_FMA_BCAST(acc, w, x) \
+    __asm__("vfmadd231ps %1%{1to16%}, %2, %0" : "+v"(acc) : "m"(w), "v"(x))
 #else
 #define SF_FMA_BCAST(acc, w, x) ((acc) += (w) * (x))
 #endif
@@ -98,8 +99,7 @@ static inline void sf_transpose16(__m512 r[16])
  * (NULL: identity) selects ncols of the K columns. With AVX-512, whole
  * blocks of 16 tokens x 16 inputs go through a register transpose. */
 static inline void sf_pack_tile(const float *restrict x, int K, int t0, int tn,
-                                const int32_t *restrict cols, int ncols, int tb,
-                                sf_vf *restrict xt)
+                                const int32_t *restrict cols, int ncols, int tb, sf_vf *restrict xt)
 {
     const size_t w = (size_t)tb * SF_LANES;
     if (tn < (int)w)
@@ -200,6 +200,5 @@ static inline void sf_zero_rows(float *restrict y, int P, const int32_t *rows, i
     for (int i = 0; i < n; i++)
         memset(y + (size_t)rows[i] * (size_t)P, 0, (size_t)P * sizeof(float));
 }
-
 
 #endif

@@ -22,32 +22,40 @@ int sfc_fail_if(cudaError_t e, const char *file, int line)
 {
     return e == cudaSuccess ? 0 : sfc_fail(file, line, "CUDA call", cudaGetErrorString(e));
 }
-const char *sfc_last_error(void) { return sfc_msg[0] ? sfc_msg : "no error"; }
-void sfc_clear_error(void) { sfc_msg[0] = 0; }
+const char *sfc_last_error(void)
+{
+    return sfc_msg[0] ? sfc_msg : "no error";
+}
+void sfc_clear_error(void)
+{
+    sfc_msg[0] = 0;
+}
 
 #define THREADS 256
-static unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
-#define FOR_EACH(i, n)                                                                 \
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;                          \
-    if (i >= (n))                                                                      \
-        return
+static unsigned blocks_for(size_t n)
+{
+    return (unsigned)((n + THREADS - 1) / THREADS);
+}
+#define FOR_EACH(i, n)                                        \
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; \
+    if (i >= (n))                                             \
+    return
 /* Launches `kernel` on `blocks` blocks of `threads` (none for no work) and
  * returns the launch's status. */
-#define LAUNCH_GRID(kernel, blocks, threads, st, ...)                                  \
-    do {                                                                               \
-        if ((blocks) == 0)                                                             \
-            return 0;                                                                  \
-        kernel<<<(unsigned)(blocks), threads, 0, st>>>(__VA_ARGS__);                    \
-        SFC_LAUNCHED();                                                                \
-        return 0;                                                                      \
+#define LAUNCH_GRID(kernel, blocks, threads, st, ...)                \
+    do {                                                             \
+        if ((blocks) == 0)                                           \
+            return 0;                                                \
+        kernel<<<(unsigned)(blocks), threads, 0, st>>>(__VA_ARGS__); \
+        SFC_LAUNCHED();                                              \
+        return 0;                                                    \
     } while (0)
 /* One thread per element of n. */
 #define LAUNCH(kernel, n, st, ...) LAUNCH_GRID(kernel, blocks_for(n), THREADS, st, __VA_ARGS__)
 
 /* ---- elementwise ----------------------------------------------------------------- */
 
-__global__ static void k_unary(sf_unary_op op, float a, float b, const float *x, float *y,
-                               size_t n)
+__global__ static void k_unary(sf_unary_op op, float a, float b, const float *x, float *y, size_t n)
 {
     FOR_EACH(i, n);
     y[i] = sfc_act_ab(op, a, b, x[i]);
@@ -64,7 +72,10 @@ int sfc_unary_ab(sf_unary_op op, float a, float b, const float *x, float *y, siz
 
 /* Strides (0 where broadcast) of an operand seen through y's dims; dims[0]
  * is the batch. */
-typedef struct { int64_t yd[8], as[8], bs[8]; int rank; } bcast;
+typedef struct {
+    int64_t yd[8], as[8], bs[8];
+    int rank;
+} bcast;
 
 static bcast binary_strides(sfc_dims ad, sfc_dims bd, sfc_dims ydims, int rank, int batch)
 {
@@ -94,8 +105,8 @@ __device__ static float binary1(sf_binary_op op, float a, float b)
     return 0.0f;
 }
 
-__global__ static void k_binary(sf_binary_op op, const float *a, const float *b, float *y,
-                                bcast c, size_t n)
+__global__ static void k_binary(sf_binary_op op, const float *a, const float *b, float *y, bcast c,
+                                size_t n)
 {
     FOR_EACH(i, n);
     int64_t rem = (int64_t)i, ao = 0, bo = 0;
@@ -107,8 +118,8 @@ __global__ static void k_binary(sf_binary_op op, const float *a, const float *b,
     }
     y[i] = binary1(op, a[ao], b[bo]);
 }
-int sfc_binary(sf_binary_op op, const float *a, sfc_dims ad, const float *b, sfc_dims bd,
-               float *y, sfc_dims yd, int rank, int batch, cudaStream_t st)
+int sfc_binary(sf_binary_op op, const float *a, sfc_dims ad, const float *b, sfc_dims bd, float *y,
+               sfc_dims yd, int rank, int batch, cudaStream_t st)
 {
     bcast c = binary_strides(ad, bd, yd, rank, batch);
     size_t n = 1;
@@ -118,7 +129,10 @@ int sfc_binary(sf_binary_op op, const float *a, sfc_dims ad, const float *b, sfc
 }
 
 /* Strides of c, a and b seen through y's dims, as binary_strides. */
-typedef struct { int64_t yd[8], cs[8], as[8], bs[8]; int rank; } bcast3;
+typedef struct {
+    int64_t yd[8], cs[8], as[8], bs[8];
+    int rank;
+} bcast3;
 
 static void operand_strides(sfc_dims d, const int64_t *yd, int rank, int batch, int64_t *s)
 {
@@ -144,8 +158,8 @@ __global__ static void k_where(const float *c, const float *a, const float *b, f
     }
     y[i] = c[co] != 0.0f ? a[ao] : b[bo];
 }
-int sfc_where(const float *c, sfc_dims cd, const float *a, sfc_dims ad, const float *b,
-              sfc_dims bd, float *y, sfc_dims yd, int rank, int batch, cudaStream_t st)
+int sfc_where(const float *c, sfc_dims cd, const float *a, sfc_dims ad, const float *b, sfc_dims bd,
+              float *y, sfc_dims yd, int rank, int batch, cudaStream_t st)
 {
     bcast3 s = {};
     s.rank = rank;
@@ -270,13 +284,13 @@ __device__ static float warp_max(float v)
     return v;
 }
 #define ROWS_PER_BLOCK 8
-#define FOR_EACH_ROW(r, rows)                                                          \
-    size_t r = (size_t)blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5);               \
-    const int lane = threadIdx.x & 31;                                                 \
-    if (r >= (rows))                                                                   \
-        return
+#define FOR_EACH_ROW(r, rows)                                            \
+    size_t r = (size_t)blockIdx.x * ROWS_PER_BLOCK + (threadIdx.x >> 5); \
+    const int lane = threadIdx.x & 31;                                   \
+    if (r >= (rows))                                                     \
+    return
 /* One warp per row. */
-#define LAUNCH_ROWS(kernel, rows, st, ...)                                             \
+#define LAUNCH_ROWS(kernel, rows, st, ...)                                                       \
     LAUNCH_GRID(kernel, ((rows) + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, 32 * ROWS_PER_BLOCK, st, \
                 __VA_ARGS__)
 
@@ -357,7 +371,10 @@ int sfc_channel_affine(const float *x, const float *scale, const float *shift, f
 
 /* ---- matmul between activations -------------------------------------------------------- */
 
-typedef struct { int64_t yd[6], as[6], bs[6]; int nlead, M, N, K; } mm_shape;
+typedef struct {
+    int64_t yd[6], as[6], bs[6];
+    int nlead, M, N, K;
+} mm_shape;
 
 __global__ static void k_matmul(const float *a, const float *b, float *y, mm_shape s, size_t n)
 {
@@ -421,7 +438,10 @@ int sfc_gather_rows(const float *table, int rows, int dim, const float *idx, siz
     LAUNCH(k_gather, total, st, table, rows, dim, idx, y, bad, total);
 }
 
-typedef struct { int64_t yd[8], ys[8]; int rank; } tr_shape;
+typedef struct {
+    int64_t yd[8], ys[8];
+    int rank;
+} tr_shape;
 
 __global__ static void k_transpose(const float *x, float *y, tr_shape s, size_t n)
 {
@@ -592,7 +612,7 @@ int sfc_linear_dense(cublasHandle_t h, const void *w, int half, const float *bia
         return 0;
     SFC_TRY_BLAS(cublasSetStream(h, st));
     /* column-major view: y^T [O][T] = W [O][k] (stored row-major, so op T) . x^T */
-    SFC_TRY_BLAS(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, O, T, k, &one, w, ty, k, x, ty, k,
-                              &zero, y, CUDA_R_32F, O, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    SFC_TRY_BLAS(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, O, T, k, &one, w, ty, k, x, ty, k, &zero,
+                              y, CUDA_R_32F, O, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return sfc_add_bias(y, bias, T, O, st, act);
 }

@@ -20,11 +20,11 @@ int sfc_fail(const char *file, int line, const char *call, const char *why);
 const char *sfc_last_error(void);
 void sfc_clear_error(void);
 
-#define SFC_TRY(call)                                                                  \
-    do {                                                                               \
-        cudaError_t sfc_e_ = (call);                                                   \
-        if (sfc_e_ != cudaSuccess)                                                     \
-            return sfc_fail(__FILE__, __LINE__, #call, cudaGetErrorString(sfc_e_));    \
+#define SFC_TRY(call)                                                               \
+    do {                                                                            \
+        cudaError_t sfc_e_ = (call);                                                \
+        if (sfc_e_ != cudaSuccess)                                                  \
+            return sfc_fail(__FILE__, __LINE__, #call, cudaGetErrorString(sfc_e_)); \
     } while (0)
 #define SFC_TRY_BLAS(call)                                                             \
     do {                                                                               \
@@ -35,10 +35,10 @@ void sfc_clear_error(void);
 /* A kernel launch: launch errors now, execution errors at the next sync. */
 #define SFC_LAUNCHED() SFC_TRY(cudaGetLastError())
 /* A step of the generated code: propagate a failure. */
-#define SFC_STEP(call)                                                                 \
-    do {                                                                               \
-        if ((call) != 0)                                                               \
-            return SFC_ERR;                                                            \
+#define SFC_STEP(call)      \
+    do {                    \
+        if ((call) != 0)    \
+            return SFC_ERR; \
     } while (0)
 
 /* The same for a cudaError_t already at hand (0 when it is cudaSuccess). */
@@ -49,7 +49,11 @@ int sfc_fail_if(cudaError_t e, const char *file, int line);
 typedef sf_blob_header sfc_blob_header;
 
 /* Shapes travel to kernels by value. */
-typedef struct { int32_t d[8]; } sfc_dims;
-typedef struct { int32_t p[8]; } sfc_perm;
+typedef struct {
+    int32_t d[8];
+} sfc_dims;
+typedef struct {
+    int32_t p[8];
+} sfc_perm;
 
 #endif

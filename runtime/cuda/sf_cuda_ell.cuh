@@ -27,11 +27,10 @@
  * over the weights. */
 #define SFC_ELL_TT 16
 #define SFC_ELL_KW 8
-#define SFC_ELL_U 1 /* slot octets a warp loads before using them (4 measured slower) */
+#define SFC_ELL_U  1 /* slot octets a warp loads before using them (4 measured slower) */
 
 /* 8 values from 16 or 32 bytes of raw bf16, f16 or f32 */
-template <typename V>
-__device__ __forceinline__ void sfc_ell_values(const V *p, float *f)
+template <typename V> __device__ __forceinline__ void sfc_ell_values(const V *p, float *f)
 {
     const uint4 *q = (const uint4 *)(const void *)p;
     if constexpr (sizeof(V) == 4) {
@@ -57,8 +56,7 @@ __device__ __forceinline__ void sfc_ell_values(const V *p, float *f)
 }
 
 /* 8 indices from 8, 16 or 32 bytes of u8, u16 or i32 */
-template <typename I>
-__device__ __forceinline__ void sfc_ell_indices(const I *p, int *c)
+template <typename I> __device__ __forceinline__ void sfc_ell_indices(const I *p, int *c)
 {
     if constexpr (sizeof(I) == 1) {
         const uint2 u = __ldg((const uint2 *)(const void *)p);
@@ -76,7 +74,8 @@ __device__ __forceinline__ void sfc_ell_indices(const I *p, int *c)
             c[2 * j + 1] = (int)(w[j] >> 16);
         }
     } else {
-        const uint4 u0 = __ldg((const uint4 *)(const void *)p), u1 = __ldg((const uint4 *)(const void *)p + 1);
+        const uint4 u0 = __ldg((const uint4 *)(const void *)p),
+                    u1 = __ldg((const uint4 *)(const void *)p + 1);
         const unsigned w[8] = {u0.x, u0.y, u0.z, u0.w, u1.x, u1.y, u1.z, u1.w};
 #pragma unroll
         for (int j = 0; j < 8; j++)
@@ -86,9 +85,9 @@ __device__ __forceinline__ void sfc_ell_indices(const I *p, int *c)
 
 template <int O, int K, int S, typename V, typename I, int GN, int GM, int TT, int KW>
 __global__ void __launch_bounds__(32 * KW)
-sfc_ell_kernel(const V *__restrict__ vals, const I *__restrict__ idx,
-               const float *__restrict__ bias, const float *__restrict__ x,
-               float *__restrict__ y, int T, int act)
+    sfc_ell_kernel(const V *__restrict__ vals, const I *__restrict__ idx,
+                   const float *__restrict__ bias, const float *__restrict__ x,
+                   float *__restrict__ y, int T, int act)
 {
     constexpr int OP = (O + 31) / 32 * 32, S8 = (S + 7) / 8;
     __shared__ float part[KW][TT][32]; /* [warp][token][row] */
@@ -156,8 +155,8 @@ int sfc_linear_ell_cfg(const void *vals, const void *idx, const float *bias, con
 {
     static_assert(GN == 0 || (sizeof(I) == 1 && GM <= 256), "N:M positions are u8");
     dim3 grid((O + 31) / 32, (T + TT - 1) / TT);
-    sfc_ell_kernel<O, K, S, V, I, GN, GM, TT, KW><<<grid, 32 * KW, 0, st>>>(
-        (const V *)vals, (const I *)idx, bias, x, y, T, act);
+    sfc_ell_kernel<O, K, S, V, I, GN, GM, TT, KW>
+        <<<grid, 32 * KW, 0, st>>>((const V *)vals, (const I *)idx, bias, x, y, T, act);
     SFC_LAUNCHED();
     return 0;
 }
@@ -167,16 +166,16 @@ int sfc_linear_ell_cfg(const void *vals, const void *idx, const float *bias, con
  * accumulator and more warps per 32 rows (SFC_ELL_KW1): more loads in flight. */
 #define SFC_ELL_KW1(S8) ((S8) >= 256 ? 32 : 16) /* measured: 8192x8192 1:4 2.1x, not 1.7x */
 template <int O, int K, int S, typename V, typename I, int GN = 0, int GM = 0>
-int sfc_linear_ell(const void *vals, const void *idx, const float *bias, const float *x,
-                   float *y, int T, cudaStream_t st, int act = SFC_NO_ACT)
+int sfc_linear_ell(const void *vals, const void *idx, const float *bias, const float *x, float *y,
+                   int T, cudaStream_t st, int act = SFC_NO_ACT)
 {
     if (T <= 0)
         return 0;
     if (T == 1)
         return sfc_linear_ell_cfg<O, K, S, V, I, GN, GM, 1, SFC_ELL_KW1((S + 7) / 8)>(
             vals, idx, bias, x, y, T, st, act);
-    return sfc_linear_ell_cfg<O, K, S, V, I, GN, GM, SFC_ELL_TT, SFC_ELL_KW>(vals, idx, bias, x,
-                                                                             y, T, st, act);
+    return sfc_linear_ell_cfg<O, K, S, V, I, GN, GM, SFC_ELL_TT, SFC_ELL_KW>(vals, idx, bias, x, y,
+                                                                             T, st, act);
 }
 
 #endif

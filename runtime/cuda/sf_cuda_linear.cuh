@@ -19,8 +19,7 @@ int sfc_to_half(const float *x, void *xh, int T, int K, int Kp, int half, cudaSt
 int sfc_add_bias(float *y, const float *b, int T, int O, cudaStream_t st, int act = SFC_NO_ACT);
 /* Dense through cuBLAS: W [O][Kp] in bf16/f16 (half 0/1) with xh from
  * sfc_to_half, or W [O][K] fp32 (half = -1) with x itself; fp32 accumulation. */
-int sfc_linear_dense(cublasHandle_t h, const void *w, int half, const float *bias,
-                     const void *x, float *y, int T, int O, int K, int Kp, cudaStream_t st,
-                     int act = SFC_NO_ACT);
+int sfc_linear_dense(cublasHandle_t h, const void *w, int half, const float *bias, const void *x,
+                     float *y, int T, int O, int K, int Kp, cudaStream_t st, int act = SFC_NO_ACT);
 
 #endif

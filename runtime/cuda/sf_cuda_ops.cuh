@@ -19,11 +19,11 @@ int sfc_unary(sf_unary_op op, const float *x, float *y, size_t n, cudaStream_t s
  * this with a = b = 0, as sf_unary is. */
 int sfc_unary_ab(sf_unary_op op, float a, float b, const float *x, float *y, size_t n,
                  cudaStream_t st);
-int sfc_binary(sf_binary_op op, const float *a, sfc_dims ad, const float *b, sfc_dims bd,
-               float *y, sfc_dims yd, int rank, int batch, cudaStream_t st);
+int sfc_binary(sf_binary_op op, const float *a, sfc_dims ad, const float *b, sfc_dims bd, float *y,
+               sfc_dims yd, int rank, int batch, cudaStream_t st);
 /* y = c != 0 ? a : b, all four broadcast as in sfc_binary (sf_where). */
-int sfc_where(const float *c, sfc_dims cd, const float *a, sfc_dims ad, const float *b,
-              sfc_dims bd, float *y, sfc_dims yd, int rank, int batch, cudaStream_t st);
+int sfc_where(const float *c, sfc_dims cd, const float *a, sfc_dims ad, const float *b, sfc_dims bd,
+              float *y, sfc_dims yd, int rank, int batch, cudaStream_t st);
 /* token-major im2col: cols [N*Ho*Wo][C*kh*kw] */
 int sfc_im2col(const float *x, float *cols, int N, sf_conv_shape s, cudaStream_t st);
 int sfc_tokens_to_nchw(const float *t, float *y, int N, int O, int HW, cudaStream_t st);
@@ -40,8 +40,8 @@ int sfc_matmul(const float *a, sfc_dims ad, const float *b, sfc_dims bd, float *
                int rank, int batch, cudaStream_t st);
 /* Rows of `table`; an index that is not an integer in [0, rows) gives a zero
  * row and sets *bad (device memory) to 1. */
-int sfc_gather_rows(const float *table, int rows, int dim, const float *idx, size_t n,
-                    float *y, int *bad, cudaStream_t st);
+int sfc_gather_rows(const float *table, int rows, int dim, const float *idx, size_t n, float *y,
+                    int *bad, cudaStream_t st);
 int sfc_transpose(const float *x, sfc_dims xd, sfc_perm perm, float *y, int rank, int batch,
                   cudaStream_t st);
 int sfc_copy_blocks(const float *x, size_t xs, float *y, size_t ys, size_t outer, size_t len,
@@ -50,8 +50,7 @@ int sfc_copy(const float *x, float *y, size_t n, cudaStream_t st);
 int sfc_slice(const float *x, float *y, size_t outer, int len, int start, int step, int cnt,
               size_t inner, cudaStream_t st);
 int sfc_attention(const float *q, const float *k, const float *v, const float *mask, float *y,
-                  int B, int Sq, int Sk, int kv_stride, int H, int D, int causal,
-                  cudaStream_t st);
+                  int B, int Sq, int Sk, int kv_stride, int H, int D, int causal, cudaStream_t st);
 int sfc_cache_append(const float *x, float *cache, int B, int T, size_t E, int C, int at,
                      cudaStream_t st);
 

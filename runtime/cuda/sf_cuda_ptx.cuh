@@ -16,13 +16,13 @@
 
 /* d += A (2:4 tile, metadata e) x B, one m16n8k32 mma with fp32 accumulation;
  * H (bf16 or f16) names the PTX input type. */
-#define SFC_MMA_SP(ty)                                                                 \
-    asm volatile("mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32." ty "." ty \
-                 ".f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, "        \
-                 "{%0, %1, %2, %3}, %12, 0x0;\n"                                       \
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                     \
-                 : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b[0]), "r"(b[1]),        \
-                   "r"(b[2]), "r"(b[3]), "r"(e))
+#define SFC_MMA_SP(ty)                                                                      \
+    asm volatile("mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32." ty "." ty    \
+                 ".f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9, %10, %11}, "            \
+                 "{%0, %1, %2, %3}, %12, 0x0;\n"                                            \
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                           \
+                 : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b[0]), "r"(b[1]), "r"(b[2]), \
+                   "r"(b[3]), "r"(e))
 
 template <typename H>
 __device__ __forceinline__ void sfc_mma_sp(float *d, uint4 a, const uint32_t *b, uint32_t e)
@@ -43,8 +43,7 @@ __device__ __forceinline__ void sfc_cp_async16(void *smem, const void *src, int 
 {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     unsigned d = (unsigned)__cvta_generic_to_shared(smem);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src),
-                 "r"(bytes));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(bytes));
 #endif
 }
 __device__ __forceinline__ void sfc_cp_async_commit(void)
@@ -53,8 +52,7 @@ __device__ __forceinline__ void sfc_cp_async_commit(void)
     asm volatile("cp.async.commit_group;\n" ::);
 #endif
 }
-template <int N>
-__device__ __forceinline__ void sfc_cp_async_wait(void)
+template <int N> __device__ __forceinline__ void sfc_cp_async_wait(void)
 {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N));

@@ -22,7 +22,7 @@
  * weight tiles and activations staged through shared memory by a cp.async
  * pipeline so that every byte fetched feeds several mma). */
 #define SFC_SP24_STREAM_T 32 /* tokens up to which the stream kernel runs */
-#define SFC_SP24_KW 8        /* stream kernel: warps splitting K in a block (short K) */
+#define SFC_SP24_KW       8  /* stream kernel: warps splitting K in a block (short K) */
 
 /* Stream kernel: a block takes RPW row tiles and 16 tokens; its KW warps
  * take the K chunks in turn (neighbouring warps read neighbouring tiles) and
@@ -31,9 +31,9 @@
  * memory. Each weight byte is read once. */
 template <int O, int KP, typename H, int RPW, int KW>
 __global__ void __launch_bounds__(32 * KW)
-sfc_sp24_stream_kernel(const uint4 *__restrict__ vals, const uint32_t *__restrict__ meta,
-                       const float *__restrict__ bias, const H *__restrict__ xh,
-                       float *__restrict__ y, int T, int act)
+    sfc_sp24_stream_kernel(const uint4 *__restrict__ vals, const uint32_t *__restrict__ meta,
+                           const float *__restrict__ bias, const H *__restrict__ xh,
+                           float *__restrict__ y, int T, int act)
 {
     constexpr int NKC = KP / 32, ROW_TILES = (O + 15) / 16, R = 16 * RPW;
     static_assert(KW * RPW * 16 * 16 * 4 <= 48 * 1024, "stream kernel: partial sums too large");
@@ -105,10 +105,9 @@ sfc_sp24_stream_kernel(const uint4 *__restrict__ vals, const uint32_t *__restric
  * cp.async. A stage holds the block's weight tiles as stored (values, then
  * metadata) and the activations as [BN][64] with the 16-byte chunks of row n
  * at chunk ^ (n % 8), so that ldmatrix's eight row reads hit distinct banks. */
-template <int WM, int WN, int WARPS_M, int WARPS_N, int STAGES>
-struct sfc_sp24_cfg {
+template <int WM, int WN, int WARPS_M, int WARPS_N, int STAGES> struct sfc_sp24_cfg {
     static constexpr int BM = 16 * WM * WARPS_M, BN = 8 * WN * WARPS_N;
-    static constexpr int RT = BM / 16;                /* row tiles per block */
+    static constexpr int RT = BM / 16; /* row tiles per block */
     static constexpr int THREADS = 32 * WARPS_M * WARPS_N;
     static constexpr int A_BYTES = RT * 2 * 512, E_BYTES = RT * 2 * 64, B_BYTES = BN * 128;
     static constexpr int STAGE = A_BYTES + E_BYTES + B_BYTES;
@@ -117,9 +116,9 @@ struct sfc_sp24_cfg {
 
 template <int O, int KP, typename H, int WM, int WN, int WARPS_M, int WARPS_N, int STAGES>
 __global__ void __launch_bounds__(32 * WARPS_M * WARPS_N)
-sfc_sp24_tiled_kernel(const uint4 *__restrict__ vals, const uint4 *__restrict__ meta,
-                      const float *__restrict__ bias, const H *__restrict__ xh,
-                      float *__restrict__ y, int T)
+    sfc_sp24_tiled_kernel(const uint4 *__restrict__ vals, const uint4 *__restrict__ meta,
+                          const float *__restrict__ bias, const H *__restrict__ xh,
+                          float *__restrict__ y, int T)
 {
     using C = sfc_sp24_cfg<WM, WN, WARPS_M, WARPS_N, STAGES>;
     constexpr int ROW_TILES = (O + 15) / 16, NKC = KP / 32, KT = (NKC + 1) / 2;
@@ -216,9 +215,8 @@ sfc_sp24_tiled_kernel(const uint4 *__restrict__ vals, const uint4 *__restrict__ 
 /* The tiled kernel's launch; cfg picks the tile (the bench compares a few). */
 template <int O, int KP, typename H, int WM = 4, int WN = 4, int WARPS_M = 2, int WARPS_N = 4,
           int STAGES = 4>
-int sfc_linear_sp24_tiled(const void *vals, const void *meta, const float *bias,
-                          const void *xh, float *y, int T, cudaStream_t st,
-                          int act = SFC_NO_ACT)
+int sfc_linear_sp24_tiled(const void *vals, const void *meta, const float *bias, const void *xh,
+                          float *y, int T, cudaStream_t st, int act = SFC_NO_ACT)
 {
     using C = sfc_sp24_cfg<WM, WN, WARPS_M, WARPS_N, STAGES>;
     constexpr int ROW_TILES = (O + 15) / 16;
@@ -234,9 +232,8 @@ int sfc_linear_sp24_tiled(const void *vals, const void *meta, const float *bias,
 }
 
 template <int O, int KP, typename H, int RPW = 2, int KW = SFC_SP24_KW>
-int sfc_linear_sp24_stream(const void *vals, const void *meta, const float *bias,
-                           const void *xh, float *y, int T, cudaStream_t st,
-                           int act = SFC_NO_ACT)
+int sfc_linear_sp24_stream(const void *vals, const void *meta, const float *bias, const void *xh,
+                           float *y, int T, cudaStream_t st, int act = SFC_NO_ACT)
 {
     dim3 grid(((O + 15) / 16 + RPW - 1) / RPW, (T + 15) / 16);
     sfc_sp24_stream_kernel<O, KP, H, RPW, KW><<<grid, 32 * KW, 0, st>>>(
@@ -247,8 +244,8 @@ int sfc_linear_sp24_stream(const void *vals, const void *meta, const float *bias
 
 /* y [T][O] = act(x W^T + b) for a 2:4 layer; xh is x in H from sfc_to_half. */
 template <int O, int KP, typename H>
-int sfc_linear_sp24(const void *vals, const void *meta, const float *bias, const void *xh,
-                    float *y, int T, cudaStream_t st, int act = SFC_NO_ACT)
+int sfc_linear_sp24(const void *vals, const void *meta, const float *bias, const void *xh, float *y,
+                    int T, cudaStream_t st, int act = SFC_NO_ACT)
 {
     if (T <= 0)
         return 0;

@@ -22,7 +22,12 @@ static void fuzz_quiet(const char *line, void *ctx)
 }
 
 /* Appends one little-endian F32/F16/BF16 tensor entry to a header+data. */
-typedef struct { char hdr[2048]; size_t hlen; unsigned char data[8192]; size_t dlen; } st_builder;
+typedef struct {
+    char hdr[2048];
+    size_t hlen;
+    unsigned char data[8192];
+    size_t dlen;
+} st_builder;
 
 static void st_add(st_builder *b, const char *name, const char *dtype, int rows, int cols,
                    uint32_t seed)
@@ -48,9 +53,10 @@ static void st_add(st_builder *b, const char *name, const char *dtype, int rows,
         snprintf(shape, sizeof shape, "[%d,%d]", rows, cols);
     else
         snprintf(shape, sizeof shape, "[%d]", rows);
-    b->hlen += (size_t)snprintf(b->hdr + b->hlen, sizeof b->hdr - b->hlen,
-                                "%s\"%s\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%zu,%zu]}",
-                                b->hlen > 1 ? "," : "", name, dtype, shape, begin, b->dlen);
+    b->hlen +=
+        (size_t)snprintf(b->hdr + b->hlen, sizeof b->hdr - b->hlen,
+                         "%s\"%s\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%zu,%zu]}",
+                         b->hlen > 1 ? "," : "", name, dtype, shape, begin, b->dlen);
 }
 
 /* Tensors the seeds refer to: the golden tiny model's names and shapes, and
@@ -100,8 +106,7 @@ static void fuzz_pipeline(sf_graph *g, int variant)
     static sf_files files;
     sf_spa_census(g);
     sf_spa_propagate(g, !(variant & 1));
-    sf_plan_opts o = {.force_dense = (variant >> 1) & 1,
-                      .unroll_budget = (variant & 4) ? 0 : 64};
+    sf_plan_opts o = {.force_dense = (variant >> 1) & 1, .unroll_budget = (variant & 4) ? 0 : 64};
     sf_blob blob;
     sf_buf_init(&blob.data);
     if (sf_plan_graph(g, &o) == SF_OK && sf_pack_graph(g, &blob) == SF_OK) {

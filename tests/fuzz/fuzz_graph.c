@@ -6,7 +6,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-typedef struct { const uint8_t *p; size_t n; } reader;
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+} reader;
 
 static unsigned take(reader *r, unsigned mod)
 {
@@ -18,13 +21,13 @@ static unsigned take(reader *r, unsigned mod)
     return mod ? v % mod : v;
 }
 
-static const char *const k_ops[] = {"linear", "matmul", "relu", "gelu", "silu",
-                                    "sigmoid", "tanh", "add", "mul", "conv2d"};
-static const char *const k_weights[] = {"fc1.weight", "fc2.weight", "w8x8", "w16x8",
-                                        "k8x4", "b8", "missing"};
+static const char *const k_ops[] = {"linear",  "matmul", "relu", "gelu", "silu",
+                                    "sigmoid", "tanh",   "add",  "mul",  "conv2d"};
+static const char *const k_weights[] = {"fc1.weight", "fc2.weight", "w8x8",   "w16x8",
+                                        "k8x4",       "b8",         "missing"};
 static const char *const k_biases[] = {"fc1.bias", "fc2.bias", "b8", "b16", "w8x8"};
-static const char *const k_names[] = {"in0", "in1", "t0", "t1", "t2", "t3", "t4", "t5",
-                                      "t6", "t7", "t8", "t9", "t10", "t11", "zz"};
+static const char *const k_names[] = {"in0", "in1", "t0", "t1", "t2",  "t3",  "t4", "t5",
+                                      "t6",  "t7",  "t8", "t9", "t10", "t11", "zz"};
 static const int64_t k_dims[] = {1, 3, 4, 6, 8, 16, 2};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,8 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sf_desc_input inputs[2];
     sf_desc_node nodes[12];
     const char *edges[12][2], *outs[12][1], *gouts[2];
-    sf_desc d = {"fuzz.json", "fuzz.json", "g", "fuzz.safetensors", inputs, 0, gouts, 0,
-                 nodes, 0};
+    sf_desc d = {"fuzz.json", "fuzz.json", "g", "fuzz.safetensors", inputs, 0, gouts, 0, nodes, 0};
     memset(inputs, 0, sizeof inputs);
     memset(nodes, 0, sizeof nodes);
     d.ninputs = 1 + (int)take(&r, 2);

@@ -41,7 +41,10 @@ static void hook_on(long fail_at)
     sf_set_alloc_hook(hook, NULL);
 }
 
-static void hook_off(void) { sf_set_alloc_hook(NULL, NULL); }
+static void hook_off(void)
+{
+    sf_set_alloc_hook(NULL, NULL);
+}
 
 /* ---- the model ------------------------------------------------------------------- */
 
@@ -59,10 +62,13 @@ static void setup(void)
         w2[i] = i % 4 == 0 ? 0x3c00 : 0;
     for (int i = 0; i < 40; i++)
         w3[i] = (float)(i % 3);
-    tu_tensor t[] = {{"w1", "F32", 2, {8, 6}, w1, sizeof w1}, {"b1", "F32", 1, {8}, b1, sizeof b1},
-                     {"w2", "F16", 2, {8, 8}, w2, sizeof w2}, {"w3", "F32", 2, {8, 5}, w3, sizeof w3}};
+    tu_tensor t[] = {{"w1", "F32", 2, {8, 6}, w1, sizeof w1},
+                     {"b1", "F32", 1, {8}, b1, sizeof b1},
+                     {"w2", "F16", 2, {8, 8}, w2, sizeof w2},
+                     {"w3", "F32", 2, {8, 5}, w3, sizeof w3}};
     tu_mkdtemp(g_dir, sizeof g_dir);
-    tu_write_model(g_dir,
+    tu_write_model(
+        g_dir,
         "{'sparseflow':1,'name':'oom','weights':'oom.safetensors',"
         "'inputs':[{'name':'x','shape':[4,6]}],'outputs':['y','z'],'nodes':["
         "{'op':'relu','name':'act','inputs':['h1'],'outputs':['a1']},"
@@ -132,8 +138,8 @@ static sf_status run_generate(long fail_at, long *count)
 {
     char out[600];
     snprintf(out, sizeof out, "%s/out", g_dir);
-    sf_gen_opts o = {.model = g_model, .outdir = out, .quiet = 1, .propagate = 1,
-                     .plan = {.unroll_budget = 16}};
+    sf_gen_opts o = {
+        .model = g_model, .outdir = out, .quiet = 1, .propagate = 1, .plan = {.unroll_budget = 16}};
     hook_on(fail_at);
     sf_status s = sf_generate(&o, NULL);
     *count = g_count;

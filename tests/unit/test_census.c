@@ -14,8 +14,7 @@ static const int k_ms[] = {2, 4, 8, 16, 32};
 
 START_TEST(hand_2x8)
 {
-    static const float w[16] = {1, 0, 0, 2, 0, 0, 0, 0,
-                                0, 3, 0, 0, 0, 0, 4, 5};
+    static const float w[16] = {1, 0, 0, 2, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 4, 5};
     sf_census c;
     sf_census_compute(w, 2, 8, &c);
     ck_assert_uint_eq(c.numel, 16);
@@ -43,9 +42,8 @@ END_TEST
 START_TEST(tails_k10)
 {
     /* K = 10: groups of 4 are [0,4) [4,8) [8,10) */
-    static const float w[30] = {0, 0, 0, 0, 0, 0, 0, 0, 7, 7,
-                                1, 0, 0, 0, 0, 1, 0, 0, 0, 1,
-                                0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const float w[30] = {0, 0, 0, 0, 0, 0, 0, 0, 7, 7, 1, 0, 0, 0, 0,
+                                1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     sf_census c;
     sf_census_compute(w, 3, 10, &c);
     ck_assert_uint_eq(c.nnz, 5);
@@ -99,17 +97,14 @@ START_TEST(near_misses)
     ck_assert_int_eq(c.n_min[4], 2);
     ck_assert_double_eq_tol(c.share_quarter[4], 0.75, 1e-12);
     ck_assert_double_eq_tol(c.share_half[4], 1.0, 1e-12);
-    ck_assert_int_eq(c.n_min[8], 3);  /* [8,16) holds 2, 3, 3 */
+    ck_assert_int_eq(c.n_min[8], 3); /* [8,16) holds 2, 3, 3 */
     ck_assert_double_eq_tol(c.share_quarter[8], 0.5, 1e-12);
 }
 END_TEST
 
 START_TEST(zero_rows_and_cols)
 {
-    static const float w[20] = {1, 0, 0, 2, 0,
-                                0, 0, 0, 0, 0,
-                                0, 0, 0, -1, 0,
-                                0, 0, 0, 0, 0};
+    static const float w[20] = {1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0, 0};
     sf_census c;
     sf_census_compute(w, 4, 5, &c);
     ck_assert_int_eq(c.zero_rows, 2);
@@ -208,7 +203,7 @@ START_TEST(best_pattern)
     ck_assert_int_eq(c.best_n, 2);
     ck_assert_int_eq(c.best_m, 8);
 
-    c = pattern("1000000000000000", 2, 64);  /* 1:16 */
+    c = pattern("1000000000000000", 2, 64); /* 1:16 */
     ck_assert_int_eq(c.n_min[16], 1);
     ck_assert_int_eq(c.n_min[32], 2);
     ck_assert_int_eq(c.best_n, 1);
@@ -226,15 +221,17 @@ START_TEST(best_m_is_a_design_m)
 {
     sf_census c = pattern("0100", 3, 32);
     ck_assert_int_eq(c.n_min[4], 1);
-    ck_assert_msg(c.best_m == 4 && c.best_n == 1, "GENERATOR BUG (spa.c best pattern): 1:4 mask reported "
-                  "as best %d:%d", c.best_n,
-                  c.best_m);
+    ck_assert_msg(c.best_m == 4 && c.best_n == 1,
+                  "GENERATOR BUG (spa.c best pattern): 1:4 mask reported "
+                  "as best %d:%d",
+                  c.best_n, c.best_m);
     /* and in general best_m is 1 (all-zero weight) or one of the design M */
     static const char *const pats[] = {"0100", "1100", "010", "10000", "1000000", "0110"};
     for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++) {
         c = pattern(pats[i], 2, 32);
         ck_assert_msg(c.best_m == 2 || c.best_m == 4 || c.best_m == 8 || c.best_m == 16 ||
-                      c.best_m == 32, "pattern %s: best %d:%d", pats[i], c.best_n, c.best_m);
+                          c.best_m == 32,
+                      "pattern %s: best %d:%d", pats[i], c.best_n, c.best_m);
     }
 }
 END_TEST
@@ -284,8 +281,8 @@ static void check_against_naive(int R, int K, double dens, uint32_t seed)
         int mx = 0, q = 0, h = 0;
         for (int i = 0; i < R * ngroups; i++) {
             mx = cnt[i] > mx ? cnt[i] : mx;
-            q += 4 * cnt[i] <= m - m % 4;   /* cnt <= floor(m/4) */
-            h += 2 * cnt[i] <= m - m % 2;   /* cnt <= floor(m/2) */
+            q += 4 * cnt[i] <= m - m % 4; /* cnt <= floor(m/4) */
+            h += 2 * cnt[i] <= m - m % 2; /* cnt <= floor(m/2) */
         }
         free(cnt);
         ck_assert_msg(c.n_min[m] == mx, "R=%d K=%d M=%d: n_min %d, expected %d", R, K, m,
@@ -305,8 +302,8 @@ static void check_against_naive(int R, int K, double dens, uint32_t seed)
 
 START_TEST(random_against_naive)
 {
-    static const int shapes[][2] = {{1, 1}, {3, 10}, {5, 37}, {2, 33}, {7, 64}, {4, 100},
-                                    {1, 31}, {9, 5}};
+    static const int shapes[][2] = {{1, 1},  {3, 10},  {5, 37}, {2, 33},
+                                    {7, 64}, {4, 100}, {1, 31}, {9, 5}};
     static const double dens[] = {0.0, 0.1, 0.3, 0.5, 0.9, 1.0};
     uint32_t seed = 12345;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -318,20 +315,19 @@ END_TEST
 START_TEST(graph_census_uses_out_in_layout)
 {
     /* matmul weight [K=4][N=2]: column 0 -> output row 0, column 1 is zero */
-    static const float wm[8] = {1, 0,
-                                2, 0,
-                                0, 0,
-                                0, 0};
-    static const float wl[8] = {1, 2, 0, 0,
-                                0, 0, 0, 3};
+    static const float wm[8] = {1, 0, 2, 0, 0, 0, 0, 0};
+    static const float wl[8] = {1, 2, 0, 0, 0, 0, 0, 3};
     tu_tensor t[] = {{"wm", "F32", 2, {4, 2}, wm, sizeof wm},
                      {"wl", "F32", 2, {2, 4}, wl, sizeof wl}};
     tu_model m;
-    ck_assert_int_eq(tu_model_build(&m,
-        "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[1,4]}],"
-        "'outputs':['y','z'],'nodes':["
-        "{'op':'matmul','name':'mm','inputs':['x'],'outputs':['y'],'weight':'wm'},"
-        "{'op':'linear','name':'fc','inputs':['x'],'outputs':['z'],'weight':'wl'}]}", t, 2),
+    ck_assert_int_eq(
+        tu_model_build(
+            &m,
+            "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[1,4]}],"
+            "'outputs':['y','z'],'nodes':["
+            "{'op':'matmul','name':'mm','inputs':['x'],'outputs':['y'],'weight':'wm'},"
+            "{'op':'linear','name':'fc','inputs':['x'],'outputs':['z'],'weight':'wl'}]}",
+            t, 2),
         SF_OK);
     sf_spa_census(&m.g);
     const sf_census *c = &tu_lin(&m.g, "mm")->census;

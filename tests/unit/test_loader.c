@@ -40,8 +40,14 @@ static sf_status load(jfix *f, const char *path, const char *json)
     return s;
 }
 
-static void setup(void) { tu_diag_capture(); }
-static void teardown(void) { tu_diag_release(); }
+static void setup(void)
+{
+    tu_diag_capture();
+}
+static void teardown(void)
+{
+    tu_diag_release();
+}
 
 START_TEST(json_valid_model)
 {
@@ -90,7 +96,9 @@ END_TEST
 
 START_TEST(json_weights_path_resolution)
 {
-    static const struct { const char *model, *weights, *expect; } cases[] = {
+    static const struct {
+        const char *model, *weights, *expect;
+    } cases[] = {
         {"mlp.json", "w.safetensors", "w.safetensors"},
         {"/abs/dir/mlp.json", "w.safetensors", "/abs/dir/w.safetensors"},
         {"/abs/dir/mlp.json", "../data/w.st", "/abs/dir/../data/w.st"},
@@ -125,9 +133,9 @@ static void expect_fail(const char *json, sf_status want, const char *const *fra
 }
 
 #define FRAGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define HEAD "{'sparseflow':1,'name':'m','weights':'w.st',"
-#define IN "'inputs':[{'name':'x','shape':[2,4]}],"
-#define OUT "'outputs':['y'],"
+#define HEAD       "{'sparseflow':1,'name':'m','weights':'w.st',"
+#define IN         "'inputs':[{'name':'x','shape':[2,4]}],"
+#define OUT        "'outputs':['y'],"
 
 START_TEST(json_unknown_top_level_key)
 {
@@ -140,7 +148,7 @@ END_TEST
 START_TEST(json_unknown_node_key)
 {
     expect_fail(HEAD IN OUT "'nodes':[{'op':'relu','name':'act','inputs':['x'],'outputs':['y'],"
-                "'strides':2}]}",
+                            "'strides':2}]}",
                 SF_EINPUT, FRAGS("m.json", "node 'act'", "nodes[0]", "'strides'", "unknown key"));
 }
 END_TEST
@@ -148,7 +156,7 @@ END_TEST
 START_TEST(json_unknown_node_key_unnamed)
 {
     expect_fail(HEAD IN OUT "'nodes':[{'op':'relu','inputs':['x'],'outputs':['t']},"
-                "{'op':'tanh','inputs':['t'],'outputs':['y'],'Weight':'w'}]}",
+                            "{'op':'tanh','inputs':['t'],'outputs':['y'],'Weight':'w'}]}",
                 SF_EINPUT, FRAGS("m.json", "nodes[1]", "'Weight'", "unknown key"));
 }
 END_TEST
@@ -156,7 +164,7 @@ END_TEST
 START_TEST(json_unknown_input_key)
 {
     expect_fail(HEAD "'inputs':[{'name':'x','shape':[2,4],'layout':'nc'}]," OUT
-                "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]}",
+                     "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]}",
                 SF_EINPUT, FRAGS("m.json", "inputs[0]", "'layout'", "unknown key"));
 }
 END_TEST
@@ -164,7 +172,7 @@ END_TEST
 START_TEST(json_duplicate_key)
 {
     expect_fail(HEAD IN OUT "'nodes':[{'op':'relu','name':'r','inputs':['x'],'outputs':['y'],"
-                "'op':'tanh'}]}",
+                            "'op':'tanh'}]}",
                 SF_EINPUT, FRAGS("m.json", "node 'r'", "'op'", "duplicate key"));
 }
 END_TEST
@@ -172,7 +180,7 @@ END_TEST
 START_TEST(json_node_field_type)
 {
     expect_fail(HEAD IN OUT "'nodes':[{'op':'linear','name':'fc1','inputs':['x'],'outputs':['y'],"
-                "'weight':3}]}",
+                            "'weight':3}]}",
                 SF_EINPUT, FRAGS("m.json", "node 'fc1' (nodes[0])", "field 'weight'", "string"));
 }
 END_TEST
@@ -199,20 +207,22 @@ END_TEST
 
 START_TEST(json_input_shape_and_dtype)
 {
-    static const char *const bad_shapes[] = {"[2, 0]", "[2, -1]", "[2, 1.5]", "[]",
-                                             "[1,1,1,1,1,1,1,1,1]", "'2x4'", "[2, '4']",
-                                             "[2, 4294967296]"};
+    static const char *const bad_shapes[] = {
+        "[2, 0]", "[2, -1]",  "[2, 1.5]",       "[]", "[1,1,1,1,1,1,1,1,1]",
+        "'2x4'",  "[2, '4']", "[2, 4294967296]"};
     for (size_t i = 0; i < sizeof bad_shapes / sizeof bad_shapes[0]; i++) {
         char json[512];
-        snprintf(json, sizeof json, HEAD "'inputs':[{'name':'x','shape':%s}]," OUT
-                 "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]}", bad_shapes[i]);
+        snprintf(json, sizeof json,
+                 HEAD "'inputs':[{'name':'x','shape':%s}]," OUT
+                      "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]}",
+                 bad_shapes[i]);
         expect_fail(json, SF_EINPUT, FRAGS("m.json", "input 'x'", "field 'shape'"));
     }
     expect_fail(HEAD "'inputs':[{'name':'x','shape':[2,4],'dtype':'f16'}]," OUT
-                "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]}",
+                     "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]}",
                 SF_EINPUT, FRAGS("m.json", "input 'x'", "field 'dtype'", "f32"));
     expect_fail(HEAD "'inputs':[{'shape':[2,4]}]," OUT
-                "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]}",
+                     "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]}",
                 SF_EINPUT, FRAGS("m.json", "inputs[0].name", "missing"));
 }
 END_TEST
@@ -250,8 +260,8 @@ START_TEST(json_malformed)
     expect_fail("{'sparseflow': 1", SF_EINPUT, FRAGS("m.json", "malformed JSON"));
     expect_fail("", SF_EINPUT, FRAGS("m.json"));
     /* only white space may follow the value */
-    expect_fail(HEAD IN OUT "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]} x",
-                SF_EINPUT, FRAGS("m.json", "malformed JSON"));
+    expect_fail(HEAD IN OUT "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]} x", SF_EINPUT,
+                FRAGS("m.json", "malformed JSON"));
     /* a NUL byte inside the text */
     jfix f;
     sf_arena_init(&f.a);
@@ -265,10 +275,11 @@ START_TEST(json_nul_escape)
 {
     /* a C string cannot hold U+0000: the escape must be rejected, not cut */
     expect_fail(HEAD IN OUT "'nodes':[{'op':'relu','name':'a\\u0000b','inputs':['x'],"
-                "'outputs':['y']}]}", SF_EINPUT, FRAGS("m.json", "nodes[0]", "name"));
+                            "'outputs':['y']}]}",
+                SF_EINPUT, FRAGS("m.json", "nodes[0]", "name"));
     expect_fail(HEAD "'inputs':[{'name':'x\\u0000','shape':[2,4]}]," OUT
-                "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]}", SF_EINPUT,
-                FRAGS("m.json", "inputs[0]"));
+                     "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]}",
+                SF_EINPUT, FRAGS("m.json", "inputs[0]"));
 }
 END_TEST
 
@@ -293,9 +304,7 @@ START_TEST(json_mutations)
         for (int e = 0; e < edits; e++) {
             size_t pos = rng(&seed) % len;
             switch (rng(&seed) % 3) {
-            case 0: /* replace */
-                t[pos] = alphabet[rng(&seed) % (sizeof alphabet - 1)];
-                break;
+            case 0: /* replace */ t[pos] = alphabet[rng(&seed) % (sizeof alphabet - 1)]; break;
             case 1: /* delete */
                 memmove(t + pos, t + pos + 1, len - pos);
                 len--;
@@ -394,17 +403,17 @@ START_TEST(f16_spot_values)
     ck_assert(sf_f16_to_f32(0x3c00) == 1.0f);
     ck_assert(sf_f16_to_f32(0xc000) == -2.0f);
     ck_assert(sf_f16_to_f32(0x3555) == 0.333251953125f);
-    ck_assert(sf_f16_to_f32(0x7bff) == 65504.0f);                /* largest normal */
-    ck_assert(sf_f16_to_f32(0x0400) == 0x1p-14f);                /* smallest normal */
-    ck_assert(sf_f16_to_f32(0x03ff) == 0x1.ff8p-15f);            /* largest subnormal */
+    ck_assert(sf_f16_to_f32(0x7bff) == 65504.0f);     /* largest normal */
+    ck_assert(sf_f16_to_f32(0x0400) == 0x1p-14f);     /* smallest normal */
+    ck_assert(sf_f16_to_f32(0x03ff) == 0x1.ff8p-15f); /* largest subnormal */
     ck_assert(sf_f16_to_f32(0x0200) == 0x1p-15f);
-    ck_assert(sf_f16_to_f32(0x0001) == 0x1p-24f);                /* smallest subnormal */
+    ck_assert(sf_f16_to_f32(0x0001) == 0x1p-24f); /* smallest subnormal */
     ck_assert(sf_f16_to_f32(0x8001) == -0x1p-24f);
     ck_assert(sf_f16_to_f32(0x0003) == 0x1.8p-23f);
     ck_assert(isinf(sf_f16_to_f32(0x7c00)) && sf_f16_to_f32(0x7c00) > 0);
     ck_assert(isinf(sf_f16_to_f32(0xfc00)) && sf_f16_to_f32(0xfc00) < 0);
     ck_assert(isnan(sf_f16_to_f32(0x7e00)));
-    ck_assert(isnan(sf_f16_to_f32(0x7c01)));                     /* signalling NaN */
+    ck_assert(isnan(sf_f16_to_f32(0x7c01))); /* signalling NaN */
     ck_assert(isnan(sf_f16_to_f32(0xfe00)) && signbit(sf_f16_to_f32(0xfe00)));
 }
 END_TEST
@@ -470,8 +479,8 @@ static void sfix_free(sfix *f)
 START_TEST(st_parse_valid)
 {
     static const float a[6] = {1.5f, -2.0f, 0.0f, -0.0f, 1e-40f /* f32 subnormal */, 3.25e38f};
-    static const uint16_t b[3] = {0x3c00, 0x0001, 0xfc00};   /* F16: 1, 2^-24, -inf */
-    static const uint16_t c[2] = {0x4049, 0xbf80};           /* BF16: 3.140625, -1 */
+    static const uint16_t b[3] = {0x3c00, 0x0001, 0xfc00}; /* F16: 1, 2^-24, -inf */
+    static const uint16_t c[2] = {0x4049, 0xbf80};         /* BF16: 3.140625, -1 */
     tu_tensor ts[] = {
         {"a", "F32", 2, {2, 3}, a, sizeof a},
         {"layer.b", "F16", 1, {3}, b, sizeof b},
@@ -628,16 +637,16 @@ END_TEST
 START_TEST(st_overlapping)
 {
     st_fail_hdr("{'a':{'dtype':'F32','shape':[2],'data_offsets':[0,8]},"
-                "'b':{'dtype':'F32','shape':[2],'data_offsets':[4,12]}}", 12,
-                FRAGS("overlap", "'a'", "'b'"));
+                "'b':{'dtype':'F32','shape':[2],'data_offsets':[4,12]}}",
+                12, FRAGS("overlap", "'a'", "'b'"));
     /* the same bytes twice */
     st_fail_hdr("{'a':{'dtype':'F32','shape':[2],'data_offsets':[0,8]},"
-                "'b':{'dtype':'F32','shape':[2],'data_offsets':[0,8]}}", 8,
-                FRAGS("overlap"));
+                "'b':{'dtype':'F32','shape':[2],'data_offsets':[0,8]}}",
+                8, FRAGS("overlap"));
     /* one inside another, listed in reverse */
     st_fail_hdr("{'b':{'dtype':'F32','shape':[1],'data_offsets':[8,12]},"
-                "'a':{'dtype':'F32','shape':[4],'data_offsets':[0,16]}}", 16,
-                FRAGS("overlap"));
+                "'a':{'dtype':'F32','shape':[4],'data_offsets':[0,16]}}",
+                16, FRAGS("overlap"));
 }
 END_TEST
 
@@ -654,8 +663,10 @@ START_TEST(st_overlap_hidden_by_empty_tensor)
                                    data, sizeof data, &size);
     sfix f;
     sf_status s = parse_img(&f, img, size);
-    ck_assert_msg(s == SF_EINPUT, "GENERATOR BUG (load_safetensors.c overlap check): tensors "
-                  "'a' [0,16) and 'c' [8,16) share bytes but were accepted (status %d)", s);
+    ck_assert_msg(s == SF_EINPUT,
+                  "GENERATOR BUG (load_safetensors.c overlap check): tensors "
+                  "'a' [0,16) and 'c' [8,16) share bytes but were accepted (status %d)",
+                  s);
     TU_ASSERT_DIAG("overlap");
     sfix_free(&f);
 }
@@ -684,12 +695,15 @@ START_TEST(st_size_overflow)
 {
     /* (2^31-1)^3 elements: the element count overflows size_t */
     st_fail_hdr("{'w':{'dtype':'F32','shape':[2147483647,2147483647,2147483647],"
-                "'data_offsets':[0,4]}}", 8, FRAGS("tensor 'w'", "shape", "overflow"));
+                "'data_offsets':[0,4]}}",
+                8, FRAGS("tensor 'w'", "shape", "overflow"));
     /* (2^31-1)^2 * 4 elements fit in 64 bits, their bytes do not */
     st_fail_hdr("{'w':{'dtype':'F32','shape':[2147483647,2147483647,4],"
-                "'data_offsets':[0,4]}}", 8, FRAGS("tensor 'w'", "overflow"));
+                "'data_offsets':[0,4]}}",
+                8, FRAGS("tensor 'w'", "overflow"));
     st_fail_hdr("{'w':{'dtype':'BF16','shape':[2147483647,2147483647,3],"
-                "'data_offsets':[0,4]}}", 8, FRAGS("tensor 'w'", "overflow"));
+                "'data_offsets':[0,4]}}",
+                8, FRAGS("tensor 'w'", "overflow"));
     /* a dimension beyond what generated code indexes */
     st_fail_hdr("{'w':{'dtype':'F32','shape':[2147483648],'data_offsets':[0,4]}}", 8,
                 FRAGS("tensor 'w'", "shape"));
@@ -709,8 +723,8 @@ START_TEST(st_bad_header)
     st_fail_hdr("{'w':{'dtype':'F32','shape':[1],'data_offsets':[0,4],'extra':1}}", 4,
                 FRAGS("tensor 'w'", "extra"));
     st_fail_hdr("{'w':{'dtype':'F32','shape':[1],'data_offsets':[0,4]},"
-                "'w':{'dtype':'F32','shape':[1],'data_offsets':[4,8]}}", 8,
-                FRAGS("tensor 'w'", "duplicate"));
+                "'w':{'dtype':'F32','shape':[1],'data_offsets':[4,8]}}",
+                8, FRAGS("tensor 'w'", "duplicate"));
     st_fail_hdr("{'w':[1,2]}", 4, FRAGS("tensor 'w'"));
     st_fail_hdr("{'w': ", 4, NULL);
     st_fail_hdr("[1,2]", 4, NULL);
@@ -750,7 +764,8 @@ static unsigned char *valid_image(size_t *size)
 {
     static const float a[6] = {1, 2, 3, 4, 5, 6};
     static const uint16_t b[4] = {0x3c00, 0x4000, 0x4200, 0x4400};
-    tu_tensor ts[] = {{"a", "F32", 2, {2, 3}, a, sizeof a}, {"b", "F16", 1, {4}, b, sizeof b},
+    tu_tensor ts[] = {{"a", "F32", 2, {2, 3}, a, sizeof a},
+                      {"b", "F16", 1, {4}, b, sizeof b},
                       {"c", "BF16", 2, {2, 2}, b, sizeof b}};
     return tu_st_image(ts, 3, size);
 }
@@ -796,7 +811,8 @@ START_TEST(st_mutations)
             else if (r < 3) /* any byte */
                 m[rng(&seed) % size] = (unsigned char)rng(&seed);
             else /* a header character */
-                m[8 + rng(&seed) % hlen] = (unsigned char)alphabet[rng(&seed) % (sizeof alphabet - 1)];
+                m[8 + rng(&seed) % hlen] =
+                    (unsigned char)alphabet[rng(&seed) % (sizeof alphabet - 1)];
         }
         sf_arena a;
         sf_arena_init(&a);

@@ -82,8 +82,10 @@ static void expect_only(const char *only)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         n++;
-        ck_assert_msg(only && strcmp(e->d_name, only) == 0, "unexpected entry %s beside the "
-                      "output folder", e->d_name);
+        ck_assert_msg(only && strcmp(e->d_name, only) == 0,
+                      "unexpected entry %s beside the "
+                      "output folder",
+                      e->d_name);
     }
     closedir(d);
     ck_assert_int_eq(n, only ? 1 : 0);

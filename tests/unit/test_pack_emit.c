@@ -68,12 +68,10 @@ static void set_variant(sf_linear *L, const char *name)
 
 static sf_status build(tu_model *m, const weights *W, sf_blob *blob)
 {
-    tu_tensor t[] = {{"w1", "F32", 2, {8, 16}, W->w1, sizeof W->w1},
-                     {"b1", "F32", 1, {8}, W->b1, sizeof W->b1},
-                     {"w2", "F32", 2, {48, 8}, W->w2, sizeof W->w2},
-                     {"b2", "F32", 1, {48}, W->b2, sizeof W->b2},
-                     {"w3", "F32", 2, {4, 48}, W->w3, sizeof W->w3},
-                     {"b3", "F32", 1, {4}, W->b3, sizeof W->b3}};
+    tu_tensor t[] = {
+        {"w1", "F32", 2, {8, 16}, W->w1, sizeof W->w1}, {"b1", "F32", 1, {8}, W->b1, sizeof W->b1},
+        {"w2", "F32", 2, {48, 8}, W->w2, sizeof W->w2}, {"b2", "F32", 1, {48}, W->b2, sizeof W->b2},
+        {"w3", "F32", 2, {4, 48}, W->w3, sizeof W->w3}, {"b3", "F32", 1, {4}, W->b3, sizeof W->b3}};
     sf_plan_opts o = {.force_dense = 0, .unroll_budget = BUDGET};
     sf_status s = tu_model_build(m, k_json, t, 6);
     if (!s)
@@ -106,14 +104,15 @@ START_TEST(gpu_ell_sections)
     make_weights(&W);
     tu_model m;
     sf_blob blob;
-    tu_tensor t[] = {{"w1", "F32", 2, {8, 16}, W.w1, sizeof W.w1},
-                     {"b1", "F32", 1, {8}, W.b1, sizeof W.b1},
-                     {"w2", "F32", 2, {48, 8}, W.w2, sizeof W.w2},
-                     {"b2", "F32", 1, {48}, W.b2, sizeof W.b2},
-                     {"w3", "F32", 2, {4, 48}, W.w3, sizeof W.w3},
-                     {"b3", "F32", 1, {4}, W.b3, sizeof W.b3}};
-    sf_plan_opts o = {.unroll_budget = BUDGET, .target_cuda = 1, .gpu_dtype = SF_GPU_F32,
-                      .gpu_force = 1, .gpu_forced = SF_G_ELL};
+    tu_tensor t[] = {
+        {"w1", "F32", 2, {8, 16}, W.w1, sizeof W.w1}, {"b1", "F32", 1, {8}, W.b1, sizeof W.b1},
+        {"w2", "F32", 2, {48, 8}, W.w2, sizeof W.w2}, {"b2", "F32", 1, {48}, W.b2, sizeof W.b2},
+        {"w3", "F32", 2, {4, 48}, W.w3, sizeof W.w3}, {"b3", "F32", 1, {4}, W.b3, sizeof W.b3}};
+    sf_plan_opts o = {.unroll_budget = BUDGET,
+                      .target_cuda = 1,
+                      .gpu_dtype = SF_GPU_F32,
+                      .gpu_force = 1,
+                      .gpu_forced = SF_G_ELL};
     ck_assert_int_eq(tu_model_build(&m, k_json, t, 6), SF_OK);
     ck_assert_int_eq(tu_model_plan(&m, 1, &o), SF_OK);
     ck_assert_int_eq(sf_plan_cuda_graph(&m.g, &o), SF_OK);
@@ -416,8 +415,8 @@ static int has_suffix(const char *s, const char *suf)
 }
 
 /* runtime/cpu/ and, first, runtime/'s shared format header */
-static const char *const k_runtime[] = {"sf_format.h", "sf_runtime.h", "sf_ops.h",  "sf_ops.c",
-                                        "sf_nn.h",     "sf_nn.c",      "sf_npy.h",  "sf_npy.c",
+static const char *const k_runtime[] = {"sf_format.h", "sf_runtime.h", "sf_ops.h", "sf_ops.c",
+                                        "sf_nn.h",     "sf_nn.c",      "sf_npy.h", "sf_npy.c",
                                         "sf_main.h",   "sf_main.c"};
 
 static int is_runtime(const char *name)
@@ -441,9 +440,9 @@ START_TEST(emit_file_set)
 
     const char *expect[32];
     int ne = 0;
-    static const char *const fixed[] = {"Makefile", "pm.h", "pm.c", "pm_main.c",
-                                        "pm_internal.h", "pm_weights.S", "pm.weights",
-                                        "report.json"};
+    static const char *const fixed[] = {"Makefile",   "pm.h",          "pm.c",
+                                        "pm_main.c",  "pm_internal.h", "pm_weights.S",
+                                        "pm.weights", "report.json"};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         expect[ne++] = fixed[i];
     for (size_t i = 0; i < sizeof k_runtime / sizeof k_runtime[0]; i++)
@@ -478,8 +477,7 @@ START_TEST(emit_file_set)
     /* every layer source is built */
     const sf_buf *mk = find_file(fs, "Makefile");
     for (int i = 0; i < 3; i++)
-        ck_assert_msg(strstr(mk->data, layer[i]) != NULL, "Makefile does not build %s",
-                      layer[i]);
+        ck_assert_msg(strstr(mk->data, layer[i]) != NULL, "Makefile does not build %s", layer[i]);
     /* the public header's contract (DESIGN §6) */
     const char *hdr = find_file(fs, "pm.h")->data;
     ck_assert_ptr_nonnull(strstr(hdr, "#define PM_ARENA_BYTES"));
@@ -520,8 +518,7 @@ START_TEST(emit_banners)
         else
             continue;
         checked++;
-        ck_assert_msg(strncmp(text, want, strlen(want)) == 0, "%s starts with: %.60s", name,
-                      text);
+        ck_assert_msg(strncmp(text, want, strlen(want)) == 0, "%s starts with: %.60s", name, text);
         /* the banner (first comment) names the template and the model */
         const char *end = want == c_banner ? strstr(text, "*/") : strstr(text + 1, "\n#");
         end = end ? strstr(end + 1, "\n") : NULL;
@@ -531,7 +528,8 @@ START_TEST(emit_banners)
         ck_assert_msg(strstr(banner, "templates/") && strstr(banner, "model 'pm'"),
                       "%s: banner lacks template or model:\n%s", name, banner);
     }
-    ck_assert_int_eq(checked, 3 + 1 + 4 + 1); /* layers, model .c/.h/_main/_internal, .S, Makefile */
+    ck_assert_int_eq(checked,
+                     3 + 1 + 4 + 1); /* layers, model .c/.h/_main/_internal, .S, Makefile */
     /* JSON cannot carry a comment: report.json is plain JSON */
     const sf_buf *rep = find_file(fs, "report.json");
     cJSON *r = cJSON_ParseWithLength(rep->data, rep->len);
@@ -554,7 +552,7 @@ START_TEST(emit_deterministic)
     for (int i = 0; i < a->n; i++) {
         ck_assert_str_eq(a->f[i].name, b->f[i].name);
         ck_assert_msg(a->f[i].buf.len == b->f[i].buf.len &&
-                      memcmp(a->f[i].buf.data, b->f[i].buf.data, a->f[i].buf.len) == 0,
+                          memcmp(a->f[i].buf.data, b->f[i].buf.data, a->f[i].buf.len) == 0,
                       "%s differs between two runs", a->f[i].name);
     }
     /* other values, same masks: the code stays valid for the new blob, so

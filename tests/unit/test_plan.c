@@ -21,7 +21,8 @@ static sf_status layer_t(tu_model *m, const float *w, int out, int in, int token
     snprintf(json, sizeof json,
              "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[%d,%d]}],"
              "'outputs':['y'],'nodes':[{'op':'linear','name':'fc','inputs':['x'],"
-             "'outputs':['y'],'weight':'w'}]}", tokens, in);
+             "'outputs':['y'],'weight':'w'}]}",
+             tokens, in);
     tu_tensor t = {"w", "F32", 2, {out, in}, w, sizeof(float) * (size_t)(out * in)};
     sf_status s = tu_model_build(m, json, &t, 1);
     if (!s)
@@ -61,15 +62,16 @@ START_TEST(registry)
     for (int i = 0; i < nv; i++) {
         ck_assert_ptr_eq(sf_variant_find(vs[i].name), &vs[i]); /* names are unique */
         char expect[64];
-        const char *f = vs[i].family == SF_K_DENSE ? "dense"
-                      : vs[i].family == SF_K_NM_UNROLLED ? "nmu"
-                      : vs[i].family == SF_K_NM24 ? "nm24" : "nmc";
+        const char *f = vs[i].family == SF_K_DENSE         ? "dense"
+                        : vs[i].family == SF_K_NM_UNROLLED ? "nmu"
+                        : vs[i].family == SF_K_NM24        ? "nm24"
+                                                           : "nmc";
         snprintf(expect, sizeof expect, "f32_linear_%s_r%dt%d", f, vs[i].row_block,
                  vs[i].tile_vecs);
         ck_assert_str_eq(vs[i].name, expect);
         ck_assert_int_ge(vs[i].tile_vecs, 1);
         if (vs[i].family == SF_K_DENSE)
-            ck_assert_int_eq(vs[i].row_block, 16);  /* the template's register block */
+            ck_assert_int_eq(vs[i].row_block, 16); /* the template's register block */
         if (vs[i].family == SF_K_NM_UNROLLED)
             ck_assert_int_le(vs[i].row_block, SF_ROW_BLOCK_UNROLLED_MAX);
         if (vs[i].family == SF_K_NM_COMPRESSED)
@@ -107,11 +109,10 @@ START_TEST(forced_family_and_variant)
     tu_nm_fill(w, 64, 64, 2, 4, 5);
     tu_model m;
     /* a family: the cheapest variant of that family */
-    sf_plan_opts o = {.unroll_budget = 0, .force_kernel = 1,
-                      .forced_kernel = SF_K_NM_UNROLLED};
+    sf_plan_opts o = {.unroll_budget = 0, .force_kernel = 1, .forced_kernel = SF_K_NM_UNROLLED};
     ck_assert_int_eq(layer_t(&m, w, 64, 64, 128, &o), SF_OK);
     const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
-    ck_assert_int_eq(p->kernel, SF_K_NM_UNROLLED);  /* the budget does not apply */
+    ck_assert_int_eq(p->kernel, SF_K_NM_UNROLLED); /* the budget does not apply */
     ck_assert_int_eq(p->reason, SF_R_FORCED);
     assert_cheapest(p);
     tu_model_free(&m);
@@ -119,8 +120,10 @@ START_TEST(forced_family_and_variant)
     int nv;
     const sf_variant *vs = sf_variant_list(&nv);
     for (int i = 0; i < nv; i++) {
-        sf_plan_opts f = {.unroll_budget = SF_DEFAULT_UNROLL_BUDGET, .force_kernel = 1,
-                          .forced_kernel = vs[i].family, .forced_variant = &vs[i]};
+        sf_plan_opts f = {.unroll_budget = SF_DEFAULT_UNROLL_BUDGET,
+                          .force_kernel = 1,
+                          .forced_kernel = vs[i].family,
+                          .forced_variant = &vs[i]};
         ck_assert_int_eq(layer_t(&m, w, 64, 64, 128, &f), SF_OK);
         p = &tu_lin(&m.g, "fc")->plan;
         ck_assert_ptr_eq(p->variant, &vs[i]);
@@ -191,7 +194,7 @@ END_TEST
 START_TEST(budget_boundary)
 {
     float w[16 * 32];
-    tu_nm_fill(w, 16, 32, 1, 4, 4);   /* 128 nonzeros */
+    tu_nm_fill(w, 16, 32, 1, 4, 4); /* 128 nonzeros */
     int nv, u = -1;
     const sf_variant *vs = sf_variant_list(&nv);
     for (int i = 0; i < nv; i++)
@@ -200,12 +203,12 @@ START_TEST(budget_boundary)
     sf_plan_opts o = {.force_dense = 0, .unroll_budget = 128};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
-    ck_assert(tu_lin(&m.g, "fc")->plan.cost_s[u] > 0);  /* weighed */
+    ck_assert(tu_lin(&m.g, "fc")->plan.cost_s[u] > 0); /* weighed */
     assert_cheapest(&tu_lin(&m.g, "fc")->plan);
     tu_model_free(&m);
     o.unroll_budget = 127;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
-    ck_assert(tu_lin(&m.g, "fc")->plan.cost_s[u] < 0);  /* left out */
+    ck_assert(tu_lin(&m.g, "fc")->plan.cost_s[u] < 0); /* left out */
     ck_assert_int_ne(tu_lin(&m.g, "fc")->plan.kernel, SF_K_NM_UNROLLED);
     assert_cheapest(&tu_lin(&m.g, "fc")->plan);
     tu_model_free(&m);
@@ -248,14 +251,12 @@ END_TEST
 START_TEST(ell_padding)
 {
     /* rows with 3, 1, 0 and 2 nonzeros: blocks of 2 pad to 3 and 2 slots */
-    float w[4 * 8] = {1, 1, 1, 0, 0, 0, 0, 0,
-                      0, 0, 0, 0, 1, 0, 0, 0,
-                      0, 0, 0, 0, 0, 0, 0, 0,
-                      0, 1, 0, 0, 0, 0, 0, 1};
+    float w[4 * 8] = {1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+                      0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 4, 8, &k_default), SF_OK);
     const sf_linear *L = tu_lin(&m.g, "fc");
-    ck_assert_int_eq(L->plan.nrows, 3);   /* the zero row is not computed */
+    ck_assert_int_eq(L->plan.nrows, 3); /* the zero row is not computed */
     ck_assert_uint_eq(sf_ell_slots(L, 2), 3 * 2 + 2 * 2);
     ck_assert_uint_eq(sf_ell_slots(L, 1), 6);
     ck_assert_uint_eq(sf_ell_slots(L, 4), 3 * 4);
@@ -282,33 +283,30 @@ START_TEST(nothing_to_compute)
 END_TEST
 
 /* x -> fc0 (row 0 zero) -> relu -> fc1 -> fc2 (reads fc1 channels 2, 4, 5) */
-static const float k_w0[36] = {0, 0, 0, 0, 0, 0,
-                               1, 0, 0, 0, 0, 0,
-                               0, 1, 0, 0, 0, 0,
-                               0, 0, 1, 0, 0, 0,
-                               0, 0, 0, 1, 0, 0,
-                               0, 0, 0, 0, 1, 1};
-static const float k_w1[36] = {3, 0, 0, 0, 0, 0,   /* reads only the zero channel */
-                               0, 0, 0, 0, 0, 0,   /* zero row */
-                               2, 1, 0, 1, 0, 0,   /* col 0 cannot contribute */
-                               0, 1, 0, 0, 1, 0,   /* unneeded downstream */
+static const float k_w0[36] = {0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0,
+                               0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1};
+static const float k_w1[36] = {3, 0, 0, 0, 0, 0, /* reads only the zero channel */
+                               0, 0, 0, 0, 0, 0, /* zero row */
+                               2, 1, 0, 1, 0, 0, /* col 0 cannot contribute */
+                               0, 1, 0, 0, 1, 0, /* unneeded downstream */
                                0, 0, 0, 0, 0, 5,
-                               0, 0, 2, 0, 0, 0};  /* a0[4] is read by row 3 alone */
-static const float k_w2[12] = {0, 0, 1, 0, 0, 1,
-                               0, 0, 0, 0, 1, 0};
+                               0, 0, 2, 0, 0, 0}; /* a0[4] is read by row 3 alone */
+static const float k_w2[12] = {0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0};
 
 static sf_status spa_model(tu_model *m, int propagate)
 {
     tu_tensor t[] = {{"w0", "F32", 2, {6, 6}, k_w0, sizeof k_w0},
                      {"w1", "F32", 2, {6, 6}, k_w1, sizeof k_w1},
                      {"w2", "F32", 2, {2, 6}, k_w2, sizeof k_w2}};
-    sf_status s = tu_model_build(m,
+    sf_status s = tu_model_build(
+        m,
         "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[2,6]}],"
         "'outputs':['y'],'nodes':["
         "{'op':'linear','name':'fc2','inputs':['a1'],'outputs':['y'],'weight':'w2'},"
         "{'op':'linear','name':'fc0','inputs':['x'],'outputs':['h0'],'weight':'w0'},"
         "{'op':'relu','inputs':['h0'],'outputs':['a0']},"
-        "{'op':'linear','name':'fc1','inputs':['a0'],'outputs':['a1'],'weight':'w1'}]}", t, 3);
+        "{'op':'linear','name':'fc1','inputs':['a0'],'outputs':['a1'],'weight':'w1'}]}",
+        t, 3);
     if (!s)
         s = tu_model_plan(m, propagate, &k_default);
     return s;
@@ -320,7 +318,8 @@ static void expect_list(const int *v, int n, const int *want, int nwant, const c
     for (int i = 0; i < n; i++)
         ck_assert_msg(v[i] == want[i], "%s[%d] = %d, expected %d", what, i, v[i], want[i]);
 }
-#define LIST(...) ((const int[]){__VA_ARGS__}), (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int))
+#define LIST(...) \
+    ((const int[]){__VA_ARGS__}), (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int))
 
 START_TEST(rows_cols_follow_spa)
 {
@@ -373,12 +372,15 @@ START_TEST(function_names)
     /* names that are not identifiers, and that clash once cleaned */
     static const float w[4] = {1, 0, 0, 1};
     tu_tensor t = {"w", "F32", 2, {2, 2}, w, sizeof w};
-    ck_assert_int_eq(tu_model_build(&m,
-        "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[1,2]}],"
-        "'outputs':['y'],'nodes':["
-        "{'op':'linear','name':'enc.0/fc-1','inputs':['x'],'outputs':['h'],'weight':'w'},"
-        "{'op':'linear','name':'enc_0_fc_1','inputs':['h'],'outputs':['y'],'weight':'w'}]}",
-        &t, 1), SF_OK);
+    ck_assert_int_eq(
+        tu_model_build(
+            &m,
+            "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[1,2]}],"
+            "'outputs':['y'],'nodes':["
+            "{'op':'linear','name':'enc.0/fc-1','inputs':['x'],'outputs':['h'],'weight':'w'},"
+            "{'op':'linear','name':'enc_0_fc_1','inputs':['h'],'outputs':['y'],'weight':'w'}]}",
+            &t, 1),
+        SF_OK);
     ck_assert_int_eq(tu_model_plan(&m, 1, &k_default), SF_OK);
     const char *a = tu_lin(&m.g, "enc.0/fc-1")->plan.fn, *b = tu_lin(&m.g, "enc_0_fc_1")->plan.fn;
     ck_assert_msg(sf_is_c_identifier(a), "'%s' is not a C identifier", a);
@@ -395,9 +397,9 @@ typedef struct {
     const sf_linear *L;
     int m;
     int ngroups, k0, k1;
-    int loaded[512];            /* columns loaded in the current group */
+    int loaded[512]; /* columns loaded in the current group */
     int nloaded;
-    int used[512];              /* loaded column used by an fma in this group */
+    int used[512]; /* loaded column used by an fma in this group */
     int nfma;
     int r[MAXV], k[MAXV];
     size_t widx[MAXV];
@@ -502,8 +504,8 @@ static void check_walk(const sf_linear *L)
             ck_assert(r >= 0 && r < nb && k >= 0 && k < L->in);
             ck_assert_msg(colok[k], "visited column %d outside the plan's columns", k);
             float want = L->w[(int64_t)p->rows[r0 + r] * L->in + k];
-            ck_assert_msg(want != 0.0f && c->w[i] == want, "block %d row %d col %d: w %g vs %g",
-                          rb, r, k, (double)c->w[i], (double)want);
+            ck_assert_msg(want != 0.0f && c->w[i] == want, "block %d row %d col %d: w %g vs %g", rb,
+                          r, k, (double)c->w[i], (double)want);
             ck_assert_msg(!seen[r * L->in + k], "row %d col %d visited twice", r, k);
             seen[r * L->in + k] = 1;
             ck_assert_msg(k > lastk[r], "row %d: column %d after %d", r, k, lastk[r]);
@@ -537,23 +539,28 @@ START_TEST(walk_visits_every_nonzero_once)
         tu_nm_fill(w1 + r * K, 1, K, 1, 4, 100u + (uint32_t)r);
     for (int i = 0; i < 3 * O; i++)
         w2[i] = (i % O) % 5 == 4 ? 0.0f : 1.0f; /* channels 4, 9, 14 unread */
-    tu_tensor t[] = {{"w0", "F32", 2, {K, K}, w0, sizeof w0}, {"w1", "F32", 2, {O, K}, w1, sizeof w1},
+    tu_tensor t[] = {{"w0", "F32", 2, {K, K}, w0, sizeof w0},
+                     {"w1", "F32", 2, {O, K}, w1, sizeof w1},
                      {"w2", "F32", 2, {3, O}, w2, sizeof w2}};
     tu_model m;
-    ck_assert_int_eq(tu_model_build(&m,
-        "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[3,22]}],"
-        "'outputs':['y'],'nodes':["
-        "{'op':'linear','name':'fc0','inputs':['x'],'outputs':['h'],'weight':'w0'},"
-        "{'op':'linear','name':'fc1','inputs':['h'],'outputs':['a'],'weight':'w1'},"
-        "{'op':'linear','name':'fc2','inputs':['a'],'outputs':['y'],'weight':'w2'}]}", t, 3),
+    ck_assert_int_eq(
+        tu_model_build(
+            &m,
+            "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[3,22]}],"
+            "'outputs':['y'],'nodes':["
+            "{'op':'linear','name':'fc0','inputs':['x'],'outputs':['h'],'weight':'w0'},"
+            "{'op':'linear','name':'fc1','inputs':['h'],'outputs':['a'],'weight':'w1'},"
+            "{'op':'linear','name':'fc2','inputs':['a'],'outputs':['y'],'weight':'w2'}]}",
+            t, 3),
         SF_OK);
-    const sf_plan_opts unroll = {.unroll_budget = SF_DEFAULT_UNROLL_BUDGET, .force_kernel = 1,
+    const sf_plan_opts unroll = {.unroll_budget = SF_DEFAULT_UNROLL_BUDGET,
+                                 .force_kernel = 1,
                                  .forced_kernel = SF_K_NM_UNROLLED};
     ck_assert_int_eq(tu_model_plan(&m, 1, &unroll), SF_OK);
     const sf_linear *L = tu_lin(&m.g, "fc1");
     ck_assert_int_eq(L->plan.kernel, SF_K_NM_UNROLLED);
-    ck_assert_int_eq(L->plan.nrows, 16);  /* 19 minus 3 unread */
-    ck_assert_int_lt(L->plan.ncols, 22);  /* dead inputs dropped */
+    ck_assert_int_eq(L->plan.nrows, 16);                /* 19 minus 3 unread */
+    ck_assert_int_lt(L->plan.ncols, 22);                /* dead inputs dropped */
     ck_assert_int_gt(L->plan.nrows, L->plan.row_block); /* several row blocks */
     check_walk(L);
     /* the walk is defined for any plan's rows and columns */
@@ -566,8 +573,8 @@ END_TEST
 START_TEST(walk_random_layers)
 {
     static const int shapes[][4] = {/* out, in, n, m */
-        {8, 16, 2, 4}, {9, 10, 1, 4}, {17, 33, 2, 8}, {5, 3, 1, 2}, {24, 64, 4, 16},
-        {1, 1, 1, 4}, {11, 37, 8, 32}};
+                                    {8, 16, 2, 4},   {9, 10, 1, 4}, {17, 33, 2, 8}, {5, 3, 1, 2},
+                                    {24, 64, 4, 16}, {1, 1, 1, 4},  {11, 37, 8, 32}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int O = shapes[s][0], K = shapes[s][1];
         float *w = malloc(sizeof *w * (size_t)(O * K));

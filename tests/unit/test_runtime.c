@@ -39,9 +39,9 @@ static double ref_unary(sf_unary_op op, double x)
     return NAN;
 }
 
-static const char *const k_unary_names[] = {"relu", "gelu", "gelu_tanh", "silu", "sigmoid",
-                                            "tanh", "erf", "sqrt", "hardswish", "clip",
-                                            "hardsigmoid"};
+static const char *const k_unary_names[] = {"relu",      "gelu", "gelu_tanh",  "silu",
+                                            "sigmoid",   "tanh", "erf",        "sqrt",
+                                            "hardswish", "clip", "hardsigmoid"};
 
 /* sf_unary, or sf_unary_ab with the test's parameters */
 static void run_unary(sf_unary_op op, const float *x, float *y, size_t n)
@@ -72,8 +72,8 @@ START_TEST(unary_against_double)
         double want = ref_unary(op, (double)x[i]);
         double err = fabs((double)y[i] - want);
         double tol = 4e-7 * fabs(want) + 1e-7; /* a few float ulps */
-        ck_assert_msg(err <= tol, "%s(%.9g) = %.9g, expected %.9g", k_unary_names[op],
-                      (double)x[i], (double)y[i], want);
+        ck_assert_msg(err <= tol, "%s(%.9g) = %.9g, expected %.9g", k_unary_names[op], (double)x[i],
+                      (double)y[i], want);
     }
     free(x);
     free(y);
@@ -88,8 +88,8 @@ START_TEST(unary_exact_cases)
     ck_assert(y[0] == 0.0f && y[1] == 0.0f && y[2] == 0.0f && y[3] == 2.5f && isinf(y[4]) &&
               y[5] == 0.0f);
     /* f(0) = 0 for the ops SPA treats as zero-keeping, 0.5 for sigmoid */
-    static const sf_unary_op keep[] = {SF_UNARY_RELU, SF_UNARY_GELU, SF_UNARY_GELU_TANH,
-                                       SF_UNARY_SILU, SF_UNARY_TANH, SF_UNARY_ERF,
+    static const sf_unary_op keep[] = {SF_UNARY_RELU, SF_UNARY_GELU,     SF_UNARY_GELU_TANH,
+                                       SF_UNARY_SILU, SF_UNARY_TANH,     SF_UNARY_ERF,
                                        SF_UNARY_SQRT, SF_UNARY_HARDSWISH};
     float z = 0.0f, r;
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
@@ -120,8 +120,8 @@ START_TEST(unary_in_place_and_large)
         run_unary((sf_unary_op)op, y, y, n);
         for (size_t i = 0; i < n; i += 7) {
             double want = ref_unary((sf_unary_op)op, (double)x[i]);
-            ck_assert_msg(fabs((double)y[i] - want) <= 4e-7 * fabs(want) + 1e-7,
-                          "%s[%zu]", k_unary_names[op], i);
+            ck_assert_msg(fabs((double)y[i] - want) <= 4e-7 * fabs(want) + 1e-7, "%s[%zu]",
+                          k_unary_names[op], i);
         }
         free(x);
         free(y);
@@ -164,8 +164,8 @@ static void check_binary3(sf_binary_op op, const int32_t *ad, const int32_t *bd,
                                                    : powf(va, vb);
                 float got = y[((size_t)i * (size_t)yd[1] + (size_t)s) * (size_t)yd[2] + (size_t)k];
                 ck_assert_msg(got == want || (isnan(got) && isnan(want)),
-                              "[%d,%d,%d]: %g, expected %g (a %dx%d, b %dx%d)", i, s,
-                              k, (double)got, (double)want, ad[1], ad[2], bd[1], bd[2]);
+                              "[%d,%d,%d]: %g, expected %g (a %dx%d, b %dx%d)", i, s, k,
+                              (double)got, (double)want, ad[1], ad[2], bd[1], bd[2]);
             }
     ck_assert(y[ny] == 12345.0f);
     free(a);
@@ -176,14 +176,10 @@ static void check_binary3(sf_binary_op op, const int32_t *ad, const int32_t *bd,
 START_TEST(binary_broadcast_rank3)
 {
     static const int32_t cases[][2][3] = {
-        {{3, 1, 5}, {3, 4, 5}},  /* [B,1,K] * [B,S,K] */
-        {{3, 4, 5}, {3, 1, 5}},
-        {{3, 4, 5}, {3, 4, 5}},
-        {{3, 4, 1}, {3, 4, 5}},
-        {{3, 4, 1}, {3, 1, 5}},  /* outer product */
-        {{3, 1, 1}, {3, 4, 5}},
-        {{3, 4, 5}, {3, 1, 1}},
-        {{3, 1, 1}, {3, 1, 1}},
+        {{3, 1, 5}, {3, 4, 5}}, /* [B,1,K] * [B,S,K] */
+        {{3, 4, 5}, {3, 1, 5}}, {{3, 4, 5}, {3, 4, 5}}, {{3, 4, 1}, {3, 4, 5}},
+        {{3, 4, 1}, {3, 1, 5}}, /* outer product */
+        {{3, 1, 1}, {3, 4, 5}}, {{3, 4, 5}, {3, 1, 1}}, {{3, 1, 1}, {3, 1, 1}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
         for (int batch = 1; batch <= 3; batch++) {
@@ -278,15 +274,15 @@ END_TEST
 
 START_TEST(linear_ref_hand)
 {
-    static const float x[6] = {1, 2, 3,  4, 5, 6};
-    static const float w[6] = {1, 0, -1,  0.5f, 0.5f, 0.5f};
+    static const float x[6] = {1, 2, 3, 4, 5, 6};
+    static const float w[6] = {1, 0, -1, 0.5f, 0.5f, 0.5f};
     static const float b[2] = {10, -1};
     float y[4];
     sf_linear_ref(x, w, b, y, 2, 2, 3);
-    ck_assert(y[0] == 8.0f);    /* 10 + 1 - 3 */
-    ck_assert(y[1] == 2.0f);    /* -1 + 3 */
-    ck_assert(y[2] == 8.0f);    /* 10 + 4 - 6 */
-    ck_assert(y[3] == 6.5f);    /* -1 + 7.5 */
+    ck_assert(y[0] == 8.0f); /* 10 + 1 - 3 */
+    ck_assert(y[1] == 2.0f); /* -1 + 3 */
+    ck_assert(y[2] == 8.0f); /* 10 + 4 - 6 */
+    ck_assert(y[3] == 6.5f); /* -1 + 7.5 */
     sf_linear_ref(x, w, NULL, y, 2, 2, 3);
     ck_assert(y[0] == -2.0f && y[1] == 3.0f && y[2] == -2.0f && y[3] == 7.5f);
     /* accumulates in double: 1e8 + 1 - 1e8 is 1, not 0 */
@@ -299,8 +295,14 @@ END_TEST
 /* ---- npy ---------------------------------------------------------------------------------- */
 
 static char g_dir[256];
-static void npy_setup(void) { tu_mkdtemp(g_dir, sizeof g_dir); }
-static void npy_teardown(void) { tu_rmrf(g_dir); }
+static void npy_setup(void)
+{
+    tu_mkdtemp(g_dir, sizeof g_dir);
+}
+static void npy_teardown(void)
+{
+    tu_rmrf(g_dir);
+}
 
 static void path_in(char *buf, size_t n, const char *name)
 {
@@ -427,11 +429,15 @@ START_TEST(npy_rejects)
     expect_read_fails("bad.npy", "shape");
     write_npy("nos.npy", "{'descr': '<f4', 'fortran_order': False}", 8, 1);
     expect_read_fails("nos.npy", "shape");
-    write_npy("r9.npy", "{'descr': '<f4', 'fortran_order': False, "
-                        "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }", 4, 1);
+    write_npy("r9.npy",
+              "{'descr': '<f4', 'fortran_order': False, "
+              "'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }",
+              4, 1);
     expect_read_fails("r9.npy", "shape");
-    write_npy("big.npy", "{'descr': '<f4', 'fortran_order': False, "
-                         "'shape': (2147483647, 2147483647, 2147483647), }", 4, 1);
+    write_npy("big.npy",
+              "{'descr': '<f4', 'fortran_order': False, "
+              "'shape': (2147483647, 2147483647, 2147483647), }",
+              4, 1);
     expect_read_fails("big.npy", NULL);
     /* data shorter or longer than the shape says */
     write_npy("short.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 8, 1);
@@ -466,8 +472,8 @@ END_TEST
 
 void tile_pack_portable(const float *x, int K, int t0, int tn, const int32_t *cols, int ncols,
                         int tb, float *xt);
-void tile_pack_avx512(const float *x, int K, int t0, int tn, const int32_t *cols, int ncols,
-                      int tb, float *xt);
+void tile_pack_avx512(const float *x, int K, int t0, int tn, const int32_t *cols, int ncols, int tb,
+                      float *xt);
 void tile_store_portable(float *y, int O, const int32_t *rows, int nr, int tn, const float *acc,
                          int stride);
 void tile_store_avx512(float *y, int O, const int32_t *rows, int nr, int tn, const float *acc,
@@ -524,8 +530,10 @@ START_TEST(pack_tile_against_scalar)
             pack[v](x, K, t0, tn, cols, ncols, tb, got);
             for (int k = 0; k < ncols; k++)
                 for (size_t t = 0; t < w; t++) {
-                    float want = (int)t < tn ? x[(size_t)(t0 + (int)t) * (size_t)K +
-                                                 (size_t)(cols ? cols[k] : k)] : 0.0f;
+                    float want =
+                        (int)t < tn
+                            ? x[(size_t)(t0 + (int)t) * (size_t)K + (size_t)(cols ? cols[k] : k)]
+                            : 0.0f;
                     ck_assert_msg(got[(size_t)k * w + t] == want,
                                   "variant %d case %zu: input %d token %zu", v, c, k, t);
                 }

@@ -20,10 +20,10 @@ START_TEST(half_known_values)
     ck_assert_uint_eq(sf_f32_to_bf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81);
     ck_assert_uint_eq(sf_f32_to_f16(1.0f), 0x3c00);
     ck_assert_uint_eq(sf_f32_to_f16(65504.0f), 0x7bff);
-    ck_assert_uint_eq(sf_f32_to_f16(65520.0f), 0x7c00);  /* rounds up to inf */
+    ck_assert_uint_eq(sf_f32_to_f16(65520.0f), 0x7c00); /* rounds up to inf */
     ck_assert_uint_eq(sf_f32_to_f16(65519.0f), 0x7bff);
-    ck_assert_uint_eq(sf_f32_to_f16(0x1p-24f), 0x0001); /* smallest subnormal */
-    ck_assert_uint_eq(sf_f32_to_f16(0x1p-25f), 0x0000); /* tie to even: 0 */
+    ck_assert_uint_eq(sf_f32_to_f16(0x1p-24f), 0x0001);   /* smallest subnormal */
+    ck_assert_uint_eq(sf_f32_to_f16(0x1p-25f), 0x0000);   /* tie to even: 0 */
     ck_assert_uint_eq(sf_f32_to_f16(0x1.8p-24f), 0x0002); /* tie to even: 2 */
     ck_assert_uint_eq(sf_f32_to_f16(-0.0f), 0x8000);
     ck_assert_uint_eq(sf_f32_to_f16(1.0f + 0x1p-11f), 0x3c00); /* tie to even */
@@ -46,7 +46,8 @@ START_TEST(half_every_pattern_round_trips)
         if (k == SF_HALF_F16) {
             int e = (h >> 10) & 31, m = h & 1023;
             double want = e == 31 ? INFINITY
-                          : e ? ldexp(1.0 + m / 1024.0, e - 15) : ldexp((double)m, -24);
+                          : e     ? ldexp(1.0 + m / 1024.0, e - 15)
+                                  : ldexp((double)m, -24);
             if (h & 0x8000)
                 want = -want;
             ck_assert_msg((double)f == want, "f16 0x%04x: %.9g, want %.9g", h, (double)f, want);
@@ -159,7 +160,8 @@ START_TEST(round_trip_odd_shapes)
         int64_t O = shapes[s][0], K = shapes[s][1];
         int64_t Op = sf_sp24_rows_padded(O), Kp = sf_sp24_cols_padded(K);
         size_t tiles = (size_t)(Op / 16 * (Kp / 32));
-        float *w = calloc((size_t)(O * K), sizeof *w), *back = malloc(sizeof(float) * (size_t)(Op * Kp));
+        float *w = calloc((size_t)(O * K), sizeof *w),
+              *back = malloc(sizeof(float) * (size_t)(Op * Kp));
         uint16_t *values = malloc(tiles * SF_SP24_TILE_VALUES * 2);
         uint32_t *meta = malloc(tiles * SF_SP24_TILE_WORDS * 4);
         for (int64_t r = 0; r < O; r++)

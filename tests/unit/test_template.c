@@ -11,10 +11,16 @@
 #include "core/template.h"
 #include "test_util.h"
 
-static void setup(void) { tu_diag_capture(); }
-static void teardown(void) { tu_diag_release(); }
+static void setup(void)
+{
+    tu_diag_capture();
+}
+static void teardown(void)
+{
+    tu_diag_release();
+}
 
-static sf_tpl g_tpl;   /* large: keep it off the stack */
+static sf_tpl g_tpl; /* large: keep it off the stack */
 static sf_vars g_vars;
 
 static sf_status parse(const char *text)
@@ -52,7 +58,8 @@ START_TEST(sections_parse)
                            "all:\n"
                            "//@@ empty\n"
                            "//@@ last\n"
-                           "no newline at the end"), SF_OK);
+                           "no newline at the end"),
+                     SF_OK);
     ck_assert_int_eq(g_tpl.nsections, 5);
     ck_assert_str_eq(g_tpl.sec[0].name, "head");
     ck_assert_str_eq(g_tpl.sec[1].name, "spaced");
@@ -84,7 +91,8 @@ START_TEST(substitution)
     ck_assert_int_eq(parse("//@@ s\n"
                            "static void ${FN}_rb${RB}(float *y) { y[${R}] = ${W}; }\n"
                            "${A}${B}${A}\n"
-                           "${LONG_NAME_2}\n"), SF_OK);
+                           "${LONG_NAME_2}\n"),
+                     SF_OK);
     sf_vars_clear(&g_vars);
     ck_assert_int_eq(sf_vars_set(&g_vars, "FN", "%s", "mlp_l0_fc1"), 0);
     ck_assert_int_eq(sf_vars_set(&g_vars, "RB", "%d", 3), 0);
@@ -111,7 +119,8 @@ START_TEST(dollar_literals)
     ck_assert_int_eq(parse("#@@ make\n"
                            "$(CC) -o $@ $^ $$HOME $$$$ $${X} cost: 5$\n"
                            "#@@ tail\n"
-                           "end $"), SF_OK);
+                           "end $"),
+                     SF_OK);
     sf_vars_clear(&g_vars);
     ck_assert_int_eq(sf_vars_set(&g_vars, "X", "x"), 0);
     expect("make", "$(CC) -o $@ $^ $HOME $$ ${X} cost: 5$\n");
@@ -162,7 +171,7 @@ START_TEST(bad_sections)
     ck_assert_int_eq(parse("//@@ a\nx\n//@@ b\ny\n//@@ a\nz\n"), SF_EINTERNAL);
     TU_ASSERT_DIAG("'a'");
     ck_assert_int_eq(parse("//@@ a\nx\n#@@ a\n"), SF_EINTERNAL);
-    ck_assert_int_eq(parse("//@@\nx\n"), SF_EINTERNAL);   /* no name */
+    ck_assert_int_eq(parse("//@@\nx\n"), SF_EINTERNAL); /* no name */
     ck_assert_int_eq(parse("//@@    \nx\n"), SF_EINTERNAL);
     /* a 47-character name fits, 48 does not */
     char text[256];
@@ -280,7 +289,8 @@ START_TEST(for_and_if)
                            "$endfor\n"
                            "$for T in EMPTY\n"
                            "never\n"
-                           "$endfor\n"), SF_OK);
+                           "$endfor\n"),
+                     SF_OK);
     sf_vars_clear(&g_vars);
     sf_vars_set(&g_vars, "M", "m");
     sf_vars_set(&g_vars, "CACHE", "0");
@@ -335,8 +345,8 @@ START_TEST(directive_errors)
         tu_diag_capture();
         const char *got;
         ck_assert_int_eq(expand("s", &got), SF_EINTERNAL);
-        ck_assert_msg(strstr(tu_diag(), bad[i][1]) && strstr(tu_diag(), "t.c.in"),
-                      "case %zu: %s", i, tu_diag());
+        ck_assert_msg(strstr(tu_diag(), bad[i][1]) && strstr(tu_diag(), "t.c.in"), "case %zu: %s",
+                      i, tu_diag());
     }
     sf_vars_clear(&g_vars);
     ck_assert_int_eq(sf_vars_item(&g_vars, "NOLIST"), -1);

@@ -126,9 +126,18 @@ void tu_diag_capture(void)
     sf_diag_set_sink(sink, NULL);
 }
 
-const char *tu_diag(void) { return g_diag; }
-int tu_diag_lines(void) { return g_diag_lines; }
-void tu_diag_release(void) { sf_diag_set_sink(NULL, NULL); }
+const char *tu_diag(void)
+{
+    return g_diag;
+}
+int tu_diag_lines(void)
+{
+    return g_diag_lines;
+}
+void tu_diag_release(void)
+{
+    sf_diag_set_sink(NULL, NULL);
+}
 
 /* ---- in-memory models ------------------------------------------------------------- */
 
@@ -142,8 +151,8 @@ sf_status tu_model_build(tu_model *m, const char *json, const tu_tensor *t, int 
     sf_status s = sf_load_json_text(&m->tmp, TU_MODEL_PATH, text, strlen(text), &m->d);
     free(text);
     if (!s)
-        s = sf_parse_safetensors(&m->tmp, "/nonexistent/models/w.safetensors", m->img,
-                                 m->img_size, &m->st);
+        s = sf_parse_safetensors(&m->tmp, "/nonexistent/models/w.safetensors", m->img, m->img_size,
+                                 &m->st);
     if (!s)
         s = sf_graph_build(&m->d, &m->st, &m->g);
     return s;
@@ -210,7 +219,10 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
     return remove(path);
 }
 
-void tu_rmrf(const char *path) { nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+void tu_rmrf(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 int tu_write_file(const char *dir, const char *name, const void *data, size_t len)
 {
@@ -251,8 +263,8 @@ char *tu_read_file(const char *path, size_t *len)
     return s;
 }
 
-void tu_write_model(const char *dir, const char *json, const char *weights_name,
-                    const tu_tensor *t, int nt, char *out, size_t n)
+void tu_write_model(const char *dir, const char *json, const char *weights_name, const tu_tensor *t,
+                    int nt, char *out, size_t n)
 {
     char *text = tu_json(json);
     size_t size;

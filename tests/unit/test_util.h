@@ -13,7 +13,7 @@
  * bytes (a float array for F32, uint16 bit patterns for F16/BF16). */
 typedef struct {
     const char *name;
-    const char *dtype;      /* "F32", "F16", "BF16", or anything for error tests */
+    const char *dtype; /* "F32", "F16", "BF16", or anything for error tests */
     int rank;
     int64_t dims[SF_MAX_RANK];
     const void *data;
@@ -32,17 +32,17 @@ unsigned char *tu_st_raw(const char *header, const void *data, size_t dlen, size
 char *tu_json(const char *s);
 
 /* ---- captured diagnostics ------------------------------------------------ */
-void tu_diag_capture(void);     /* start capturing sfgen's messages */
-const char *tu_diag(void);      /* everything captured so far, one per line */
+void tu_diag_capture(void); /* start capturing sfgen's messages */
+const char *tu_diag(void);  /* everything captured so far, one per line */
 int tu_diag_lines(void);
-void tu_diag_release(void);     /* back to stderr */
+void tu_diag_release(void); /* back to stderr */
 /* Asserts (Check) that the captured messages contain `s`. */
-#define TU_ASSERT_DIAG(s)                                                              \
+#define TU_ASSERT_DIAG(s) \
     ck_assert_msg(strstr(tu_diag(), (s)) != NULL, "messages lack \"%s\":\n%s", (s), tu_diag())
 
 /* ---- in-memory models -------------------------------------------------------- */
 typedef struct {
-    sf_arena tmp;               /* desc and the safetensors image live here */
+    sf_arena tmp; /* desc and the safetensors image live here */
     unsigned char *img;
     size_t img_size;
     sf_desc d;
@@ -74,8 +74,8 @@ int tu_write_file(const char *dir, const char *name, const void *data, size_t le
 char *tu_read_file(const char *path, size_t *len);
 /* Writes model.json (json: single quotes allowed) and the tensors as
  * `weights_name` into dir; the model path is written to out. */
-void tu_write_model(const char *dir, const char *json, const char *weights_name,
-                    const tu_tensor *t, int nt, char *out, size_t n);
+void tu_write_model(const char *dir, const char *json, const char *weights_name, const tu_tensor *t,
+                    int nt, char *out, size_t n);
 /* Number of directory entries (without . and ..); -1 if it cannot be read. */
 int tu_count_entries(const char *dir);
 

@@ -12,8 +12,14 @@
 
 #define FRAGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-static void setup(void) { tu_diag_capture(); }
-static void teardown(void) { tu_diag_release(); }
+static void setup(void)
+{
+    tu_diag_capture();
+}
+static void teardown(void)
+{
+    tu_diag_release();
+}
 
 /* fc weight [5][3] with distinct values, bias [5] */
 static float g_w53[15], g_w35[15], g_b5[5];
@@ -30,9 +36,18 @@ static void fill(void)
             g_w35[k * 5 + n] = (float)(100 + 10 * k + n);
 }
 
-#define W53 {"w", "F32", 2, {5, 3}, g_w53, sizeof g_w53}
-#define W35 {"wm", "F32", 2, {3, 5}, g_w35, sizeof g_w35}
-#define B5 {"b", "F32", 1, {5}, g_b5, sizeof g_b5}
+#define W53                                        \
+    {                                              \
+        "w", "F32", 2, {5, 3}, g_w53, sizeof g_w53 \
+    }
+#define W35                                         \
+    {                                               \
+        "wm", "F32", 2, {3, 5}, g_w35, sizeof g_w35 \
+    }
+#define B5                                    \
+    {                                         \
+        "b", "F32", 1, {5}, g_b5, sizeof g_b5 \
+    }
 
 static int dims_are(const sf_tensor *t, int rank, const int64_t *d)
 {
@@ -44,12 +59,11 @@ static int dims_are(const sf_tensor *t, int rank, const int64_t *d)
     return 1;
 }
 #define DIMS(...) ((const int64_t[]){__VA_ARGS__})
-#define ASSERT_DIMS(g, name, rank, ...)                                                    \
-    ck_assert_msg(dims_are(tu_t(g, name), rank, DIMS(__VA_ARGS__)), "tensor %s: wrong shape", \
-                  name)
+#define ASSERT_DIMS(g, name, rank, ...) \
+    ck_assert_msg(dims_are(tu_t(g, name), rank, DIMS(__VA_ARGS__)), "tensor %s: wrong shape", name)
 
-#define M1(inputs, outputs, nodes)                                                     \
-    "{'sparseflow':1,'name':'m','weights':'w.safetensors','inputs':[" inputs "],"       \
+#define M1(inputs, outputs, nodes)                                                \
+    "{'sparseflow':1,'name':'m','weights':'w.safetensors','inputs':[" inputs "]," \
     "'outputs':[" outputs "],'nodes':[" nodes "]}"
 
 /* Builds a model that must fail with SF_EINPUT and messages naming the file
@@ -71,10 +85,12 @@ START_TEST(linear_rank2)
     fill();
     tu_tensor t[] = {W53, B5};
     tu_model m;
-    ck_assert_int_eq(tu_model_build(&m, M1("{'name':'x','shape':[4,3]}", "'y'",
-                                           "{'op':'linear','name':'fc','inputs':['x'],"
-                                           "'outputs':['y'],'weight':'w','bias':'b'}"),
-                                    t, 2), SF_OK);
+    ck_assert_int_eq(tu_model_build(&m,
+                                    M1("{'name':'x','shape':[4,3]}", "'y'",
+                                       "{'op':'linear','name':'fc','inputs':['x'],"
+                                       "'outputs':['y'],'weight':'w','bias':'b'}"),
+                                    t, 2),
+                     SF_OK);
     sf_graph *g = &m.g;
     ck_assert_str_eq(g->name, "m");
     ck_assert_int_eq(g->nnodes, 1);
@@ -121,10 +137,12 @@ START_TEST(linear_rank3_no_bias)
     fill();
     tu_tensor t[] = {W53};
     tu_model m;
-    ck_assert_int_eq(tu_model_build(&m, M1("{'name':'x','shape':[2,6,3]}", "'y'",
-                                           "{'op':'linear','name':'fc','inputs':['x'],"
-                                           "'outputs':['y'],'weight':'w'}"),
-                                    t, 1), SF_OK);
+    ck_assert_int_eq(tu_model_build(&m,
+                                    M1("{'name':'x','shape':[2,6,3]}", "'y'",
+                                       "{'op':'linear','name':'fc','inputs':['x'],"
+                                       "'outputs':['y'],'weight':'w'}"),
+                                    t, 1),
+                     SF_OK);
     ASSERT_DIMS(&m.g, "y", 3, 2, 6, 5);
     ck_assert_ptr_null(m.g.nodes[0].lin->bias);
     ck_assert_ptr_null(m.g.nodes[0].lin->bias_name);
@@ -138,10 +156,12 @@ START_TEST(matmul_weight_transposed)
     fill();
     tu_tensor t[] = {W35};
     tu_model m;
-    ck_assert_int_eq(tu_model_build(&m, M1("{'name':'x','shape':[2,7,3]}", "'y'",
-                                           "{'op':'matmul','name':'mm','inputs':['x'],"
-                                           "'outputs':['y'],'weight':'wm'}"),
-                                    t, 1), SF_OK);
+    ck_assert_int_eq(tu_model_build(&m,
+                                    M1("{'name':'x','shape':[2,7,3]}", "'y'",
+                                       "{'op':'matmul','name':'mm','inputs':['x'],"
+                                       "'outputs':['y'],'weight':'wm'}"),
+                                    t, 1),
+                     SF_OK);
     ASSERT_DIMS(&m.g, "y", 3, 2, 7, 5);
     const sf_node *n = &m.g.nodes[0];
     ck_assert_int_eq(n->op, SF_OP_LINEAR);
@@ -163,13 +183,15 @@ END_TEST
 START_TEST(linear_half_precision_weights)
 {
     static const uint16_t wh[6] = {0x3c00, 0x4000, 0x0000, 0xbc00, 0x3800, 0x0001};
-    static const uint16_t bb[2] = {0x3f80, 0xc000};  /* bf16 1, -2 */
+    static const uint16_t bb[2] = {0x3f80, 0xc000}; /* bf16 1, -2 */
     tu_tensor t[] = {{"w", "F16", 2, {2, 3}, wh, sizeof wh}, {"b", "BF16", 1, {2}, bb, sizeof bb}};
     tu_model m;
-    ck_assert_int_eq(tu_model_build(&m, M1("{'name':'x','shape':[1,3]}", "'y'",
-                                           "{'op':'linear','inputs':['x'],"
-                                           "'outputs':['y'],'weight':'w','bias':'b'}"),
-                                    t, 2), SF_OK);
+    ck_assert_int_eq(tu_model_build(&m,
+                                    M1("{'name':'x','shape':[1,3]}", "'y'",
+                                       "{'op':'linear','inputs':['x'],"
+                                       "'outputs':['y'],'weight':'w','bias':'b'}"),
+                                    t, 2),
+                     SF_OK);
     sf_linear *L = m.g.nodes[0].lin;
     static const float want[6] = {1, 2, 0, -1, 0.5f, 0x1p-24f};
     for (int i = 0; i < 6; i++)
@@ -182,14 +204,19 @@ END_TEST
 START_TEST(unary_shapes_and_ops)
 {
     tu_model m;
-    ck_assert_int_eq(tu_model_build(&m, M1("{'name':'x','shape':[2,3,4]}", "'y'",
-        "{'op':'relu','name':'r','inputs':['x'],'outputs':['a']},"
-        "{'op':'gelu','name':'g1','inputs':['a'],'outputs':['b']},"
-        "{'op':'gelu','name':'g2','inputs':['b'],'outputs':['c'],'approximate':'tanh'},"
-        "{'op':'gelu','name':'g3','inputs':['c'],'outputs':['d'],'approximate':'none'},"
-        "{'op':'silu','name':'s','inputs':['d'],'outputs':['e']},"
-        "{'op':'sigmoid','name':'sg','inputs':['e'],'outputs':['f']},"
-        "{'op':'tanh','name':'t','inputs':['f'],'outputs':['y']}"), NULL, 0), SF_OK);
+    ck_assert_int_eq(
+        tu_model_build(
+            &m,
+            M1("{'name':'x','shape':[2,3,4]}", "'y'",
+               "{'op':'relu','name':'r','inputs':['x'],'outputs':['a']},"
+               "{'op':'gelu','name':'g1','inputs':['a'],'outputs':['b']},"
+               "{'op':'gelu','name':'g2','inputs':['b'],'outputs':['c'],'approximate':'tanh'},"
+               "{'op':'gelu','name':'g3','inputs':['c'],'outputs':['d'],'approximate':'none'},"
+               "{'op':'silu','name':'s','inputs':['d'],'outputs':['e']},"
+               "{'op':'sigmoid','name':'sg','inputs':['e'],'outputs':['f']},"
+               "{'op':'tanh','name':'t','inputs':['f'],'outputs':['y']}"),
+            NULL, 0),
+        SF_OK);
     sf_graph *g = &m.g;
     static const char *const names[] = {"a", "b", "c", "d", "e", "f", "y"};
     for (int i = 0; i < 7; i++)
@@ -217,17 +244,19 @@ END_TEST
 START_TEST(binary_broadcasting)
 {
     tu_model m;
-    ck_assert_int_eq(tu_model_build(&m, M1(
-        "{'name':'a','shape':[2,1,3]},{'name':'b','shape':[2,5,3]},"
-        "{'name':'c','shape':[2,5,1]},{'name':'d','shape':[2,1,1]},"
-        "{'name':'p','shape':[2,4]},{'name':'q','shape':[2,1]}",
-        "'y1','y2','y3','y4','y5','y6'",
-        "{'op':'add','inputs':['a','b'],'outputs':['y1']},"
-        "{'op':'mul','inputs':['c','a'],'outputs':['y2']},"
-        "{'op':'add','inputs':['d','c'],'outputs':['y3']},"
-        "{'op':'mul','inputs':['q','p'],'outputs':['y4']},"
-        "{'op':'add','inputs':['p','q'],'outputs':['y5']},"
-        "{'op':'mul','inputs':['b','b'],'outputs':['y6']}"), NULL, 0), SF_OK);
+    ck_assert_int_eq(tu_model_build(&m,
+                                    M1("{'name':'a','shape':[2,1,3]},{'name':'b','shape':[2,5,3]},"
+                                       "{'name':'c','shape':[2,5,1]},{'name':'d','shape':[2,1,1]},"
+                                       "{'name':'p','shape':[2,4]},{'name':'q','shape':[2,1]}",
+                                       "'y1','y2','y3','y4','y5','y6'",
+                                       "{'op':'add','inputs':['a','b'],'outputs':['y1']},"
+                                       "{'op':'mul','inputs':['c','a'],'outputs':['y2']},"
+                                       "{'op':'add','inputs':['d','c'],'outputs':['y3']},"
+                                       "{'op':'mul','inputs':['q','p'],'outputs':['y4']},"
+                                       "{'op':'add','inputs':['p','q'],'outputs':['y5']},"
+                                       "{'op':'mul','inputs':['b','b'],'outputs':['y6']}"),
+                                    NULL, 0),
+                     SF_OK);
     sf_graph *g = &m.g;
     ASSERT_DIMS(g, "y1", 3, 2, 5, 3);
     ASSERT_DIMS(g, "y2", 3, 2, 5, 3);
@@ -262,7 +291,10 @@ END_TEST
 START_TEST(linear_mismatch)
 {
     fill();
-    tu_tensor t[] = {W53, B5, W35, {"b4", "F32", 1, {4}, g_b5, 16},
+    tu_tensor t[] = {W53,
+                     B5,
+                     W35,
+                     {"b4", "F32", 1, {4}, g_b5, 16},
                      {"w1", "F32", 1, {15}, g_w53, sizeof g_w53},
                      {"w0", "F32", 2, {0, 3}, NULL, 0}};
     /* K of the weight differs from the input's last dimension */
@@ -315,8 +347,8 @@ static void check_topo(const sf_graph *g)
         for (int j = 0; j < g->nodes[i].nin; j++) {
             int p = g->tensors[g->nodes[i].in[j]].producer;
             if (p >= 0)
-                ck_assert_msg(pos[p] < pos[i], "node %s before its producer %s",
-                              g->nodes[i].name, g->nodes[p].name);
+                ck_assert_msg(pos[p] < pos[i], "node %s before its producer %s", g->nodes[i].name,
+                              g->nodes[p].name);
         }
     free(pos);
 }
@@ -327,12 +359,16 @@ START_TEST(topo_order_out_of_order)
     tu_tensor t[] = {W53};
     tu_model m;
     /* listed last to first; shapes only work out in dependency order */
-    ck_assert_int_eq(tu_model_build(&m, M1("{'name':'x','shape':[2,3]}", "'y'",
-        "{'op':'add','name':'sum','inputs':['h2','h3'],'outputs':['y']},"
-        "{'op':'tanh','name':'t','inputs':['h1'],'outputs':['h3']},"
-        "{'op':'relu','name':'r','inputs':['h1'],'outputs':['h2']},"
-        "{'op':'linear','name':'fc','inputs':['x'],'outputs':['h1'],'weight':'w'}"),
-        t, 1), SF_OK);
+    ck_assert_int_eq(
+        tu_model_build(
+            &m,
+            M1("{'name':'x','shape':[2,3]}", "'y'",
+               "{'op':'add','name':'sum','inputs':['h2','h3'],'outputs':['y']},"
+               "{'op':'tanh','name':'t','inputs':['h1'],'outputs':['h3']},"
+               "{'op':'relu','name':'r','inputs':['h1'],'outputs':['h2']},"
+               "{'op':'linear','name':'fc','inputs':['x'],'outputs':['h1'],'weight':'w'}"),
+            t, 1),
+        SF_OK);
     sf_graph *g = &m.g;
     check_topo(g);
     ck_assert_int_eq(g->order[0], tu_node(g, "fc"));
@@ -361,8 +397,10 @@ START_TEST(topo_order_long_chain_reversed)
     }
     strcat(nodes, ",{'op':'mul','name':'side','inputs':['t7','t2'],'outputs':['z']}");
     char json[8192];
-    snprintf(json, sizeof json, "{'sparseflow':1,'name':'m','weights':'w.safetensors',"
-             "'inputs':[{'name':'x','shape':[3,4]}],'outputs':['y','z'],'nodes':[%s]}", nodes);
+    snprintf(json, sizeof json,
+             "{'sparseflow':1,'name':'m','weights':'w.safetensors',"
+             "'inputs':[{'name':'x','shape':[3,4]}],'outputs':['y','z'],'nodes':[%s]}",
+             nodes);
     tu_model m;
     ck_assert_int_eq(tu_model_build(&m, json, NULL, 0), SF_OK);
     ck_assert_int_eq(m.g.nnodes, 13);
@@ -409,9 +447,9 @@ START_TEST(duplicate_names)
     expect_bad(M1("{'name':'x','shape':[2,3]},{'name':'x','shape':[2,3]}", "'y'",
                   "{'op':'relu','inputs':['x'],'outputs':['y']}"),
                NULL, 0, FRAGS("input 'x'", "duplicate"));
-    expect_bad(M1("{'name':'x','shape':[2,3]}", "'y','y'",
-                  "{'op':'relu','inputs':['x'],'outputs':['y']}"),
-               NULL, 0, FRAGS("outputs[1]", "duplicate"));
+    expect_bad(
+        M1("{'name':'x','shape':[2,3]}", "'y','y'", "{'op':'relu','inputs':['x'],'outputs':['y']}"),
+        NULL, 0, FRAGS("outputs[1]", "duplicate"));
 }
 END_TEST
 
@@ -451,9 +489,9 @@ END_TEST
 
 START_TEST(bad_graph_io)
 {
-    expect_bad(M1("{'name':'x','shape':[2,3]}", "'x'",
-                  "{'op':'relu','inputs':['x'],'outputs':['y']}"),
-               NULL, 0, FRAGS("outputs[0]", "'x'"));
+    expect_bad(
+        M1("{'name':'x','shape':[2,3]}", "'x'", "{'op':'relu','inputs':['x'],'outputs':['y']}"),
+        NULL, 0, FRAGS("outputs[0]", "'x'"));
     expect_bad(M1("{'name':'x','shape':[2,3]}", "'nowhere'",
                   "{'op':'relu','inputs':['x'],'outputs':['y']}"),
                NULL, 0, FRAGS("outputs[0]", "'nowhere'"));
@@ -462,9 +500,9 @@ START_TEST(bad_graph_io)
                   "{'op':'add','inputs':['x','z'],'outputs':['y']}"),
                NULL, 0, FRAGS("input 'z'", "field 'shape'"));
     /* names become C identifiers in the generated code */
-    expect_bad(M1("{'name':'x-1','shape':[2,3]}", "'y'",
-                  "{'op':'relu','inputs':['x-1'],'outputs':['y']}"),
-               NULL, 0, FRAGS("input 'x-1'"));
+    expect_bad(
+        M1("{'name':'x-1','shape':[2,3]}", "'y'", "{'op':'relu','inputs':['x-1'],'outputs':['y']}"),
+        NULL, 0, FRAGS("input 'x-1'"));
     expect_bad(M1("{'name':'x','shape':[2,3]}", "'y.out'",
                   "{'op':'relu','inputs':['x'],'outputs':['y.out']}"),
                NULL, 0, FRAGS("outputs[0]", "'y.out'"));
@@ -482,9 +520,11 @@ END_TEST
 START_TEST(build_failure_frees_graph)
 {
     tu_model m;
-    ck_assert_int_eq(tu_model_build(&m, M1("{'name':'x','shape':[2,3]}", "'y'",
-                                           "{'op':'relu','inputs':['ghost'],'outputs':['y']}"),
-                                    NULL, 0), SF_EINPUT);
+    ck_assert_int_eq(tu_model_build(&m,
+                                    M1("{'name':'x','shape':[2,3]}", "'y'",
+                                       "{'op':'relu','inputs':['ghost'],'outputs':['y']}"),
+                                    NULL, 0),
+                     SF_EINPUT);
     ck_assert_msg(m.g.arena.head == NULL && m.g.nodes == NULL && m.g.tensors == NULL,
                   "GENERATOR BUG (verify.c): sf_graph_build failed but left its graph "
                   "allocated, though graph.h says it is freed on failure");
@@ -498,11 +538,12 @@ START_TEST(graph_load_files)
     char dir[256], path[400];
     tu_mkdtemp(dir, sizeof dir);
     tu_tensor t[] = {W53, B5};
-    tu_write_model(dir, "{'sparseflow':1,'name':'net','weights':'net.safetensors',"
-                        "'inputs':[{'name':'x','shape':[4,3]}],'outputs':['y'],'nodes':["
-                        "{'op':'linear','name':'fc','inputs':['x'],'outputs':['h'],"
-                        "'weight':'w','bias':'b'},"
-                        "{'op':'gelu','name':'act','inputs':['h'],'outputs':['y']}]}",
+    tu_write_model(dir,
+                   "{'sparseflow':1,'name':'net','weights':'net.safetensors',"
+                   "'inputs':[{'name':'x','shape':[4,3]}],'outputs':['y'],'nodes':["
+                   "{'op':'linear','name':'fc','inputs':['x'],'outputs':['h'],"
+                   "'weight':'w','bias':'b'},"
+                   "{'op':'gelu','name':'act','inputs':['h'],'outputs':['y']}]}",
                    "net.safetensors", t, 2, path, sizeof path);
     sf_graph g;
     ck_assert_int_eq(sf_graph_load(path, &g), SF_OK);
@@ -523,18 +564,20 @@ START_TEST(graph_load_files)
     ck_assert_ptr_null(g.arena.head);
 
     /* the weights file is looked up beside the model */
-    tu_write_model(dir, "{'sparseflow':1,'name':'net','weights':'missing.safetensors',"
-                        "'inputs':[{'name':'x','shape':[4,3]}],'outputs':['y'],'nodes':["
-                        "{'op':'relu','inputs':['x'],'outputs':['y']}]}",
+    tu_write_model(dir,
+                   "{'sparseflow':1,'name':'net','weights':'missing.safetensors',"
+                   "'inputs':[{'name':'x','shape':[4,3]}],'outputs':['y'],'nodes':["
+                   "{'op':'relu','inputs':['x'],'outputs':['y']}]}",
                    "net.safetensors", t, 2, path, sizeof path);
     tu_diag_capture();
     ck_assert_int_eq(sf_graph_load(path, &g), SF_EINPUT);
     TU_ASSERT_DIAG("missing.safetensors");
     ck_assert_ptr_null(g.arena.head);
     /* an invalid graph frees everything */
-    tu_write_model(dir, "{'sparseflow':1,'name':'net','weights':'net.safetensors',"
-                        "'inputs':[{'name':'x','shape':[4,3]}],'outputs':['y'],'nodes':["
-                        "{'op':'linear','inputs':['x'],'outputs':['y'],'weight':'zz'}]}",
+    tu_write_model(dir,
+                   "{'sparseflow':1,'name':'net','weights':'net.safetensors',"
+                   "'inputs':[{'name':'x','shape':[4,3]}],'outputs':['y'],'nodes':["
+                   "{'op':'linear','inputs':['x'],'outputs':['y'],'weight':'zz'}]}",
                    "net.safetensors", t, 2, path, sizeof path);
     ck_assert_int_eq(sf_graph_load(path, &g), SF_EINPUT);
     ck_assert_ptr_null(g.arena.head);
@@ -562,16 +605,18 @@ START_TEST(rewired_graphs)
         "{'op':'matmul','name':'mm','inputs':['p'],'outputs':['h2'],'weight':'w43'},"
         "{'op':'add','name':'s','inputs':['h2','h2'],'outputs':['y']},"
         "{'op':'linear','name':'fc2','inputs':['a1'],'outputs':['z'],'weight':'w34'}]}";
-    static const char *const pool[] = {"x", "u", "h1", "a1", "p", "h2", "y", "z", "w44", "w43",
-                                       "w34", "b4", "relu", "add", "mul", "matmul", "linear",
-                                       "tanh", "fc1", "r", "s"};
+    static const char *const pool[] = {"x",   "u",      "h1",     "a1",   "p",   "h2",   "y",
+                                       "z",   "w44",    "w43",    "w34",  "b4",  "relu", "add",
+                                       "mul", "matmul", "linear", "tanh", "fc1", "r",    "s"};
     static float w44[16], w43[12], w34[12], b4[4];
     for (int i = 0; i < 16; i++)
         w44[i] = (float)(i % 3);
     for (int i = 0; i < 12; i++)
         w43[i] = w34[i] = (float)(i % 2);
-    tu_tensor t[] = {{"w44", "F32", 2, {4, 4}, w44, sizeof w44}, {"w43", "F32", 2, {4, 3}, w43, sizeof w43},
-                     {"w34", "F32", 2, {3, 4}, w34, sizeof w34}, {"b4", "F32", 1, {4}, b4, sizeof b4}};
+    tu_tensor t[] = {{"w44", "F32", 2, {4, 4}, w44, sizeof w44},
+                     {"w43", "F32", 2, {4, 3}, w43, sizeof w43},
+                     {"w34", "F32", 2, {3, 4}, w34, sizeof w34},
+                     {"b4", "F32", 1, {4}, b4, sizeof b4}};
     uint32_t seed = 5;
     int built = 0;
     for (int iter = 0; iter < 1500; iter++) {

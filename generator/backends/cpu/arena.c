@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+static size_t round64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
 
 /* Arena scratch of a linear step: activation tiles repacked for the kernel. */
 size_t sf_cpu_tile_bytes(const sf_graph *g, const sf_node *n)
@@ -51,9 +54,16 @@ int sf_cpu_conv_no_cols(const sf_node *n)
 }
 
 /* Pixel vectors per tile of the compressed _chw form: about 16 accumulators. */
-int sf_cpu_chw_vectors(const sf_plan *p) { return p->row_block >= 16 ? 1 : 16 / p->row_block; }
+int sf_cpu_chw_vectors(const sf_plan *p)
+{
+    return p->row_block >= 16 ? 1 : 16 / p->row_block;
+}
 
-typedef struct { size_t size, off; int first, last; size_t *dst; } buffer;
+typedef struct {
+    size_t size, off;
+    int first, last;
+    size_t *dst;
+} buffer;
 
 static int by_size(const void *pa, const void *pb)
 {
@@ -123,8 +133,9 @@ sf_status sf_plan_arena(sf_graph *g, sf_arena_plan *ap)
         sf_node *n = &g->nodes[g->order[oi]];
         n->temp_bytes = 0;
         if (sf_cpu_conv_chw(n)) /* one image's channel-major im2col rows */
-            n->temp_bytes = sf_cpu_conv_no_cols(n) ? 0
-                          : round64((size_t)(n->lin->tokens_per_item * n->lin->in) * 4);
+            n->temp_bytes = sf_cpu_conv_no_cols(n)
+                                ? 0
+                                : round64((size_t)(n->lin->tokens_per_item * n->lin->in) * 4);
         else if (n->lin)
             n->temp_bytes = round64(sf_cpu_tile_bytes(g, n));
         if (n->lin && n->op == SF_OP_CONV2D && !sf_cpu_conv_chw(n))

@@ -10,8 +10,8 @@
 
 /* Arena layout of the generated run function (bytes, max batch). */
 typedef struct {
-    size_t total;                       /* <NAME>_ARENA_BYTES */
-    size_t live_peak;                   /* most bytes live at one step: the lower bound */
+    size_t total;     /* <NAME>_ARENA_BYTES */
+    size_t live_peak; /* most bytes live at one step: the lower bound */
 } sf_arena_plan;
 /* Places every intermediate tensor and step scratch by liveness; sets
  * tensor arena_offset, node temp_offset and g->arena_bytes. */

@@ -12,16 +12,16 @@
 #include <string.h>
 
 /* The CPU backend's templates (under templates/). */
-#define T_DENSE "cpu/linear_dense.c.in"
-#define T_UNROLLED "cpu/linear_nm_unrolled.c.in"
+#define T_DENSE      "cpu/linear_dense.c.in"
+#define T_UNROLLED   "cpu/linear_nm_unrolled.c.in"
 #define T_COMPRESSED "cpu/linear_nm_compressed.c.in"
-#define T_NM24 "cpu/linear_nm24.c.in"
-#define T_MODEL_H "cpu/model.h.in"
+#define T_NM24       "cpu/linear_nm24.c.in"
+#define T_MODEL_H    "cpu/model.h.in"
 #define T_INTERNAL_H "cpu/model_internal.h.in"
-#define T_MODEL_C "cpu/model.c.in"
-#define T_MAIN_C "cpu/main.c.in"
-#define T_WEIGHTS_S "cpu/weights.S.in"
-#define T_MAKEFILE "Makefile.in"
+#define T_MODEL_C    "cpu/model.c.in"
+#define T_MAIN_C     "cpu/main.c.in"
+#define T_WEIGHTS_S  "cpu/weights.S.in"
+#define T_MAKEFILE   "Makefile.in"
 
 sf_status sf_cpu_layer_vars(sf_emitter *c, const sf_node *n)
 {
@@ -50,7 +50,7 @@ sf_status sf_cpu_layer_vars(sf_emitter *c, const sf_node *n)
     SET("OFF_COL", "%zu", p->off_col);
     SET("OFF_ZERO", "%zu", p->off_zero_rows);
     SET("IDX_T", "%s", p->col_u16 ? "uint16_t" : "int32_t");
-    if (p->kernel == SF_K_NM24) {   /* chunks of 32 inputs; masks of the last */
+    if (p->kernel == SF_K_NM24) { /* chunks of 32 inputs; masks of the last */
         int64_t chunks = (L->in + 31) / 32, full = L->in / 32, rem = L->in - 32 * full;
         SET("CHUNKS", "%lld", (long long)chunks);
         SET("FULL", "%lld", (long long)full);
@@ -196,10 +196,11 @@ static sf_status emit_layer(sf_emitter *c, const sf_node *n)
     const sf_plan *p = &n->lin->plan;
     char fname[128];
     snprintf(fname, sizeof fname, "%s.c", p->fn);
-    TRY(sf_cpu_layer_vars(c, n));  /* the unrolled emitter reuses R, RB, ... below */
-    const char *t = p->kernel == SF_K_DENSE ? T_DENSE
-                  : p->kernel == SF_K_NM_UNROLLED ? T_UNROLLED
-                  : p->kernel == SF_K_NM24 ? T_NM24 : T_COMPRESSED;
+    TRY(sf_cpu_layer_vars(c, n)); /* the unrolled emitter reuses R, RB, ... below */
+    const char *t = p->kernel == SF_K_DENSE         ? T_DENSE
+                    : p->kernel == SF_K_NM_UNROLLED ? T_UNROLLED
+                    : p->kernel == SF_K_NM24        ? T_NM24
+                                                    : T_COMPRESSED;
     sf_buf *out;
     TRY(sf_emit_file(c, fname, t, "c", &out));
     if (p->kernel == SF_K_NM_UNROLLED)
@@ -256,7 +257,8 @@ static sf_status emit_header(sf_emitter *c)
         if (!n->lin)
             continue;
         SET("FN", "%s", n->lin->plan.fn);
-        TRY(sf_emit_expand(c, T_INTERNAL_H, sf_cpu_conv_chw(n) ? "layer_proto_chw" : "layer_proto", out));
+        TRY(sf_emit_expand(c, T_INTERNAL_H, sf_cpu_conv_chw(n) ? "layer_proto_chw" : "layer_proto",
+                           out));
     }
     return sf_emit_expand(c, T_INTERNAL_H, "tail", out);
 }
@@ -368,9 +370,9 @@ static const char *kernel_name(const sf_emitter *c, int oi)
 
 static const char *scratch_what(const sf_node *n)
 {
-    return sf_cpu_conv_chw(n)         ? "one image's im2col rows"
-           : n->op == SF_OP_CONV2D   ? "im2col rows, token-major result, tiles"
-                                      : "repacked activation tiles";
+    return sf_cpu_conv_chw(n)      ? "one image's im2col rows"
+           : n->op == SF_OP_CONV2D ? "im2col rows, token-major result, tiles"
+                                   : "repacked activation tiles";
 }
 
 static sf_status emit(sf_emitter *c)

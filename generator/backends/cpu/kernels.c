@@ -45,18 +45,21 @@ const sf_variant *sf_variant_find(const char *name)
 }
 
 /* Machine constants (one core). */
-#define HZ 3.6e9             /* cycles per second */
-#define BW 30e9              /* bytes per second a weight stream reaches from memory */
-#define BW_CACHED 60e9       /* ... and from L3, for layers of up to CACHED_BYTES */
-#define CACHED_BYTES 16e6    /* half of a 32 MB L3 */
+#define HZ             3.6e9 /* cycles per second */
+#define BW             30e9  /* bytes per second a weight stream reaches from memory */
+#define BW_CACHED      60e9  /* ... and from L3, for layers of up to CACHED_BYTES */
+#define CACHED_BYTES   16e6  /* half of a 32 MB L3 */
 #define L2_LINE_CYCLES 2.8   /* per 64-byte line of packed inputs brought from L2 */
-#define PACK_CYCLES 0.6      /* per input element repacked into a tile */
-#define STORE_CYCLES 0.6     /* per output element stored from a tile */
-#define CODE_BYTES 10.0      /* per nonzero of mask-unrolled code */
-#define GATHER_CYCLES 1.2    /* per nonzero and token, compressed decode path */
-#define FORK_SECONDS 3e-6    /* waking an OpenMP team */
+#define PACK_CYCLES    0.6   /* per input element repacked into a tile */
+#define STORE_CYCLES   0.6   /* per output element stored from a tile */
+#define CODE_BYTES     10.0  /* per nonzero of mask-unrolled code */
+#define GATHER_CYCLES  1.2   /* per nonzero and token, compressed decode path */
+#define FORK_SECONDS   3e-6  /* waking an OpenMP team */
 
-static double ceil_div(double a, double b) { return (double)(int64_t)((a + b - 1) / b); }
+static double ceil_div(double a, double b)
+{
+    return (double)(int64_t)((a + b - 1) / b);
+}
 
 size_t sf_ell_slots(const sf_linear *L, int R)
 {
@@ -81,23 +84,23 @@ double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, 
     double cycles = 0, bytes = 0;
     switch (v->family) {
     case SF_K_DENSE:
-        if (T <= SF_SMALL_T) {    /* weights stream once; an FMA and an input broadcast
+        if (T <= SF_SMALL_T) { /* weights stream once; an FMA and an input broadcast
                                 * per 16 rows and token: 1.1 cycles from cache, 2.2
                                 * when the loads wait on memory (measured) */
             bytes = units * R * cols * 4.0;
             cycles = units * cols * T * (bytes > CACHED_BYTES ? 2.2 : 1.1);
-        } else {               /* 17 loads per 16 FMAs, 94% of peak measured */
+        } else { /* 17 loads per 16 FMAs, 94% of peak measured */
             double tiles = ceil_div(T, 16);
-            cycles = tiles * units * R * cols * (17.0 / 16.0) +
-                     T * cols * PACK_CYCLES + T * rows * STORE_CYCLES;
+            cycles = tiles * units * R * cols * (17.0 / 16.0) + T * cols * PACK_CYCLES +
+                     T * rows * STORE_CYCLES;
             units *= tiles;
         }
         break;
-    case SF_K_NM_UNROLLED: {   /* x in registers, one broadcast load per FMA */
+    case SF_K_NM_UNROLLED: { /* x in registers, one broadcast load per FMA */
         double tiles = ceil_div(T, 16);
         cycles = tiles * (nnz + units * cols) + T * (double)L->in * PACK_CYCLES +
                  T * rows * STORE_CYCLES;
-        bytes = nnz * CODE_BYTES;   /* the code streams once per call */
+        bytes = nnz * CODE_BYTES; /* the code streams once per call */
         break;
     }
     case SF_K_NM_COMPRESSED: {
@@ -105,7 +108,7 @@ double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, 
         if (T <= SF_SMALL_T_SPARSE) {
             cycles = slots * T * GATHER_CYCLES;
             bytes = slots * (4.0 + (p->col_u16 ? 2.0 : 4.0));
-        } else {               /* per nonzero: tb loads of x, a broadcast and an
+        } else { /* per nonzero: tb loads of x, a broadcast and an
                                 * index: 0.9 cycles beyond the tb FMAs (measured) */
             double tb = T > (v->tile_vecs - 1) * 16.0 ? v->tile_vecs : 1;
             double tiles = ceil_div(T, 16 * tb);
@@ -116,20 +119,20 @@ double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, 
                 miss *= 1 - d;
             double fma = tiles * slots * (tb + 0.9);
             double l2 = tiles * units * cols * (1 - miss) * tb * L2_LINE_CYCLES;
-            cycles = (fma > l2 ? fma : l2) + T * (double)L->in * PACK_CYCLES +
-                     T * rows * STORE_CYCLES;
+            cycles =
+                (fma > l2 ? fma : l2) + T * (double)L->in * PACK_CYCLES + T * rows * STORE_CYCLES;
             units *= tiles;
         }
         break;
     }
-    case SF_K_NM24: {          /* per 16 slots: decode, then a two-source permute (two
+    case SF_K_NM24: { /* per 16 slots: decode, then a two-source permute (two
                                 * cycles on 512 bits) and an FMA per token; 2.5 cycles
                                 * a token from cache, 3.3 from memory (measured) */
         double chunks = ceil_div((double)L->in, 32), streams = ceil_div(T, 8);
         double nt = T < 8 ? T : 8, pass = ceil_div(rows, 2) * 2 * chunks * 68.0;
         bytes = streams * pass;
-        cycles = streams * ceil_div(rows, 2) * 2 * chunks *
-                 (3 + (pass > CACHED_BYTES ? 3.3 : 2.5) * nt);
+        cycles =
+            streams * ceil_div(rows, 2) * 2 * chunks * (3 + (pass > CACHED_BYTES ? 3.3 : 2.5) * nt);
         units = ceil_div(rows, 2);
         break;
     }

@@ -12,8 +12,8 @@
 typedef struct sf_variant {
     const char *name;
     sf_kernel family;
-    int row_block;   /* R: output rows per register block */
-    int tile_vecs;   /* TB: vectors of SF_LANES tokens per tile (largest) */
+    int row_block; /* R: output rows per register block */
+    int tile_vecs; /* TB: vectors of SF_LANES tokens per tile (largest) */
     const char *about;
 } sf_variant;
 

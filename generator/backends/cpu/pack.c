@@ -13,10 +13,19 @@
 
 #include <string.h>
 
-static sf_status oom(void) { return sf_error(SF_EINTERNAL, NULL, "out of memory"); }
+static sf_status oom(void)
+{
+    return sf_error(SF_EINTERNAL, NULL, "out of memory");
+}
 
-static int put_f32(sf_buf *b, float v) { return sf_buf_append(b, &v, sizeof v); }
-static int put_i32(sf_buf *b, int32_t v) { return sf_buf_append(b, &v, sizeof v); }
+static int put_f32(sf_buf *b, float v)
+{
+    return sf_buf_append(b, &v, sizeof v);
+}
+static int put_i32(sf_buf *b, int32_t v)
+{
+    return sf_buf_append(b, &v, sizeof v);
+}
 
 static int put_i32s(sf_buf *b, const int *v, int n)
 {
@@ -26,13 +35,22 @@ static int put_i32s(sf_buf *b, const int *v, int n)
     return 0;
 }
 
-static float bias_of(const sf_linear *L, int row) { return L->bias ? L->bias[row] : 0.0f; }
+static float bias_of(const sf_linear *L, int row)
+{
+    return L->bias ? L->bias[row] : 0.0f;
+}
 
-typedef struct { sf_buf *b; const sf_linear *L; int fail; } walk_ctx;
+typedef struct {
+    sf_buf *b;
+    const sf_linear *L;
+    int fail;
+} walk_ctx;
 
 static void pack_fma(void *ctx, int r, int k, float w, size_t widx)
 {
-    (void)r; (void)k; (void)widx;
+    (void)r;
+    (void)k;
+    (void)widx;
     walk_ctx *c = ctx;
     if (put_f32(c->b, w))
         c->fail = 1;
@@ -78,8 +96,7 @@ static int pack_unrolled(sf_buf *b, const sf_linear *L)
  * the row (k ascending) or a zero weight at column 0 when the row has fewer
  * than the block's widest row. Rows of a block are interleaved so the kernel
  * keeps R independent accumulators. */
-static int pack_compressed(sf_buf *b, const sf_linear *L, const unsigned char *colmask,
-                           sf_plan *p)
+static int pack_compressed(sf_buf *b, const sf_linear *L, const unsigned char *colmask, sf_plan *p)
 {
     int R = p->row_block, nrb = (p->nrows + R - 1) / R;
     if (R > SF_ROW_BLOCK_COMPRESSED_MAX)
@@ -100,7 +117,7 @@ static int pack_compressed(sf_buf *b, const sf_linear *L, const unsigned char *c
     /* bias[nrb*R], then val[sum(width)*R] */
     for (int i = 0; i < nrb * R && !fail; i++)
         fail = put_f32(b, i < p->nrows ? bias_of(L, p->rows[i]) : 0.0f);
-    for (int pass = 0; pass < 2 && !fail; pass++) {   /* 0: values, 1: indices */
+    for (int pass = 0; pass < 2 && !fail; pass++) { /* 0: values, 1: indices */
         if (pass) {
             fail = sf_buf_pad(b, 64);
             p->off_col = b->len;
@@ -211,8 +228,8 @@ static int pack_nm24(sf_buf *b, const sf_linear *L, const unsigned char *colmask
 static uint64_t mask_hash_layer(uint64_t h, const sf_linear *L)
 {
     const sf_plan *p = &L->plan;
-    int32_t hdr[9] = {(int32_t)p->kernel, p->nrows, p->ncols, p->nzero_rows, p->m,
-                      p->row_block, p->tile_vecs, (int32_t)L->out, (int32_t)L->in};
+    int32_t hdr[9] = {(int32_t)p->kernel, p->nrows,     p->ncols,        p->nzero_rows, p->m,
+                      p->row_block,       p->tile_vecs, (int32_t)L->out, (int32_t)L->in};
     h = sf_hash_fnv1a(h, hdr, sizeof hdr);
     h = sf_hash_fnv1a(h, p->rows, sizeof(int) * (size_t)p->nrows);
     h = sf_hash_fnv1a(h, p->cols, sizeof(int) * (size_t)p->ncols);
@@ -281,4 +298,3 @@ sf_status sf_pack_cpu(sf_graph *g, sf_blob *blob)
     }
     return SF_OK;
 }
-

@@ -50,7 +50,10 @@ const char *sf_reason_text(sf_reason r)
     return "?";
 }
 
-static sf_status oom(void) { return sf_error(SF_EINTERNAL, NULL, "out of memory"); }
+static sf_status oom(void)
+{
+    return sf_error(SF_EINTERNAL, NULL, "out of memory");
+}
 
 static void make_fn(const sf_graph *g, const sf_node *n, int idx, char *fn, size_t len)
 {
@@ -158,8 +161,7 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
             if (!p->variant || p->cost_s[i] < p->cost_s[p->variant - vs])
                 p->variant = v;
         }
-        p->reason = family ? SF_R_FORCED
-                  : over_budget ? SF_R_FASTEST_OVER_BUDGET : SF_R_FASTEST;
+        p->reason = family ? SF_R_FORCED : over_budget ? SF_R_FASTEST_OVER_BUDGET : SF_R_FASTEST;
     }
     p->kernel = p->variant->family;
     p->row_block = p->variant->row_block;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define T_MODEL_CU "cuda/model.cu.in"
-#define T_CUDA_H "cuda/model_cuda.h.in"
+#define T_CUDA_H   "cuda/model_cuda.h.in"
 
 /* A linear layer, or a convolution lowered to one, on its GPU kernel: the
  * call reads XIN and writes YOUT for TOK tokens (model.cu.in "g_*"). */
@@ -20,7 +20,7 @@ static sf_status gpu_linear(sf_emitter *c, const sf_node *n, sf_buf *out)
     const sf_linear *L = n->lin;
     const sf_gplan *gp = &L->gplan;
     sf_gpu_dtype dt = c->g->gpu_dtype;
-    const char *sec = gp->kernel == SF_G_SP24 ? "g_sp24"
+    const char *sec = gp->kernel == SF_G_SP24  ? "g_sp24"
                       : gp->kernel == SF_G_ELL ? "g_ell"
                       : dt == SF_GPU_F32       ? "g_dense_f32"
                                                : "g_dense_half";
@@ -31,7 +31,10 @@ static sf_status gpu_linear(sf_emitter *c, const sf_node *n, sf_buf *out)
     SET("HALF", "%d", dt == SF_GPU_F16);
     SET("HTYPE", "%s", dt == SF_GPU_F16 ? "__half" : "__nv_bfloat16");
     SET("VTYPE", "%s", dt == SF_GPU_F32 ? "float" : dt == SF_GPU_F16 ? "__half" : "__nv_bfloat16");
-    SET("ITYPE", "%s", gp->idx_bytes == 1 ? "uint8_t" : gp->idx_bytes == 2 ? "uint16_t" : "int32_t");
+    SET("ITYPE", "%s",
+        gp->idx_bytes == 1   ? "uint8_t"
+        : gp->idx_bytes == 2 ? "uint16_t"
+                             : "int32_t");
     SET("SLOTS", "%d", gp->slots);
     SET("GN", "%d", gp->group_n);
     SET("GM", "%d", gp->group_m);
@@ -43,7 +46,10 @@ static sf_status gpu_linear(sf_emitter *c, const sf_node *n, sf_buf *out)
 
 /* Device scratch offsets of a lowered convolution: im2col rows, token-major
  * result, half activations; 256-byte aligned. */
-static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
+static size_t align256(size_t n)
+{
+    return (n + 255) & ~(size_t)255;
+}
 
 /* A linear layer, or a convolution lowered to one, on its GPU kernel. */
 static sf_status linear_step(sf_emitter *c, const sf_node *n)

@@ -19,7 +19,10 @@
 
 #include <string.h>
 
-static int put(sf_buf *b, const void *p, size_t n) { return sf_buf_append(b, p, n); }
+static int put(sf_buf *b, const void *p, size_t n)
+{
+    return sf_buf_append(b, p, n);
+}
 
 /* Zeroed temporary memory (sf_malloc: the tests' allocation hook sees it). */
 static void *zalloc(size_t n, size_t size)
@@ -41,8 +44,8 @@ static int put_value(sf_buf *b, sf_gpu_dtype d, float v)
     return put(b, &h, 2);
 }
 
-static int pack_layer(const sf_linear *L, const unsigned char *colmask, sf_gpu_dtype dt,
-                      sf_buf *b, sf_gplan *gp)
+static int pack_layer(const sf_linear *L, const unsigned char *colmask, sf_gpu_dtype dt, sf_buf *b,
+                      sf_gplan *gp)
 {
     const int64_t O = L->out, K = L->in;
     float *w = zalloc((size_t)(O * K), sizeof *w);
@@ -66,8 +69,8 @@ static int pack_layer(const sf_linear *L, const unsigned char *colmask, sf_gpu_d
         uint32_t *meta = t2 = zalloc(tiles * SF_SP24_TILE_WORDS, 4);
         int64_t br, bc;
         fail = !values || !meta ||
-               sf_sp24_encode(w, O, K, dt == SF_GPU_BF16 ? SF_HALF_BF16 : SF_HALF_F16, values,
-                              meta, &br, &bc); /* the planner checked eligibility */
+               sf_sp24_encode(w, O, K, dt == SF_GPU_BF16 ? SF_HALF_BF16 : SF_HALF_F16, values, meta,
+                              &br, &bc); /* the planner checked eligibility */
         fail = fail || put(b, values, tiles * SF_SP24_TILE_VALUES * 2) || sf_buf_pad(b, 256);
         gp->off_idx = b->len;
         fail = fail || put(b, meta, tiles * SF_SP24_TILE_WORDS * 4);

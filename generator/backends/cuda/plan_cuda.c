@@ -23,15 +23,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define BW_DENSE 2.2e12        /* bytes/s: cuBLAS GEMV, bf16 weights (measured) */
-#define BW_SP24 1.8e12         /* the 2:4 stream kernel (measured) */
-#define BW_ELL 1.1e12          /* the ELL kernel, one token (measured) */
-#define BW BW_DENSE            /* activations */
-#define TC_DENSE 600e12        /* flop/s of cuBLAS bf16/f16 at 4096 tokens (measured) */
-#define TC_SPARSE 320e12       /* dense-equivalent flop/s of the 2:4 tiled kernel (measured) */
-#define CC_F32 (0.6 * 67e12)   /* flop/s of fp32 on CUDA cores (cuBLAS, no TF32; assumed) */
-#define CC_ELL 2.6e12          /* flop/s of the ELL kernel, 16 tokens (measured: gathers bound it) */
-#define LAUNCH_S 3e-6          /* per kernel launch */
+#define BW_DENSE  2.2e12        /* bytes/s: cuBLAS GEMV, bf16 weights (measured) */
+#define BW_SP24   1.8e12        /* the 2:4 stream kernel (measured) */
+#define BW_ELL    1.1e12        /* the ELL kernel, one token (measured) */
+#define BW        BW_DENSE      /* activations */
+#define TC_DENSE  600e12        /* flop/s of cuBLAS bf16/f16 at 4096 tokens (measured) */
+#define TC_SPARSE 320e12        /* dense-equivalent flop/s of the 2:4 tiled kernel (measured) */
+#define CC_F32    (0.6 * 67e12) /* flop/s of fp32 on CUDA cores (cuBLAS, no TF32; assumed) */
+#define CC_ELL    2.6e12 /* flop/s of the ELL kernel, 16 tokens (measured: gathers bound it) */
+#define LAUNCH_S  3e-6   /* per kernel launch */
 
 const char *sf_gkernel_name(sf_gkernel k)
 {
@@ -44,7 +44,10 @@ const char *sf_gpu_dtype_name(sf_gpu_dtype d)
     return d == SF_GPU_BF16 ? "bf16" : d == SF_GPU_F16 ? "f16" : "f32";
 }
 
-static int value_bytes(sf_gpu_dtype d) { return d == SF_GPU_F32 ? 4 : 2; }
+static int value_bytes(sf_gpu_dtype d)
+{
+    return d == SF_GPU_F32 ? 4 : 2;
+}
 
 /* The weight the GPU computes with: columns that cannot contribute (SPA) are
  * zero, so dead inputs never break a 2:4 group. */
@@ -150,7 +153,10 @@ static int fuses_act(const sf_graph *g, int oi)
            y->arena_offset + yb <= x->arena_offset;
 }
 
-static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
+static size_t align256(size_t n)
+{
+    return (n + 255) & ~(size_t)255;
+}
 
 /* The epilogue fusions, and the device scratch of the largest step: a lowered
  * convolution holds its im2col rows and token-major result (256-byte
@@ -208,21 +214,21 @@ sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *o)
         const double Kp = (double)gp->Kp, act_in = T * K * 4, act_out = T * O * 4;
         const double half_x = o->gpu_dtype == SF_GPU_F32 ? 0.0 : act_in + T * Kp * 2;
         /* dense: [convert x,] GEMM, bias */
-        gp->cost_s[SF_G_DENSE] =
-            flops / (o->gpu_dtype == SF_GPU_F32 ? CC_F32 : TC_DENSE) +
-            O * Kp * vb / BW_DENSE + (half_x + T * Kp * vb + act_out * 3) / BW +
-            LAUNCH_S * (o->gpu_dtype == SF_GPU_F32 ? 2 : 3);
+        gp->cost_s[SF_G_DENSE] = flops / (o->gpu_dtype == SF_GPU_F32 ? CC_F32 : TC_DENSE) +
+                                 O * Kp * vb / BW_DENSE +
+                                 (half_x + T * Kp * vb + act_out * 3) / BW +
+                                 LAUNCH_S * (o->gpu_dtype == SF_GPU_F32 ? 2 : 3);
         /* sp24: convert x, one kernel; half the values plus 4 bits per kept pair */
         gp->cost_s[SF_G_SP24] =
-            fits24 ? flops / TC_SPARSE + ((double)gp->Op * Kp / 2 * vb + (double)gp->Op * Kp / 8) / BW_SP24 +
-                         (half_x + T * Kp * 2 + act_out) / BW +
-                         LAUNCH_S * 2
+            fits24 ? flops / TC_SPARSE +
+                         ((double)gp->Op * Kp / 2 * vb + (double)gp->Op * Kp / 8) / BW_SP24 +
+                         (half_x + T * Kp * 2 + act_out) / BW + LAUNCH_S * 2
                    : -1.0;
         /* ell: every stored slot of every row, for every token; slot octets stored */
         const double slots = (double)gp->slots, OP = (double)((L->out + 31) / 32 * 32);
         const double stored = (double)((gp->slots + 7) / 8 * 8) * OP * (vb + gp->idx_bytes);
-        gp->cost_s[SF_G_ELL] = 2.0 * T * slots * O / CC_ELL + stored / BW_ELL +
-                               (act_in + act_out) / BW + LAUNCH_S;
+        gp->cost_s[SF_G_ELL] =
+            2.0 * T * slots * O / CC_ELL + stored / BW_ELL + (act_in + act_out) / BW + LAUNCH_S;
         if (o->force_dense) {
             gp->kernel = SF_G_DENSE;
             gp->reason = SF_R_FORCED_DENSE;

@@ -22,13 +22,13 @@ uint16_t sf_f32_to_f16(float f)
     uint32_t a = u & 0x7fffffffu;
     if (a > 0x7f800000u)
         return sign | 0x7e00u;
-    if (a >= 0x477ff000u)          /* rounds to 65520 or more: inf */
+    if (a >= 0x477ff000u) /* rounds to 65520 or more: inf */
         return sign | 0x7c00u;
-    if (a < 0x38800000u) {         /* below 2^-14: subnormal or zero */
-        float m = fabsf(f) * 16777216.0f; /* in units of 2^-24, exact */
+    if (a < 0x38800000u) {                 /* below 2^-14: subnormal or zero */
+        float m = fabsf(f) * 16777216.0f;  /* in units of 2^-24, exact */
         return sign | (uint16_t)lrintf(m); /* nearest even (default rounding) */
     }
-    uint32_t r = a - 0x38000000u;  /* rebias 127 -> 15 */
+    uint32_t r = a - 0x38000000u; /* rebias 127 -> 15 */
     r += 0xfffu + ((r >> 13) & 1u);
     return sign | (uint16_t)(r >> 13);
 }
@@ -87,8 +87,14 @@ int sf_sp24_group(const float v[4], int pos[2])
     return pos[0] | pos[1] << 2;
 }
 
-int64_t sf_sp24_rows_padded(int64_t O) { return (O + 15) / 16 * 16; }
-int64_t sf_sp24_cols_padded(int64_t K) { return (K + 31) / 32 * 32; }
+int64_t sf_sp24_rows_padded(int64_t O)
+{
+    return (O + 15) / 16 * 16;
+}
+int64_t sf_sp24_cols_padded(int64_t K)
+{
+    return (K + 31) / 32 * 32;
+}
 
 /* Lane l's value slot i (0..7) -> (row in tile, compressed column in tile). */
 static void lane_slot(int l, int i, int *row, int *ccol)

@@ -30,15 +30,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SF_SP24_TILE_ROWS 16
-#define SF_SP24_TILE_COLS 32
-#define SF_SP24_TILE_VALUES 256   /* 16-bit values per tile */
-#define SF_SP24_TILE_WORDS 16     /* 32-bit metadata words per tile */
+#define SF_SP24_TILE_ROWS   16
+#define SF_SP24_TILE_COLS   32
+#define SF_SP24_TILE_VALUES 256 /* 16-bit values per tile */
+#define SF_SP24_TILE_WORDS  16  /* 32-bit metadata words per tile */
 
 typedef enum { SF_HALF_BF16, SF_HALF_F16 } sf_half_kind;
 
-uint16_t sf_f32_to_bf16(float f);   /* round to nearest even; NaN stays NaN */
-uint16_t sf_f32_to_f16(float f);    /* round to nearest even; overflow to inf */
+uint16_t sf_f32_to_bf16(float f); /* round to nearest even; NaN stays NaN */
+uint16_t sf_f32_to_f16(float f);  /* round to nearest even; overflow to inf */
 float sf_half_to_f32(sf_half_kind k, uint16_t h);
 uint16_t sf_f32_to_half(sf_half_kind k, float f);
 

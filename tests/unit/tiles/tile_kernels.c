@@ -5,8 +5,8 @@
 #include "sf_runtime.h"
 
 #define TILE_CAT2(a, b) a##_##b
-#define TILE_CAT(a, b) TILE_CAT2(a, b)
-#define TILE_FN(name) TILE_CAT(name, TILE_VARIANT)
+#define TILE_CAT(a, b)  TILE_CAT2(a, b)
+#define TILE_FN(name)   TILE_CAT(name, TILE_VARIANT)
 
 void TILE_FN(tile_pack)(const float *x, int K, int t0, int tn, const int32_t *cols, int ncols,
                         int tb, float *xt);
