@@ -2,6 +2,9 @@
 #
 #   make            build build/sfgen
 #   make demo       generate, build and run the example MLP; sparse vs --dense speed
+#   make check      the quick loop: unit tests, golden sources and an end-to-end
+#                   slice (under 3 minutes on 2 cores)
+#   make lint       cppcheck and the .clang-format style (part of make test)
 #   make test       unit tests, golden sources, end-to-end matrix, reduced-size
 #                   ResNet/BERT/GPT-2 against PyTorch, CUDA sources compiled
 #                   for sm_80/sm_90, bad-input suite,
@@ -48,7 +51,7 @@ EMBEDDED = $(sort $(wildcard templates/*.in templates/*/*.in runtime/*.h runtime
 DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev python3 python3-numpy
 MODEL_PKGS = python3-torch python3-torchvision
 
-.PHONY: all deps demo test test-unit test-golden test-e2e test-models-tiny test-models test-bad \
+.PHONY: all deps demo check lint test test-unit test-golden test-e2e test-models-tiny test-models test-bad \
         test-concurrency test-asan bench-models bench-cuda test-cuda-build test-cuda \
         fuzz fuzz-replay bench clean
 
@@ -197,8 +200,33 @@ test-asan: $(BUILD)/asan/sfgen $(BUILD)/asan/unit_tests
 	$(PYTHON) tests/e2e/run_e2e.py --sfgen $(BUILD)/asan/sfgen --work $(BUILD)/e2e-asan --sanitize --quick
 	$(PYTHON) tests/bad/run_bad.py --sfgen $(BUILD)/asan/sfgen --work $(BUILD)/bad-asan
 
+# The quick loop while working (make test is the full one): unit tests,
+# golden sources, and the end-to-end slice CHECK_FILTER selects.
+CHECK_FILTER ?= ^(cli|small_2:4|small_1:4|small_dense|bcast|acts|ops_)
+check: $(BUILD)/.deps
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-golden
+	$(PYTHON) tests/e2e/run_e2e.py --sfgen $(BUILD)/sfgen --work $(BUILD)/e2e-check --quick \
+	    --filter '$(CHECK_FILTER)'
+
+# Static analysis (cppcheck) and the C style (.clang-format) of the sources.
+LINT_PKGS = cppcheck clang-format
+LINT_SRCS = $(shell git ls-files 'generator/*.[ch]' 'include/*.h' 'runtime/*.h' 'runtime/*/*.[ch]' \
+              'runtime/cuda/*' 'tests/unit/*.[ch]' 'tests/unit/tiles/*.c' 'tests/fuzz/*.[ch]' \
+              2>/dev/null)
+$(BUILD)/.deps-lint: | $(BUILD)/.deps
+	$(call install_pkgs,$(LINT_PKGS))
+
+lint: $(BUILD)/.deps-lint
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
+	    --inline-suppr -Iinclude -Igenerator -Iruntime -Iruntime/cpu $(CJSON_CFLAGS) \
+	    generator runtime/cpu
+	clang-format --dry-run --Werror $(LINT_SRCS)
+	@echo "lint: cppcheck and clang-format clean"
+
 # The README's test command.
 test: $(BUILD)/.deps
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-golden
 	$(MAKE) --no-print-directory test-e2e

@@ -367,9 +367,8 @@ void sf_c_float(double v, char *buf, size_t n)
 sf_status sf_emit_steps(sf_emitter *c)
 {
     sf_graph *g = c->g;
-    sf_buf code;
+    sf_buf *code = &c->step_code;
     sf_status st = SF_OK;
-    sf_buf_init(&code);
     if (sf_vars_list(&c->v, "STEPS"))
         return sf_oom();
     for (int oi = 0; oi < g->nsteps && !st; oi++) {
@@ -379,7 +378,7 @@ sf_status sf_emit_steps(sf_emitter *c)
         sf_emit_tensor(c, n->in[0], x, sizeof x);
         sf_emit_tensor(c, n->out, y, sizeof y);
         c->step = oi;
-        code.len = 0;
+        code->len = 0;
         if (sf_vars_set(&c->v, "STEP", "%d", oi) || sf_vars_set(&c->v, "NODE", "%s", name) ||
             sf_vars_set(&c->v, "OPW", "%s", n->op_written) || sf_vars_set(&c->v, "X", "%s", x) ||
             sf_vars_set(&c->v, "Y", "%s", y)) {
@@ -387,24 +386,23 @@ sf_status sf_emit_steps(sf_emitter *c)
         } else if (c->fused && c->fused[oi]) {
             st = sf_vars_set(&c->v, "INTO", "%d", oi - 1)
                      ? sf_oom()
-                     : sf_emit_expand(c, c->backend->model_template, "step_fused", &code);
+                     : sf_emit_expand(c, c->backend->model_template, "step_fused", code);
         } else {
             c->fam = sf_op_get(n->op)->family;
-            c->out = &code;
+            c->out = code;
             st = c->fam->step(c, n);
             c->fam = NULL;
         }
-        while (!st && code.len && code.data[code.len - 1] == '\n') /* the template's line */
-            code.len--;
+        while (!st && code->len && code->data[code->len - 1] == '\n') /* the template's line */
+            code->len--;
         if (!st &&
             (sf_vars_item(&c->v, "STEPS") || sf_vars_item_set(&c->v, "STEPS", "NAME", "%s", name) ||
              sf_vars_item_set(&c->v, "STEPS", "KERNEL", "%s", c->backend->kernel_name(c, oi)) ||
              sf_vars_item_set(&c->v, "STEPS", "FLOPS", "%.1f", sf_step_flops(g, n)) ||
-             sf_vars_item_set(&c->v, "STEPS", "CODE", "%.*s", (int)code.len,
-                              code.data ? code.data : "")))
+             sf_vars_item_set(&c->v, "STEPS", "CODE", "%.*s", (int)code->len,
+                              code->data ? code->data : "")))
             st = sf_oom();
     }
-    sf_buf_free(&code);
     return st;
 }
 
@@ -444,7 +442,7 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
     c->default_threads = default_threads;
     char upper[80], src[128];
     size_t i = 0;
-    for (; g->name[i] && i < sizeof upper - 1; i++)
+    for (; i < sizeof upper - 1 && g->name[i]; i++)
         upper[i] = (char)(g->name[i] >= 'a' && g->name[i] <= 'z' ? g->name[i] - 32 : g->name[i]);
     upper[i] = 0;
     sf_clean_text(g->model_base, src, sizeof src);
@@ -481,6 +479,7 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
         st = bk[b]->emit(c);
     }
     sf_vars_clear(&c->v);
+    sf_buf_free(&c->step_code);
     for (int k = 0; c->tvar && k < g->ntensors; k++)
         sf_free(c->tvar[k]);
     for (int k = 0; c->svar && k < g->nnodes; k++)

@@ -40,6 +40,7 @@ typedef struct sf_step_ctx {
     int step;                         /* the step being written */
     const sf_op_family *fam;          /* its op family: the sections it may expand */
     sf_buf *out;                      /* where the step goes */
+    sf_buf step_code;                 /* each step's code, before it joins list STEPS */
     char **tvar, **svar;              /* C names of arena tensors [ntensors], scratch [nnodes] */
     const struct sf_backend *const *backends; /* all of them; [0] is the CPU one */
     int ntpl;

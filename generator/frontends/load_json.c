@@ -376,7 +376,7 @@ cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos)
                 *errpos = SIZE_MAX;
                 return NULL;
             }
-            if (copy && copy != text) {
+            if (copy != text) { /* the first escape: work on a copy from now on */
                 memcpy(copy, text, len);
                 copy[len] = 0;
                 text = copy;

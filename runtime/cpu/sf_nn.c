@@ -306,7 +306,7 @@ size_t sf_gather_rows(const float *table, int rows, int dim, const float *idx, s
 void sf_transpose(const float *x, const int32_t *xdims, const int *perm, float *y, int rank,
                   int batch)
 {
-    int64_t xd[8], xs[8], yd[8], ys[8]; /* ys: x's stride for each y dim */
+    int64_t xd[8] = {0}, xs[8] = {0}, yd[8] = {0}, ys[8] = {0}; /* ys: x's stride per y dim */
     for (int i = 0; i < rank; i++)
         xd[i] = xdims[i] < 0 ? batch : xdims[i];
     xs[rank - 1] = 1;
