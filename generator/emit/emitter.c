@@ -230,37 +230,6 @@ int64_t sf_dims_prod(const sf_tensor *t, int from, int to)
     return p;
 }
 
-/* Expands `section` once per graph input and then once per output, with
- * variable `key` set to pre_in / pre_out followed by the tensor's name; a
- * NULL prefix skips that side. */
-sf_status sf_emit_io(sf_emitter *c, const char *t, const char *section, const char *key,
-                     const char *pre_in, const char *pre_out, sf_buf *out)
-{
-    const sf_graph *g = c->g;
-    for (int pass = 0; pass < 2; pass++) {
-        const char *pre = pass ? pre_out : pre_in;
-        int cnt = pass ? g->noutputs : g->ninputs;
-        for (int i = 0; pre && i < cnt; i++) {
-            const sf_tensor *tn = &g->tensors[pass ? g->outputs[i] : g->inputs[i]];
-            if (sf_vars_set(&c->v, key, "%s%s", pre, tn->name))
-                return sf_oom();
-            TRY(sf_emit_expand(c, t, section, out));
-        }
-    }
-    return SF_OK;
-}
-
-/* A prototype in a header: section `begin` (if any), one "proto_param" per
- * graph input and output, then section `end`. */
-sf_status sf_emit_prototype(sf_emitter *c, const char *t, const char *begin, const char *end,
-                            sf_buf *out)
-{
-    if (begin)
-        TRY(sf_emit_expand(c, t, begin, out));
-    TRY(sf_emit_io(c, t, "proto_param", "PARAM", "const float *in_", "float *out_", out));
-    return sf_emit_expand(c, t, end, out);
-}
-
 /* ---- steps ------------------------------------------------------------------ */
 
 /* FLOPs of one batch item: a linear layer's from its plan, others from the

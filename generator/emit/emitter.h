@@ -60,13 +60,6 @@ sf_status sf_emit_expand(sf_emitter *e, const char *tpl, const char *section, sf
 /* Starts file `name` with the banner (section `banner` of banner.in) naming `tpl`. */
 sf_status sf_emit_file(sf_emitter *e, const char *name, const char *tpl, const char *banner,
                        sf_buf **out);
-/* Expands `section` once per graph input, then once per output, with `key`
- * set to pre_in / pre_out and the tensor's name; a NULL prefix skips a side. */
-sf_status sf_emit_io(sf_emitter *e, const char *tpl, const char *section, const char *key,
-                     const char *pre_in, const char *pre_out, sf_buf *out);
-/* A prototype: section `begin` (if any), "proto_param" per input and output, `end`. */
-sf_status sf_emit_prototype(sf_emitter *e, const char *tpl, const char *begin, const char *end,
-                            sf_buf *out);
 /* List STEPS: per step in order its NAME, KERNEL, FLOPS and CODE (the op
  * family's step in the backend's model template, without the last newline). */
 sf_status sf_emit_steps(sf_emitter *e);

@@ -221,52 +221,37 @@ static sf_status emit_layer(sf_emitter *c, const sf_node *n)
 
 /* ---- model files ----------------------------------------------------------- */
 
-static sf_status emit_header(sf_emitter *c)
+/* List LAYERS: each linear layer's function, source file and whether it
+ * also has the channel-major (_chw) form. */
+static sf_status layers(sf_emitter *c)
 {
-    sf_graph *g = c->g;
-    sf_buf *out;
-    char name[160];
-    snprintf(name, sizeof name, "%s.h", g->name);
-    TRY(sf_emit_file(c, name, T_MODEL_H, "c", &out));
-    TRY(sf_emit_expand(c, T_MODEL_H, "head", out));
-    if (g->cache_tokens)
-        TRY(sf_emit_expand(c, T_MODEL_H, "cache_defs", out));
-    for (int pass = 0; pass < 2; pass++) {
-        int cnt = pass ? g->noutputs : g->ninputs;
-        for (int i = 0; i < cnt; i++) {
-            const sf_tensor *t = &g->tensors[pass ? g->outputs[i] : g->inputs[i]];
-            char dims[256];
-            sf_dims_list(t, "B", dims, sizeof dims);
-            SET("DIR", "%s", pass ? "output" : "input");
-            SET("NAME", "%s", t->name);
-            SET("SHAPE", "%s", dims);
-            SET("FLOATS", "%lld", (long long)sf_tensor_inner(t));
-            TRY(sf_emit_expand(c, T_MODEL_H, "io_comment", out));
-        }
-    }
-    TRY(sf_emit_prototype(c, T_MODEL_H, "proto_begin", "proto_end", out));
-    if (g->cache_tokens)
-        TRY(sf_emit_prototype(c, T_MODEL_H, "cache_proto_begin", "cache_proto_end", out));
-    TRY(sf_emit_expand(c, T_MODEL_H, "tail", out));
-
-    snprintf(name, sizeof name, "%s_internal.h", g->name);
-    TRY(sf_emit_file(c, name, T_INTERNAL_H, "c", &out));
-    TRY(sf_emit_expand(c, T_INTERNAL_H, "head", out));
+    const sf_graph *g = c->g;
+    if (sf_vars_list(&c->v, "LAYERS"))
+        return sf_oom();
     for (int oi = 0; oi < g->nsteps; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
-        if (!n->lin)
-            continue;
-        SET("FN", "%s", n->lin->plan.fn);
-        TRY(sf_emit_expand(c, T_INTERNAL_H, sf_cpu_conv_chw(n) ? "layer_proto_chw" : "layer_proto",
-                           out));
+        if (n->lin && (sf_vars_item(&c->v, "LAYERS") ||
+                       sf_vars_item_set(&c->v, "LAYERS", "FN", "%s", n->lin->plan.fn) ||
+                       sf_vars_item_set(&c->v, "LAYERS", "SRC", "%s.c", n->lin->plan.fn) ||
+                       sf_vars_item_set(&c->v, "LAYERS", "CHW", "%d", sf_cpu_conv_chw(n))))
+            return sf_oom();
     }
-    return sf_emit_expand(c, T_INTERNAL_H, "tail", out);
+    return SF_OK;
 }
 
-/* A public entry point (<model>_run, <model>_run_cached): `head` opens it,
- * one parameter per graph input and output, `body` checks and opens the
- * input array, then the input and output pointers, and `call` passes them on
- * to <model>_run_arrays. */
+/* <model>.h (the public API) and <model>_internal.h. */
+static sf_status emit_header(sf_emitter *c)
+{
+    sf_buf *out;
+    char name[160];
+    snprintf(name, sizeof name, "%s.h", c->g->name);
+    TRY(sf_emit_file(c, name, T_MODEL_H, "c", &out));
+    TRY(sf_emit_expand(c, T_MODEL_H, "file", out));
+    snprintf(name, sizeof name, "%s_internal.h", c->g->name);
+    TRY(sf_emit_file(c, name, T_INTERNAL_H, "c", &out));
+    return sf_emit_expand(c, T_INTERNAL_H, "file", out);
+}
+
 /* <model>.c: the run functions (cpu/model.c.in, section "file"). */
 static sf_status emit_model_c(sf_emitter *c)
 {
@@ -293,18 +278,9 @@ static sf_status emit_build(sf_emitter *c)
     sf_graph *g = c->g;
     sf_buf *out;
     char name[160];
+    SET("TARGET_CUDA", "%d", g->target_cuda);
     TRY(sf_emit_file(c, "Makefile", T_MAKEFILE, "make", &out));
-    TRY(sf_emit_expand(c, T_MAKEFILE, "head", out));
-    for (int oi = 0; oi < g->nsteps; oi++) {
-        const sf_node *n = &g->nodes[g->order[oi]];
-        if (!n->lin)
-            continue;
-        SET("SRC", "%s.c", n->lin->plan.fn);
-        TRY(sf_emit_expand(c, T_MAKEFILE, "src", out));
-    }
-    TRY(sf_emit_expand(c, T_MAKEFILE, "rules", out));
-    if (g->target_cuda)
-        TRY(sf_emit_expand(c, T_MAKEFILE, "cuda", out));
+    TRY(sf_emit_expand(c, T_MAKEFILE, "file", out));
 
     snprintf(name, sizeof name, "%s_weights.S", g->name);
     TRY(sf_emit_file(c, name, T_WEIGHTS_S, "c", &out));
@@ -378,6 +354,7 @@ static const char *scratch_what(const sf_node *n)
 static sf_status emit(sf_emitter *c)
 {
     const sf_graph *g = c->g;
+    TRY(layers(c));
     TRY(emit_header(c));
     TRY(emit_model_c(c));
     for (int oi = 0; oi < g->nsteps; oi++) {

@@ -98,22 +98,16 @@ static sf_status linear_step(sf_emitter *c, const sf_node *n)
     return sf_emit_expand(c, T_MODEL_CU, "step_conv_end", out);
 }
 
-/* A CUDA entry point (model.cu.in "entry_*"): ENTRY names it, HOST, CACHED
- * and CACHE_LEN are what it passes on. */
-static sf_status cuda_entry(sf_emitter *c, const char *entry, int host, int cached, sf_buf *out)
+/* An entry point of <model>.cu (list ENTRIES): what it passes on. */
+static sf_status entry(sf_emitter *c, const char *name, int host, int cached)
 {
-    SET("ENTRY", "%s", entry);
-    SET("HOST", "%d", host);
-    SET("CACHED", "%d", cached);
-    SET("CACHE_LEN", "%s", cached ? "cache_len" : "0");
-    SET("EXTRA_PARAM", "%s", cached ? ", int cache_len" : "");
-    TRY(sf_emit_expand(c, T_MODEL_CU, "entry_head", out));
-    TRY(sf_emit_io(c, T_MODEL_CU, "run_param", "PARAM", "const float *in_", "float *out_", out));
-    TRY(sf_emit_expand(c, T_MODEL_CU, "entry_body", out));
-    TRY(sf_emit_io(c, T_MODEL_CU, "in_ptr", "PTR", "in_", NULL, out));
-    TRY(sf_emit_expand(c, T_MODEL_CU, "out_begin", out));
-    TRY(sf_emit_io(c, T_MODEL_CU, "out_ptr", "PTR", NULL, "out_", out));
-    return sf_emit_expand(c, T_MODEL_CU, "entry_call", out);
+    if (sf_vars_item(&c->v, "ENTRIES") || sf_vars_item_set(&c->v, "ENTRIES", "ENTRY", "%s", name) ||
+        sf_vars_item_set(&c->v, "ENTRIES", "HOST", "%d", host) ||
+        sf_vars_item_set(&c->v, "ENTRIES", "CACHED", "%d", cached) ||
+        sf_vars_item_set(&c->v, "ENTRIES", "CACHE_LEN", "%s", cached ? "cache_len" : "0") ||
+        sf_vars_item_set(&c->v, "ENTRIES", "EXTRA_PARAM", "%s", cached ? ", int cache_len" : ""))
+        return sf_oom();
+    return SF_OK;
 }
 
 /* --target cuda: <model>.cu, <model>_cuda.h and the CUDA runtime. The CUDA
@@ -121,78 +115,32 @@ static sf_status cuda_entry(sf_emitter *c, const char *entry, int host, int cach
 static sf_status emit(sf_emitter *c)
 {
     sf_graph *g = c->g;
-    sf_buf steps, *out;
+    sf_buf *out;
     char name[160];
-    sf_buf_init(&steps);
     if (!g->cuda)
         return sf_error(SF_EINTERNAL, NULL, "the CUDA plan did not run");
     c->fused = g->cuda->fused;
     sf_status st = sf_emit_steps(c);
     c->fused = NULL;
-    for (int i = 0; !st && i < c->v.nlists; i++) /* the steps' code, one after another */
-        if (!strcmp(c->v.lists[i].name, "STEPS"))
-            for (int j = 0; j < c->v.lists[i].n && !st; j++)
-                for (int k = 0; k < c->v.lists[i].items[j].n; k++)
-                    if (!strcmp(c->v.lists[i].items[j].kv[k].key, "CODE") &&
-                        (sf_buf_append(&steps, c->v.lists[i].items[j].kv[k].val,
-                                       strlen(c->v.lists[i].items[j].kv[k].val)) ||
-                         sf_buf_append(&steps, "\n", 1)))
-                        st = sf_oom();
-    if (!st && (sf_vars_set(&c->v, "CUDA_SCRATCH", "%zu", g->cuda->scratch) ||
-                sf_vars_set(&c->v, "GPU_DTYPE", "%s", sf_gpu_dtype_name(g->gpu_dtype)) ||
-                sf_vars_set(&c->v, "CUDA_CACHE_BYTES", "%zu", g->cache_floats * sizeof(float))))
-        st = sf_oom();
-    snprintf(name, sizeof name, "%s.cu", g->name);
-    if (!st)
-        st = sf_emit_file(c, name, T_MODEL_CU, "c", &out);
-    if (!st)
-        st = sf_emit_expand(c, T_MODEL_CU, "head", out);
-    for (int oi = 0; oi < g->nsteps && !st; oi++) {
-        const sf_node *n = &g->nodes[g->order[oi]];
-        if (sf_vars_set(&c->v, "KERNEL", "%s%s", n->lin ? n->lin->gplan.name : sf_op_name(n->op),
-                        g->cuda->fused[oi] ? " (fused)" : ""))
-            st = sf_oom();
-        else
-            st = sf_emit_expand(c, T_MODEL_CU, "kernel_entry", out);
-    }
-    if (!st)
-        st = sf_emit_expand(c, T_MODEL_CU, "run_begin", out);
-    if (!st && sf_buf_append(out, steps.data, steps.len))
-        st = sf_oom();
-    sf_buf_free(&steps);
     TRY(st);
-    TRY(sf_emit_expand(c, T_MODEL_CU, "run_end", out));
-    for (int pass = 0; pass < 2; pass++) {
-        int cnt = pass ? g->noutputs : g->ninputs;
-        if (pass)
-            TRY(sf_emit_expand(c, T_MODEL_CU, "out_floats_begin", out));
-        for (int i = 0; i < cnt; i++) {
-            SET("FLOATS", "%lld",
-                (long long)sf_tensor_inner(&g->tensors[pass ? g->outputs[i] : g->inputs[i]]));
-            TRY(sf_emit_expand(c, T_MODEL_CU, pass ? "out_floats" : "in_floats", out));
-        }
-    }
-    TRY(sf_emit_expand(c, T_MODEL_CU, "api", out));
+    SET("CUDA_SCRATCH", "%zu", g->cuda->scratch);
+    SET("GPU_DTYPE", "%s", sf_gpu_dtype_name(g->gpu_dtype));
+    SET("CUDA_CACHE_BYTES", "%zu", g->cache_floats * sizeof(float));
+    if (sf_vars_list(&c->v, "ENTRIES"))
+        return sf_oom();
+    TRY(entry(c, "run", 0, 0));
+    TRY(entry(c, "run_host", 1, 0));
     if (g->cache_tokens)
-        TRY(sf_emit_expand(c, T_MODEL_CU, "api_cache_check", out));
-    TRY(sf_emit_expand(c, T_MODEL_CU, "api_run", out));
-    TRY(cuda_entry(c, "run", 0, 0, out));
-    TRY(cuda_entry(c, "run_host", 1, 0, out));
-    if (g->cache_tokens)
-        TRY(cuda_entry(c, "run_cached", 0, 1, out));
-
+        TRY(entry(c, "run_cached", 0, 1));
+    snprintf(name, sizeof name, "%s.cu", g->name);
+    TRY(sf_emit_file(c, name, T_MODEL_CU, "c", &out));
+    TRY(sf_emit_expand(c, T_MODEL_CU, "file", out));
     snprintf(name, sizeof name, "%s_cuda.h", g->name);
     TRY(sf_emit_file(c, name, T_CUDA_H, "c", &out));
-    TRY(sf_emit_prototype(c, T_CUDA_H, "head", "proto_run_end", out));
-    TRY(sf_emit_prototype(c, T_CUDA_H, NULL, "proto_host_end", out));
-    if (g->cache_tokens)
-        TRY(sf_emit_prototype(c, T_CUDA_H, "cache_proto", "cache_proto_end", out));
-    TRY(sf_emit_expand(c, T_CUDA_H, "tail", out));
-
+    TRY(sf_emit_expand(c, T_CUDA_H, "file", out));
     return sf_emit_runtime(c, "cuda");
 }
 
-/* A weight in the device copy of the blob. */
 static const char *kernel_name(const sf_emitter *c, int oi)
 {
     static _Thread_local char name[96];
