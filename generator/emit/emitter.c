@@ -78,6 +78,15 @@ sf_status sf_emit_file(sf_emitter *e, const char *name, const char *tpl, const c
     return sf_emit_expand(e, "banner.in", banner, *out);
 }
 
+sf_status sf_emit_whole(sf_emitter *e, const char *suffix, const char *tpl)
+{
+    char name[160];
+    sf_buf *out;
+    snprintf(name, sizeof name, "%s%s", e->g->name, suffix);
+    TRY(sf_emit_file(e, name, tpl, "c", &out));
+    return sf_emit_expand(e, tpl, "file", out);
+}
+
 /* Text safe inside a C comment or string literal. */
 void sf_clean_text(const char *s, char *out, size_t n)
 {

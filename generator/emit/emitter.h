@@ -60,6 +60,8 @@ sf_status sf_emit_expand(sf_emitter *e, const char *tpl, const char *section, sf
 /* Starts file `name` with the banner (section `banner` of banner.in) naming `tpl`. */
 sf_status sf_emit_file(sf_emitter *e, const char *name, const char *tpl, const char *banner,
                        sf_buf **out);
+/* File <model><suffix>: the banner, then section "file" of template `tpl`. */
+sf_status sf_emit_whole(sf_emitter *e, const char *suffix, const char *tpl);
 /* List STEPS: per step in order its NAME, KERNEL, FLOPS and CODE (the op
  * family's step in the backend's model template, without the last newline). */
 sf_status sf_emit_steps(sf_emitter *e);

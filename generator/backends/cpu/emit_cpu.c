@@ -242,35 +242,21 @@ static sf_status layers(sf_emitter *c)
 /* <model>.h (the public API) and <model>_internal.h. */
 static sf_status emit_header(sf_emitter *c)
 {
-    sf_buf *out;
-    char name[160];
-    snprintf(name, sizeof name, "%s.h", c->g->name);
-    TRY(sf_emit_file(c, name, T_MODEL_H, "c", &out));
-    TRY(sf_emit_expand(c, T_MODEL_H, "file", out));
-    snprintf(name, sizeof name, "%s_internal.h", c->g->name);
-    TRY(sf_emit_file(c, name, T_INTERNAL_H, "c", &out));
-    return sf_emit_expand(c, T_INTERNAL_H, "file", out);
+    TRY(sf_emit_whole(c, ".h", T_MODEL_H));
+    return sf_emit_whole(c, "_internal.h", T_INTERNAL_H);
 }
 
 /* <model>.c: the run functions (cpu/model.c.in, section "file"). */
 static sf_status emit_model_c(sf_emitter *c)
 {
-    sf_buf *out;
-    char name[160];
-    snprintf(name, sizeof name, "%s.c", c->g->name);
     TRY(sf_emit_steps(c));
-    TRY(sf_emit_file(c, name, T_MODEL_C, "c", &out));
-    return sf_emit_expand(c, T_MODEL_C, "file", out);
+    return sf_emit_whole(c, ".c", T_MODEL_C);
 }
 
 /* <model>_main.c: the model's description for the runtime's program. */
 static sf_status emit_main(sf_emitter *c)
 {
-    sf_buf *out;
-    char name[160];
-    snprintf(name, sizeof name, "%s_main.c", c->g->name);
-    TRY(sf_emit_file(c, name, T_MAIN_C, "c", &out));
-    return sf_emit_expand(c, T_MAIN_C, "file", out);
+    return sf_emit_whole(c, "_main.c", T_MAIN_C);
 }
 
 static sf_status emit_build(sf_emitter *c)

@@ -115,8 +115,6 @@ static sf_status entry(sf_emitter *c, const char *name, int host, int cached)
 static sf_status emit(sf_emitter *c)
 {
     sf_graph *g = c->g;
-    sf_buf *out;
-    char name[160];
     if (!g->cuda)
         return sf_error(SF_EINTERNAL, NULL, "the CUDA plan did not run");
     c->fused = g->cuda->fused;
@@ -132,12 +130,8 @@ static sf_status emit(sf_emitter *c)
     TRY(entry(c, "run_host", 1, 0));
     if (g->cache_tokens)
         TRY(entry(c, "run_cached", 0, 1));
-    snprintf(name, sizeof name, "%s.cu", g->name);
-    TRY(sf_emit_file(c, name, T_MODEL_CU, "c", &out));
-    TRY(sf_emit_expand(c, T_MODEL_CU, "file", out));
-    snprintf(name, sizeof name, "%s_cuda.h", g->name);
-    TRY(sf_emit_file(c, name, T_CUDA_H, "c", &out));
-    TRY(sf_emit_expand(c, T_CUDA_H, "file", out));
+    TRY(sf_emit_whole(c, ".cu", T_MODEL_CU));
+    TRY(sf_emit_whole(c, "_cuda.h", T_CUDA_H));
     return sf_emit_runtime(c, "cuda");
 }
 
