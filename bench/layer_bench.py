@@ -2,7 +2,7 @@
 # layer_bench.py - times one linear layer as SparseFlow generates it, per
 # kernel, against the --dense build of the same weights, in one run.
 #
-#   /usr/bin/python3 bench/layer_bench.py --out 768 --in 768 --pattern 2:4 \
+#   PYTHONPATH=python /usr/bin/python3 bench/layer_bench.py --out 768 --in 768 --pattern 2:4 \
 #       --tokens 128 [--threads 1,2] [--runs 51] [--rounds 5] [--kernels ...]
 #
 # Each build's program runs `--bench RUNS --batch TOKENS`; builds are timed
@@ -15,15 +15,13 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
+
+from run_bench import cpu_name    # bench/run_bench.py, beside this script
+from sparseflow.builder import ModelBuilder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-
-from run_bench import cpu_name  # noqa: E402
-from sfmodel import ModelBuilder  # noqa: E402
 
 KERNELS = {
     "dense": ["--dense"],

@@ -9,7 +9,7 @@
 # Writes a summary against the targets, the full table and a PNG plot (if
 # gnuplot is there) into docs/PERFORMANCE.md between the BENCH markers.
 #
-#   /usr/bin/python3 bench/run_bench.py [--quick] [--runs 11] [--threads 1,2]
+#   PYTHONPATH=python /usr/bin/python3 bench/run_bench.py [--quick] [--runs 11] [--threads 1,2]
 import argparse
 import json
 import os
@@ -23,12 +23,11 @@ import time
 
 import numpy as np
 
+from sparseflow import reference as ref
+from sparseflow.builder import ModelBuilder
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-
-import ref  # noqa: E402
-from sfmodel import ModelBuilder  # noqa: E402
 
 SHAPES = [  # (name, out, in, token counts)
     ("bert-qkv 768x768", 768, 768, [1, 8, 32, 128, 512]),

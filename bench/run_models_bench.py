@@ -26,11 +26,10 @@ import time
 import numpy as np
 import torch
 
+from sparseflow import export as sf_export
+from sparseflow.testing import networks
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tools"))
-sys.path.insert(0, os.path.join(REPO, "examples", "models"))
-import sf_export  # noqa: E402
-import torch_models  # noqa: E402
 
 BEGIN, END = "<!-- models:begin -->", "<!-- models:end -->"
 TARGETS = {("bert", "2:4"): 1.5, ("resnet50", "2:4"): 1.3, ("gpt2-decode", "2:4"): 1.7}
@@ -65,7 +64,7 @@ def cpu_name():
 
 
 def bench_one(arch, prune, threads, runs, sfgen, work, ort):
-    model, inputs = torch_models.build(arch, tiny=False, seed=1)
+    model, inputs = networks.build(arch, tiny=False, seed=1)
     if prune != "dense":
         sf_export.prune_nm(model, *(int(v) for v in prune.split(":")))
     d = os.path.join(work, "%s_%s" % (arch, prune.replace(":", "_")))
@@ -129,10 +128,10 @@ def bench_decode(prune, threads, runs, sfgen, work, ort):
     key/value cache against GPT2Step (past keys and values as tensors) in
     PyTorch and, exported to ONNX, in onnxruntime. The caches hold zeros, the
     same for all three, so the outputs are compared first."""
-    model, _ = torch_models.build("gpt2", tiny=False, seed=1)
+    model, _ = networks.build("gpt2", tiny=False, seed=1)
     if prune != "dense":
         sf_export.prune_nm(model, *(int(v) for v in prune.split(":")))
-    step = torch_models.GPT2Step(model).eval()
+    step = networks.GPT2Step(model).eval()
     d = os.path.join(work, "gpt2_decode_%s" % prune.replace(":", "_"))
     ex = {"ids": torch.tensor([[42]]), "positions": torch.tensor([[CONTEXT]])}
     mj = sf_export.export(model, ex, d, name="gpt2_step", cache=2 * CONTEXT)

@@ -3,8 +3,13 @@
 model (JSON + safetensors), seeded random weights, optionally N:M pruned,
 plus the example inputs as .npy files and PyTorch's outputs for them.
 
-    export_model.py resnet50|bert|gpt2 -o DIR [--tiny] [--prune 2:4] [--seed N]
-                    [--seq S] [--batch B] [--cache C] [--name NAME]
+    PYTHONPATH=python python3 examples/models/export_model.py resnet50|bert|gpt2 -o DIR
+                    [--tiny] [--prune 2:4] [--seed N] [--seq S] [--batch B] [--cache C]
+                    [--name NAME]
+
+(PYTHONPATH=python, from the repository root: the sparseflow package.) The
+networks are those of sparseflow.testing.networks, exported with
+sparseflow.export.
 
 The weights depend only on the architecture, --tiny, --prune and --seed, so
 exports at other sequence lengths (--seq) share them: with --cache, a
@@ -17,11 +22,14 @@ import sys
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools"))
-sys.path.insert(0, HERE)
-import sf_export  # noqa: E402
-import torch_models  # noqa: E402
+try:
+    from sparseflow import export as sf_export
+    from sparseflow.testing import networks
+except ModuleNotFoundError as e:
+    if e.name != "sparseflow":
+        raise
+    sys.exit("export_model.py: the sparseflow package is not on the path; from the repository "
+             "root, run PYTHONPATH=python python3 examples/models/export_model.py ...")
 
 
 def main():
@@ -37,7 +45,7 @@ def main():
                     help="key/value cache positions of causal attention (gpt2)")
     ap.add_argument("--name", default=None, help="model name (default: the architecture)")
     args = ap.parse_args()
-    model, inputs = torch_models.build(args.arch, tiny=args.tiny, seed=args.seed, seq=args.seq,
+    model, inputs = networks.build(args.arch, tiny=args.tiny, seed=args.seed, seq=args.seq,
                                        batch=args.batch)
     if args.prune:
         n, m = (int(v) for v in args.prune.split(":"))

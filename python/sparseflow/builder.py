@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from sparseflow.reference import BINARY_OPS, UNARY_OPS, broadcast_shape, output_shape
+from sparseflow.reference import BINARY_OPS, UNARY_OPS, output_shape
 from sparseflow.safetensors import write_safetensors
 
 # --------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""sf_export.py - turns a torch.nn.Module into a SparseFlow model (JSON graph
+"""export.py - turns a torch.nn.Module into a SparseFlow model (JSON graph
 plus safetensors weights) by tracing it with torch.fx.
 
-    import sf_export
-    sf_export.export(model, {"x": example}, "out/", name="net")
+    from sparseflow.export import export, prune_nm
+    export(model, {"x": example}, "out/", name="net")
     # then: sfgen out/net.json -o gen/
 
 The example inputs fix every shape; their first dimension is the maximum
@@ -19,16 +19,23 @@ Decoding: export(..., cache=C) gives every causal attention a key/value
 cache of C positions; the generated code then has <name>_run_cached, which
 runs the example's sequence length of new tokens per call (1 for a decode
 step) against everything cached before (docs/GENERATED_API.md).
+
+Elementwise ops between two activations (+, -, *, /, **, torch.where) need
+operands of the same rank and batch (SparseFlow's broadcasting); constants
+have no tensor in the model, so an operand that is a number is refused,
+except for the bounds of clamp/clip/hardtanh and the exponents 0.5, 1 and 2
+(sqrt, nothing, x*x). The condition of torch.where is an activation or
+input holding 0/1 (`m.bool()` and `m != 0` pass it through). Means are over
+the last dimension only (reducemean).
+
+torch is imported when a function here is called, not with this module.
 """
 import json
+import math
 import os
-import struct
 
-import torch
-import torch.fx
-import torch.nn as nn
-import torch.nn.functional as F
-from torch.fx.passes.shape_prop import ShapeProp
+from sparseflow.reference import broadcast_shape
+from sparseflow.safetensors import write_safetensors
 
 
 class ExportError(Exception):
@@ -39,6 +46,9 @@ def prune_nm(model, n, m, skip=()):
     """Keeps the n largest of every m consecutive weights along the reduction
     axis (Linear: in; Conv2d: C_in/groups*kH*kW) of each Linear and Conv2d
     whose qualified name is not in skip."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
     with torch.no_grad():
         for qname, mod in model.named_modules():
             if qname in skip or not isinstance(mod, (nn.Linear, nn.Conv2d)):
@@ -53,9 +63,29 @@ def prune_nm(model, n, m, skip=()):
             mod.weight.mul_(keep.reshape(mod.weight.shape).to(mod.weight.dtype))
 
 
-class _Tracer(torch.fx.Tracer):
-    def is_leaf_module(self, mod, qualname):
-        return getattr(mod, "sf_attention", False) or super().is_leaf_module(mod, qualname)
+def _tracer():
+    """A torch.fx tracer that keeps attention modules (sf_attention) whole."""
+    import torch.fx
+
+    class Tracer(torch.fx.Tracer):
+        def is_leaf_module(self, mod, qualname):
+            return getattr(mod, "sf_attention", False) or super().is_leaf_module(mod, qualname)
+    return Tracer()
+
+
+def _is_node(v):
+    import torch.fx
+    return isinstance(v, torch.fx.Node)
+
+
+def _shape(v):
+    return list(v.meta["tensor_meta"].shape)
+
+
+def _where_operands(node):
+    """[condition, x, y] of torch.where(c, x, y) or of x.where(c, y)."""
+    a = node.args
+    return [a[1], a[0], a[2]] if node.op == "call_method" else list(a)
 
 
 def _pair(v):
@@ -69,17 +99,18 @@ class _Exporter:
 
     def weight(self, qname, t):
         """A parameter or buffer by name, once."""
+        import torch
         if qname not in self.tensors:
             self.tensors[qname] = t.detach().to(torch.float32).contiguous().cpu()
         return qname
 
     def act(self, arg):
-        if not isinstance(arg, torch.fx.Node):
+        if not _is_node(arg):
             raise ExportError("a constant operand (%r) where a tensor was expected" % (arg,))
         return self.alias.get(arg.name, arg.name)
 
     def emit(self, node, op, inputs, **attrs):
-        nd = {"op": op, "name": node.name, "inputs": [self.act(i) if isinstance(i, torch.fx.Node)
+        nd = {"op": op, "name": node.name, "inputs": [self.act(i) if _is_node(i)
                                                        else i for i in inputs],
               "outputs": [node.name]}
         nd.update({k: v for k, v in attrs.items() if v is not None})
@@ -87,6 +118,8 @@ class _Exporter:
 
     # -- modules -------------------------------------------------------------
     def module(self, node, mod, qn):
+        import torch
+        import torch.nn as nn
         x = node.args[0]
         if isinstance(mod, (nn.Dropout, nn.Identity)):
             self.alias[node.name] = self.act(x)
@@ -110,6 +143,12 @@ class _Exporter:
                       var=self.weight(qn + ".running_var", mod.running_var), epsilon=mod.eps)
         elif isinstance(mod, (nn.ReLU, nn.SiLU, nn.Sigmoid, nn.Tanh)):
             self.emit(node, type(mod).__name__.lower(), [x])
+        elif isinstance(mod, nn.Hardtanh):     # also ReLU6
+            self.clip(node, x, mod.min_val, mod.max_val)
+        elif isinstance(mod, nn.Hardsigmoid):
+            self.emit(node, "hardsigmoid", [x], alpha=1.0 / 6.0, beta=0.5)
+        elif isinstance(mod, nn.Hardswish):
+            self.emit(node, "hardswish", [x])
         elif isinstance(mod, nn.GELU):
             self.emit(node, "gelu", [x], approximate=getattr(mod, "approximate", "none"))
         elif isinstance(mod, nn.MaxPool2d):
@@ -157,7 +196,7 @@ class _Exporter:
                                **({"bias": self.weight("%s.%s.bias" % (qn, p), lin.bias)}
                                   if lin.bias is not None else {})})
             proj.append(out)
-        ins = proj + ([self.act(mask)] if isinstance(mask, torch.fx.Node) else [])
+        ins = proj + ([self.act(mask)] if _is_node(mask) else [])
         mid = node.name + "_mix"
         nd = {"op": "attention", "name": mid, "inputs": ins, "outputs": [mid],
               "heads": int(mod.heads), "causal": bool(mod.causal)}
@@ -178,16 +217,51 @@ class _Exporter:
 
     # -- functions and methods -----------------------------------------------------
     def call(self, node):
-        t, a = node.target, node.args
+        t, a, kw = node.target, node.args, node.kwargs
         out_shape = list(node.meta["tensor_meta"].shape)
         name = t if isinstance(t, str) else getattr(t, "__name__", str(t))
-        if name in ("add", "iadd", "mul", "imul") and all(isinstance(v, torch.fx.Node)
-                                                          for v in a[:2]):
-            self.emit(node, "add" if "add" in name else "mul", list(a[:2]))
-        elif name in ("matmul",) and all(isinstance(v, torch.fx.Node) for v in a[:2]):
+        if name in ("add", "iadd", "mul", "imul") and all(_is_node(v) for v in a[:2]):
+            self.binary(node, "add" if "add" in name else "mul", a[:2])
+        elif name in ("sub", "isub") and all(_is_node(v) for v in a[:2]):
+            self.binary(node, "sub", a[:2])
+        elif name in ("truediv", "itruediv", "div", "true_divide") and \
+                all(_is_node(v) for v in a[:2]):
+            if kw.get("rounding_mode") is not None:
+                raise ExportError("division with rounding_mode")
+            self.binary(node, "div", a[:2])
+        elif name == "pow":
+            self.pow(node, a[0], a[1] if len(a) > 1 else kw.get("exponent"))
+        elif name in ("matmul",) and all(_is_node(v) for v in a[:2]):
             self.emit(node, "matmul", list(a[:2]))
-        elif name in ("relu", "silu", "sigmoid", "tanh"):
+        elif name in ("relu", "silu", "sigmoid", "tanh", "erf", "sqrt", "hardswish"):
             self.emit(node, name, [a[0]])
+        elif name == "special_erf":
+            self.emit(node, "erf", [a[0]])
+        elif name == "hardsigmoid":
+            self.emit(node, "hardsigmoid", [a[0]], alpha=1.0 / 6.0, beta=0.5)
+        elif name in ("clamp", "clip"):
+            self.clip(node, a[0], a[1] if len(a) > 1 else kw.get("min"),
+                      a[2] if len(a) > 2 else kw.get("max"))
+        elif name == "clamp_min":
+            self.clip(node, a[0], a[1] if len(a) > 1 else kw.get("min"), None)
+        elif name == "clamp_max":
+            self.clip(node, a[0], None, a[1] if len(a) > 1 else kw.get("max"))
+        elif name == "hardtanh":
+            self.clip(node, a[0], a[1] if len(a) > 1 else kw.get("min_val", -1.0),
+                      a[2] if len(a) > 2 else kw.get("max_val", 1.0))
+        elif name == "relu6":
+            self.clip(node, a[0], 0.0, 6.0)
+        elif name == "where" and len(a) == 3:
+            ops = _where_operands(node)
+            if not all(_is_node(v) for v in ops):
+                raise ExportError("torch.where with a number for x or y")
+            self.check_bcast(node, ops)
+            self.emit(node, "where", ops)
+        elif name in ("bool", "ne", "to") and self.condition(node):
+            self.alias[node.name] = self.act(a[0])
+        elif name == "mean":
+            self.mean(node, a[0], a[1] if len(a) > 1 else kw.get("dim"),
+                      a[2] if len(a) > 2 else kw.get("keepdim", False))
         elif name == "gelu":
             self.emit(node, "gelu", [a[0]], approximate=node.kwargs.get("approximate", "none"))
         elif name == "softmax":
@@ -217,6 +291,72 @@ class _Exporter:
         else:
             raise ExportError("function %s has no SparseFlow op" % name)
 
+    def check_bcast(self, node, operands):
+        """SparseFlow broadcasts operands of one rank and one batch only."""
+        try:
+            broadcast_shape(*[_shape(v) for v in operands])
+        except ValueError as e:
+            raise ExportError("%s: operands of the same rank and batch needed (%s)"
+                              % (node.name, e)) from None
+
+    def binary(self, node, op, operands):
+        if node.kwargs.get("alpha", 1) != 1:
+            raise ExportError("%s with alpha" % op)
+        self.check_bcast(node, operands)
+        self.emit(node, op, list(operands))
+
+    def pow(self, node, base, exponent):
+        if not _is_node(base):
+            raise ExportError("a number to the power of a tensor")
+        if _is_node(exponent):
+            self.binary(node, "pow", [base, exponent])
+        elif exponent == 0.5:
+            self.emit(node, "sqrt", [base])
+        elif exponent == 1:
+            self.alias[node.name] = self.act(base)
+        elif exponent == 2:
+            self.emit(node, "mul", [base, base])
+        else:
+            raise ExportError("a power with the constant exponent %r (0.5, 1 and 2 have ops)"
+                              % (exponent,))
+
+    def clip(self, node, x, lo, hi):
+        if _is_node(lo) or _is_node(hi):
+            raise ExportError("clamp with tensor bounds")
+        lo = None if lo is None or lo == -math.inf else float(lo)
+        hi = None if hi is None or hi == math.inf else float(hi)
+        if lo is not None and hi is not None and lo > hi:
+            raise ExportError("clamp with min %r > max %r" % (lo, hi))
+        self.emit(node, "clip", [x], min=lo, max=hi)
+
+    def condition(self, node):
+        """m.bool(), m.to(torch.bool) and m != 0 hold what where's condition
+        (m != 0) tests: they pass m through when only where reads them."""
+        import torch
+        t, a, kw = node.target, node.args, node.kwargs
+        name = t if isinstance(t, str) else getattr(t, "__name__", str(t))
+        if name == "ne" and (len(a) < 2 or _is_node(a[1]) or a[1] != 0):
+            return False
+        if name == "to" and torch.bool not in list(a[1:]) + [kw.get("dtype")]:
+            return False
+        for u in node.users:
+            name = getattr(u.target, "__name__", u.target)
+            if name != "where" or len(u.args) != 3:
+                return False
+            c, x, y = _where_operands(u)
+            if c is not node or node in (x, y):
+                return False
+        return bool(node.users)
+
+    def mean(self, node, x, dim, keepdim):
+        rank = len(_shape(x))
+        dims = list(dim) if isinstance(dim, (list, tuple)) else [dim]
+        if dim is None or len(dims) != 1 or dims[0] % rank != rank - 1 or rank < 2:
+            raise ExportError("mean over other than the last dimension")
+        if node.kwargs.get("dtype") is not None:
+            raise ExportError("mean with a dtype")
+        self.emit(node, "reducemean", [x], keepdims=1 if keepdim else 0)
+
     def getitem(self, node, x, idx):
         idx = idx if isinstance(idx, tuple) else (idx,)
         rank = len(x.meta["tensor_meta"].shape)
@@ -229,29 +369,14 @@ class _Exporter:
                   step=s.step if s.step not in (None, 1) else None)
 
 
-def _write_safetensors(path, tensors):
-    header, off, blobs = {}, 0, []
-    for name in sorted(tensors):
-        b = tensors[name].numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape),
-                        "data_offsets": [off, off + len(b)]}
-        off += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((-len(h)) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
 def export(model, inputs, out_dir, name="model", cache=None):
     """inputs: ordered dict name -> example tensor (dim 0 = max batch), in the
     order of forward's parameters; cache: key/value cache positions of causal
     attention (None: no cache). Returns the JSON path."""
+    import torch.fx
+    from torch.fx.passes.shape_prop import ShapeProp
     model = model.eval()
-    tracer = _Tracer()
+    tracer = _tracer()
     graph = tracer.trace(model)
     gm = torch.fx.GraphModule(tracer.root, graph)
     ShapeProp(gm).propagate(*inputs.values())
@@ -285,7 +410,8 @@ def export(model, inputs, out_dir, name="model", cache=None):
             raise ExportError("output %d is a graph input" % i)
     os.makedirs(out_dir, exist_ok=True)
     wfile = name + ".safetensors"
-    _write_safetensors(os.path.join(out_dir, wfile), ex.tensors)
+    write_safetensors(os.path.join(out_dir, wfile),
+                      {k: ex.tensors[k].numpy() for k in sorted(ex.tensors)})
     doc = {"sparseflow": 1, "name": name, "weights": wfile, "inputs": in_decl,
            "outputs": outs, "nodes": ex.nodes}
     path = os.path.join(out_dir, name + ".json")

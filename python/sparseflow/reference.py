@@ -408,7 +408,7 @@ def _eval_net(node, op, ins, weights):
     if op == "flatten":
         return x.reshape(x.shape[0], -1)
     if op == "reshape":
-        shape = list(node["shape"])
+        shape = list(node["shape"]) if isinstance(node["shape"], list) else [node["shape"]]
         for i, d in enumerate(shape):
             if d == 0 and i < x.ndim:
                 shape[i] = x.shape[i]

@@ -32,7 +32,7 @@ row.  Prints one PASS/FAIL line per case (stderr shown on failure) and ends
 with "N passed, N failed"; exits 1 if any failed.  Standard library only.
 
 Usage:
-  run_bad.py [--sfgen PATH] [--work DIR] [--program-cases] [--only SUBSTR]
+  run_bad.py [--sfgen PATH] [--work DIR] [--program-cases] [--only SUBSTR[,SUBSTR...]]
              [--list] [--timeout S] [-v]
 """
 
@@ -504,6 +504,23 @@ EMB_NODES = [
 EMB_TENSORS = [("emb.weight", [ROWS, EDIM], 1), ("fc.weight", [D_OUT, SEQ * EDIM], 2)]
 emb = graph([(INPUT, [B_MAX, SEQ]), (MASK, [B_MAX, SEQ])], EMB_NODES, EMB_TENSORS)
 EN = _index_of(EMB_NODES)
+
+# elementwise and reduction ops: clip -> hardsigmoid -> sub -> where (a 0/1
+# condition input) -> reducemean -> div -> erf -> linear
+COND = "cond"
+ELT_NODES = [
+    {"op": "clip", "name": "cl", "inputs": [INPUT], "outputs": ["e1"], "min": -1, "max": 1},
+    {"op": "hardsigmoid", "name": "hs", "inputs": ["e1"], "outputs": ["e2"], "alpha": 0.25, "beta": 0.5},
+    {"op": "sub", "name": "sb", "inputs": ["e2", INPUT], "outputs": ["e3"]},
+    {"op": "where", "name": "wh", "inputs": [COND, "e3", INPUT], "outputs": ["e4"]},
+    {"op": "reducemean", "name": "rm", "inputs": ["e4"], "outputs": ["e5"], "keepdims": 1},
+    {"op": "div", "name": "dv", "inputs": ["e4", "e5"], "outputs": ["e6"]},
+    {"op": "erf", "name": "ef", "inputs": ["e6"], "outputs": ["e7"]},
+    {"op": "linear", "name": "fc", "inputs": ["e7"], "outputs": [OUTPUT], "weight": "fc.weight"},
+]
+elt = graph([(INPUT, [B_MAX, SEQ, WID]), (COND, [B_MAX, SEQ, 1])], ELT_NODES,
+            [("fc.weight", [D_OUT, WID], 1)])
+LN = _index_of(ELT_NODES)
 
 ATTR = I("attribute")
 MISSING = I("missing")
@@ -1004,6 +1021,45 @@ CASES = [
     Gen("attention_rank2_query", chain(emb, setk("nodes/@att/inputs", [MASK, "e1", "e1"])), 1,
         [MJ, EN("att"), field("inputs"), MASK, I("rank")]),
 
+    # -- elementwise and reduction ops ---------------------------------------------------------
+    Ok("ok_elementwise", elt),
+    Ok("ok_clip_one_bound", chain(elt, delk("nodes/@cl/max"))),
+    Ok("ok_clip_min_equals_max", chain(elt, setk("nodes/@cl/min", 1))),
+    Ok("ok_reducemean_last_axis_counted_up", chain(elt, setk("nodes/@rm/axis", 2))),
+    Gen("clip_min_above_max", chain(elt, setk("nodes/@cl/min", 2)), 1,
+        [MJ, LN("cl"), field("min"), I("max")]),
+    Gen("clip_min_string", chain(elt, setk("nodes/@cl/min", "0")), 1,
+        [MJ, LN("cl"), field("min"), I("number")]),
+    Gen("clip_max_null", chain(elt, setk("nodes/@cl/max", None)), 1, [MJ, LN("cl"), field("max")]),
+    Gen("hardsigmoid_alpha_string", chain(elt, setk("nodes/@hs/alpha", "0.2")), 1,
+        [MJ, LN("hs"), field("alpha"), I("number")]),
+    Gen("hardsigmoid_with_min", chain(elt, setk("nodes/@hs/min", 0)), 1,
+        [MJ, LN("hs"), field("min"), ATTR]),
+    Gen("erf_with_alpha", chain(elt, setk("nodes/@ef/alpha", 1)), 1,
+        [MJ, LN("ef"), field("alpha"), ATTR]),
+    Gen("sub_with_keepdims", chain(elt, setk("nodes/@sb/keepdims", 1)), 1,
+        [MJ, LN("sb"), field("keepdims"), ATTR]),
+    Gen("sub_one_input", chain(elt, setk("nodes/@sb/inputs", ["e2"])), 1,
+        [MJ, LN("sb"), field("inputs"), "got 1"]),
+    Gen("where_two_inputs", chain(elt, setk("nodes/@wh/inputs", [COND, "e3"])), 1,
+        [MJ, LN("wh"), field("inputs"), "got 2"]),
+    Gen("where_condition_rank", chain(elt, setk("inputs/1/shape", [B_MAX, SEQ])), 1,
+        [MJ, LN("wh"), field("inputs"), COND, I("rank")]),
+    Gen("where_condition_not_broadcasting", chain(elt, setk("inputs/1/shape", [B_MAX, SEQ - 1, 1])),
+        1, [MJ, LN("wh"), field("inputs"), COND, I("broadcast")]),
+    Gen("reducemean_not_last_axis", chain(elt, setk("nodes/@rm/axis", 1)), 1,
+        [MJ, LN("rm"), field("axis"), I("last axis")]),
+    Gen("reducemean_axis_0", chain(elt, setk("nodes/@rm/axis", 0)), 1,
+        [MJ, LN("rm"), field("axis"), I("batch")]),
+    Gen("reducemean_axis_out_of_range", chain(elt, setk("nodes/@rm/axis", 9)), 1,
+        [MJ, LN("rm"), field("axis"), I("range")]),
+    Gen("reducemean_keepdims_2", chain(elt, setk("nodes/@rm/keepdims", 2)), 1,
+        [MJ, LN("rm"), field("keepdims"), I("range")]),
+    Gen("reducemean_keepdims_bool", chain(elt, setk("nodes/@rm/keepdims", True)), 1,
+        [MJ, LN("rm"), field("keepdims"), I("integer")]),
+    Gen("reducemean_keepdims_0_then_rank_mismatch", chain(elt, setk("nodes/@rm/keepdims", 0)), 1,
+        [MJ, LN("dv"), field("inputs"), "e5", I("rank")]),
+
     # -- a failed generation must not touch an existing output folder --------
     Gen("existing_out_bad_json", text(lambda t: t[:-3]), 1, [MJ], existing_out=True),
     Gen("existing_out_shape_mismatch", tens("fc1.bias", shape=[D_HID + 1]), 1,
@@ -1485,7 +1541,8 @@ class Runner:
     def run_all(self):
         cases = CASES
         if self.args.only:
-            cases = [c for c in cases if self.args.only in c.name]
+            wants = self.args.only.split(",")
+            cases = [c for c in cases if any(w in c.name for w in wants)]
         base_out = None
         for c in cases:
             r = self.run_case(c)
@@ -1548,7 +1605,8 @@ def main():
     ap.add_argument("--work", help="work folder (kept); default: a temp folder, removed")
     ap.add_argument("--program-cases", action="store_true",
                     help="also build the base model and run the generated program's .npy cases")
-    ap.add_argument("--only", help="run only the cases whose name contains this")
+    ap.add_argument("--only", help="run only the cases whose name contains this (or one of "
+                    "several, comma-separated)")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per process")
     ap.add_argument("-v", "--verbose", action="store_true", help="show stderr of passing cases too")

@@ -3,7 +3,7 @@
 # given, whatever the names in the model; a read-only or full file system is
 # a clear exit 1 with nothing left behind; a successful regeneration into an
 # existing folder rewrites only changed files.
-# usage: run_output_safety.py [--sfgen build/sfgen] [--work DIR]
+# usage: PYTHONPATH=python run_output_safety.py [--sfgen build/sfgen] [--work DIR]
 # Needs root for the tmpfs cases (mount); without it they are reported as
 # skipped, never as passed.
 import argparse
@@ -14,11 +14,10 @@ import subprocess
 import sys
 import tempfile
 
+from sparseflow.builder import ModelBuilder
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-
-from sfmodel import ModelBuilder  # noqa: E402
 
 HOSTILE = ["../../evil", "/etc/passwd", "a" * 5000, "ünïcødé-名前", "x*/y/*z",
            "quote\"back\\slash", "$(rm -rf ~)", "con.c", ".."]

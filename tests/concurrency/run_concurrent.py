@@ -3,18 +3,17 @@
 # -> relu -> 16, max batch 24) with each kernel, links harness.c against the
 # generated static library and runs it: error codes, no allocation inside
 # conc_run, and many threads with separate arenas bit-identical to one.
-# usage: run_concurrent.py [--sfgen build/sfgen] [--work DIR]
+# usage: PYTHONPATH=python run_concurrent.py [--sfgen build/sfgen] [--work DIR]
 import argparse
 import os
 import subprocess
 import sys
 import tempfile
 
+from sparseflow.builder import ModelBuilder
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-
-from sfmodel import ModelBuilder  # noqa: E402
 
 BUILDS = [("default", []), ("compressed", ["--kernel", "nm_compressed"]),
           ("dense", ["--dense"])]

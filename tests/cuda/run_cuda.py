@@ -8,8 +8,8 @@
 #              must be the one asked for.
 #   --run      (make test-cuda, needs an NVIDIA GPU) also run ./<model>_cuda
 #              on every case at batch 1 and at the maximum batch and compare
-#              with the float64 reference of tests/e2e/ref.py, then run the
-#              small cases under compute-sanitizer (memcheck, racecheck).
+#              with the float64 reference (sparseflow.reference), then run
+#              the small cases under compute-sanitizer (memcheck, racecheck).
 #              Without a GPU it says so and runs nothing.
 #
 # Tolerances, relative to the largest |reference| of an output: f32 weights
@@ -28,11 +28,12 @@ import sys
 
 import numpy as np
 
+from sparseflow import reference as ref
+from sparseflow.builder import ModelBuilder
+from sparseflow.testing import cases
+from sparseflow.testing.harness import compare, run_program
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-import ref  # noqa: E402
-import run_e2e  # noqa: E402
-from sfmodel import ModelBuilder  # noqa: E402
 
 TOL = {"f32": 1e-4, "f16": 5e-3, "bf16": 3e-2}
 
@@ -41,7 +42,7 @@ def model_decode(max_batch=2):
     """One-token decoding with a key/value cache: embedding, layer norm, q/k/v
     projections (2:4), cached causal attention, a 1:4 MLP."""
     E, H = 32, 4
-    mb = ModelBuilder("dec", seed=run_e2e.seed_of("dec"))
+    mb = ModelBuilder("dec", seed=cases.seed_of("dec"))
     ids = mb.input("ids", [max_batch, 1])
     h = mb.layernorm(mb.embedding(ids, 40, E, name="tok"), name="ln")
     q = mb.linear(h, E, name="q", pattern="2:4")
@@ -57,23 +58,23 @@ def model_decode(max_batch=2):
 
 # (key, builder, sfgen flags, kernel the 2:4 layers must get or None)
 CASES = [
-    ("small_24_bf16_sp24", lambda: run_e2e.model_small("2:4", 5),
+    ("small_24_bf16_sp24", lambda: cases.model_small("2:4", 5),
      ["--gpu-kernel", "sp24"], "sp24"),
-    ("large_24_f16_sp24", lambda: run_e2e.model_large("2:4"),
+    ("large_24_f16_sp24", lambda: cases.model_large("2:4"),
      ["--gpu-dtype", "f16", "--gpu-kernel", "sp24"], "sp24"),
-    ("large_14_bf16_ell", lambda: run_e2e.model_large("1:4"), ["--gpu-kernel", "ell"], "ell"),
-    ("large_dense_bf16_cublas", lambda: run_e2e.model_large("dense"),
+    ("large_14_bf16_ell", lambda: cases.model_large("1:4"), ["--gpu-kernel", "ell"], "ell"),
+    ("large_dense_bf16_cublas", lambda: cases.model_large("dense"),
      ["--gpu-kernel", "dense"], "dense"),
-    ("small_24_f32", lambda: run_e2e.model_small("2:4", 5), ["--gpu-dtype", "f32"], None),
-    ("cnn_bf16_sp24", run_e2e.model_cnn, ["--gpu-kernel", "sp24"], None),
-    ("cnn_dead_f16", run_e2e.model_cnn_dead, ["--gpu-dtype", "f16"], None),
-    ("tfm_bf16_sp24", run_e2e.model_transformer, ["--gpu-kernel", "sp24"], None),
+    ("small_24_f32", lambda: cases.model_small("2:4", 5), ["--gpu-dtype", "f32"], None),
+    ("cnn_bf16_sp24", cases.model_cnn, ["--gpu-kernel", "sp24"], None),
+    ("cnn_dead_f16", cases.model_cnn_dead, ["--gpu-dtype", "f16"], None),
+    ("tfm_bf16_sp24", cases.model_transformer, ["--gpu-kernel", "sp24"], None),
     ("decode_bf16", model_decode, [], None),
-    ("acts_bf16_ell", run_e2e.model_acts, ["--gpu-kernel", "ell"], "ell"),
-    ("multi_f16_ell", run_e2e.model_multi, ["--gpu-dtype", "f16", "--gpu-kernel", "ell"], "ell"),
-    ("large_28_f32_ell", lambda: run_e2e.model_large("2:8"),
+    ("acts_bf16_ell", cases.model_acts, ["--gpu-kernel", "ell"], "ell"),
+    ("multi_f16_ell", cases.model_multi, ["--gpu-dtype", "f16", "--gpu-kernel", "ell"], "ell"),
+    ("large_28_f32_ell", lambda: cases.model_large("2:8"),
      ["--gpu-dtype", "f32", "--gpu-kernel", "ell"], "ell"),
-    ("large_832_bf16_ell", lambda: run_e2e.model_large("8:32"), ["--gpu-kernel", "ell"], "ell"),
+    ("large_832_bf16_ell", lambda: cases.model_large("8:32"), ["--gpu-kernel", "ell"], "ell"),
 ]
 
 
@@ -132,23 +133,23 @@ def build_case(args, key, mb, flags, want):
 
 
 def run_case(args, key, mb, flags, out):
-    """Runs the program at batch 1 and the maximum batch against ref.py."""
+    """Runs the program at batch 1 and the maximum batch against the float64 reference."""
     exe = os.path.join(out, mb.name + "_cuda")
     tol = TOL[dtype_of(flags)]
     js = mb.json_path
     max_batch = mb.inputs[0]["shape"][0]
     worst = 0.0
     for batch in sorted({1, max_batch}):
-        ins = mb.random_inputs(batch, seed=run_e2e.seed_of(key) + batch)
+        ins = mb.random_inputs(batch, seed=cases.seed_of(key) + batch)
         files = {}
         for n, a in ins.items():
             files[n] = os.path.join(out, "in_%s.npy" % n)
             np.save(files[n], a.astype(np.float32))
         refs = ref.evaluate(js, ins)
-        outs, log = run_e2e.run_program(args, exe, files, list(refs), out, 1, False)
+        outs, log = run_program(args, exe, files, list(refs), out, 1, False)
         if outs is None:
             return "run failed:\n" + log
-        err, problem, detail = run_e2e.compare(outs, refs)
+        err, problem, detail = compare(outs, refs)
         if problem or err > tol:
             return "batch %d: max rel error %.3e > %.0e %s\n%s" % (batch, err, tol,
                                                                   problem or "", detail)

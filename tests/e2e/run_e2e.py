@@ -1,21 +1,23 @@
 #!/usr/bin/python3
 # run_e2e.py - end-to-end test driver for SparseFlow.
 #
-# For every model in the test matrix it writes the model (sfmodel.py), runs
-# `sfgen MODEL.json -o OUT [flags]`, builds the generated code with
-# `make -C OUT -s -j2 [SANITIZE=1]`, runs the program OUT/<name> on random
-# inputs at batch 1 and at the declared max batch with --threads 1 and 2, and
-# compares each output with the float64 reference (ref.py).  It also checks
-# that --no-propagate gives bit-identical outputs on the dead-channel model,
-# and that sfgen / the generated program reject bad input with the documented
-# exit codes.
+# For every model in the test matrix (sparseflow.testing.cases) it writes
+# the model (sparseflow.builder), runs `sfgen MODEL.json -o OUT [flags]`,
+# builds the generated code with `make -C OUT -s -j2 [SANITIZE=1]`, runs the
+# program OUT/<name> on random inputs at batch 1 and at the declared max
+# batch with --threads 1 and 2, and compares each output with the float64
+# reference (sparseflow.reference).  It also checks that --no-propagate gives
+# bit-identical outputs on the dead-channel models, and that sfgen / the
+# generated program reject bad input with the documented exit codes.
 #
-# Usage (from the repo root, needs numpy, so use /usr/bin/python3):
-#   /usr/bin/python3 tests/e2e/run_e2e.py [--sfgen build/sfgen] [--work DIR]
-#                                         [--sanitize] [--quick]
-#                                         [--filter REGEX] [--verbose]
-# Prints one line per case, the worst error, then "N passed, N failed";
-# exits 1 if anything failed.  Lines starting with '#' are progress notes.
+# Usage (from the repo root, needs numpy, so use /usr/bin/python3; the
+# Makefile sets PYTHONPATH):
+#   PYTHONPATH=python /usr/bin/python3 tests/e2e/run_e2e.py
+#       [--sfgen build/sfgen] [--work DIR] [--sanitize] [--quick]
+#       [--filter REGEX] [--keep] [--verbose]
+# --filter '^ops_' runs the op models alone.  Prints one line per case, the
+# worst error, then "N passed, N failed"; exits 1 if anything failed.  Lines
+# starting with '#' are progress notes.
 #
 # Matrix (full):
 #   small_<pat>  4 -> 4 -> 100 -> 37 (relu, gelu erf), every pattern in
@@ -37,13 +39,23 @@
 #                also on its portable path
 #   dead         dead / unused / constant channels; with and without
 #                --no-propagate on one kernel family must be bit-identical
+#   cnn, cnn_dead, transformer   the network ops; dead conv channels
+#   ops_<op>     one elementwise or reduction op each (erf, sqrt, hardswish,
+#                clip, hardsigmoid, sub, div, pow, where, reducemean) on
+#                inputs with last dims 1, 7, 33, 100, broadcasting both ways,
+#                attribute defaults and variants, and after a linear layer;
+#                max batch 5
+#   ops_all      the ten ops in one chain; also --dense
+#   ops_dead     dead channels through them, bit-identical with and without
+#                --no-propagate
 #   each build runs at batch 1 and max batch (multi also 3), --threads 1
 #   and 2; plus sfgen exit-code checks and bad-input checks of one program.
 # --quick (for --sanitize): one build per small chain (forced unrolling for
 #   2:4 and 3:8, --unroll-budget 0 for the other sparse patterns, 2:4 also
 #   --dense), one large chain (5:16, --unroll-budget 0 and --dense), the
 #   feature models once (multi with --unroll-budget 0), every variant, dead
-#   on the compressed and dense families with and without --no-propagate.
+#   on the compressed and dense families with and without --no-propagate,
+#   the network models with default options, ops_all.
 
 import argparse
 import glob
@@ -55,319 +67,26 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
 import numpy as np
 
+from sparseflow import reference as ref
+from sparseflow.testing.cases import (OP_BATCH, OP_MODELS, PATTERNS, model_acts, model_bcast,
+                                      model_cnn, model_cnn_dead, model_dead, model_density,
+                                      model_large, model_multi, model_op_all, model_op_dead,
+                                      model_small, model_transformer, model_variants, seed_of)
+from sparseflow.testing.harness import (TOL, Results, compare, describe_rc, run_env,
+                                        run_program, run_tool, sanitizer_report)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
 
-import ref      # noqa: E402
-from sfmodel import ModelBuilder  # noqa: E402
-
-# Tolerance.  The metric per output is
-#     max|y - ref| / max(max|ref|, 1e-30)
-# where y is the program's float32 output and ref the float64 reference
-# evaluated on exactly the same (stored) weights and inputs.  Each output
-# element is a float32 dot product over K <= 1024 terms; the classical
-# worst-case bound for recursive float32 summation is
-#     |fl(x.w) - x.w| <= gamma_K * sum|x_i w_i|,  gamma_K ~= K*u,
-# u = 2^-24, so K = 1024 gives gamma_K ~= 6.1e-5 relative to sum|x_i w_i|
-# (blocked / multi-accumulator summation, as a vectorised kernel does, only
-# lowers this).  With the ~unit-gain random weights used here sum|x_i w_i|
-# is of the order of max|ref|, and the actual (random-walk) error is about
-# sqrt(K)*u ~ 2e-6.  The activation functions (expf/erff/tanhf) add only a
-# few ulp (~1e-7 relative).  Errors from consecutive layers do not amplify
-# much because the layers have ~unit gain.  1e-4 therefore leaves a margin
-# over the worst-case bound while still catching any real bug (a wrong or
-# missing weight, index or bias changes the output by >= 1e-3 relative).
-# The observed error of every case is printed so that drift is visible.
-TOL = 1e-4
-
-PATTERNS = ["dense", "1:4", "2:4", "2:8", "4:16", "8:32", "3:8", "5:16"]
 HUGE_BUDGET = "1000000000"
-
-SAN_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
-               "UndefinedBehaviorSanitizer")
 
 
 def dirname_of(key):
     """Case key -> a file-name safe directory name (make dislikes ':')."""
     return re.sub(r"[^A-Za-z0-9_.-]", "-", key)
-
-
-def seed_of(text):
-    return zlib.crc32(text.encode("utf-8")) & 0xFFFFFFFF
-
-
-# --------------------------------------------------------------------------
-# model definitions.  Each returns a ModelBuilder.
-# --------------------------------------------------------------------------
-
-def model_small(pattern, max_batch):
-    """4 -> 4 -> 100 -> 37 chain (relu, gelu erf between)."""
-    mb = ModelBuilder("small", seed=seed_of("small" + pattern))
-    x = mb.input("x", [max_batch, 4])
-    h = mb.linear(x, 4, name="fc1", pattern=pattern)
-    h = mb.relu(h, name="act1")
-    h = mb.linear(h, 100, name="fc2", pattern=pattern)
-    h = mb.gelu(h, approximate="none", name="act2")
-    y = mb.linear(h, 37, name="fc3", pattern=pattern, out="y")
-    mb.output(y)
-    return mb
-
-
-def model_large(pattern, max_batch=19):
-    """37 -> 1000 -> 1024 -> 1024 -> 10 chain (relu, gelu tanh, silu)."""
-    mb = ModelBuilder("large", seed=seed_of("large" + pattern))
-    x = mb.input("x", [max_batch, 37])
-    h = mb.linear(x, 1000, name="fc1", pattern=pattern)
-    h = mb.relu(h, name="act1")
-    h = mb.linear(h, 1024, name="fc2", pattern=pattern)
-    h = mb.gelu(h, approximate="tanh", name="act2")
-    h = mb.linear(h, 1024, name="fc3", pattern=pattern)
-    h = mb.silu(h, name="act3")
-    y = mb.linear(h, 10, name="fc4", pattern=pattern, out="logits")
-    mb.output(y)
-    return mb
-
-
-def model_acts():
-    """Every unary activation, linear without bias, matmul; F16 weights.
-    Output y: a chain through all activations at moderate values.
-    Output s: all activations applied to large pre-activations (|v| up to
-    ~100) to check saturation / overflow handling, summed with add."""
-    mb = ModelBuilder("acts", seed=seed_of("acts"), dtype="F16")
-    x = mb.input("x", [5, 24])
-    h = mb.relu(mb.linear(x, 40, name="fc1", pattern="2:4"), name="a_relu")
-    h = mb.linear(h, 40, name="fc2", bias=False)
-    h = mb.gelu(h, name="a_gelu")                      # no attr: erf
-    h = mb.matmul(h, 33, name="mm1", pattern="4:16")   # K=40: short group
-    h = mb.gelu(h, approximate="tanh", name="a_gelu_tanh")
-    h = mb.silu(mb.linear(h, 33, name="fc3", pattern="3:8"), name="a_silu")
-    h = mb.linear(h, 20, name="fc4", pattern="1:4")
-    h = mb.sigmoid(h, name="a_sigmoid")
-    h = mb.tanh(mb.linear(h, 20, name="fc5"), name="a_tanh")
-    y = mb.linear(h, 7, name="fc6", bias=False, out="y")
-    big = mb.linear(x, 16, name="big", scale=6.0)
-    acc = mb.relu(big, name="b_relu")
-    for i, kind in enumerate(["gelu_erf", "gelu_tanh", "silu", "sigmoid",
-                              "tanh"]):
-        acc = mb.add(acc, mb.act(kind, big), name="b_sum%d" % i,
-                     out="s" if kind == "tanh" else None)
-    mb.output(y)
-    mb.output(acc)
-    return mb
-
-
-def model_multi():
-    """Rank-3 input [B,S,K] plus a context input [B,1,K2]; broadcast mul
-    [B,1,K]*[B,S,K] and [B,S,K]*[B,S,1]; residual add; matmul and
-    bias-less linear on rank-3 activations; two outputs; BF16 weights."""
-    mb = ModelBuilder("multi", seed=seed_of("multi"), dtype="BF16")
-    x = mb.input("x", [8, 6, 32])
-    ctx = mb.input("ctx", [8, 1, 24])
-    h = mb.linear(x, 48, name="xproj", pattern="2:4")
-    h1 = mb.gelu(h, name="g1")
-    gate = mb.sigmoid(mb.linear(ctx, 48, name="ctxproj"), name="gate")
-    m = mb.mul(gate, h1, name="gated")                 # [B,1,48]*[B,6,48]
-    f = mb.linear(m, 48, name="mix", pattern="4:16", bias=False)
-    r = mb.add(f, h1, name="resid")                    # residual
-    out_seq = mb.matmul(r, 20, name="proj", pattern="1:4", out="out_seq")
-    score = mb.tanh(mb.linear(x, 1, name="score"), name="score_t")
-    sc = mb.mul(r, score, name="scaled")               # [B,6,48]*[B,6,1]
-    out2 = mb.linear(sc, 12, name="head", pattern="8:32", out="out2")
-    mb.output(out_seq)
-    mb.output(out2)
-    return mb
-
-
-def model_bcast():
-    """Mutual broadcasting ([B,5,1]+[B,1,20], [B,1,1]*[B,5,20]), rank-2
-    broadcasting ([B,6]*[B,1]), an activation applied to a graph input,
-    three inputs, two outputs, mixed F32/F16/BF16 tensors."""
-    mb = ModelBuilder("bcast", seed=seed_of("bcast"), dtype="F32")
-    u = mb.input("u", [3, 5, 12])
-    v = mb.input("v", [3, 1, 12])
-    w = mb.input("w", [3, 10])
-    a = mb.linear(u, 1, name="ua", dtype="F16", bias_dtype="BF16")
-    c = mb.linear(v, 20, name="vc")
-    d = mb.add(a, c, name="d")                         # [B,5,1]+[B,1,20]
-    e = mb.mul(c, a, name="e")                         # [B,1,20]*[B,5,1]
-    fr = mb.relu(mb.add(d, e, name="f"), name="fr")
-    s = mb.linear(v, 1, name="vs", dtype="BF16")       # [B,1,1]
-    g = mb.mul(s, fr, name="g")                        # [B,1,1]*[B,5,20]
-    y = mb.linear(g, 9, name="head", pattern="3:8", dtype="BF16", out="y")
-    p = mb.linear(w, 1, name="wp")                     # [B,1]
-    q = mb.linear(mb.sigmoid(w, name="ws"), 6, name="wq", pattern="1:4",
-                  dtype="F16")                         # [B,6]
-    z = mb.mul(q, p, name="z", out="z")                # [B,6]*[B,1]
-    mb.output(y)
-    mb.output(z)
-    return mb
-
-
-def model_dead():
-    """Dead channels: zero rows + zero bias feeding relu then a linear;
-    zero input columns of later linears (upstream channels unused); a
-    residual add with a channel dead on one side only; a constant channel
-    (zero row, nonzero bias) that must NOT be treated as dead; sigmoid of a
-    dead channel (= 0.5, not dead); a whole output column that is zero."""
-    mb = ModelBuilder("dead", seed=seed_of("dead"), dtype="F32")
-    x = mb.input("x", [6, 40])
-    a1 = mb.relu(mb.linear(x, 64, name="fc1", dead_rows=(0, 5, 17, 63),
-                           dead_cols=(7,), const_rows={30: 0.7}), name="a1")
-    # channels 3, 9, 40 of a1 are read by nobody (zero columns in fc2, fc5)
-    a2 = mb.relu(mb.linear(a1, 48, name="fc2", pattern="2:4",
-                           dead_cols=(3, 9, 40), dead_rows=(2, 11)), name="a2")
-    h3 = mb.linear(a2, 48, name="fc3", dead_rows=(11, 20))
-    r = mb.add(a2, h3, name="res")    # 2: dead in a2 only, 20: h3 only
-    g = mb.gelu(r, approximate="tanh", name="g")
-    y0 = mb.linear(g, 24, name="fc4", dead_cols=(2, 7), dead_rows=(5,))
-    q = mb.sigmoid(mb.linear(a1, 24, name="fc5", dead_rows=(1, 4),
-                             dead_cols=(3, 9, 40)), name="q")
-    y = mb.mul(y0, q, name="ymul", out="y")
-    mm = mb.matmul(r, 30, name="mm", dead_cols=(3,), dead_k=(20,))
-    zz = mb.silu(mm, name="zz")
-    z = mb.linear(zz, 10, name="fc6", bias=False, dead_cols=(3, 29),
-                  out="z")
-    mb.output(y)
-    mb.output(z)
-    return mb
-
-
-def model_density():
-    """Each kernel at weight densities 0, 1/2 (unstructured) and 1 on an
-    input width (40) that is not a multiple of the group sizes."""
-    mb = ModelBuilder("density", seed=11)
-    x = mb.input("x", [7, 40])
-    w0 = np.zeros((24, 40))
-    zero = mb.linear(x, 24, name="fc_zero", weight=w0)   # bias only
-    wh = mb.make_weight(24, 40)
-    wh[mb.rng.random(wh.shape) < 0.5] = 0.0
-    half = mb.linear(x, 24, name="fc_half", weight=wh)
-    full = mb.linear(x, 24, name="fc_full")
-    s = mb.add(zero, half, name="sum")
-    y = mb.mul(s, full, name="prod", out="y")
-    mb.output(y)
-    return mb
-
-
-def model_variants(max_batch=70):
-    """Layers for every kernel variant: a 2:4 layer with a tail group, an
-    unstructured half-dense one (ragged compressed rows) with a zero row, and
-    a dense one; batches up to 70 reach each variant's widest token tile."""
-    mb = ModelBuilder("variants", seed=seed_of("variants"))
-    x = mb.input("x", [max_batch, 102])
-    h = mb.linear(x, 37, name="fc_24", pattern="2:4")
-    h = mb.relu(h, name="act1")
-    wh = mb.make_weight(40, 37)
-    wh[mb.rng.random(wh.shape) < 0.5] = 0.0
-    wh[7, :] = 0.0
-    h = mb.linear(h, 40, name="fc_half", weight=wh)
-    h = mb.gelu(h, approximate="tanh", name="act2")
-    y = mb.linear(h, 19, name="fc_dense", out="y")
-    mb.output(y)
-    return mb
-
-
-def model_cnn(max_batch=4):
-    """Convolutions on odd sizes: a strided, padded 2:4 stem with a batch norm
-    to fold, max pooling with padding, a residual block (1x1 and dilated 3x3,
-    1:4), depthwise and grouped convs, asymmetric padding and strides, average
-    pooling that excludes padding, a channel concat, global pooling, flatten
-    and a linear head; a batch norm that cannot fold (its input is read twice)."""
-    mb = ModelBuilder("cnn", seed=seed_of("cnn"))
-    x = mb.input("img", [max_batch, 3, 13, 11])
-    h = mb.conv2d(x, 16, 3, stride=2, padding=1, pattern="2:4", name="stem")
-    h = mb.relu(mb.batchnorm(h, name="stem_bn"), name="stem_act")
-    h = mb.pool("maxpool2d", h, 3, stride=2, padding=1, name="pool1")    # [B,16,4,3]
-    a = mb.relu(mb.batchnorm(mb.conv2d(h, 16, 1, bias=False, pattern="2:4", name="b1"),
-                             name="b1_bn"), name="b1_act")
-    a = mb.batchnorm(mb.conv2d(a, 16, 3, padding=2, dilation=2, pattern="1:4", name="b2"),
-                     name="b2_bn")
-    r = mb.relu(mb.add(a, h, name="res"), name="res_act")
-    d = mb.conv2d(r, 16, 3, padding=1, groups=16, name="dw")              # depthwise
-    d = mb.relu(mb.batchnorm(d, name="dw_bn"), name="dw_act")
-    gq = mb.conv2d(d, 8, (2, 3), stride=(1, 2), padding=[0, 1, 1, 0], groups=2, name="grp")
-    u = mb.batchnorm(r, name="shared_bn")                   # r is also read by the add
-    u = mb.pool("avgpool2d", u, 3, stride=1, padding=1, name="avg")
-    u = mb.conv2d(u, 8, (2, 3), stride=(1, 2), padding=[0, 1, 1, 0], pattern="2:8",
-                  name="asym")
-    cat = mb.concat([gq, u], axis=1, name="cat")                          # [B,16,4,2]
-    gp = mb.flatten(mb.global_avgpool(cat, name="gap"), name="flat")
-    y = mb.linear(gp, 10, name="head", out="y")
-    # a linear on an NCHW tensor (over W) with dead rows: its rows are not channels
-    w4 = mb.linear(cat, 5, name="lin4d", pattern="2:4", dead_rows=(1,), out="w4")
-    mb.output(y)
-    mb.output(cat)
-    mb.output(w4)
-    return mb
-
-
-def model_cnn_dead():
-    """A channel-pruned residual block: pruned conv channels (zero filters and
-    zero batch-norm scale and shift) stay zero through relu, max pooling and
-    the residual add, so the next convs drop their input columns."""
-    mb = ModelBuilder("cnn_dead", seed=seed_of("cnn_dead"))
-    x = mb.input("img", [3, 8, 9, 9])
-    dead = (1, 4, 5, 11)
-    h = mb.conv2d(x, 12, 3, padding=1, pattern="2:4", dead_out=dead, name="c1")
-    h = mb.relu(mb.batchnorm(h, dead=dead, name="c1_bn"), name="c1_act")
-    h = mb.pool("maxpool2d", h, 2, name="pool")
-    a = mb.conv2d(h, 12, 1, dead_out=(1, 4, 5, 11, 7), name="c2")
-    r = mb.relu(mb.add(a, h, name="res"), name="res_act")   # 7 lives on the skip path
-    y = mb.conv2d(r, 6, 3, padding=1, pattern="2:4", name="c3")
-    z = mb.linear(mb.flatten(mb.global_avgpool(r, name="gap"), name="flat"), 5, name="fc",
-                  out="z")
-    mb.output(y)
-    mb.output(z)
-    return mb
-
-
-def model_transformer(max_batch=3):
-    """A small encoder-decoder mix: token and position embeddings, layer
-    norms, 2:4 projections, the fused attention with a padding mask and a
-    causal one, and the same attention spelt out with reshape, transpose,
-    batched matmul and softmax; slice and concat on inner axes, a gelu MLP."""
-    S, E, H = 7, 24, 3
-    mb = ModelBuilder("tfm", seed=seed_of("tfm"))
-    ids = mb.input("ids", [max_batch, S])
-    pos = mb.input("pos", [max_batch, S])
-    mask = mb.input("mask", [max_batch, S])
-    e = mb.add(mb.embedding(ids, 50, E, name="tok"), mb.embedding(pos, S, E, name="posemb"),
-               name="emb")
-    h = mb.layernorm(e, name="ln0")
-    q = mb.linear(h, E, name="q", pattern="2:4")
-    k = mb.linear(h, E, name="k", pattern="2:4")
-    v = mb.linear(h, E, name="v")
-    a = mb.attention(q, k, v, H, mask=mask, name="attn")
-    c = mb.attention(q, k, v, H, causal=True, name="causal")
-    # attention again, unmasked and op by op, its scores scaled by an input
-    def heads(t, name):
-        return mb.transpose(mb.reshape(t, [0, S, H, -1], name=name + "_r"), [0, 2, 1, 3],
-                            name=name + "_t")
-    qh, vh = heads(q, "qh"), heads(v, "vh")
-    kt = mb.transpose(mb.reshape(k, [-1, S, H, E // H], name="kh_r"), [0, 2, 3, 1],
-                      name="kh_t")
-    sc = mb.mul(mb.bmm(qh, kt, name="qk"), mb.input("scale", [max_batch, 1, 1, 1]),
-                name="scaled")
-    p = mb.softmax(sc, axis=3, name="sm")
-    o = mb.reshape(mb.transpose(mb.bmm(p, vh, name="pv"), [0, 2, 1, 3], name="o_t"),
-                   [0, S, E], name="o_r")
-    h2 = mb.add(mb.linear(a, E, name="proj", pattern="2:4"), e, name="res1")
-    h3 = mb.layernorm(h2, name="ln1", affine=False)
-    m = mb.linear(mb.gelu(mb.linear(h3, 2 * E, name="up", pattern="1:4"),
-                          approximate="tanh", name="act"), E, name="down", pattern="2:4")
-    left = mb.slice(m, 2, 0, 10, name="left")
-    right = mb.slice(h2, 2, -14, None, 1, name="right")
-    mid = mb.slice(c, 1, 1, 7, 2, name="rows")                          # [B,3,E]
-    y = mb.concat([left, right], axis=2, name="y")                       # [B,S,24]
-    mb.output(y)
-    mb.output(mid)
-    mb.output(o)
-    return mb
 
 
 def registry_variants(sfgen):
@@ -471,76 +190,22 @@ def matrix(quick, sfgen):
         cnn_bitwise.append((fam, fam + "_noprop"))
     cases.append(ModelCase("cnn_dead", model_cnn_dead, [1, 3], cnn_dead, bitwise=cnn_bitwise))
     cases.append(ModelCase("transformer", model_transformer, [1, 3], net_builds))
+    # the elementwise and reduction ops, one model each, and all in one chain
+    if not quick:
+        for key, make in OP_MODELS:
+            cases.append(ModelCase(key, make, [1, OP_BATCH], [default]))
+    cases.append(ModelCase("ops_all", model_op_all, [1, OP_BATCH],
+                           [default] if quick else [default, ("dense", ["--dense"])]))
+    if not quick:
+        # their propagation rules: the same bit-identity as for dead
+        cases.append(ModelCase("ops_dead", model_op_dead, [1, OP_BATCH], cnn_dead,
+                               bitwise=cnn_bitwise))
     return cases
 
 
 # --------------------------------------------------------------------------
-# running tools
+# building
 # --------------------------------------------------------------------------
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.worst = (0.0, "")
-        self.failures = []
-
-    def record(self, desc, ok, err=None, detail=None):
-        if err is not None:
-            err_s = "maxrel=%.3e" % err
-            if err > self.worst[0] or (err != err):
-                self.worst = (err, desc)
-        else:
-            err_s = "%-16s" % ""
-        print("%-66s %s  %s" % (desc, err_s, "PASS" if ok else "FAIL"),
-              flush=True)
-        if detail:
-            lines = detail.rstrip().splitlines()
-            if len(lines) > 60:  # first errors matter most, keep the tail
-                lines = lines[:45] + ["... (%d lines cut)" % (len(lines) - 60)
-                                      ] + lines[-15:]
-            for line in lines:
-                print("    | " + line)
-            sys.stdout.flush()
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-            self.failures.append(desc)
-
-
-def run_tool(cmd, timeout, env=None):
-    """Returns (rc, stdout, stderr); rc is None on timeout."""
-    try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=timeout, env=env)
-        return (p.returncode, p.stdout.decode("utf-8", "replace"),
-                p.stderr.decode("utf-8", "replace"))
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode("utf-8", "replace")
-        err = (e.stderr or b"").decode("utf-8", "replace")
-        return None, out, err + "\n[timed out after %ss]" % timeout
-    except OSError as e:
-        return 127, "", str(e)
-
-
-def describe_rc(rc):
-    if rc is None:
-        return "timeout"
-    if rc < 0:
-        return "killed by signal %d" % -rc
-    return "exit %d" % rc
-
-
-def run_env(sanitize):
-    env = dict(os.environ)
-    if sanitize:
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:"
-                       "halt_on_error=1:exitcode=99")
-        env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1:"
-                       "exitcode=98")
-    return env
-
 
 def build(args, json_path, outdir, flags, quiet):
     """sfgen + make.  Returns (exe path or None, log text, seconds)."""
@@ -582,62 +247,6 @@ def build(args, json_path, outdir, flags, quiet):
         return None, "make succeeded but %s is missing" % exe, \
             time.time() - t0
     return exe, census, time.time() - t0
-
-
-def sanitizer_report(text):
-    return any(m in text for m in SAN_MARKERS)
-
-
-def run_program(args, exe, in_files, out_names, outdir, threads, bare_names):
-    """Run the generated program.  Returns (outputs dict or None, log)."""
-    cmd = [exe]
-    for name, path in in_files.items():
-        cmd += ["--input", path if bare_names else "%s=%s" % (name, path)]
-    out_files = {}
-    for name in out_names:
-        path = os.path.join(outdir, "out_%s.npy" % name)
-        if os.path.exists(path):
-            os.remove(path)
-        out_files[name] = path
-        cmd += ["--output", path if bare_names else "%s=%s" % (name, path)]
-    cmd += ["--threads", str(threads)]
-    rc, out, err = run_tool(cmd, 300, env=run_env(args.sanitize))
-    log = "$ %s\n[%s]\n%s%s" % (" ".join(cmd), describe_rc(rc), out, err)
-    if rc != 0 or sanitizer_report(err):
-        return None, log
-    res = {}
-    for name, path in out_files.items():
-        try:
-            res[name] = np.load(path, allow_pickle=False)
-        except Exception as e:  # noqa: BLE001 - report any load problem
-            return None, log + "\ncannot load %s: %s" % (path, e)
-    return res, log
-
-
-def compare(outs, refs):
-    """Max over outputs of the relative error; (err, problem text).
-    Also returns a per-output breakdown for failure reports."""
-    worst = 0.0
-    per = []
-    for name, r in refs.items():
-        y = outs[name]
-        if y.dtype != np.dtype("<f4"):
-            return (float("inf"), "%s: dtype %s, want <f4" % (name, y.dtype),
-                    "")
-        if y.shape != r.shape:
-            return (float("inf"), "%s: shape %s, want %s"
-                    % (name, y.shape, r.shape), "")
-        if not np.all(np.isfinite(y)):
-            return float("inf"), "%s: non-finite values" % name, ""
-        denom = max(float(np.max(np.abs(r))), 1e-30)
-        diff = np.abs(y.astype(np.float64) - r)
-        err = float(np.max(diff)) / denom
-        at = np.unravel_index(int(np.argmax(diff)), diff.shape)
-        per.append("%s: maxrel=%.3e max|ref|=%.3e worst at %s: got %.9g "
-                   "want %.9g" % (name, err, denom, list(map(int, at)),
-                                  y[at], r[at]))
-        worst = max(worst, err)
-    return worst, None, "\n".join(per)
 
 
 # --------------------------------------------------------------------------

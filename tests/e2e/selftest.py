@@ -1,32 +1,33 @@
 #!/usr/bin/python3
-# selftest.py - checks the test harness itself (sfmodel.py, ref.py and the
-# models run_e2e.py builds) without needing sfgen:
+# selftest.py - checks the test harness itself (sparseflow.builder,
+# sparseflow.reference, sparseflow.safetensors and the models cases.py
+# builds) without needing sfgen:
 #   * safetensors round trip for F32/F16/BF16 (+ metadata, alignment),
 #     bf16 round-to-nearest-even on hand-picked bit patterns;
 #   * N:M pruning (hand case, pattern check for every pattern and odd sizes,
 #     kept entries are the largest);
-#   * ref.py on hand-computed tiny graphs, and against direct numpy float64
-#     computations of the run_e2e models (including their dead channels);
+#   * the reference on hand-computed tiny graphs, and against direct numpy
+#     float64 computations of the run_e2e models (including their dead
+#     channels); every elementwise and reduction op on hand-picked values,
+#     its attribute defaults, its shape rule and the inputs it refuses;
 #   * the model JSON only uses keys from the SparseFlow contract.
-# Run: /usr/bin/python3 tests/e2e/selftest.py   (prints "selftest OK")
+# Run: PYTHONPATH=python /usr/bin/python3 tests/e2e/selftest.py
+# (prints "selftest OK")
 
 import json
 import math
 import os
 import shutil
 import struct
-import sys
 import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import ref       # noqa: E402
-import run_e2e   # noqa: E402
-import sfmodel   # noqa: E402
-from sfmodel import ModelBuilder  # noqa: E402
+from sparseflow import builder
+from sparseflow import reference as ref
+from sparseflow import safetensors as st
+from sparseflow.builder import ModelBuilder
+from sparseflow.testing import cases
 
 TMP = tempfile.mkdtemp(prefix="sf-selftest-")
 
@@ -43,7 +44,7 @@ def close(a, b, tol=1e-12):
 def test_bf16_rounding():
     def bits(f32_bits):
         a = np.array([f32_bits], dtype=np.uint32).view(np.float32)
-        return int(sfmodel.f32_to_bf16_bits(a)[0])
+        return int(st.f32_to_bf16_bits(a)[0])
     assert bits(0x3F800000) == 0x3F80          # 1.0 exact
     assert bits(0x3F808000) == 0x3F80          # tie, even stays
     assert bits(0x3F818000) == 0x3F82          # tie, odd rounds up
@@ -53,9 +54,9 @@ def test_bf16_rounding():
     assert bits(0x7F7FFFFF) == 0x7F80          # FLT_MAX rounds to inf
     assert bits(0x7F800000) == 0x7F80          # inf
     assert bits(0x00000001) == 0x0000          # tiny denormal -> 0
-    nan = sfmodel.f32_to_bf16_bits(np.array([np.nan], dtype=np.float32))[0]
+    nan = st.f32_to_bf16_bits(np.array([np.nan], dtype=np.float32))[0]
     assert (nan & 0x7F80) == 0x7F80 and (nan & 0x7F) != 0
-    v = sfmodel.bf16_bits_to_f32(np.array([0x3F81, 0xC000], dtype=np.uint16))
+    v = st.bf16_bits_to_f32(np.array([0x3F81, 0xC000], dtype=np.uint16))
     assert v[0] == 1.0078125 and v[1] == -2.0
 
 
@@ -67,7 +68,7 @@ def test_safetensors_roundtrip():
          "d": (np.array([1.5, -0.0, 65504.0, 1e-8]), "F16"),
          "e": (rng.standard_normal((1,)), "F32")}
     p = os.path.join(TMP, "rt.safetensors")
-    sfmodel.write_safetensors(p, t, metadata={"format": "pt", "n": 3})
+    st.write_safetensors(p, t, metadata={"format": "pt", "n": 3})
     blob = open(p, "rb").read()
     (n,) = struct.unpack("<Q", blob[:8])
     assert n % 8 == 0
@@ -79,11 +80,11 @@ def test_safetensors_roundtrip():
     assert hdr["c"]["dtype"] == "BF16" and hdr["c"]["data_offsets"] == [74,
                                                                          122]
     assert len(blob) == 8 + n + hdr["e"]["data_offsets"][1]
-    got, meta = ref.read_safetensors(p)
+    got, meta = st.read_safetensors(p)
     assert meta == {"format": "pt", "n": "3"}
     for k, v in t.items():
         arr, dt = v if isinstance(v, tuple) else (v, "F32")
-        want = sfmodel.quantize(arr, dt)
+        want = st.quantize(arr, dt)
         assert got[k].dtype == np.float64
         assert np.array_equal(got[k], want), k
     # independent decode of one F16 and one BF16 value
@@ -101,22 +102,22 @@ def test_safetensors_roundtrip():
 def test_prune():
     w = np.array([[1, -5, 3, 2, 0.5, -0.25, 9],
                   [4, 3, -2, 1, 7, 8, -9]], dtype=np.float64)
-    p = sfmodel.prune_nm(w, 2, 4)
+    p = builder.prune_nm(w, 2, 4)
     want = np.array([[0, -5, 3, 0, 0.5, 0, 9],
                      [4, 3, 0, 0, 0, 8, -9]], dtype=np.float64)
     assert np.array_equal(p, want), p
-    p = sfmodel.prune_nm(w, 1, 4)
+    p = builder.prune_nm(w, 1, 4)
     want = np.array([[0, -5, 0, 0, 0, 0, 9],
                      [4, 0, 0, 0, 0, 0, -9]], dtype=np.float64)
     assert np.array_equal(p, want), p
     rng = np.random.default_rng(1)
-    for pat in run_e2e.PATTERNS[1:]:
-        n, m = sfmodel.parse_pattern(pat)
+    for pat in cases.PATTERNS[1:]:
+        n, m = builder.parse_pattern(pat)
         for out_f, in_f in [(4, 4), (100, 4), (37, 100), (10, 1000),
                             (3, 1024), (5, 37)]:
             w = rng.standard_normal((out_f, in_f))
-            p = sfmodel.prune_nm(w, n, m)
-            assert sfmodel.check_nm(p, n, m)
+            p = builder.prune_nm(w, n, m)
+            assert builder.check_nm(p, n, m)
             for g in range(0, in_f, m):
                 blk, pb = np.abs(w[:, g:g + m]), p[:, g:g + m]
                 k = min(n, blk.shape[1])
@@ -127,8 +128,8 @@ def test_prune():
                 for r in range(out_f):
                     if (~kept[r]).any():
                         assert blk[r][kept[r]].min() >= blk[r][~kept[r]].max()
-    assert not sfmodel.check_nm(np.ones((2, 8)), 2, 4)
-    assert sfmodel.check_nm(np.ones((2, 8)), 4, 4)
+    assert not builder.check_nm(np.ones((2, 8)), 2, 4)
+    assert builder.check_nm(np.ones((2, 8)), 4, 4)
 
 
 def test_ref_hand():
@@ -196,9 +197,135 @@ def test_ref_hand():
             raise AssertionError("bad input accepted")
 
 
+def expect_error(fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except ValueError:
+        return
+    raise AssertionError("accepted: %s%r %r" % (fn.__name__, args, kw))
+
+
+def test_ops_hand():
+    """The elementwise and reduction ops on hand-picked values, each result
+    worked out element by element with the math module."""
+    v = [-7.0, -3.0, -1.5, -0.25, 0.0, 0.5, 2.0, 3.0, 6.5]
+    mb = ModelBuilder("ops", seed=0)
+    x = mb.input("x", [1, len(v)])
+    outs = {
+        "erf": mb.erf(x),
+        "hardswish": mb.hardswish(x),
+        "clip": mb.clip(x, min=-1.0, max=2.5),
+        "clip_lo": mb.clip(x, min=0),
+        "clip_hi": mb.clip(x, max=-0.25),
+        "clip_none": mb.clip(x),
+        "hsig": mb.hardsigmoid(x),
+        "hsig_pt": mb.hardsigmoid(x, alpha=1 / 6, beta=0.5),
+        "hsig_neg": mb.hardsigmoid(x, alpha=-0.5, beta=0.0),
+        "sqrt": mb.sqrt(mb.mul(x, x, name="sq")),
+        "mean": mb.reducemean(x),
+        "mean0": mb.reducemean(x, keepdims=0),
+    }
+    for o in outs.values():
+        mb.output(o)
+    jp = mb.save(os.path.join(TMP, "ops"))
+    got = ref.evaluate(jp, {"x": np.array([v], np.float32)})
+    relu6 = lambda t: min(max(t, 0.0), 6.0)  # noqa: E731
+    want = {
+        "erf": [math.erf(t) for t in v],
+        "hardswish": [t * relu6(t + 3) / 6 for t in v],
+        "clip": [min(max(t, -1.0), 2.5) for t in v],
+        "clip_lo": [max(t, 0.0) for t in v],
+        "clip_hi": [min(t, -0.25) for t in v],
+        "clip_none": v,
+        "hsig": [min(max(0.2 * t + 0.5, 0.0), 1.0) for t in v],
+        "hsig_pt": [relu6(t + 3) / 6 for t in v],
+        "hsig_neg": [min(max(-0.5 * t, 0.0), 1.0) for t in v],
+        "sqrt": [abs(t) for t in v],
+    }
+    for k, w in want.items():
+        close(got[outs[k]], [w])
+    assert got[outs["hardswish"]][0, 0] == 0.0 and got[outs["hardswish"]][0, -1] == 6.5
+    close(got[outs["mean"]], [[sum(v) / len(v)]])
+    close(got[outs["mean0"]], [sum(v) / len(v)])
+    assert got[outs["mean0"]].shape == (1,)
+
+    # two and three inputs, broadcasting both ways
+    mb = ModelBuilder("ops2", seed=0)
+    a = mb.input("a", [2, 3, 1])
+    b = mb.input("b", [2, 1, 4])
+    c = mb.input("c", [2, 3, 1])
+    outs = {op: mb._binary(op, a, b) for op in ("sub", "div", "pow")}
+    outs["rsub"] = mb.sub(b, a, name="rsub")
+    outs["where"] = mb.where(c, a, b)
+    for o in outs.values():
+        mb.output(o)
+    jp = mb.save(os.path.join(TMP, "ops2"))
+    av = np.array([0.5, 2.0, 3.0, -2.0, -0.5, 4.0]).reshape(2, 3, 1)
+    bv = np.array([1.0, -2.0, 0.5, 3.0, 2.0, -1.0, 0.5, 1.0]).reshape(2, 1, 4)
+    cv = np.array([1.0, 0.0, -0.0, 0.5, 0.0, -3.0]).reshape(2, 3, 1)
+    got = ref.evaluate(jp, {"a": av, "b": bv, "c": cv})
+    for k in outs:
+        assert got[outs[k]].shape == (2, 3, 4), (k, got[outs[k]].shape)
+    for n in range(2):
+        for i in range(3):
+            for j in range(4):
+                p, q = float(av[n, i, 0]), float(bv[n, 0, j])
+                g = {k: got[o][n, i, j] for k, o in outs.items()}
+                assert g["sub"] == p - q and g["rsub"] == q - p
+                assert g["div"] == p / q
+                if p < 0 and q != int(q):
+                    assert np.isnan(g["pow"])   # a real power of a negative base
+                else:
+                    assert g["pow"] == math.pow(p, q), (p, q, g["pow"])
+                assert g["where"] == (p if cv[n, i, 0] != 0 else q)
+    assert got[outs["pow"]][1, 0, 0] == 4.0        # (-2) ** 2
+    assert got[outs["pow"]][1, 1, 1] == -2.0       # (-0.5) ** -1
+    assert got[outs["where"]][0, 2, 0] == 1.0      # c = -0 counts as 0: b
+
+    # shape rules and the inputs they refuse
+    bs = ref.broadcast_shape
+    assert bs([4, 1, 7], [4, 5, 1]) == [4, 5, 7]
+    assert bs([4, 1, 1], [4, 5, 1], [4, 1, 7]) == [4, 5, 7]
+    assert bs([3], [3]) == [3]
+    expect_error(bs, [4, 7], [4, 1, 7])       # ranks differ
+    expect_error(bs, [4, 7], [1, 7])          # batches differ (never broadcast)
+    expect_error(bs, [4, 5, 7], [4, 3, 7])
+    expect_error(bs, [4, 5, 1], [4, 1, 7], [4, 3, 1])
+
+    def shape(op, shapes, **attrs):
+        nd = dict({"op": op, "name": op, "inputs": ["i%d" % k for k in range(len(shapes))],
+                   "outputs": ["y"]}, **attrs)
+        return ref.output_shape(nd, shapes, None)
+
+    assert shape("reducemean", [[4, 3, 7]]) == [4, 3, 1]
+    assert shape("reducemean", [[4, 3, 7]], keepdims=0) == [4, 3]
+    assert shape("reducemean", [[4, 7]], axis=-1, keepdims=0) == [4]
+    assert shape("reducemean", [[4, 3, 7]], axis=2) == [4, 3, 1]
+    assert shape("where", [[4, 1, 7], [4, 5, 1], [4, 1, 1]]) == [4, 5, 7]
+    assert shape("clip", [[4, 7]], min=2, max=2) == [4, 7]
+    for op, shapes, attrs in [
+            ("reducemean", [[4, 3, 7]], {"axis": 1}),
+            ("reducemean", [[4, 3, 7]], {"axis": 0}),
+            ("reducemean", [[4]], {}),                  # only the batch axis
+            ("reducemean", [[4, 7]], {"keepdims": 2}),
+            ("reducemean", [[4, 7]], {"keepdims": True}),
+            ("clip", [[4, 7]], {"min": 1.0, "max": 0.5}),
+            ("where", [[4, 7], [4, 7]], {}),
+            ("sub", [[4, 7], [4, 7], [4, 7]], {}),
+            ("pow", [[4, 7], [4, 1, 7]], {}),
+            ("div", [[4, 7], [2, 7]], {})]:
+        expect_error(shape, op, shapes, **attrs)
+    # the builder declares its shapes with the same rules
+    mb = ModelBuilder("rules", seed=0)
+    expect_error(mb.clip, mb.input("x", [2, 3]), 1.0, 0.0)
+    expect_error(mb.reducemean, "x", 0)
+    expect_error(mb.sub, "x", mb.input("z", [2, 1, 3]))
+    assert mb.shapes[mb.reducemean("x", keepdims=0)] == [2]
+
+
 def tensors_of(mb):
     """Builder tensors as stored (quantized) float64."""
-    return {k: sfmodel.quantize(a, dt) for k, (a, dt) in mb.tensors.items()}
+    return {k: st.quantize(a, dt) for k, (a, dt) in mb.tensors.items()}
 
 
 def npgelu(x):
@@ -219,16 +346,20 @@ def lin(T, x, n, bias=True):
     return y + T[n + ".bias"] if bias else y
 
 
+# the attribute keys of the elementwise and reduction ops (FORMATS.md)
+OP_KEYS = {"gelu": {"approximate"}, "clip": {"min", "max"},
+           "hardsigmoid": {"alpha", "beta"}, "reducemean": {"axis", "keepdims"}}
+
+
 def check_contract_keys(jp):
     m = json.load(open(jp))
     assert set(m) <= {"sparseflow", "name", "weights", "inputs", "outputs",
                       "nodes"}
     for i in m["inputs"]:
         assert set(i) == {"name", "shape", "dtype"} and i["dtype"] == "f32"
-    allowed = {"op", "name", "inputs", "outputs", "weight", "bias",
-               "approximate"}
+    allowed = {"op", "name", "inputs", "outputs", "weight", "bias"}
     for nd in m["nodes"]:
-        assert set(nd) <= allowed, nd
+        assert set(nd) <= allowed | OP_KEYS.get(nd["op"], set()), nd
         assert len(nd["outputs"]) == 1 and "name" in nd
     names = [nd["name"] for nd in m["nodes"]]
     assert len(names) == len(set(names))
@@ -238,19 +369,19 @@ def check_contract_keys(jp):
 def eval_models():
     d = os.path.join(TMP, "models")
     # small and large chains
-    for pat in run_e2e.PATTERNS:
-        for mk, nb in ((run_e2e.model_small, 16), (run_e2e.model_large, 19)):
+    for pat in cases.PATTERNS:
+        for mk, nb in ((cases.model_small, 16), (cases.model_large, 19)):
             mb = mk(pat, nb)
             jp = mb.save(os.path.join(d, mk.__name__ + pat.replace(":", "_")))
             check_contract_keys(jp)
             T = tensors_of(mb)
             if pat != "dense":
-                n, m = sfmodel.parse_pattern(pat)
+                n, m = builder.parse_pattern(pat)
                 for k, w in T.items():
                     if k.endswith("weight"):
-                        assert sfmodel.check_nm(w, n, m), (pat, k)
+                        assert builder.check_nm(w, n, m), (pat, k)
             x = mb.random_inputs(nb, 5)["x"].astype(np.float64)
-            if mk is run_e2e.model_small:
+            if mk is cases.model_small:
                 h = npgelu(lin(T, np.maximum(lin(T, x, "fc1"), 0), "fc2"))
                 want = lin(T, h, "fc3")
                 got = ref.evaluate(jp, {"x": x})["y"]
@@ -265,7 +396,7 @@ def eval_models():
             close(got, want, 1e-12)
 
     # acts (F16)
-    mb = run_e2e.model_acts()
+    mb = cases.model_acts()
     jp = mb.save(os.path.join(d, "acts"))
     check_contract_keys(jp)
     T = tensors_of(mb)
@@ -287,7 +418,7 @@ def eval_models():
     assert all(dt == "F16" for _, dt in mb.tensors.values())
 
     # multi (BF16, rank 3, two inputs/outputs)
-    mb = run_e2e.model_multi()
+    mb = cases.model_multi()
     jp = mb.save(os.path.join(d, "multi"))
     check_contract_keys(jp)
     T = tensors_of(mb)
@@ -311,10 +442,10 @@ def eval_models():
     assert got["out2"].shape == (3, 6, 12)
 
     # bcast (mixed dtypes)
-    mb = run_e2e.model_bcast()
+    mb = cases.model_bcast()
     jp = mb.save(os.path.join(d, "bcast"))
     check_contract_keys(jp)
-    hdr = ref.read_safetensors(jp.replace(".json", ".safetensors"))[0]
+    hdr = st.read_safetensors(jp.replace(".json", ".safetensors"))[0]
     assert set(hdr) == set(mb.tensors)
     dts = {dt for _, dt in mb.tensors.values()}
     assert dts == {"F32", "F16", "BF16"}
@@ -340,7 +471,7 @@ def eval_models():
     close(got["z"], z)
 
     # dead channels
-    mb = run_e2e.model_dead()
+    mb = cases.model_dead()
     jp = mb.save(os.path.join(d, "dead"))
     check_contract_keys(jp)
     T = tensors_of(mb)
@@ -354,7 +485,7 @@ def eval_models():
     assert (T["fc5.weight"][:, [3, 9, 40]] == 0).all()
     assert (a1[:, [3, 9, 40]] != 0).any()       # computed but unused
     a2 = np.maximum(lin(T, a1, "fc2"), 0)
-    assert sfmodel.check_nm(T["fc2.weight"], 2, 4)
+    assert builder.check_nm(T["fc2.weight"], 2, 4)
     assert (a2[:, [2, 11]] == 0).all()
     h3 = lin(T, a2, "fc3")
     assert (h3[:, [11, 20]] == 0).all()
@@ -375,9 +506,82 @@ def eval_models():
     close(allv["z"], z)
 
 
+def _op_formula(nd, ins):
+    """An op of the op models, written another way than in the reference."""
+    op = nd["op"]
+    x = ins[0]
+    relu6 = lambda t: np.clip(t, 0.0, 6.0)  # noqa: E731
+    if op == "erf":
+        return np.vectorize(math.erf)(x)
+    if op == "sqrt":
+        return np.vectorize(math.sqrt)(x)
+    if op == "hardswish":
+        return x * relu6(x + 3.0) / 6.0
+    if op == "clip":
+        return np.clip(x, nd.get("min", -np.inf), nd.get("max", np.inf))
+    if op == "hardsigmoid":
+        return np.clip(nd.get("alpha", 0.2) * x + nd.get("beta", 0.5), 0.0, 1.0)
+    if op == "sub":
+        return np.subtract(*ins)
+    if op == "div":
+        return np.divide(*ins)
+    if op == "pow":
+        return np.float_power(*ins)
+    if op == "where":
+        return np.where(ins[0].astype(bool), ins[1], ins[2])
+    if op == "reducemean":
+        y = x.sum(axis=-1) / x.shape[-1]
+        return y[..., None] if nd.get("keepdims", 1) else y
+    return None
+
+
+def eval_op_models():
+    d = os.path.join(TMP, "opmodels")
+    seen = set()
+    for key, make in cases.OP_MODELS + [("ops_all", cases.model_op_all)]:
+        mb = make()
+        jp = mb.save(os.path.join(d, key))
+        m = check_contract_keys(jp)
+        for batch in (1, cases.OP_BATCH):
+            ins = mb.random_inputs(batch, 3)
+            allv = ref.evaluate(jp, ins, return_all=True)
+            for name in m["outputs"]:
+                y = allv[name]
+                assert y.shape[0] == batch and np.isfinite(y).all(), (key, name)
+            for nd in m["nodes"]:
+                want = _op_formula(nd, [allv[i] for i in nd["inputs"]])
+                if want is None:
+                    continue
+                seen.add(nd["op"])
+                close(allv[nd["outputs"][0]], want, 1e-13)
+        if key == "ops_sqrt":    # some inputs exactly 0
+            assert (mb.random_inputs(cases.OP_BATCH, 3)["x3"] == 0).any()
+    assert seen == {"erf", "sqrt", "hardswish", "clip", "hardsigmoid", "sub", "div",
+                    "pow", "where", "reducemean"}, seen
+
+    # op_all against a direct computation
+    mb = cases.model_op_all()
+    jp = mb.save(os.path.join(d, "op_all_direct"))
+    T = tensors_of(mb)
+    ins = mb.random_inputs(4, 9)
+    x, c, e = (ins[k].astype(np.float64) for k in ("x", "cond", "expo"))
+    h = lin(T, x, "fc1")
+    dd = h - h.mean(axis=-1, keepdims=True)
+    n = dd / np.sqrt((dd * dd).mean(axis=-1, keepdims=True))
+    k0 = lin(T, np.vectorize(math.erf)(n), "fc2")
+    k = k0 * np.clip(k0 + 3, 0, 6) / 6
+    p = npsig(lin(T, np.clip(k / 6 + 0.5, 0, 1), "fc3")) ** e
+    q = np.clip(lin(T, k, "fc4"), -1, 1)
+    y = np.where(c != 0, p, q)
+    got = ref.evaluate(jp, ins)
+    close(got["y"], y)
+    close(got["z"], y.mean(axis=-1))
+    assert got["z"].shape == (4, 5)
+
+
 def main():
     tests = [test_bf16_rounding, test_safetensors_roundtrip, test_prune,
-             test_ref_hand, eval_models]
+             test_ref_hand, test_ops_hand, eval_models, eval_op_models]
     for t in tests:
         t()
         print("ok  %s" % t.__name__)

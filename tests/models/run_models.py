@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """run_models.py - whole networks against PyTorch: each architecture of
-examples/models/torch_models.py is exported with tools/sf_export.py (dense,
-2:4 and 1:4 pruned), generated with sfgen, built, run at batch 1 and at the
+sparseflow.testing.networks is exported with sparseflow.export (dense, 2:4
+and 1:4 pruned), generated with sfgen, built, run at batch 1 and at the
 maximum batch, and compared with PyTorch's output on the same weights and
 inputs (max |sf - torch| / max |torch| <= 1e-4). Also checks that the arena
-stays within 1.25x of the most bytes live at one step.
+stays within 1.25x of the most bytes live at one step. `ops` (OpsNet) is the
+elementwise and reduction ops in their PyTorch spellings; its export is also
+evaluated by the float64 reference (sparseflow.reference) against PyTorch,
+which checks the exporter's mappings without sfgen.
 
-    run_models.py [--full] [--arch resnet50,bert,gpt2] [--work DIR]
+    PYTHONPATH=python run_models.py [--full] [--arch resnet50,bert,gpt2,ops]
+                                    [--prune dense,2:4,1:4] [--work DIR]
 
 --full runs the full-size models (make test-models); the default runs the
 reduced ones (same ops, fewer and smaller layers) for make test.
@@ -23,11 +27,11 @@ import time
 import numpy as np
 import torch
 
+from sparseflow import export as sf_export
+from sparseflow import reference
+from sparseflow.testing import networks
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "tools"))
-sys.path.insert(0, os.path.join(REPO, "examples", "models"))
-import sf_export  # noqa: E402
-import torch_models  # noqa: E402
 
 TOL = 1e-4
 ARENA_SLACK = 1.25
@@ -42,7 +46,7 @@ def run(cmd, **kw):
 
 
 def check(arch, prune, tiny, sfgen, work):
-    model, inputs = torch_models.build(arch, tiny=tiny, seed=1)
+    model, inputs = networks.build(arch, tiny=tiny, seed=1)
     if prune:
         n, m = (int(v) for v in prune.split(":"))
         sf_export.prune_nm(model, n, m)
@@ -77,11 +81,17 @@ def check(arch, prune, tiny, sfgen, work):
             cmd += ["--output", "%s=%s" % (o, p)]
             outs.append(p)
         run(cmd)
+        # the exporter's mappings on their own: the float64 reference of the export
+        fp64 = reference.evaluate(model_json, {k: v.numpy() for k, v in sub.items()}) \
+            if arch == "ops" else {}
         for o, p, r in zip(out_names, outs, ref):
-            y, r = np.load(p).astype(np.float64), r.numpy().astype(np.float64)
-            err = np.abs(y - r).max() / max(np.abs(r).max(), 1e-30) if y.shape == r.shape \
-                else float("inf")
-            results.append(("%s batch=%d max rel err %.2e" % (o, b, err), err <= TOL))
+            r = r.numpy().astype(np.float64)
+            for what, y in [("", np.load(p).astype(np.float64))] + \
+                    ([(" (reference)", fp64[o])] if o in fp64 else []):
+                err = np.abs(y - r).max() / max(np.abs(r).max(), 1e-30) if y.shape == r.shape \
+                    else float("inf")
+                results.append(("%s%s batch=%d max rel err %.2e" % (o, what, b, err),
+                                err <= TOL))
     return name, build_s, results
 
 
@@ -91,7 +101,7 @@ def check_decode(prune, tiny, sfgen, work):
     examples/gpt2/generate.c, which runs the prompt, more given tokens one at a
     time, then greedy generation. Every position's logits must match PyTorch
     run on the whole sequence (the ids generated included)."""
-    model, inputs = torch_models.build("gpt2", tiny=tiny, seed=1)
+    model, inputs = networks.build("gpt2", tiny=tiny, seed=1)
     if prune:
         sf_export.prune_nm(model, *(int(v) for v in prune.split(":")))
     ctx = model.wpe.weight.shape[0]
@@ -141,7 +151,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sfgen", default=os.path.join(REPO, "build", "sfgen"))
     ap.add_argument("--full", action="store_true")
-    ap.add_argument("--arch", default="resnet50,bert,gpt2")
+    ap.add_argument("--arch", default="resnet50,bert,gpt2,ops")
     ap.add_argument("--prune", default="dense,2:4,1:4")
     ap.add_argument("--work", default=None)
     args = ap.parse_args()

@@ -1,6 +1,8 @@
-"""torch_models.py - PyTorch definitions of the three networks SparseFlow
+"""networks.py - PyTorch definitions of the three networks SparseFlow
 compiles end to end (ResNet-50, a BERT-base encoder, GPT-2 small), each at its
-full size and at a reduced size with the same ops (for the tests).
+full size and at a reduced size with the same ops (for the tests), used by
+tests/models, bench/run_models_bench.py and examples/models/export_model.py.
+Needs torch (and torchvision for ResNet-50).
 
 Weights are seeded random: pretrained ones are not needed to check that the
 generated code computes what PyTorch computes on the same weights.
@@ -13,7 +15,7 @@ import torch.nn.functional as F
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention; sf_export maps it onto one fused
+    """Multi-head self-attention; sparseflow.export maps it onto one fused
     `attention` node between the q/k/v and output projections."""
     sf_attention = True
 
@@ -134,6 +136,35 @@ class GPT2Step(nn.Module):
         return m.head(m.ln_f(h)), torch.stack(ks), torch.stack(vs)
 
 
+class OpsNet(nn.Module):
+    """The elementwise and reduction ops in the PyTorch spellings the
+    exporter maps (erf, sqrt, hardswish, clip, hardsigmoid, sub, div, pow,
+    where, reducemean), around three linear layers. Inputs: x [B, S, D],
+    cond [B, S, 1] of 0/1, expo [B, 1, 1] > 0; three outputs."""
+
+    def __init__(self, dim=33):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.fc3 = nn.Linear(dim, 7)
+        self.hardtanh, self.relu6 = nn.Hardtanh(-0.5, 0.75), nn.ReLU6()
+        self.hardsigmoid, self.hardswish = nn.Hardsigmoid(), nn.Hardswish()
+
+    def forward(self, x, cond, expo):
+        h = self.fc1(x)
+        d = h - h.mean(-1, keepdim=True)                            # reducemean, sub
+        var = torch.mean(d ** 2, dim=-1, keepdim=True)              # ** 2: mul
+        n = torch.div(torch.sub(h, h.mean(dim=[-1], keepdim=True)), torch.sqrt(var))
+        g = torch.erf(n) + n.erf() / (var ** 0.5 + var.sqrt())     # ** 0.5: sqrt
+        k = self.fc2(g)
+        a = self.hardswish(k) + F.hardswish(k) + self.hardsigmoid(k) + F.hardsigmoid(k)
+        c = (torch.clamp(k, min=-1.0, max=1.0) + k.clamp(min=0.25) + torch.clip(k, None, 0.5)
+             + k.clamp_max(-0.5) + k.clamp_min(0.5) + F.hardtanh(k, -2.0, 2.0)
+             + self.hardtanh(k) + self.relu6(k) + F.relu6(k))
+        p = torch.sigmoid(self.fc3(a)) ** expo + torch.pow(torch.sigmoid(self.fc3(c)), expo)
+        y = torch.where(cond.bool(), a, c) + torch.where(cond != 0, c, a) + a.where(cond.bool(), c)
+        return p, y, (y - a).mean(-1)                               # keepdim=False
+
+
 def _randomise_norms(model, gen):
     """Random batch-norm statistics and norm affine terms, so that folding
     and normalisation are exercised with values other than 0 and 1."""
@@ -180,6 +211,13 @@ def build(arch, tiny=False, seed=0, seq=None, batch=None):
         V = cfg.get("vocab", 50257)
         inputs = {"ids": torch.randint(0, V, (batch, S), generator=gen),
                   "positions": torch.arange(S).repeat(batch, 1)}
+    elif arch == "ops":     # one size, tiny or not
+        model, batch, S = OpsNet(), batch or 3, seq or 5
+        inputs = {"x": torch.randn(batch, S, 33, generator=gen),
+                  "cond": torch.randint(0, 2, (batch, S, 1), generator=gen).float(),
+                  "expo": torch.rand(batch, 1, 1, generator=gen) * 1.5 + 0.5}
+        with torch.no_grad():   # past hardswish's and relu6's knees
+            model.fc2.weight.mul_(6.0)
     else:
         raise ValueError("unknown architecture %s" % arch)
     # a generator of their own: the weights do not depend on seq or batch

@@ -1,0 +1,515 @@
+# cases.py - the models of the end-to-end tests (tests/e2e/run_e2e.py; the
+# CUDA tests reuse them).  Each model_* function returns a ModelBuilder with
+# weights from a fixed seed, so every run builds the same model.
+#
+# The network models exercise the linear kernels (every N:M pattern, sizes
+# that are not multiples of M, dead channels, every weight dtype) and the
+# network ops; the op models (OP_MODELS, model_op_*) exercise one
+# elementwise or reduction op each on graph inputs of several shapes (last
+# dimensions 1, 7, 33 and 100, broadcasting in both directions), drawn from
+# the range the op is defined on, and on the output of a linear layer;
+# model_op_all chains all of them and model_op_dead runs dead channels
+# through them.
+
+import zlib
+
+import numpy as np
+
+from sparseflow.builder import ModelBuilder, choice, normal, signed_uniform, uniform
+
+PATTERNS = ["dense", "1:4", "2:4", "2:8", "4:16", "8:32", "3:8", "5:16"]
+
+
+def seed_of(text):
+    return zlib.crc32(text.encode("utf-8")) & 0xFFFFFFFF
+
+
+# --------------------------------------------------------------------------
+# model definitions.  Each returns a ModelBuilder.
+# --------------------------------------------------------------------------
+
+def model_small(pattern, max_batch):
+    """4 -> 4 -> 100 -> 37 chain (relu, gelu erf between)."""
+    mb = ModelBuilder("small", seed=seed_of("small" + pattern))
+    x = mb.input("x", [max_batch, 4])
+    h = mb.linear(x, 4, name="fc1", pattern=pattern)
+    h = mb.relu(h, name="act1")
+    h = mb.linear(h, 100, name="fc2", pattern=pattern)
+    h = mb.gelu(h, approximate="none", name="act2")
+    y = mb.linear(h, 37, name="fc3", pattern=pattern, out="y")
+    mb.output(y)
+    return mb
+
+
+def model_large(pattern, max_batch=19):
+    """37 -> 1000 -> 1024 -> 1024 -> 10 chain (relu, gelu tanh, silu)."""
+    mb = ModelBuilder("large", seed=seed_of("large" + pattern))
+    x = mb.input("x", [max_batch, 37])
+    h = mb.linear(x, 1000, name="fc1", pattern=pattern)
+    h = mb.relu(h, name="act1")
+    h = mb.linear(h, 1024, name="fc2", pattern=pattern)
+    h = mb.gelu(h, approximate="tanh", name="act2")
+    h = mb.linear(h, 1024, name="fc3", pattern=pattern)
+    h = mb.silu(h, name="act3")
+    y = mb.linear(h, 10, name="fc4", pattern=pattern, out="logits")
+    mb.output(y)
+    return mb
+
+
+def model_acts():
+    """Every unary activation, linear without bias, matmul; F16 weights.
+    Output y: a chain through all activations at moderate values.
+    Output s: all activations applied to large pre-activations (|v| up to
+    ~100) to check saturation / overflow handling, summed with add."""
+    mb = ModelBuilder("acts", seed=seed_of("acts"), dtype="F16")
+    x = mb.input("x", [5, 24])
+    h = mb.relu(mb.linear(x, 40, name="fc1", pattern="2:4"), name="a_relu")
+    h = mb.linear(h, 40, name="fc2", bias=False)
+    h = mb.gelu(h, name="a_gelu")                      # no attr: erf
+    h = mb.matmul(h, 33, name="mm1", pattern="4:16")   # K=40: short group
+    h = mb.gelu(h, approximate="tanh", name="a_gelu_tanh")
+    h = mb.silu(mb.linear(h, 33, name="fc3", pattern="3:8"), name="a_silu")
+    h = mb.linear(h, 20, name="fc4", pattern="1:4")
+    h = mb.sigmoid(h, name="a_sigmoid")
+    h = mb.tanh(mb.linear(h, 20, name="fc5"), name="a_tanh")
+    y = mb.linear(h, 7, name="fc6", bias=False, out="y")
+    big = mb.linear(x, 16, name="big", scale=6.0)
+    acc = mb.relu(big, name="b_relu")
+    for i, kind in enumerate(["gelu_erf", "gelu_tanh", "silu", "sigmoid",
+                              "tanh"]):
+        acc = mb.add(acc, mb.act(kind, big), name="b_sum%d" % i,
+                     out="s" if kind == "tanh" else None)
+    mb.output(y)
+    mb.output(acc)
+    return mb
+
+
+def model_multi():
+    """Rank-3 input [B,S,K] plus a context input [B,1,K2]; broadcast mul
+    [B,1,K]*[B,S,K] and [B,S,K]*[B,S,1]; residual add; matmul and
+    bias-less linear on rank-3 activations; two outputs; BF16 weights."""
+    mb = ModelBuilder("multi", seed=seed_of("multi"), dtype="BF16")
+    x = mb.input("x", [8, 6, 32])
+    ctx = mb.input("ctx", [8, 1, 24])
+    h = mb.linear(x, 48, name="xproj", pattern="2:4")
+    h1 = mb.gelu(h, name="g1")
+    gate = mb.sigmoid(mb.linear(ctx, 48, name="ctxproj"), name="gate")
+    m = mb.mul(gate, h1, name="gated")                 # [B,1,48]*[B,6,48]
+    f = mb.linear(m, 48, name="mix", pattern="4:16", bias=False)
+    r = mb.add(f, h1, name="resid")                    # residual
+    out_seq = mb.matmul(r, 20, name="proj", pattern="1:4", out="out_seq")
+    score = mb.tanh(mb.linear(x, 1, name="score"), name="score_t")
+    sc = mb.mul(r, score, name="scaled")               # [B,6,48]*[B,6,1]
+    out2 = mb.linear(sc, 12, name="head", pattern="8:32", out="out2")
+    mb.output(out_seq)
+    mb.output(out2)
+    return mb
+
+
+def model_bcast():
+    """Mutual broadcasting ([B,5,1]+[B,1,20], [B,1,1]*[B,5,20]), rank-2
+    broadcasting ([B,6]*[B,1]), an activation applied to a graph input,
+    three inputs, two outputs, mixed F32/F16/BF16 tensors."""
+    mb = ModelBuilder("bcast", seed=seed_of("bcast"), dtype="F32")
+    u = mb.input("u", [3, 5, 12])
+    v = mb.input("v", [3, 1, 12])
+    w = mb.input("w", [3, 10])
+    a = mb.linear(u, 1, name="ua", dtype="F16", bias_dtype="BF16")
+    c = mb.linear(v, 20, name="vc")
+    d = mb.add(a, c, name="d")                         # [B,5,1]+[B,1,20]
+    e = mb.mul(c, a, name="e")                         # [B,1,20]*[B,5,1]
+    fr = mb.relu(mb.add(d, e, name="f"), name="fr")
+    s = mb.linear(v, 1, name="vs", dtype="BF16")       # [B,1,1]
+    g = mb.mul(s, fr, name="g")                        # [B,1,1]*[B,5,20]
+    y = mb.linear(g, 9, name="head", pattern="3:8", dtype="BF16", out="y")
+    p = mb.linear(w, 1, name="wp")                     # [B,1]
+    q = mb.linear(mb.sigmoid(w, name="ws"), 6, name="wq", pattern="1:4",
+                  dtype="F16")                         # [B,6]
+    z = mb.mul(q, p, name="z", out="z")                # [B,6]*[B,1]
+    mb.output(y)
+    mb.output(z)
+    return mb
+
+
+def model_dead():
+    """Dead channels: zero rows + zero bias feeding relu then a linear;
+    zero input columns of later linears (upstream channels unused); a
+    residual add with a channel dead on one side only; a constant channel
+    (zero row, nonzero bias) that must NOT be treated as dead; sigmoid of a
+    dead channel (= 0.5, not dead); a whole output column that is zero."""
+    mb = ModelBuilder("dead", seed=seed_of("dead"), dtype="F32")
+    x = mb.input("x", [6, 40])
+    a1 = mb.relu(mb.linear(x, 64, name="fc1", dead_rows=(0, 5, 17, 63),
+                           dead_cols=(7,), const_rows={30: 0.7}), name="a1")
+    # channels 3, 9, 40 of a1 are read by nobody (zero columns in fc2, fc5)
+    a2 = mb.relu(mb.linear(a1, 48, name="fc2", pattern="2:4",
+                           dead_cols=(3, 9, 40), dead_rows=(2, 11)), name="a2")
+    h3 = mb.linear(a2, 48, name="fc3", dead_rows=(11, 20))
+    r = mb.add(a2, h3, name="res")    # 2: dead in a2 only, 20: h3 only
+    g = mb.gelu(r, approximate="tanh", name="g")
+    y0 = mb.linear(g, 24, name="fc4", dead_cols=(2, 7), dead_rows=(5,))
+    q = mb.sigmoid(mb.linear(a1, 24, name="fc5", dead_rows=(1, 4),
+                             dead_cols=(3, 9, 40)), name="q")
+    y = mb.mul(y0, q, name="ymul", out="y")
+    mm = mb.matmul(r, 30, name="mm", dead_cols=(3,), dead_k=(20,))
+    zz = mb.silu(mm, name="zz")
+    z = mb.linear(zz, 10, name="fc6", bias=False, dead_cols=(3, 29),
+                  out="z")
+    mb.output(y)
+    mb.output(z)
+    return mb
+
+
+def model_density():
+    """Each kernel at weight densities 0, 1/2 (unstructured) and 1 on an
+    input width (40) that is not a multiple of the group sizes."""
+    mb = ModelBuilder("density", seed=11)
+    x = mb.input("x", [7, 40])
+    w0 = np.zeros((24, 40))
+    zero = mb.linear(x, 24, name="fc_zero", weight=w0)   # bias only
+    wh = mb.make_weight(24, 40)
+    wh[mb.rng.random(wh.shape) < 0.5] = 0.0
+    half = mb.linear(x, 24, name="fc_half", weight=wh)
+    full = mb.linear(x, 24, name="fc_full")
+    s = mb.add(zero, half, name="sum")
+    y = mb.mul(s, full, name="prod", out="y")
+    mb.output(y)
+    return mb
+
+
+def model_variants(max_batch=70):
+    """Layers for every kernel variant: a 2:4 layer with a tail group, an
+    unstructured half-dense one (ragged compressed rows) with a zero row, and
+    a dense one; batches up to 70 reach each variant's widest token tile."""
+    mb = ModelBuilder("variants", seed=seed_of("variants"))
+    x = mb.input("x", [max_batch, 102])
+    h = mb.linear(x, 37, name="fc_24", pattern="2:4")
+    h = mb.relu(h, name="act1")
+    wh = mb.make_weight(40, 37)
+    wh[mb.rng.random(wh.shape) < 0.5] = 0.0
+    wh[7, :] = 0.0
+    h = mb.linear(h, 40, name="fc_half", weight=wh)
+    h = mb.gelu(h, approximate="tanh", name="act2")
+    y = mb.linear(h, 19, name="fc_dense", out="y")
+    mb.output(y)
+    return mb
+
+
+def model_cnn(max_batch=4):
+    """Convolutions on odd sizes: a strided, padded 2:4 stem with a batch norm
+    to fold, max pooling with padding, a residual block (1x1 and dilated 3x3,
+    1:4), depthwise and grouped convs, asymmetric padding and strides, average
+    pooling that excludes padding, a channel concat, global pooling, flatten
+    and a linear head; a batch norm that cannot fold (its input is read twice)."""
+    mb = ModelBuilder("cnn", seed=seed_of("cnn"))
+    x = mb.input("img", [max_batch, 3, 13, 11])
+    h = mb.conv2d(x, 16, 3, stride=2, padding=1, pattern="2:4", name="stem")
+    h = mb.relu(mb.batchnorm(h, name="stem_bn"), name="stem_act")
+    h = mb.pool("maxpool2d", h, 3, stride=2, padding=1, name="pool1")    # [B,16,4,3]
+    a = mb.relu(mb.batchnorm(mb.conv2d(h, 16, 1, bias=False, pattern="2:4", name="b1"),
+                             name="b1_bn"), name="b1_act")
+    a = mb.batchnorm(mb.conv2d(a, 16, 3, padding=2, dilation=2, pattern="1:4", name="b2"),
+                     name="b2_bn")
+    r = mb.relu(mb.add(a, h, name="res"), name="res_act")
+    d = mb.conv2d(r, 16, 3, padding=1, groups=16, name="dw")              # depthwise
+    d = mb.relu(mb.batchnorm(d, name="dw_bn"), name="dw_act")
+    gq = mb.conv2d(d, 8, (2, 3), stride=(1, 2), padding=[0, 1, 1, 0], groups=2, name="grp")
+    u = mb.batchnorm(r, name="shared_bn")                   # r is also read by the add
+    u = mb.pool("avgpool2d", u, 3, stride=1, padding=1, name="avg")
+    u = mb.conv2d(u, 8, (2, 3), stride=(1, 2), padding=[0, 1, 1, 0], pattern="2:8",
+                  name="asym")
+    cat = mb.concat([gq, u], axis=1, name="cat")                          # [B,16,4,2]
+    gp = mb.flatten(mb.global_avgpool(cat, name="gap"), name="flat")
+    y = mb.linear(gp, 10, name="head", out="y")
+    # a linear on an NCHW tensor (over W) with dead rows: its rows are not channels
+    w4 = mb.linear(cat, 5, name="lin4d", pattern="2:4", dead_rows=(1,), out="w4")
+    mb.output(y)
+    mb.output(cat)
+    mb.output(w4)
+    return mb
+
+
+def model_cnn_dead():
+    """A channel-pruned residual block: pruned conv channels (zero filters and
+    zero batch-norm scale and shift) stay zero through relu, max pooling and
+    the residual add, so the next convs drop their input columns."""
+    mb = ModelBuilder("cnn_dead", seed=seed_of("cnn_dead"))
+    x = mb.input("img", [3, 8, 9, 9])
+    dead = (1, 4, 5, 11)
+    h = mb.conv2d(x, 12, 3, padding=1, pattern="2:4", dead_out=dead, name="c1")
+    h = mb.relu(mb.batchnorm(h, dead=dead, name="c1_bn"), name="c1_act")
+    h = mb.pool("maxpool2d", h, 2, name="pool")
+    a = mb.conv2d(h, 12, 1, dead_out=(1, 4, 5, 11, 7), name="c2")
+    r = mb.relu(mb.add(a, h, name="res"), name="res_act")   # 7 lives on the skip path
+    y = mb.conv2d(r, 6, 3, padding=1, pattern="2:4", name="c3")
+    z = mb.linear(mb.flatten(mb.global_avgpool(r, name="gap"), name="flat"), 5, name="fc",
+                  out="z")
+    mb.output(y)
+    mb.output(z)
+    return mb
+
+
+def model_transformer(max_batch=3):
+    """A small encoder-decoder mix: token and position embeddings, layer
+    norms, 2:4 projections, the fused attention with a padding mask and a
+    causal one, and the same attention spelt out with reshape, transpose,
+    batched matmul and softmax; slice and concat on inner axes, a gelu MLP."""
+    S, E, H = 7, 24, 3
+    mb = ModelBuilder("tfm", seed=seed_of("tfm"))
+    ids = mb.input("ids", [max_batch, S])
+    pos = mb.input("pos", [max_batch, S])
+    mask = mb.input("mask", [max_batch, S])
+    e = mb.add(mb.embedding(ids, 50, E, name="tok"), mb.embedding(pos, S, E, name="posemb"),
+               name="emb")
+    h = mb.layernorm(e, name="ln0")
+    q = mb.linear(h, E, name="q", pattern="2:4")
+    k = mb.linear(h, E, name="k", pattern="2:4")
+    v = mb.linear(h, E, name="v")
+    a = mb.attention(q, k, v, H, mask=mask, name="attn")
+    c = mb.attention(q, k, v, H, causal=True, name="causal")
+    # attention again, unmasked and op by op, its scores scaled by an input
+    def heads(t, name):
+        return mb.transpose(mb.reshape(t, [0, S, H, -1], name=name + "_r"), [0, 2, 1, 3],
+                            name=name + "_t")
+    qh, vh = heads(q, "qh"), heads(v, "vh")
+    kt = mb.transpose(mb.reshape(k, [-1, S, H, E // H], name="kh_r"), [0, 2, 3, 1],
+                      name="kh_t")
+    sc = mb.mul(mb.bmm(qh, kt, name="qk"), mb.input("scale", [max_batch, 1, 1, 1]),
+                name="scaled")
+    p = mb.softmax(sc, axis=3, name="sm")
+    o = mb.reshape(mb.transpose(mb.bmm(p, vh, name="pv"), [0, 2, 1, 3], name="o_t"),
+                   [0, S, E], name="o_r")
+    h2 = mb.add(mb.linear(a, E, name="proj", pattern="2:4"), e, name="res1")
+    h3 = mb.layernorm(h2, name="ln1", affine=False)
+    m = mb.linear(mb.gelu(mb.linear(h3, 2 * E, name="up", pattern="1:4"),
+                          approximate="tanh", name="act"), E, name="down", pattern="2:4")
+    left = mb.slice(m, 2, 0, 10, name="left")
+    right = mb.slice(h2, 2, -14, None, 1, name="right")
+    mid = mb.slice(c, 1, 1, 7, 2, name="rows")                          # [B,3,E]
+    y = mb.concat([left, right], axis=2, name="y")                       # [B,S,24]
+    mb.output(y)
+    mb.output(mid)
+    mb.output(o)
+    return mb
+
+
+
+# --------------------------------------------------------------------------
+# op models: one elementwise or reduction op each
+# --------------------------------------------------------------------------
+
+OP_BATCH = 5    # the maximum batch of the op models (they run at 1 and 5)
+
+# inner shapes (after the batch) of the inputs of the one-input ops
+UNARY_SHAPES = [[1], [7], [3, 33], [100], [2, 3, 7]]
+# (a, b) of the two-input ops: equal shapes, and broadcasting either way
+BINARY_SHAPES = [([1], [1]), ([7], [7]), ([100], [1]), ([1], [100]), ([7, 1], [1, 33]),
+                 ([1, 33], [7, 33]), ([3, 33], [3, 1]), ([1, 1], [7, 33]),
+                 ([2, 1, 7], [2, 5, 1])]
+# (condition, x, y) of where
+WHERE_SHAPES = [([1], [1], [1]), ([7], [7], [7]), ([100], [1], [100]), ([1], [100], [1]),
+                ([7, 1], [1, 33], [7, 33]), ([1, 1], [7, 33], [1, 33]),
+                ([3, 1, 7], [3, 5, 1], [1, 5, 7])]
+
+
+def _nonnegative(rng, shape):
+    """Uniform on [0, 9) with about one element in ten exactly 0."""
+    return np.where(rng.random(shape) < 0.1, 0.0, rng.uniform(0.0, 9.0, shape))
+
+
+def _linear_in(mb, gain, name="fc", k=33, n=100, lead=()):
+    """A linear layer [B, *lead, k] -> [B, *lead, n] of gain ~`gain` on a
+    standard normal input u."""
+    u = mb.input("u", [OP_BATCH] + list(lead) + [k])
+    return mb.linear(u, n, name=name, scale=gain / np.sqrt(k))
+
+
+def _model_unary(op, sample, variants=({},), gain=1.0, square=False):
+    """`op` with each attribute set of `variants` on inputs of every shape
+    in UNARY_SHAPES drawn by `sample`, and on a linear layer's output of
+    gain `gain` (squared first with `square`)."""
+    mb = ModelBuilder("op_" + op, seed=seed_of("op_" + op))
+    for i, shape in enumerate(UNARY_SHAPES):
+        x = mb.input("x%d" % i, [OP_BATCH] + shape, sample=sample)
+        for j, attrs in enumerate(variants):
+            mb.output(mb.unary(op, x, name="%s_x%d_%d" % (op, i, j), **attrs))
+    h = _linear_in(mb, gain)
+    if square:
+        h = mb.mul(h, h, name="square")
+    for j, attrs in enumerate(variants):
+        mb.output(mb.unary(op, h, name="%s_fc_%d" % (op, j), **attrs))
+    return mb
+
+
+def model_op_erf():
+    return _model_unary("erf", normal(2.0), gain=2.0)
+
+
+def model_op_sqrt():
+    """sqrt on non-negative inputs (zeros included) and on h*h."""
+    return _model_unary("sqrt", _nonnegative, square=True)
+
+
+def model_op_hardswish():
+    """Inputs wide enough to reach both knees (-3 and 3)."""
+    return _model_unary("hardswish", normal(4.0), gain=4.0)
+
+
+CLIP_VARIANTS = ({"min": -0.5, "max": 0.75}, {"min": 0}, {"max": 0.25}, {},
+                 {"min": 0.3, "max": 0.3}, {"min": 0, "max": 6})
+
+
+def model_op_clip():
+    """Both bounds, one, none (the identity), min == max, and relu6."""
+    return _model_unary("clip", normal(1.5), CLIP_VARIANTS, gain=4.0)
+
+
+HARDSIGMOID_VARIANTS = ({}, {"alpha": 1.0 / 6.0, "beta": 0.5}, {"alpha": -0.75, "beta": 0.25},
+                        {"alpha": 2, "beta": 0})
+
+
+def model_op_hardsigmoid():
+    """The defaults (0.2, 0.5), PyTorch's (1/6, 0.5), a negative slope."""
+    return _model_unary("hardsigmoid", normal(3.0), HARDSIGMOID_VARIANTS, gain=3.0)
+
+
+def _binary_inputs(mb, op, prefix, sample_a, sample_b):
+    """op on every (a, b) of BINARY_SHAPES, a and b graph inputs."""
+    for i, (sa, sb) in enumerate(BINARY_SHAPES):
+        a = mb.input("%sa%d" % (prefix, i), [OP_BATCH] + sa, sample=sample_a)
+        b = mb.input("%sb%d" % (prefix, i), [OP_BATCH] + sb, sample=sample_b)
+        mb.output(mb._binary(op, a, b, name="%s_%s%d" % (op, prefix, i)))
+
+
+def model_op_sub():
+    mb = ModelBuilder("op_sub", seed=seed_of("op_sub"))
+    _binary_inputs(mb, "sub", "", None, None)
+    h = _linear_in(mb, 1.0)
+    mb.output(mb.sub(h, mb.linear("u", 100, name="fc2"), name="sub_fc_fc"))
+    mb.output(mb.sub(mb.input("v", [OP_BATCH, 1]), h, name="sub_v_fc"))
+    return mb
+
+
+def model_op_div():
+    """Denominators away from 0: inputs of magnitude 0.5 to 2, sigmoid."""
+    mb = ModelBuilder("op_div", seed=seed_of("op_div"))
+    _binary_inputs(mb, "div", "", None, signed_uniform(0.5, 2.0))
+    h = _linear_in(mb, 2.0)
+    mb.output(mb.div(h, mb.input("d", [OP_BATCH, 1], sample=signed_uniform(0.5, 2.0)),
+                     name="div_fc_d"))
+    mb.output(mb.div(mb.input("v", [OP_BATCH, 100]), mb.sigmoid(h, name="sig"),
+                     name="div_v_sig"))
+    return mb
+
+
+def model_op_pow():
+    """Positive bases with real exponents; bases of both signs with
+    integer exponents (-3 to 3); a sigmoid as the base, a tanh as the
+    exponent."""
+    mb = ModelBuilder("op_pow", seed=seed_of("op_pow"))
+    _binary_inputs(mb, "pow", "", uniform(0.25, 3.0), uniform(-2.5, 2.5))
+    _binary_inputs(mb, "pow", "n", signed_uniform(0.5, 2.0), choice(range(-3, 4)))
+    h = _linear_in(mb, 2.0)
+    e = mb.input("e", [OP_BATCH, 1], sample=uniform(0.5, 2.5))
+    mb.output(mb.pow(mb.sigmoid(h, name="sig"), e, name="pow_sig_e"))
+    v = mb.input("v", [OP_BATCH, 100], sample=uniform(0.5, 2.0))
+    mb.output(mb.pow(v, mb.tanh(h, name="th"), name="pow_v_tanh"))
+    return mb
+
+
+def model_op_where():
+    """Conditions of 0 and 1, broadcast among all three operands; one that
+    also holds -2, 0.5 and -0 (only != 0 counts); a linear layer's output
+    as one branch."""
+    mb = ModelBuilder("op_where", seed=seed_of("op_where"))
+    bits = choice([0.0, 1.0])
+    for i, (sc, sa, sb) in enumerate(WHERE_SHAPES):
+        c = mb.input("c%d" % i, [OP_BATCH] + sc, sample=bits)
+        a = mb.input("a%d" % i, [OP_BATCH] + sa)
+        b = mb.input("b%d" % i, [OP_BATCH] + sb)
+        mb.output(mb.where(c, a, b, name="where%d" % i))
+    c = mb.input("cmix", [OP_BATCH, 100], sample=choice([0.0, 1.0, -2.0, 0.5, -0.0]))
+    h = _linear_in(mb, 1.0)
+    mb.output(mb.where(c, h, mb.relu(mb.linear("u", 100, name="fc2"), name="r2"),
+                       name="where_fc"))
+    mb.output(mb.where(c, mb.input("a_mix", [OP_BATCH, 1]), h, name="where_mix"))
+    return mb
+
+
+def model_op_reducemean():
+    """Last axes of 1, 7, 33 and 100, keepdims 1 (the default) and 0 (a
+    rank-2 input gives [B]), axis -1 written out, a linear layer's output."""
+    mb = ModelBuilder("op_reducemean", seed=seed_of("op_reducemean"))
+    spread = uniform(-1.0, 3.0)
+    for i, (shape, attrs) in enumerate([([1], {}), ([7], {"keepdims": 0}),
+                                        ([3, 33], {"axis": -1}),
+                                        ([3, 33], {"keepdims": 0, "axis": -1}),
+                                        ([100], {"keepdims": 1}),
+                                        ([2, 3, 7], {"keepdims": 0}), ([1, 100], {})]):
+        x = mb.input("x%d" % i, [OP_BATCH] + shape, sample=spread)
+        mb.output(mb.reducemean(x, name="mean%d" % i, **attrs))
+    h = _linear_in(mb, 1.0, lead=(4,))
+    mb.output(mb.reducemean(h, name="mean_fc"))
+    mb.output(mb.reducemean(h, keepdims=0, name="mean_fc_flat"))
+    return mb
+
+
+def model_op_all(max_batch=OP_BATCH):
+    """All ten ops in one chain: a layer norm spelt out (reducemean, sub,
+    mul, sqrt, div), erf, hardswish, hardsigmoid, pow, clip, where and a
+    last reducemean that drops its axis."""
+    mb = ModelBuilder("op_all", seed=seed_of("op_all"))
+    x = mb.input("x", [max_batch, 5, 33])
+    c = mb.input("cond", [max_batch, 5, 1], sample=choice([0.0, 1.0]))
+    e = mb.input("expo", [max_batch, 1, 1], sample=uniform(0.5, 2.0))
+    h = mb.linear(x, 33, name="fc1", pattern="2:4")
+    d = mb.sub(h, mb.reducemean(h, name="mean"), name="centred")
+    v = mb.reducemean(mb.mul(d, d, name="sq"), name="var")
+    n = mb.div(d, mb.sqrt(v, name="std"), name="normed")
+    g = mb.erf(n, name="g")
+    k = mb.hardswish(mb.linear(g, 33, name="fc2", scale=3.0 / np.sqrt(33)), name="hsw")
+    s = mb.hardsigmoid(k, alpha=1.0 / 6.0, name="hsig")
+    p = mb.pow(mb.sigmoid(mb.linear(s, 7, name="fc3"), name="sig"), e, name="p")
+    q = mb.clip(mb.linear(k, 7, name="fc4", pattern="1:4"), min=-1.0, max=1.0, name="q")
+    y = mb.where(c, p, q, name="y")
+    z = mb.reducemean(y, keepdims=0, name="z")
+    mb.output(y)
+    mb.output(z)
+    return mb
+
+
+def model_op_dead():
+    """Dead channels (zero weight rows and bias) through the ops: erf, sqrt
+    and hardswish keep a zero (f(0) = 0) and sub keeps a channel that is dead
+    on both sides; clip with min > 0 and hardsigmoid (f(0) = beta) turn a
+    dead channel into a constant one, which must not be dropped; div, pow,
+    where and reducemean read dead channels as plain zeros.  Each branch ends
+    in a linear layer that can drop the input columns found dead."""
+    mb = ModelBuilder("op_dead", seed=seed_of("op_dead"))
+    x = mb.input("x", [OP_BATCH, 24])
+    a = mb.hardswish(mb.linear(x, 40, name="fc1", dead_rows=(0, 3, 17, 39), scale=0.5),
+                     name="a")
+    b = mb.linear(x, 40, name="fc2", dead_rows=(3, 5))
+    d = mb.sub(a, b, name="d")                                    # dead: 3
+    e = mb.erf(d, name="e")
+    s = mb.sqrt(mb.mul(e, e, name="e2"), name="s")
+    mb.output(mb.linear(s, 16, name="y_keep", out="y_keep"))
+    c = mb.clip(a, min=0.25, max=2.0, name="c")                   # dead -> 0.25
+    g = mb.hardsigmoid(b, name="g")                               # dead -> 0.5
+    mb.output(mb.linear(mb.add(c, g, name="cg"), 16, name="y_const", out="y_const"))
+    q = mb.div(a, mb.input("den", [OP_BATCH, 1], sample=signed_uniform(0.5, 2.0)), name="q")
+    p = mb.pow(mb.input("base", [OP_BATCH, 40], sample=uniform(0.5, 2.0)), a, name="p")
+    w = mb.where(mb.input("cond", [OP_BATCH, 40], sample=choice([0.0, 1.0])), q, b, name="w")
+    m = mb.reducemean(a, name="m")
+    t = mb.add(mb.add(w, p, name="wp"), m, name="wpm")
+    mb.output(mb.linear(t, 16, name="y_data", out="y_data"))
+    return mb
+
+
+# (key, model) of the op models; run_e2e.py runs them at batch 1 and OP_BATCH
+# (keys ops_<op>; the models are named op_<op>)
+OP_MODELS = [("ops_erf", model_op_erf), ("ops_sqrt", model_op_sqrt),
+             ("ops_hardswish", model_op_hardswish), ("ops_clip", model_op_clip),
+             ("ops_hardsigmoid", model_op_hardsigmoid), ("ops_sub", model_op_sub),
+             ("ops_div", model_op_div), ("ops_pow", model_op_pow), ("ops_where", model_op_where),
+             ("ops_reducemean", model_op_reducemean)]
