@@ -13,6 +13,7 @@
  * reads it with a nonzero weight. Exactness assumes finite activations
  * (0 * x == 0). */
 #include "passes/spa.h"
+#include "ir/op.h"
 
 #include <string.h>
 
@@ -83,12 +84,9 @@ static int64_t bcast(const sf_tensor *t, int64_t c)
     return sf_tensor_channels(t) == 1 ? 0 : c;
 }
 
-/* Ops whose output channel c depends only on input channel c (broadcast). */
-static int channelwise(const sf_node *n)
-{
-    return sf_op_is_unary(n->op) || sf_op_keeps_zero(n->op) || n->op == SF_OP_ADD ||
-           n->op == SF_OP_MUL || n->op == SF_OP_BATCHNORM;
-}
+/* Ops whose output channel c depends only on input channel c (broadcast):
+ * the op table's zero rules KEEP, CHAN, BOTH, EITHER, and batch norm. */
+static int channelwise(const sf_node *n) { return sf_op_channelwise(n->op); }
 
 /* Input channel of output channel c through a flatten, or a concat along the
  * channel axis (sets *src to the input); -1 when the op does not map channels. */
@@ -136,10 +134,10 @@ static void forward(sf_graph *g)
                         zero = 0;
                 out->zero[o] = (unsigned char)zero;
             }
-        } else if (n->op == SF_OP_ADD) {
+        } else if (sf_op_get(n->op)->zero == SF_Z_BOTH) { /* add, sub: 0 ± 0 */
             for (int64_t c = 0; c < C; c++)
                 out->zero[c] = a->zero[bcast(a, c)] && b->zero[bcast(b, c)];
-        } else if (n->op == SF_OP_MUL) {
+        } else if (sf_op_get(n->op)->zero == SF_Z_EITHER) { /* mul: 0 · x */
             for (int64_t c = 0; c < C; c++)
                 out->zero[c] = a->zero[bcast(a, c)] || b->zero[bcast(b, c)];
         } else if (n->op == SF_OP_BATCHNORM) { /* y = x*scale + shift per channel */

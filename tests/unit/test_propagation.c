@@ -156,6 +156,46 @@ START_TEST(add_and_mul)
 }
 END_TEST
 
+/* The new element-wise ops follow the op table's zero rules: erf, sqrt and
+ * hardswish keep zeros (KEEP), sub is zero where both sides are (BOTH), and
+ * clip, hardsigmoid, div, pow and where know nothing (CHAN). */
+START_TEST(table_zero_rules)
+{
+    static const float wa[12] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}; /* zero rows 1, 2 */
+    static const float wb[12] = {1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0}; /* zero rows 2, 3 */
+    tu_tensor t[] = {{"wa", "F32", 2, {4, 3}, wa, sizeof wa},
+                     {"wb", "F32", 2, {4, 3}, wb, sizeof wb}};
+    tu_model m;
+    ck_assert_int_eq(
+        tu_model_build(&m,
+                       MODEL("{'name':'x','shape':[2,3]}", "'e','q','hs','d','c','hg','v','pw','w'",
+                             "{'op':'linear','inputs':['x'],'outputs':['ha'],'weight':'wa'},"
+                             "{'op':'linear','inputs':['x'],'outputs':['hb'],'weight':'wb'},"
+                             "{'op':'erf','inputs':['ha'],'outputs':['e']},"
+                             "{'op':'sqrt','inputs':['hb'],'outputs':['q']},"
+                             "{'op':'hardswish','inputs':['ha'],'outputs':['hs']},"
+                             "{'op':'sub','inputs':['ha','hb'],'outputs':['d']},"
+                             "{'op':'clip','inputs':['ha'],'outputs':['c'],'min':-1,'max':1},"
+                             "{'op':'hardsigmoid','inputs':['ha'],'outputs':['hg']},"
+                             "{'op':'div','inputs':['ha','hb'],'outputs':['v']},"
+                             "{'op':'pow','inputs':['ha','hb'],'outputs':['pw']},"
+                             "{'op':'where','inputs':['ha','hb','ha'],'outputs':['w']}"),
+                       t, 2),
+        SF_OK);
+    sf_spa_propagate(&m.g, 1);
+    ZERO(&m.g, "e", "0110");
+    ZERO(&m.g, "q", "0011");
+    ZERO(&m.g, "hs", "0110");
+    ZERO(&m.g, "d", "0010");
+    ZERO(&m.g, "c", "0000");
+    ZERO(&m.g, "hg", "0000"); /* hardsigmoid(0) = 0.5 */
+    ZERO(&m.g, "v", "0000");
+    ZERO(&m.g, "pw", "0000"); /* 0^0 = 1 */
+    ZERO(&m.g, "w", "0000");
+    tu_model_free(&m);
+}
+END_TEST
+
 START_TEST(broadcast_channels)
 {
     static const float wa[8] = {1, 1, 1, 0, 0, 0, 0, 1}; /* ha [2,4], zero channel 2 */
@@ -364,6 +404,7 @@ Suite *propagation_suite(void)
     tcase_add_test(tc, activations);
     tcase_add_test(tc, add_and_mul);
     tcase_add_test(tc, broadcast_channels);
+    tcase_add_test(tc, table_zero_rules);
     suite_add_tcase(s, tc);
     tc = tcase_create("backward");
     tcase_add_test(tc, backward_unread_channel);
