@@ -152,6 +152,7 @@ test-unit: $(BUILD)/unit_tests
 
 # generate -> make -> run -> compare with an fp64 numpy reference.
 test-e2e: $(BUILD)/sfgen
+	$(PYTHON) tests/e2e/selftest.py
 	$(PYTHON) tests/e2e/run_e2e.py --sfgen $(BUILD)/sfgen --work $(BUILD)/e2e
 
 # Generated sources of a tiny model, byte for byte (UPDATE=1 to accept a change).
@@ -206,6 +207,7 @@ CHECK_FILTER ?= ^(cli|small_2:4|small_1:4|small_dense|bcast|acts|ops_)
 check: $(BUILD)/.deps
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-golden
+	$(PYTHON) tests/e2e/selftest.py
 	$(PYTHON) tests/e2e/run_e2e.py --sfgen $(BUILD)/sfgen --work $(BUILD)/e2e-check --quick \
 	    --filter '$(CHECK_FILTER)'
 
