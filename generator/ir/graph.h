@@ -167,23 +167,10 @@ typedef struct {
     char fn[96]; /* C identifier of the layer function */
 } sf_plan;
 
-/* GPU plan of one linear layer (plan_cuda.c, pack_cuda.c). */
+/* The CUDA backend's kernels and dtypes (its plan of a layer, sf_gplan, is
+ * in its side table: backends/cuda/cuda.h). */
 typedef enum { SF_G_DENSE, SF_G_SP24, SF_G_ELL, SF_G_COUNT } sf_gkernel;
 typedef enum { SF_GPU_BF16, SF_GPU_F16, SF_GPU_F32 } sf_gpu_dtype;
-typedef struct {
-    sf_gkernel kernel;
-    sf_reason reason;
-    double cost_s[SF_G_COUNT]; /* predicted seconds per kernel; < 0: not eligible */
-    char why_not_sp24[128];    /* when 2:4 is not eligible: why */
-    int64_t Op, Kp;            /* sp24: rows padded to 16, columns to 32; dense: Kp */
-    int slots;                 /* ell: slots stored per row */
-    int idx_bytes;             /* ell: bytes per index: 1 (N:M position), 2 or 4 (column) */
-    int group_n, group_m;      /* ell: slots per group of inputs (N:M), 0 0: columns */
-    /* blob offsets (bytes): values, sp24 metadata or ell columns, bias */
-    size_t off_w, off_idx, off_bias;
-    size_t scratch; /* device scratch bytes of one call at the largest batch */
-    char name[48];  /* variant: <dtype>_linear_<format>_<target> */
-} sf_gplan;
 
 typedef struct {
     const char *weight_name, *bias_name;
@@ -197,7 +184,7 @@ typedef struct {
     float *bias; /* [out] or NULL */
     sf_census census;
     sf_plan plan;
-    sf_gplan gplan; /* set when the target includes cuda */
+    int node; /* its node's index: backends' side tables are indexed by it */
 } sf_linear;
 
 typedef struct {

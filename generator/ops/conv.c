@@ -92,6 +92,7 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
     L->k_per_chan = at->kernel[0] * at->kernel[1];
     L->chan_cols = 1;
     L->chan_rows = 1;
+    L->node = (int)(node - c->g->nodes);
     node->lin = L;
     return SF_OK;
 }

@@ -83,6 +83,7 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
             return sf_oom();
         sf_tensor_to_f32(bt, L->bias);
     }
+    L->node = (int)(node - g->nodes);
     node->lin = L;
     out->rank = in->rank;
     memcpy(out->dims, in->dims, sizeof out->dims);

@@ -42,9 +42,9 @@ static int64_t count(const unsigned char *v, int64_t n, int val)
 }
 
 /* The GPU plan of one layer (--target cuda). */
-static void gpu_text(const sf_linear *L, FILE *f)
+static void gpu_text(const sf_graph *g, const sf_linear *L, FILE *f)
 {
-    const sf_gplan *gp = &L->gplan;
+    const sf_gplan *gp = sf_cuda_gplan(g, L);
     fprintf(f, "  cuda: %s, reason %s: %s\n", gp->name, sf_reason_name(gp->reason),
             sf_reason_text(gp->reason));
     fprintf(f, "  cuda predicted us (H100 model):");
@@ -64,9 +64,9 @@ static void gpu_text(const sf_linear *L, FILE *f)
 }
 
 /* The GPU plan in the JSON report. */
-static int gpu_json(const sf_linear *L, cJSON *l)
+static int gpu_json(const sf_graph *g, const sf_linear *L, cJSON *l)
 {
-    const sf_gplan *gp = &L->gplan;
+    const sf_gplan *gp = sf_cuda_gplan(g, L);
     cJSON *o = cJSON_AddObjectToObject(l, "cuda");
     cJSON *pm = o ? cJSON_AddObjectToObject(o, "predicted_us") : NULL;
     int ok = o && pm && cJSON_AddStringToObject(o, "kernel", sf_gkernel_name(gp->kernel)) &&
@@ -134,7 +134,7 @@ void sf_report_text(const sf_graph *g, FILE *f)
                 p->nrows, (long long)L->out, p->ncols, (long long)L->in, pf, df,
                 pf > 0 ? df / pf : 0.0);
         if (g->target_cuda)
-            gpu_text(L, f);
+            gpu_text(g, L, f);
     }
     fprintf(f, "\ntotal: %.4g FLOP per token planned vs %.4g dense (%.2fx fewer)\n", total_plan,
             total_dense, total_plan > 0 ? total_dense / total_plan : 0.0);
@@ -253,7 +253,7 @@ sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
              add_num(pj, "flops_per_token", plan_flops(L)) &&
              add_num(pj, "predicted_speedup",
                      plan_flops(L) > 0 ? dense_flops(L) / plan_flops(L) : 0);
-        ok = ok && (!g->target_cuda || gpu_json(L, l));
+        ok = ok && (!g->target_cuda || gpu_json(g, L, l));
     }
     cJSON *ts = ok ? cJSON_AddArrayToObject(root, "tensors") : NULL;
     ok = ok && ts;

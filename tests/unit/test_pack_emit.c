@@ -122,7 +122,7 @@ START_TEST(gpu_ell_sections)
     static const int want_n[] = {2, 1, 0}, want_m[] = {4, 4, 0}, want_ib[] = {1, 1, 2};
     for (int li = 0; li < 3; li++) {
         const sf_linear *L = tu_lin(&m.g, names[li]);
-        const sf_gplan *gp = &L->gplan;
+        const sf_gplan *gp = sf_cuda_gplan(&m.g, L);
         const int64_t O = L->out, K = L->in, OP = (O + 31) / 32 * 32, S = gp->slots;
         ck_assert_int_eq(gp->kernel, SF_G_ELL);
         ck_assert_int_eq(gp->group_n, want_n[li]);

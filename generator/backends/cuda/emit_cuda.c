@@ -18,7 +18,7 @@
 static sf_status gpu_linear(sf_emitter *c, const sf_node *n, sf_buf *out)
 {
     const sf_linear *L = n->lin;
-    const sf_gplan *gp = &L->gplan;
+    const sf_gplan *gp = sf_cuda_gplan(c->g, L);
     sf_gpu_dtype dt = c->g->gpu_dtype;
     const char *sec = gp->kernel == SF_G_SP24  ? "g_sp24"
                       : gp->kernel == SF_G_ELL ? "g_ell"
@@ -63,7 +63,7 @@ static sf_status linear_step(sf_emitter *c, const sf_node *n)
     SET("FUSED", "%s", "");
     if (n->op == SF_OP_LINEAR) {
         SET("XH", "0");
-        SET("GKERNEL", "%s", L->gplan.name);
+        SET("GKERNEL", "%s", sf_cuda_gplan(c->g, L)->name);
         TRY(sf_cpu_layer_vars(c, n));
         SET("TOK", "batch * %lld", (long long)L->tokens_per_item);
         const int oi = c->step;
@@ -85,7 +85,7 @@ static sf_status linear_step(sf_emitter *c, const sf_node *n)
     size_t tok = align256((size_t)T * (size_t)L->out * 4);
     TRY(sf_step_conv_shape(c, n));
     TRY(sf_cpu_layer_vars(c, n));
-    SET("GKERNEL", "%s", L->gplan.name);
+    SET("GKERNEL", "%s", sf_cuda_gplan(c->g, L)->name);
     SET("COLS", "0");
     SET("TOKBUF", "%zu", cols);
     SET("XH", "%zu", cols + tok);
@@ -139,7 +139,8 @@ static const char *kernel_name(const sf_emitter *c, int oi)
 {
     static _Thread_local char name[96];
     const sf_node *n = &c->g->nodes[c->g->order[oi]];
-    snprintf(name, sizeof name, "%s%s", n->lin ? n->lin->gplan.name : sf_op_name(n->op),
+    snprintf(name, sizeof name, "%s%s",
+             n->lin ? sf_cuda_gplan(c->g, n->lin)->name : sf_op_name(n->op),
              c->g->cuda->fused[oi] ? " (fused)" : "");
     return name;
 }

@@ -136,10 +136,10 @@ sf_status sf_pack_cuda(sf_graph *g, sf_blob *blob)
             continue;
         unsigned char *colmask = sf_arena_alloc(&g->arena, (size_t)L->in);
         if (!colmask || (sf_plan_col_mask(&L->plan, colmask),
-                         pack_layer(L, colmask, g->gpu_dtype, &blob->data, &L->gplan)))
+                         pack_layer(L, colmask, g->gpu_dtype, &blob->data, sf_cuda_gplan(g, L))))
             return sf_error(SF_EINTERNAL, NULL, "out of memory");
-        int gk[5] = {(int)L->gplan.kernel, L->gplan.slots, (int)g->gpu_dtype, L->gplan.group_n,
-                     L->gplan.group_m};
+        const sf_gplan *gp = sf_cuda_gplan(g, L);
+        int gk[5] = {(int)gp->kernel, gp->slots, (int)g->gpu_dtype, gp->group_n, gp->group_m};
         blob->mask_hash = sf_hash_fnv1a(blob->mask_hash, gk, sizeof gk);
     }
     return SF_OK;

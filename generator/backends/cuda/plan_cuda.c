@@ -163,8 +163,8 @@ static size_t align256(size_t n)
  * aligned) besides its kernel's own scratch. */
 static sf_status plan_steps(sf_graph *g)
 {
-    struct sf_cuda_steps *cs = sf_arena_alloc(&g->arena, sizeof *cs);
-    if (!cs || !(cs->fused = sf_arena_alloc(&g->arena, (size_t)g->nsteps + 1)))
+    struct sf_cuda_steps *cs = g->cuda;
+    if (!(cs->fused = sf_arena_alloc(&g->arena, (size_t)g->nsteps + 1)))
         return sf_error(SF_EINTERNAL, NULL, "out of memory");
     for (int oi = 0; oi < g->nsteps; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
@@ -173,13 +173,12 @@ static sf_status plan_steps(sf_graph *g)
         if (!n->lin)
             continue;
         const sf_linear *L = n->lin;
-        size_t need = L->gplan.scratch;
+        size_t need = sf_cuda_gplan(g, L)->scratch;
         if (n->op == SF_OP_CONV2D)
             need += align256((size_t)L->plan.tokens * (size_t)L->in * 4) +
                     align256((size_t)L->plan.tokens * (size_t)L->out * 4);
         cs->scratch = need > cs->scratch ? need : cs->scratch;
     }
-    g->cuda = cs;
     return SF_OK;
 }
 
@@ -189,12 +188,16 @@ sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *o)
     g->gpu_dtype = o->gpu_dtype;
     if (!o->target_cuda)
         return SF_OK;
+    struct sf_cuda_steps *cs = sf_arena_alloc(&g->arena, sizeof *cs);
+    if (!cs || !(cs->layer = sf_arena_array(&g->arena, (size_t)g->nnodes, sizeof *cs->layer)))
+        return sf_error(SF_EINTERNAL, NULL, "out of memory");
+    g->cuda = cs;
     for (int oi = 0; oi < g->nsteps; oi++) {
         sf_node *n = &g->nodes[g->order[oi]];
         if (!n->lin)
             continue;
         sf_linear *L = n->lin;
-        sf_gplan *gp = &L->gplan;
+        sf_gplan *gp = sf_cuda_gplan(g, L);
         unsigned char *colmask = NULL;
         TRY(col_mask(g, L, &colmask));
         memset(gp, 0, sizeof *gp);
