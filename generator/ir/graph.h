@@ -257,7 +257,7 @@ typedef struct {
     int *outputs;
     int noutputs;                        /* tensor ids */
     size_t arena_bytes, arena_live_peak; /* set by the CPU plan's arena pass */
-    /* Key/value cache (attention nodes with a `cache` attribute; see ops.c). */
+    /* Key/value cache (attention nodes with a `cache` attribute; see ops/attention.c). */
     int64_t cache_tokens;       /* positions the cache holds, 0: the model has none */
     int64_t cache_step;         /* tokens one cached run appends (the query length) */
     size_t cache_floats;        /* whole cache at the maximum batch */

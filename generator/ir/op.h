@@ -6,7 +6,7 @@
 
 #include "ir/verify.h"
 
-/* A backend's emitter as an op family's step sees it (backends/cpu/emit.c). */
+/* A backend's emitter as an op family's step sees it (emit/emitter.c). */
 typedef struct sf_step_ctx sf_step_ctx;
 
 typedef struct {

@@ -45,7 +45,7 @@ sf_status sf_oom(void);
 sf_status sf_window_shape(sf_vctx *c, const sf_desc_node *n, const sf_tensor *x, const sf_attrs *at,
                           sf_tensor *out, int64_t ch);
 
-/* ---- the emitter, as a step sees it (backends/cpu/emit.c) -------------------- */
+/* ---- the emitter, as a step sees it (emit/emitter.c) ------------------------- */
 
 sf_status sf_step_set(sf_step_ctx *c, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

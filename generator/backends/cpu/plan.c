@@ -149,7 +149,7 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
                 (family && v->family != o->forced_kernel))
                 continue;
             /* convs run channel-major on the dense and compressed kernels
-             * (emit.c): no transposes to and from token-major rows */
+             * (emit_cpu.c): no transposes to and from token-major rows */
             if (!family && n->op == SF_OP_CONV2D &&
                 (v->family == SF_K_NM24 || v->family == SF_K_NM_UNROLLED))
                 continue;
