@@ -322,3 +322,14 @@ void sf_tensor_to_f32(const sf_st_tensor *t, float *dst)
         }
     }
 }
+
+static const sf_st_tensor *find_weight(const sf_weights *w, const char *name)
+{
+    return sf_safetensors_find((const sf_safetensors *)w->ctx, name);
+}
+
+sf_weights sf_safetensors_weights(const sf_safetensors *st)
+{
+    sf_weights w = {st->base, find_weight, st};
+    return w;
+}

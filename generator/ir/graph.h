@@ -284,8 +284,19 @@ static inline int sf_linear_col_zero(const sf_linear *L, const sf_tensor *in, in
 /* elements per batch item */
 int64_t sf_tensor_inner(const sf_tensor *t);
 
+/* A source of named weight tensors (a safetensors file today; ONNX
+ * initializers next): verify reads weights only through it. */
+typedef struct sf_weights {
+    const char *base; /* the file, for messages */
+    /* The tensor called `name`, or NULL. */
+    const sf_st_tensor *(*find)(const struct sf_weights *w, const char *name);
+    const void *ctx;
+} sf_weights;
+/* The weights of a parsed safetensors file (load_safetensors.c). */
+sf_weights sf_safetensors_weights(const sf_safetensors *st);
+
 /* verify.c: desc + weights -> checked graph. On failure the graph is freed. */
-sf_status sf_graph_build(const sf_desc *d, const sf_safetensors *st, sf_graph *g);
+sf_status sf_graph_build(const sf_desc *d, const sf_weights *w, sf_graph *g);
 void sf_graph_free(sf_graph *g);
 /* Loads model JSON and its weights, verifies, builds the IR. */
 sf_status sf_graph_load(const char *model_path, sf_graph *g);

@@ -59,10 +59,10 @@ static int64_t numel_checked(const int64_t *dims, int rank)
 sf_status sf_v_weight(sf_vctx *c, const sf_desc_node *n, const char *field, const char *tname,
                       int rank, const sf_st_tensor **out)
 {
-    const sf_st_tensor *t = sf_safetensors_find(c->st, tname);
+    const sf_st_tensor *t = c->weights->find(c->weights, tname);
     if (!t)
         return sf_error(SF_EINPUT, sf_v_where(c, n, field), "tensor '%s' not found in %s", tname,
-                        c->st->base);
+                        c->weights->base);
     if (rank >= 0 && t->rank != rank) {
         char s[200];
         sf_v_shape_str(t->dims, t->rank, s, sizeof s);
@@ -128,9 +128,9 @@ static sf_status add_tensor(sf_vctx *c, const char *name, int producer, int *id)
     return SF_OK;
 }
 
-static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_graph *g)
+static sf_status graph_build(const sf_desc *d, const sf_weights *weights, sf_graph *g)
 {
-    sf_vctx c = {d, st, g, {0}};
+    sf_vctx c = {d, weights, g, {0}};
     sf_status s;
     if (d->nnodes > SF_MAX_NODES || d->ninputs > SF_MAX_IO || d->noutputs > SF_MAX_IO)
         return sf_error(SF_EINPUT, d->base, "more than %d nodes or %d inputs or outputs",
@@ -335,9 +335,9 @@ static sf_status graph_build(const sf_desc *d, const sf_safetensors *st, sf_grap
     return SF_OK;
 }
 
-sf_status sf_graph_build(const sf_desc *d, const sf_safetensors *st, sf_graph *g)
+sf_status sf_graph_build(const sf_desc *d, const sf_weights *w, sf_graph *g)
 {
-    sf_status s = graph_build(d, st, g);
+    sf_status s = graph_build(d, w, g);
     if (s)
         sf_graph_free(g);
     return s;
@@ -361,8 +361,10 @@ sf_status sf_graph_load(const char *model_path, sf_graph *g)
     sf_status s = sf_load_json(&tmp, model_path, &d);
     if (!s)
         s = sf_load_safetensors(&tmp, d.weights_path, &st);
-    if (!s)
-        s = sf_graph_build(&d, &st, g);
+    if (!s) {
+        sf_weights w = sf_safetensors_weights(&st);
+        s = sf_graph_build(&d, &w, g);
+    }
     if (!s) {
         /* names point into the scratch arena: copy them into the graph's */
         for (int i = 0; i < g->ntensors && !s; i++)

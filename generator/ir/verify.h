@@ -8,7 +8,7 @@
 
 typedef struct {
     const sf_desc *d;
-    const sf_safetensors *st;
+    const sf_weights *weights;
     sf_graph *g;
     char w[800];
 } sf_vctx;

@@ -81,7 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sf_graph g;
         memset(&g, 0, sizeof g);
         sf_arena_init(&g.arena);
-        if (sf_graph_build(&d, &st, &g) == SF_OK)
+        sf_weights w = sf_safetensors_weights(&st);
+        if (sf_graph_build(&d, &w, &g) == SF_OK)
             fuzz_pipeline(&g, (int)take(&r, 8));
     }
     sf_arena_free(&a);

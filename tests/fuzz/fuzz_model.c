@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sf_parse_safetensors(&a, "fuzz.safetensors", weights, wsize, &st) == SF_OK) {
         memset(&g, 0, sizeof g);
         sf_arena_init(&g.arena);
-        if (sf_graph_build(&d, &st, &g) == SF_OK)
+        sf_weights w = sf_safetensors_weights(&st);
+        if (sf_graph_build(&d, &w, &g) == SF_OK)
             fuzz_pipeline(&g, size > 0 ? data[size - 1] : 0);
     }
     free(text);

@@ -153,8 +153,10 @@ sf_status tu_model_build(tu_model *m, const char *json, const tu_tensor *t, int 
     if (!s)
         s = sf_parse_safetensors(&m->tmp, "/nonexistent/models/w.safetensors", m->img, m->img_size,
                                  &m->st);
-    if (!s)
-        s = sf_graph_build(&m->d, &m->st, &m->g);
+    if (!s) {
+        sf_weights w = sf_safetensors_weights(&m->st);
+        s = sf_graph_build(&m->d, &w, &m->g);
+    }
     return s;
 }
 
