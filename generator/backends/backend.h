@@ -24,7 +24,7 @@ typedef struct sf_backend {
     /* The kernel step oi runs on, for reports and profiles. */
     const char *(*kernel_name)(const sf_emitter *e, int oi);
     /* What a step's arena scratch holds (CPU backend). */
-    const char *(*scratch_what)(const sf_node *n);
+    const char *(*scratch_what)(const sf_graph *g, const sf_node *n);
     /* The C expression of the weight at blob offset `off`. */
     void (*const_expr)(const sf_emitter *e, size_t off, char *buf, size_t n);
 } sf_backend;

@@ -186,7 +186,7 @@ static sf_status name_buffers(sf_emitter *c)
         char what[200];
         sf_clean_text(n->name, what, 100);
         snprintf(what + strlen(what), sizeof what - strlen(what), " scratch (%s)",
-                 c->backends[0]->scratch_what(n));
+                 c->backends[0]->scratch_what(g, n));
         c->svar[k] = all[nall] = var_name("s_", n->name, k, all, nall);
         nall++;
         if (!c->svar[k] || sf_vars_item(&c->v, "BUFFERS") ||
@@ -246,7 +246,7 @@ int64_t sf_dims_prod(const sf_tensor *t, int from, int to)
 double sf_step_flops(const sf_graph *g, const sf_node *n)
 {
     if (n->lin) {
-        const sf_plan *p = &n->lin->plan;
+        const sf_plan *p = sf_cpu_plan(g, n->lin);
         double per_tok = p->kernel == SF_K_DENSE ? (double)p->nrows * p->ncols : (double)p->nnz;
         return 2.0 * per_tok * (double)n->lin->tokens_per_item;
     }

@@ -139,34 +139,6 @@ const char *sf_kernel_name(sf_kernel k);
 const char *sf_reason_name(sf_reason r);
 const char *sf_reason_text(sf_reason r);
 
-/* Plan and packed layout of one linear layer (plan.c, pack.c). */
-struct sf_variant;
-#define SF_MAX_VARIANTS 8 /* entries of the kernel registry (kernels.c) */
-
-typedef struct {
-    sf_kernel kernel;
-    const struct sf_variant *variant; /* registry entry: kernel and tile sizes */
-    sf_reason reason;
-    double cost_s[SF_MAX_VARIANTS]; /* predicted seconds per variant; < 0: not eligible */
-    int n, m;                       /* the N:M the kernel groups inputs by */
-    int *rows;
-    int nrows; /* computed output rows, ascending */
-    int *zero_rows;
-    int nzero_rows; /* rows written as 0 (zero or unused) */
-    int *cols;
-    int ncols;      /* input columns that can contribute */
-    size_t nnz;     /* nonzeros in rows x cols */
-    int *row_nnz;   /* [nrows] nonzeros of each computed row */
-    int64_t tokens; /* tokens of one call at the largest batch */
-    int fits_24;    /* every computed row is 2:4 (aligned groups of 4) */
-    int row_block;  /* rows per register block */
-    int tile_vecs;  /* token vectors per tile (SF_LANES tokens each) */
-    /* blob offsets (bytes) of this layer's sections, set by pack */
-    size_t off_w, off_rows, off_rowptr, off_col, off_cols, off_zero_rows;
-    int col_u16; /* compressed: 16-bit column indices */
-    char fn[96]; /* C identifier of the layer function */
-} sf_plan;
-
 /* The CUDA backend's kernels and dtypes (its plan of a layer, sf_gplan, is
  * in its side table: backends/cuda/cuda.h). */
 typedef enum { SF_G_DENSE, SF_G_SP24, SF_G_ELL, SF_G_COUNT } sf_gkernel;
@@ -183,7 +155,6 @@ typedef struct {
     float *w;    /* [out][in] */
     float *bias; /* [out] or NULL */
     sf_census census;
-    sf_plan plan;
     int node; /* its node's index: backends' side tables are indexed by it */
 } sf_linear;
 
@@ -263,6 +234,7 @@ typedef struct {
     size_t cache_floats;        /* whole cache at the maximum batch */
     uint64_t cache_layout;      /* hash of the layout: equal for models that may share one */
     int target_cuda;            /* emit the CUDA library too (--target cuda) */
+    struct sf_cpu_layers *cpu;  /* the CPU backend's side table (backends/cpu/plan.c) */
     struct sf_cuda_steps *cuda; /* the CUDA backend's side table (plan_cuda.c) */
     sf_gpu_dtype gpu_dtype;     /* --gpu-dtype */
 } sf_graph;

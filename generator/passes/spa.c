@@ -86,7 +86,10 @@ static int64_t bcast(const sf_tensor *t, int64_t c)
 
 /* Ops whose output channel c depends only on input channel c (broadcast):
  * the op table's zero rules KEEP, CHAN, BOTH, EITHER, and batch norm. */
-static int channelwise(const sf_node *n) { return sf_op_channelwise(n->op); }
+static int channelwise(const sf_node *n)
+{
+    return sf_op_channelwise(n->op);
+}
 
 /* Input channel of output channel c through a flatten, or a concat along the
  * channel axis (sets *src to the input); -1 when the op does not map channels. */

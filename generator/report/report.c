@@ -25,9 +25,8 @@ static double dense_flops(const sf_linear *L)
     return 2.0 * (double)L->out * (double)L->in;
 }
 
-static double plan_flops(const sf_linear *L)
+static double plan_flops(const sf_plan *p)
 {
-    const sf_plan *p = &L->plan;
     if (p->kernel == SF_K_DENSE)
         return 2.0 * (double)p->nrows * (double)p->ncols;
     return 2.0 * (double)p->nnz;
@@ -95,7 +94,7 @@ void sf_report_text(const sf_graph *g, FILE *f)
             continue;
         const sf_linear *L = n->lin;
         const sf_census *c = &L->census;
-        const sf_plan *p = &L->plan;
+        const sf_plan *p = sf_cpu_plan(g, L);
         fprintf(f, "\n%s: %s %lld -> %lld, weight '%s'\n", n->name, n->op_written, (long long)L->in,
                 (long long)L->out, L->weight_name);
         fprintf(f, "  density %.4f (%zu of %zu nonzero), zero rows %lld, zero columns %lld\n",
@@ -111,7 +110,7 @@ void sf_report_text(const sf_graph *g, FILE *f)
                     s >= 0.9 && s < 1.0 ? " (near miss)" : "");
         }
         fprintf(f, "\n");
-        double df = dense_flops(L), pf = plan_flops(L);
+        double df = dense_flops(L), pf = plan_flops(p);
         total_dense += df;
         total_plan += pf;
         fprintf(f, "  plan: %s", sf_kernel_name(p->kernel));
@@ -203,7 +202,7 @@ sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
             continue;
         const sf_linear *L = n->lin;
         const sf_census *c = &L->census;
-        const sf_plan *p = &L->plan;
+        const sf_plan *p = sf_cpu_plan(g, L);
         cJSON *l = cJSON_CreateObject();
         ok = l && cJSON_AddItemToArray(layers, l);
         ok = ok && cJSON_AddStringToObject(l, "name", n->name);
@@ -250,9 +249,9 @@ sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
              add_num(pj, "rows_computed", p->nrows) && add_num(pj, "rows_zero", p->nzero_rows) &&
              add_num(pj, "cols_used", p->ncols) && add_num(pj, "nnz", (double)p->nnz) &&
              add_num(pj, "flops_per_token_dense", dense_flops(L)) &&
-             add_num(pj, "flops_per_token", plan_flops(L)) &&
+             add_num(pj, "flops_per_token", plan_flops(p)) &&
              add_num(pj, "predicted_speedup",
-                     plan_flops(L) > 0 ? dense_flops(L) / plan_flops(L) : 0);
+                     plan_flops(p) > 0 ? dense_flops(L) / plan_flops(p) : 0);
         ok = ok && (!g->target_cuda || gpu_json(g, L, l));
     }
     cJSON *ts = ok ? cJSON_AddArrayToObject(root, "tensors") : NULL;

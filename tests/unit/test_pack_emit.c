@@ -56,14 +56,14 @@ static const char *k_json =
     "{'op':'linear','name':'fc3','inputs':['a2'],'outputs':['y'],'weight':'w3','bias':'b3'}]}";
 
 /* What the planner does for --kernel VARIANT, on one layer. */
-static void set_variant(sf_linear *L, const char *name)
+static void set_variant(sf_plan *p, const char *name)
 {
     const sf_variant *v = sf_variant_find(name);
     ck_assert_ptr_nonnull(v);
-    L->plan.variant = v;
-    L->plan.kernel = v->family;
-    L->plan.row_block = v->row_block;
-    L->plan.tile_vecs = v->tile_vecs;
+    p->variant = v;
+    p->kernel = v->family;
+    p->row_block = v->row_block;
+    p->tile_vecs = v->tile_vecs;
 }
 
 static sf_status build(tu_model *m, const weights *W, sf_blob *blob)
@@ -77,9 +77,9 @@ static sf_status build(tu_model *m, const weights *W, sf_blob *blob)
     if (!s)
         s = tu_model_plan(m, 1, &o);
     if (!s) { /* one layer per kernel family, whatever the cost model prefers */
-        set_variant(tu_lin(&m->g, "fc1"), "f32_linear_nmu_r8t1");
-        set_variant(tu_lin(&m->g, "fc2"), "f32_linear_nmc_r4t4");
-        set_variant(tu_lin(&m->g, "fc3"), "f32_linear_dense_r16t1");
+        set_variant(tu_plan(&m->g, "fc1"), "f32_linear_nmu_r8t1");
+        set_variant(tu_plan(&m->g, "fc2"), "f32_linear_nmc_r4t4");
+        set_variant(tu_plan(&m->g, "fc3"), "f32_linear_dense_r16t1");
     }
     sf_buf_init(&blob->data);
     if (!s)
@@ -136,7 +136,7 @@ START_TEST(gpu_ell_sections)
         unsigned char *live = calloc((size_t)K, 1);
         float *dense = calloc((size_t)(O * K), sizeof *dense);
         ck_assert(live && dense);
-        sf_plan_col_mask(&L->plan, live);
+        sf_plan_col_mask(sf_cpu_plan(&m.g, L), live);
         for (int64_t r = 0; r < O; r++)
             for (int64_t s = 0; s < S; s++) {
                 const size_t at = (size_t)((s / 8 * OP + r) * 8 + s % 8);
@@ -171,11 +171,11 @@ START_TEST(plan_as_designed)
     tu_model m;
     sf_blob blob;
     ck_assert_int_eq(build(&m, &W, &blob), SF_OK);
-    ck_assert_int_eq(tu_lin(&m.g, "fc1")->plan.kernel, SF_K_NM_UNROLLED);
-    ck_assert_int_eq(tu_lin(&m.g, "fc2")->plan.kernel, SF_K_NM_COMPRESSED);
-    ck_assert_int_eq(tu_lin(&m.g, "fc3")->plan.kernel, SF_K_DENSE);
-    ck_assert_int_eq(tu_lin(&m.g, "fc2")->plan.nzero_rows, 1);
-    ck_assert_int_eq(tu_lin(&m.g, "fc3")->plan.ncols, 47);
+    ck_assert_int_eq(tu_plan(&m.g, "fc1")->kernel, SF_K_NM_UNROLLED);
+    ck_assert_int_eq(tu_plan(&m.g, "fc2")->kernel, SF_K_NM_COMPRESSED);
+    ck_assert_int_eq(tu_plan(&m.g, "fc3")->kernel, SF_K_DENSE);
+    ck_assert_int_eq(tu_plan(&m.g, "fc2")->nzero_rows, 1);
+    ck_assert_int_eq(tu_plan(&m.g, "fc3")->ncols, 47);
     sf_blob_free(&blob);
     tu_model_free(&m);
 }
@@ -238,7 +238,7 @@ START_TEST(blob_sections)
     static const char *const names[] = {"fc1", "fc2", "fc3"};
     for (int li = 0; li < 3; li++) {
         const sf_linear *L = tu_lin(&m.g, names[li]);
-        const sf_plan *p = &L->plan;
+        const sf_plan *p = sf_cpu_plan(&m.g, L);
         /* sections are 64-byte aligned, in the blob, after the previous layer */
         ck_assert_uint_eq(p->off_w % 64, 0);
         ck_assert_uint_ge(p->off_w, prev_end);
@@ -450,7 +450,7 @@ START_TEST(emit_file_set)
     char layer[3][128];
     static const char *const names[] = {"fc1", "fc2", "fc3"};
     for (int i = 0; i < 3; i++) {
-        snprintf(layer[i], sizeof layer[i], "%s.c", tu_lin(&m.g, names[i])->plan.fn);
+        snprintf(layer[i], sizeof layer[i], "%s.c", tu_plan(&m.g, names[i])->fn);
         expect[ne++] = layer[i];
     }
     ck_assert_int_eq(fs->n, ne);
@@ -486,7 +486,7 @@ START_TEST(emit_file_set)
     /* the layer functions exist where the internal header declares them */
     const char *ih = find_file(fs, "pm_internal.h")->data;
     for (int i = 0; i < 3; i++) {
-        const char *fn = tu_lin(&m.g, names[i])->plan.fn;
+        const char *fn = tu_plan(&m.g, names[i])->fn;
         ck_assert_msg(strstr(ih, fn) != NULL, "%s not declared", fn);
         ck_assert_msg(strstr(find_file(fs, layer[i])->data, fn) != NULL, "%s not defined", fn);
     }

@@ -92,7 +92,7 @@ START_TEST(forced_dense)
     sf_plan_opts o = {.force_dense = 1, .unroll_budget = SF_DEFAULT_UNROLL_BUDGET};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
-    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
+    const sf_plan *p = tu_plan(&m.g, "fc");
     ck_assert_int_eq(p->kernel, SF_K_DENSE);
     ck_assert_int_eq(p->reason, SF_R_FORCED_DENSE);
     ck_assert_int_eq(p->row_block, 16);
@@ -111,7 +111,7 @@ START_TEST(forced_family_and_variant)
     /* a family: the cheapest variant of that family */
     sf_plan_opts o = {.unroll_budget = 0, .force_kernel = 1, .forced_kernel = SF_K_NM_UNROLLED};
     ck_assert_int_eq(layer_t(&m, w, 64, 64, 128, &o), SF_OK);
-    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
+    const sf_plan *p = tu_plan(&m.g, "fc");
     ck_assert_int_eq(p->kernel, SF_K_NM_UNROLLED); /* the budget does not apply */
     ck_assert_int_eq(p->reason, SF_R_FORCED);
     assert_cheapest(p);
@@ -125,7 +125,7 @@ START_TEST(forced_family_and_variant)
                           .forced_kernel = vs[i].family,
                           .forced_variant = &vs[i]};
         ck_assert_int_eq(layer_t(&m, w, 64, 64, 128, &f), SF_OK);
-        p = &tu_lin(&m.g, "fc")->plan;
+        p = tu_plan(&m.g, "fc");
         ck_assert_ptr_eq(p->variant, &vs[i]);
         ck_assert_int_eq(p->reason, SF_R_FORCED);
         ck_assert_int_eq(p->row_block, vs[i].row_block);
@@ -145,7 +145,7 @@ START_TEST(nm_2of4_sparse)
         }
     tu_model m;
     ck_assert_int_eq(layer_t(&m, w, 16, 32, 64, &k_default), SF_OK);
-    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
+    const sf_plan *p = tu_plan(&m.g, "fc");
     /* a small 2:4 layer within the budget, 64 tokens: a sparse variant, and
      * every family was weighed */
     ck_assert_int_ne(p->kernel, SF_K_DENSE);
@@ -176,7 +176,7 @@ START_TEST(nm_over_budget)
     sf_plan_opts o = {.force_dense = 0, .unroll_budget = 0};
     tu_model m;
     ck_assert_int_eq(layer_t(&m, w, 256, 256, 128, &o), SF_OK);
-    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
+    const sf_plan *p = tu_plan(&m.g, "fc");
     ck_assert_int_eq(p->kernel, SF_K_NM_COMPRESSED);
     ck_assert_int_eq(p->reason, SF_R_FASTEST_OVER_BUDGET);
     assert_cheapest(p);
@@ -203,14 +203,14 @@ START_TEST(budget_boundary)
     sf_plan_opts o = {.force_dense = 0, .unroll_budget = 128};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
-    ck_assert(tu_lin(&m.g, "fc")->plan.cost_s[u] > 0); /* weighed */
-    assert_cheapest(&tu_lin(&m.g, "fc")->plan);
+    ck_assert(tu_plan(&m.g, "fc")->cost_s[u] > 0); /* weighed */
+    assert_cheapest(tu_plan(&m.g, "fc"));
     tu_model_free(&m);
     o.unroll_budget = 127;
     ck_assert_int_eq(one_layer(&m, w, 16, 32, &o), SF_OK);
-    ck_assert(tu_lin(&m.g, "fc")->plan.cost_s[u] < 0); /* left out */
-    ck_assert_int_ne(tu_lin(&m.g, "fc")->plan.kernel, SF_K_NM_UNROLLED);
-    assert_cheapest(&tu_lin(&m.g, "fc")->plan);
+    ck_assert(tu_plan(&m.g, "fc")->cost_s[u] < 0); /* left out */
+    ck_assert_int_ne(tu_plan(&m.g, "fc")->kernel, SF_K_NM_UNROLLED);
+    assert_cheapest(tu_plan(&m.g, "fc"));
     tu_model_free(&m);
 }
 END_TEST
@@ -226,22 +226,23 @@ START_TEST(cost_model)
     for (int i = 0; i < O * K; i++)
         w[i] = 0.25f + (float)(i % 7);
     ck_assert_int_eq(layer_t(&m, w, O, K, 128, &k_default), SF_OK);
-    ck_assert_int_eq(tu_lin(&m.g, "fc")->plan.kernel, SF_K_DENSE);
-    ck_assert_int_eq(tu_lin(&m.g, "fc")->plan.reason, SF_R_FASTEST_OVER_BUDGET);
+    ck_assert_int_eq(tu_plan(&m.g, "fc")->kernel, SF_K_DENSE);
+    ck_assert_int_eq(tu_plan(&m.g, "fc")->reason, SF_R_FASTEST_OVER_BUDGET);
     tu_model_free(&m);
     const int pat[2][2] = {{2, 4}, {1, 4}};
     for (int q = 0; q < 2; q++) {
         tu_nm_fill(w, O, K, pat[q][0], pat[q][1], 7u + (uint32_t)q);
         ck_assert_int_eq(layer_t(&m, w, O, K, 128, &k_default), SF_OK);
         const sf_linear *L = tu_lin(&m.g, "fc");
-        ck_assert_int_eq(L->plan.kernel, SF_K_NM_COMPRESSED);
-        assert_cheapest(&L->plan);
-        const sf_variant *v = L->plan.variant;
-        double t1 = sf_variant_cost(v, L, 128, 1), t2 = sf_variant_cost(v, L, 256, 1);
+        const sf_plan *P = tu_plan(&m.g, "fc");
+        ck_assert_int_eq(P->kernel, SF_K_NM_COMPRESSED);
+        assert_cheapest(P);
+        const sf_variant *v = P->variant;
+        double t1 = sf_variant_cost(v, L, P, 128, 1), t2 = sf_variant_cost(v, L, P, 256, 1);
         ck_assert(t2 > 1.5 * t1 && t2 < 2.5 * t1);
-        ck_assert(sf_variant_cost(v, L, 128, 2) < 0.75 * t1);
-        ck_assert(sf_variant_cost(v, L, 1, 1) < t1);
-        ck_assert_uint_eq(sf_ell_slots(L, 4), L->plan.nnz); /* exact N:M: no padding */
+        ck_assert(sf_variant_cost(v, L, P, 128, 2) < 0.75 * t1);
+        ck_assert(sf_variant_cost(v, L, P, 1, 1) < t1);
+        ck_assert_uint_eq(sf_ell_slots(P, 4), P->nnz); /* exact N:M: no padding */
         tu_model_free(&m);
     }
     free(w);
@@ -255,11 +256,11 @@ START_TEST(ell_padding)
                       0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 4, 8, &k_default), SF_OK);
-    const sf_linear *L = tu_lin(&m.g, "fc");
-    ck_assert_int_eq(L->plan.nrows, 3); /* the zero row is not computed */
-    ck_assert_uint_eq(sf_ell_slots(L, 2), 3 * 2 + 2 * 2);
-    ck_assert_uint_eq(sf_ell_slots(L, 1), 6);
-    ck_assert_uint_eq(sf_ell_slots(L, 4), 3 * 4);
+    const sf_plan *P = tu_plan(&m.g, "fc");
+    ck_assert_int_eq(P->nrows, 3); /* the zero row is not computed */
+    ck_assert_uint_eq(sf_ell_slots(P, 2), 3 * 2 + 2 * 2);
+    ck_assert_uint_eq(sf_ell_slots(P, 1), 6);
+    ck_assert_uint_eq(sf_ell_slots(P, 4), 3 * 4);
     tu_model_free(&m);
 }
 END_TEST
@@ -269,7 +270,7 @@ START_TEST(nothing_to_compute)
     float w[4 * 8] = {0};
     tu_model m;
     ck_assert_int_eq(one_layer(&m, w, 4, 8, &k_default), SF_OK);
-    const sf_plan *p = &tu_lin(&m.g, "fc")->plan;
+    const sf_plan *p = tu_plan(&m.g, "fc");
     ck_assert_int_eq(p->nrows, 0);
     ck_assert_int_eq(p->nzero_rows, 4);
     ck_assert_int_eq(p->ncols, 0);
@@ -325,30 +326,30 @@ START_TEST(rows_cols_follow_spa)
 {
     tu_model m;
     ck_assert_int_eq(spa_model(&m, 1), SF_OK);
-    const sf_plan *p = &tu_lin(&m.g, "fc1")->plan;
+    const sf_plan *p = tu_plan(&m.g, "fc1");
     expect_list(p->rows, p->nrows, LIST(2, 4, 5), "fc1 rows");
     expect_list(p->zero_rows, p->nzero_rows, LIST(0, 1, 3), "fc1 zero_rows");
     expect_list(p->cols, p->ncols, LIST(1, 2, 3, 5), "fc1 cols");
     ck_assert_uint_eq(p->nnz, 4);
     /* fc0: row 0 is zero; row 4 feeds a0[4], which only the unneeded fc1
      * row 3 reads */
-    p = &tu_lin(&m.g, "fc0")->plan;
+    p = tu_plan(&m.g, "fc0");
     expect_list(p->zero_rows, p->nzero_rows, LIST(0, 4), "fc0 zero_rows");
     expect_list(p->rows, p->nrows, LIST(1, 2, 3, 5), "fc0 rows");
     expect_list(p->cols, p->ncols, LIST(0, 1, 2, 4, 5), "fc0 cols");
-    p = &tu_lin(&m.g, "fc2")->plan;
+    p = tu_plan(&m.g, "fc2");
     expect_list(p->rows, p->nrows, LIST(0, 1), "fc2 rows");
     expect_list(p->cols, p->ncols, LIST(2, 4, 5), "fc2 cols");
     tu_model_free(&m);
 
     /* without propagation every row is computed and only all-zero columns drop */
     ck_assert_int_eq(spa_model(&m, 0), SF_OK);
-    p = &tu_lin(&m.g, "fc1")->plan;
+    p = tu_plan(&m.g, "fc1");
     ck_assert_int_eq(p->nrows, 6);
     ck_assert_int_eq(p->nzero_rows, 0);
     expect_list(p->cols, p->ncols, LIST(0, 1, 2, 3, 4, 5), "fc1 cols (no propagation)");
     ck_assert_uint_eq(p->nnz, 8);
-    p = &tu_lin(&m.g, "fc0")->plan;
+    p = tu_plan(&m.g, "fc0");
     ck_assert_int_eq(p->nrows, 6);
     tu_model_free(&m);
 }
@@ -358,8 +359,8 @@ START_TEST(function_names)
 {
     tu_model m;
     ck_assert_int_eq(spa_model(&m, 1), SF_OK);
-    const char *fns[3] = {tu_lin(&m.g, "fc0")->plan.fn, tu_lin(&m.g, "fc1")->plan.fn,
-                          tu_lin(&m.g, "fc2")->plan.fn};
+    const char *fns[3] = {tu_plan(&m.g, "fc0")->fn, tu_plan(&m.g, "fc1")->fn,
+                          tu_plan(&m.g, "fc2")->fn};
     for (int i = 0; i < 3; i++) {
         ck_assert_msg(sf_is_c_identifier(fns[i]), "'%s' is not a C identifier", fns[i]);
         ck_assert_msg(strncmp(fns[i], "m_", 2) == 0, "'%s' lacks the model prefix", fns[i]);
@@ -382,7 +383,7 @@ START_TEST(function_names)
             &t, 1),
         SF_OK);
     ck_assert_int_eq(tu_model_plan(&m, 1, &k_default), SF_OK);
-    const char *a = tu_lin(&m.g, "enc.0/fc-1")->plan.fn, *b = tu_lin(&m.g, "enc_0_fc_1")->plan.fn;
+    const char *a = tu_plan(&m.g, "enc.0/fc-1")->fn, *b = tu_plan(&m.g, "enc_0_fc_1")->fn;
     ck_assert_msg(sf_is_c_identifier(a), "'%s' is not a C identifier", a);
     ck_assert_msg(sf_is_c_identifier(b), "'%s' is not a C identifier", b);
     ck_assert_str_ne(a, b);
@@ -471,9 +472,9 @@ static void v_fma(void *ctx, int r, int k, float w, size_t widx)
 static const sf_walk_visitor k_vis = {v_group, v_load, v_fma};
 
 /* Checks the walk of every row block of L against the plan's rows x cols. */
-static void check_walk(const sf_linear *L)
+static void check_walk(const sf_graph *g, const sf_linear *L)
 {
-    const sf_plan *p = &L->plan;
+    const sf_plan *p = sf_cpu_plan(g, L);
     int R = p->row_block, nrb = (p->nrows + R - 1) / R;
     unsigned char *colok = calloc((size_t)L->in, 1);
     for (int i = 0; i < p->ncols; i++)
@@ -484,7 +485,7 @@ static void check_walk(const sf_linear *L)
         walk_rec *c = calloc(1, sizeof *c);
         c->L = L;
         c->m = p->m;
-        size_t ret = sf_plan_walk_unrolled(L, rb, &k_vis, c);
+        size_t ret = sf_plan_walk_unrolled(L, p, rb, &k_vis, c);
         if (c->ngroups)
             end_group(c);
         ck_assert_msg(!c->bad, "block %d: %s", rb, c->why);
@@ -514,7 +515,7 @@ static void check_walk(const sf_linear *L)
             ck_assert_uint_eq(c->widx[i], (size_t)nb + (size_t)i);
         }
         /* without a visitor: same count */
-        ck_assert_uint_eq(sf_plan_walk_unrolled(L, rb, NULL, NULL), ret);
+        ck_assert_uint_eq(sf_plan_walk_unrolled(L, p, rb, NULL, NULL), ret);
         total += ret;
         free(seen);
         free(c);
@@ -558,14 +559,15 @@ START_TEST(walk_visits_every_nonzero_once)
                                  .forced_kernel = SF_K_NM_UNROLLED};
     ck_assert_int_eq(tu_model_plan(&m, 1, &unroll), SF_OK);
     const sf_linear *L = tu_lin(&m.g, "fc1");
-    ck_assert_int_eq(L->plan.kernel, SF_K_NM_UNROLLED);
-    ck_assert_int_eq(L->plan.nrows, 16);                /* 19 minus 3 unread */
-    ck_assert_int_lt(L->plan.ncols, 22);                /* dead inputs dropped */
-    ck_assert_int_gt(L->plan.nrows, L->plan.row_block); /* several row blocks */
-    check_walk(L);
+    const sf_plan *P = tu_plan(&m.g, "fc1");
+    ck_assert_int_eq(P->kernel, SF_K_NM_UNROLLED);
+    ck_assert_int_eq(P->nrows, 16);           /* 19 minus 3 unread */
+    ck_assert_int_lt(P->ncols, 22);           /* dead inputs dropped */
+    ck_assert_int_gt(P->nrows, P->row_block); /* several row blocks */
+    check_walk(&m.g, L);
     /* the walk is defined for any plan's rows and columns */
-    check_walk(tu_lin(&m.g, "fc0"));
-    check_walk(tu_lin(&m.g, "fc2"));
+    check_walk(&m.g, tu_lin(&m.g, "fc0"));
+    check_walk(&m.g, tu_lin(&m.g, "fc2"));
     tu_model_free(&m);
 }
 END_TEST
@@ -583,7 +585,7 @@ START_TEST(walk_random_layers)
             memset(w + K, 0, sizeof *w * (size_t)K); /* a zero row */
         tu_model m;
         ck_assert_int_eq(one_layer(&m, w, O, K, &k_default), SF_OK);
-        check_walk(tu_lin(&m.g, "fc"));
+        check_walk(&m.g, tu_lin(&m.g, "fc"));
         tu_model_free(&m);
         free(w);
     }

@@ -203,6 +203,11 @@ sf_linear *tu_lin(const sf_graph *g, const char *node)
     return i < 0 ? NULL : g->nodes[i].lin;
 }
 
+sf_plan *tu_plan(const sf_graph *g, const char *node)
+{
+    return sf_cpu_plan(g, tu_lin(g, node));
+}
+
 /* ---- files ------------------------------------------------------------------------ */
 
 void tu_mkdtemp(char *buf, size_t n)

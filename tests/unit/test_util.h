@@ -64,6 +64,8 @@ int tu_node(const sf_graph *g, const char *name);
 int tu_tensor_id(const sf_graph *g, const char *name);
 const sf_tensor *tu_t(const sf_graph *g, const char *name);
 sf_linear *tu_lin(const sf_graph *g, const char *node);
+/* The CPU plan of a linear node (after planning). */
+sf_plan *tu_plan(const sf_graph *g, const char *node);
 
 /* ---- files -------------------------------------------------------------------- */
 /* mkdtemp under $TMPDIR (or /tmp); the path is written to buf (>= 256). */

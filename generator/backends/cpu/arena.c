@@ -17,9 +17,10 @@ size_t sf_cpu_tile_bytes(const sf_graph *g, const sf_node *n)
 {
     const sf_linear *L = n->lin;
     size_t T = (size_t)(g->tensors[n->in[0]].dims[0] * L->tokens_per_item);
-    size_t tv = (size_t)L->plan.tile_vecs;
+    const sf_plan *p = sf_cpu_plan(g, L);
+    size_t tv = (size_t)p->tile_vecs;
     size_t tiles = (T + 16 * tv - 1) / (16 * tv);
-    size_t kp = L->plan.kernel == SF_K_DENSE ? (size_t)L->plan.ncols : (size_t)L->in;
+    size_t kp = p->kernel == SF_K_DENSE ? (size_t)p->ncols : (size_t)L->in;
     return tiles * tv * kp * 64;
 }
 
@@ -39,10 +40,11 @@ size_t sf_cpu_conv_tok_bytes(const sf_graph *g, const sf_node *n)
 /* A conv on the dense or compressed kernel runs channel-major, one image at
  * a time (the kernels' _chw form): no transposes. The other families take
  * token-major im2col rows. */
-int sf_cpu_conv_chw(const sf_node *n)
+int sf_cpu_conv_chw(const sf_graph *g, const sf_node *n)
 {
     return n->op == SF_OP_CONV2D && n->lin &&
-           (n->lin->plan.kernel == SF_K_DENSE || n->lin->plan.kernel == SF_K_NM_COMPRESSED);
+           (sf_cpu_plan(g, n->lin)->kernel == SF_K_DENSE ||
+            sf_cpu_plan(g, n->lin)->kernel == SF_K_NM_COMPRESSED);
 }
 
 /* A 1x1 stride-1 unpadded conv reads its input as the kernel's rows. */
@@ -132,13 +134,13 @@ sf_status sf_plan_arena(sf_graph *g, sf_arena_plan *ap)
     for (int oi = 0; oi < g->nsteps; oi++) {
         sf_node *n = &g->nodes[g->order[oi]];
         n->temp_bytes = 0;
-        if (sf_cpu_conv_chw(n)) /* one image's channel-major im2col rows */
+        if (sf_cpu_conv_chw(g, n)) /* one image's channel-major im2col rows */
             n->temp_bytes = sf_cpu_conv_no_cols(n)
                                 ? 0
                                 : round64((size_t)(n->lin->tokens_per_item * n->lin->in) * 4);
         else if (n->lin)
             n->temp_bytes = round64(sf_cpu_tile_bytes(g, n));
-        if (n->lin && n->op == SF_OP_CONV2D && !sf_cpu_conv_chw(n))
+        if (n->lin && n->op == SF_OP_CONV2D && !sf_cpu_conv_chw(g, n))
             n->temp_bytes += sf_cpu_conv_cols_bytes(g, n) + sf_cpu_conv_tok_bytes(g, n);
         if (!n->temp_bytes)
             continue;

@@ -25,7 +25,7 @@ static inline int sf_cpu_in_arena(const sf_tensor *t)
 
 /* A convolution on the dense or compressed kernel runs channel-major, one
  * image at a time (the kernels' _chw form). */
-int sf_cpu_conv_chw(const sf_node *n);
+int sf_cpu_conv_chw(const sf_graph *g, const sf_node *n);
 /* A 1x1 stride-1 unpadded convolution reads its input as the kernel's rows. */
 int sf_cpu_conv_no_cols(const sf_node *n);
 /* Bytes of a lowered convolution's im2col rows and of its token-major result. */

@@ -26,7 +26,7 @@
 sf_status sf_cpu_layer_vars(sf_emitter *c, const sf_node *n)
 {
     const sf_linear *L = n->lin;
-    const sf_plan *p = &L->plan;
+    const sf_plan *p = sf_cpu_plan(c->g, L);
     char name[128];
     sf_clean_text(n->name, name, sizeof name);
     int R = p->row_block;
@@ -119,7 +119,7 @@ static void u_fma(void *ctx, int r, int k, float w, size_t widx)
 static sf_status emit_unrolled(sf_emitter *c, const sf_node *n, sf_buf *out)
 {
     const sf_linear *L = n->lin;
-    const sf_plan *p = &L->plan;
+    const sf_plan *p = sf_cpu_plan(c->g, L);
     int R = p->row_block, nrb = (p->nrows + R - 1) / R;
     TRY(sf_emit_expand(c, T_UNROLLED, "head", out));
     static const sf_walk_visitor vis = {u_group, u_load, u_fma};
@@ -146,7 +146,7 @@ static sf_status emit_unrolled(sf_emitter *c, const sf_node *n, sf_buf *out)
         unroll_ctx u = {c, out, 0, 0, SF_OK};
         woff[rb] = acc;
         if (!st)
-            acc += sf_plan_walk_unrolled(L, rb, &vis, &u);
+            acc += sf_plan_walk_unrolled(L, p, rb, &vis, &u);
         st = st ? st : u.st;
         if (!st && u.open)
             st = sf_emit_expand(c, T_UNROLLED, "group_end", out);
@@ -193,7 +193,7 @@ static sf_status emit_unrolled(sf_emitter *c, const sf_node *n, sf_buf *out)
 
 static sf_status emit_layer(sf_emitter *c, const sf_node *n)
 {
-    const sf_plan *p = &n->lin->plan;
+    const sf_plan *p = sf_cpu_plan(c->g, n->lin);
     char fname[128];
     snprintf(fname, sizeof fname, "%s.c", p->fn);
     TRY(sf_cpu_layer_vars(c, n)); /* the unrolled emitter reuses R, RB, ... below */
@@ -210,7 +210,7 @@ static sf_status emit_layer(sf_emitter *c, const sf_node *n)
     if (p->nzero_rows)
         TRY(sf_emit_expand(c, t, "zero_rows", out));
     TRY(sf_emit_expand(c, t, "end", out));
-    if (!sf_cpu_conv_chw(n))
+    if (!sf_cpu_conv_chw(c->g, n))
         return SF_OK;
     SET("CNV", "%d", sf_cpu_chw_vectors(p));
     TRY(sf_emit_expand(c, t, "chw", out));
@@ -230,10 +230,11 @@ static sf_status layers(sf_emitter *c)
         return sf_oom();
     for (int oi = 0; oi < g->nsteps; oi++) {
         const sf_node *n = &g->nodes[g->order[oi]];
-        if (n->lin && (sf_vars_item(&c->v, "LAYERS") ||
-                       sf_vars_item_set(&c->v, "LAYERS", "FN", "%s", n->lin->plan.fn) ||
-                       sf_vars_item_set(&c->v, "LAYERS", "SRC", "%s.c", n->lin->plan.fn) ||
-                       sf_vars_item_set(&c->v, "LAYERS", "CHW", "%d", sf_cpu_conv_chw(n))))
+        if (n->lin &&
+            (sf_vars_item(&c->v, "LAYERS") ||
+             sf_vars_item_set(&c->v, "LAYERS", "FN", "%s", sf_cpu_plan(c->g, n->lin)->fn) ||
+             sf_vars_item_set(&c->v, "LAYERS", "SRC", "%s.c", sf_cpu_plan(c->g, n->lin)->fn) ||
+             sf_vars_item_set(&c->v, "LAYERS", "CHW", "%d", sf_cpu_conv_chw(c->g, n))))
             return sf_oom();
     }
     return SF_OK;
@@ -295,16 +296,16 @@ static sf_status linear_step(sf_emitter *c, const sf_node *n)
     const char *scratch = sf_emit_scratch(c, n);
     if (n->op == SF_OP_LINEAR) {
         TRY(sf_cpu_layer_vars(c, n));
-        SET("KERNEL", "%s", n->lin->plan.variant->name);
+        SET("KERNEL", "%s", sf_cpu_plan(c->g, n->lin)->variant->name);
         SET("SCRATCH", "%s", scratch ? scratch : "NULL");
         SET("TOKENS", "%lld", (long long)n->lin->tokens_per_item);
         return sf_emit_expand(c, tpl, "step_linear", out);
     }
     TRY(sf_step_conv_shape(c, n));
     TRY(sf_cpu_layer_vars(c, n));
-    SET("KERNEL", "%s", n->lin->plan.variant->name);
+    SET("KERNEL", "%s", sf_cpu_plan(c->g, n->lin)->variant->name);
     SET("COLS", "%s", scratch ? scratch : "NULL");
-    if (sf_cpu_conv_chw(n)) {
+    if (sf_cpu_conv_chw(c->g, n)) {
         SET("XB", "%lld", (long long)sf_tensor_inner(x));
         SET("YB", "%lld", (long long)sf_tensor_inner(to));
         SET("P", "%lld", (long long)n->lin->tokens_per_item);
@@ -327,12 +328,12 @@ static void const_expr(const sf_emitter *c, size_t off, char *buf, size_t n)
 static const char *kernel_name(const sf_emitter *c, int oi)
 {
     const sf_node *n = &c->g->nodes[c->g->order[oi]];
-    return n->lin ? n->lin->plan.variant->name : sf_op_name(n->op);
+    return n->lin ? sf_cpu_plan(c->g, n->lin)->variant->name : sf_op_name(n->op);
 }
 
-static const char *scratch_what(const sf_node *n)
+static const char *scratch_what(const sf_graph *g, const sf_node *n)
 {
-    return sf_cpu_conv_chw(n)      ? "one image's im2col rows"
+    return sf_cpu_conv_chw(g, n)   ? "one image's im2col rows"
            : n->op == SF_OP_CONV2D ? "im2col rows, token-major result, tiles"
                                    : "repacked activation tiles";
 }

@@ -61,9 +61,8 @@ static double ceil_div(double a, double b)
     return (double)(int64_t)((a + b - 1) / b);
 }
 
-size_t sf_ell_slots(const sf_linear *L, int R)
+size_t sf_ell_slots(const sf_plan *p, int R)
 {
-    const sf_plan *p = &L->plan;
     size_t slots = 0;
     for (int r0 = 0; r0 < p->nrows; r0 += R) {
         int w = 0;
@@ -75,9 +74,9 @@ size_t sf_ell_slots(const sf_linear *L, int R)
     return slots;
 }
 
-double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, int threads)
+double sf_variant_cost(const sf_variant *v, const sf_linear *L, const sf_plan *p, int64_t tokens,
+                       int threads)
 {
-    const sf_plan *p = &L->plan;
     double T = (double)(tokens > 0 ? tokens : 1);
     double rows = p->nrows, cols = p->ncols, nnz = (double)p->nnz;
     double R = v->row_block, units = ceil_div(rows, R); /* row blocks: parallel work */
@@ -104,7 +103,7 @@ double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, 
         break;
     }
     case SF_K_NM_COMPRESSED: {
-        double slots = (double)sf_ell_slots(L, v->row_block);
+        double slots = (double)sf_ell_slots(p, v->row_block);
         if (T <= SF_SMALL_T_SPARSE) {
             cycles = slots * T * GATHER_CYCLES;
             bytes = slots * (4.0 + (p->col_u16 ? 2.0 : 4.0));

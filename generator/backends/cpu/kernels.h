@@ -4,7 +4,7 @@
 #ifndef SF_KERNELS_H
 #define SF_KERNELS_H
 
-#include "ir/graph.h"
+#include "backends/cpu/plan.h"
 
 /* A variant: a template (its family) with fixed tile sizes. Names say
  * datatype, op, format and tile: f32_linear_<format>_r<R>t<TB>, formats
@@ -26,9 +26,10 @@ const sf_variant *sf_variant_find(const char *name);
  * columns and nonzeros) on variant v at `tokens` tokens and `threads`
  * threads. kernels.c documents the machine constants and where they were
  * measured; `make bench` checks the choice against the fastest variant. */
-double sf_variant_cost(const sf_variant *v, const sf_linear *L, int64_t tokens, int threads);
+double sf_variant_cost(const sf_variant *v, const sf_linear *L, const sf_plan *p, int64_t tokens,
+                       int threads);
 /* Padded nonzeros of the compressed layout with blocks of R rows: each
  * block stores as many slots as its fullest row. */
-size_t sf_ell_slots(const sf_linear *L, int R);
+size_t sf_ell_slots(const sf_plan *p, int R);
 
 #endif

@@ -56,9 +56,8 @@ static void pack_fma(void *ctx, int r, int k, float w, size_t widx)
         c->fail = 1;
 }
 
-static int pack_dense(sf_buf *b, const sf_linear *L)
+static int pack_dense(sf_buf *b, const sf_linear *L, const sf_plan *p)
 {
-    const sf_plan *p = &L->plan;
     int R = p->row_block, nrb = (p->nrows + R - 1) / R;
     for (int i = 0; i < nrb * R; i++)
         if (put_f32(b, i < p->nrows ? bias_of(L, p->rows[i]) : 0.0f))
@@ -74,9 +73,8 @@ static int pack_dense(sf_buf *b, const sf_linear *L)
     return 0;
 }
 
-static int pack_unrolled(sf_buf *b, const sf_linear *L)
+static int pack_unrolled(sf_buf *b, const sf_linear *L, const sf_plan *p)
 {
-    const sf_plan *p = &L->plan;
     int R = p->row_block, nrb = (p->nrows + R - 1) / R;
     static const sf_walk_visitor v = {NULL, NULL, pack_fma};
     for (int rb = 0; rb < nrb; rb++) {
@@ -85,7 +83,7 @@ static int pack_unrolled(sf_buf *b, const sf_linear *L)
             if (put_f32(b, bias_of(L, p->rows[i])))
                 return -1;
         walk_ctx c = {b, L, 0};
-        sf_plan_walk_unrolled(L, rb, &v, &c);
+        sf_plan_walk_unrolled(L, p, rb, &v, &c);
         if (c.fail)
             return -1;
     }
@@ -225,9 +223,8 @@ static int pack_nm24(sf_buf *b, const sf_linear *L, const unsigned char *colmask
     return fail || put_i32s(b, p->rows, p->nrows);
 }
 
-static uint64_t mask_hash_layer(uint64_t h, const sf_linear *L)
+static uint64_t mask_hash_layer(uint64_t h, const sf_linear *L, const sf_plan *p)
 {
-    const sf_plan *p = &L->plan;
     int32_t hdr[9] = {(int32_t)p->kernel, p->nrows,     p->ncols,        p->nzero_rows, p->m,
                       p->row_block,       p->tile_vecs, (int32_t)L->out, (int32_t)L->in};
     h = sf_hash_fnv1a(h, hdr, sizeof hdr);
@@ -266,7 +263,7 @@ sf_status sf_pack_cpu(sf_graph *g, sf_blob *blob)
         if (!n->lin)
             continue;
         sf_linear *L = n->lin;
-        sf_plan *p = &L->plan;
+        sf_plan *p = sf_cpu_plan(g, L);
         unsigned char *colmask = sf_arena_alloc(&g->arena, (size_t)L->in);
         if (!colmask)
             return oom();
@@ -276,13 +273,13 @@ sf_status sf_pack_cpu(sf_graph *g, sf_blob *blob)
         p->off_w = base;
         if (!fail) {
             if (p->kernel == SF_K_DENSE) {
-                fail = pack_dense(b, L) || sf_buf_pad(b, 64);
+                fail = pack_dense(b, L, p) || sf_buf_pad(b, 64);
                 p->off_rows = b->len;
                 fail = fail || put_i32s(b, p->rows, p->nrows) || sf_buf_pad(b, 64);
                 p->off_cols = b->len;
                 fail = fail || put_i32s(b, p->cols, p->ncols);
             } else if (p->kernel == SF_K_NM_UNROLLED) {
-                fail = pack_unrolled(b, L);
+                fail = pack_unrolled(b, L, p);
             } else if (p->kernel == SF_K_NM24) {
                 fail = pack_nm24(b, L, colmask, p);
             } else {
@@ -294,7 +291,7 @@ sf_status sf_pack_cpu(sf_graph *g, sf_blob *blob)
         fail = fail || put_i32s(b, p->zero_rows, p->nzero_rows);
         if (fail)
             return oom();
-        blob->mask_hash = mask_hash_layer(blob->mask_hash, L);
+        blob->mask_hash = mask_hash_layer(blob->mask_hash, L, p);
     }
     return SF_OK;
 }

@@ -71,7 +71,7 @@ static void make_fn(const sf_graph *g, const sf_node *n, int idx, char *fn, size
 static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opts *o)
 {
     sf_linear *L = n->lin;
-    sf_plan *p = &L->plan;
+    sf_plan *p = sf_cpu_plan(g, L);
     const sf_tensor *in = &g->tensors[n->in[0]];
     const sf_tensor *out = &g->tensors[n->out];
     memset(p, 0, sizeof *p);
@@ -157,7 +157,7 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
                 over_budget = 1;
                 continue;
             }
-            p->cost_s[i] = sf_variant_cost(v, L, p->tokens, o->threads);
+            p->cost_s[i] = sf_variant_cost(v, L, p, p->tokens, o->threads);
             if (!p->variant || p->cost_s[i] < p->cost_s[p->variant - vs])
                 p->variant = v;
         }
@@ -171,6 +171,11 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
 sf_status sf_plan_graph(sf_graph *g, const sf_plan_opts *o)
 {
     int li = 0;
+    struct sf_cpu_layers *cl = sf_arena_alloc(&g->arena, sizeof *cl);
+    if (!cl || !(cl->layer = sf_arena_array(&g->arena, (size_t)(g->nnodes ? g->nnodes : 1),
+                                            sizeof *cl->layer)))
+        return sf_error(SF_EINTERNAL, NULL, "out of memory");
+    g->cpu = cl;
     for (int oi = 0; oi < g->nsteps; oi++) {
         sf_node *n = &g->nodes[g->order[oi]];
         if (!n->lin)
@@ -189,9 +194,9 @@ void sf_plan_col_mask(const sf_plan *p, unsigned char *mask)
         mask[p->cols[c]] = 1;
 }
 
-size_t sf_plan_walk_unrolled(const sf_linear *L, int rb, const sf_walk_visitor *v, void *ctx)
+size_t sf_plan_walk_unrolled(const sf_linear *L, const sf_plan *p, int rb, const sf_walk_visitor *v,
+                             void *ctx)
 {
-    const sf_plan *p = &L->plan;
     int r0 = rb * p->row_block;
     int r1 = r0 + p->row_block < p->nrows ? r0 + p->row_block : p->nrows;
     size_t widx = (size_t)(r1 - r0); /* biases come first */

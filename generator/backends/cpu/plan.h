@@ -5,6 +5,45 @@
 
 #include "ir/graph.h"
 
+/* The CPU plan and packed layout of one linear layer (plan.c, pack.c). */
+struct sf_variant;
+#define SF_MAX_VARIANTS 8 /* entries of the kernel registry (kernels.c) */
+
+typedef struct {
+    sf_kernel kernel;
+    const struct sf_variant *variant; /* registry entry: kernel and tile sizes */
+    sf_reason reason;
+    double cost_s[SF_MAX_VARIANTS]; /* predicted seconds per variant; < 0: not eligible */
+    int n, m;                       /* the N:M the kernel groups inputs by */
+    int *rows;
+    int nrows; /* computed output rows, ascending */
+    int *zero_rows;
+    int nzero_rows; /* rows written as 0 (zero or unused) */
+    int *cols;
+    int ncols;      /* input columns that can contribute */
+    size_t nnz;     /* nonzeros in rows x cols */
+    int *row_nnz;   /* [nrows] nonzeros of each computed row */
+    int64_t tokens; /* tokens of one call at the largest batch */
+    int fits_24;    /* every computed row is 2:4 (aligned groups of 4) */
+    int row_block;  /* rows per register block */
+    int tile_vecs;  /* token vectors per tile (SF_LANES tokens each) */
+    /* blob offsets (bytes) of this layer's sections, set by pack */
+    size_t off_w, off_rows, off_rowptr, off_col, off_cols, off_zero_rows;
+    int col_u16; /* compressed: 16-bit column indices */
+    char fn[96]; /* C identifier of the layer function */
+} sf_plan;
+
+/* The CPU backend's side table: each linear layer's plan, by node. */
+struct sf_cpu_layers {
+    sf_plan *layer; /* [nnodes], for the nodes with a linear layer */
+};
+
+/* A linear layer's CPU plan (after sf_plan_graph). */
+static inline sf_plan *sf_cpu_plan(const sf_graph *g, const sf_linear *L)
+{
+    return &g->cpu->layer[L->node];
+}
+
 typedef struct {
     int force_dense;      /* --dense */
     size_t unroll_budget; /* max nonzeros per layer for mask-unrolled code */
@@ -39,6 +78,7 @@ typedef struct {
     void (*fma)(void *ctx, int r, int k, float w, size_t widx); /* acc[r] += w * x[k] */
 } sf_walk_visitor;
 /* Visits row block rb; returns the number of weights (bias + nonzeros). */
-size_t sf_plan_walk_unrolled(const sf_linear *L, int rb, const sf_walk_visitor *v, void *ctx);
+size_t sf_plan_walk_unrolled(const sf_linear *L, const sf_plan *p, int rb, const sf_walk_visitor *v,
+                             void *ctx);
 
 #endif

@@ -57,7 +57,7 @@ static sf_status linear_step(sf_emitter *c, const sf_node *n)
     sf_buf *out = c->out;
     sf_graph *g = c->g;
     const sf_linear *L = n->lin;
-    const int64_t T = L->plan.tokens;
+    const int64_t T = sf_cpu_plan(g, L)->tokens;
     char y[96];
     SET("ACT", "SFC_NO_ACT");
     SET("FUSED", "%s", "");

@@ -135,7 +135,7 @@ sf_status sf_pack_cuda(sf_graph *g, sf_blob *blob)
         if (!L)
             continue;
         unsigned char *colmask = sf_arena_alloc(&g->arena, (size_t)L->in);
-        if (!colmask || (sf_plan_col_mask(&L->plan, colmask),
+        if (!colmask || (sf_plan_col_mask(sf_cpu_plan(g, L), colmask),
                          pack_layer(L, colmask, g->gpu_dtype, &blob->data, sf_cuda_gplan(g, L))))
             return sf_error(SF_EINTERNAL, NULL, "out of memory");
         const sf_gplan *gp = sf_cuda_gplan(g, L);

@@ -61,7 +61,7 @@ static sf_status col_mask(sf_graph *g, const sf_linear *L, unsigned char **out)
     unsigned char *m = sf_arena_alloc(&g->arena, (size_t)L->in);
     if (!m)
         return sf_error(SF_EINTERNAL, NULL, "out of memory");
-    sf_plan_col_mask(&L->plan, m);
+    sf_plan_col_mask(sf_cpu_plan(g, L), m);
     *out = m;
     return SF_OK;
 }
@@ -175,8 +175,8 @@ static sf_status plan_steps(sf_graph *g)
         const sf_linear *L = n->lin;
         size_t need = sf_cuda_gplan(g, L)->scratch;
         if (n->op == SF_OP_CONV2D)
-            need += align256((size_t)L->plan.tokens * (size_t)L->in * 4) +
-                    align256((size_t)L->plan.tokens * (size_t)L->out * 4);
+            need += align256((size_t)sf_cpu_plan(g, L)->tokens * (size_t)L->in * 4) +
+                    align256((size_t)sf_cpu_plan(g, L)->tokens * (size_t)L->out * 4);
         cs->scratch = need > cs->scratch ? need : cs->scratch;
     }
     return SF_OK;
@@ -208,7 +208,7 @@ sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *o)
             snprintf(gp->why_not_sp24, sizeof gp->why_not_sp24,
                      "sparse tensor cores take bf16/f16 (--gpu-dtype f32)");
         }
-        const double T = (double)L->plan.tokens, O = (double)L->out, K = (double)L->in;
+        const double T = (double)sf_cpu_plan(g, L)->tokens, O = (double)L->out, K = (double)L->in;
         const double vb = value_bytes(o->gpu_dtype), flops = 2.0 * T * O * K;
         gp->Op = sf_sp24_rows_padded(L->out);
         gp->Kp = o->gpu_dtype == SF_GPU_F32 ? L->in : sf_sp24_cols_padded(L->in);
@@ -249,7 +249,7 @@ sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *o)
         snprintf(gp->name, sizeof gp->name, "%s_linear_%s", sf_gpu_dtype_name(o->gpu_dtype),
                  fmt[gp->kernel]);
         gp->scratch = gp->kernel != SF_G_ELL && o->gpu_dtype != SF_GPU_F32
-                          ? (size_t)L->plan.tokens * (size_t)gp->Kp * 2
+                          ? (size_t)sf_cpu_plan(g, L)->tokens * (size_t)gp->Kp * 2
                           : 0;
     }
     return plan_steps(g);
