@@ -2,7 +2,8 @@
  * output element unless said otherwise, fp32 throughout, the CPU runtime's
  * semantics (sf_nn.c, sf_ops.c) line for line. Also the error record
  * (sf_cuda_core.cuh) and the linear-layer helpers and the cuBLAS call
- * (sf_cuda_linear.cuh): the runtime's one compilation unit. */
+ * (sf_cuda_linear.cuh). The runtime's other compilation unit is
+ * sf_cuda_ctx.cu, a generated model's context. */
 #include "sf_cuda.cuh"
 
 #include <math.h>

@@ -2,8 +2,9 @@
  * network ops (sf_cuda.cu) and the linear-layer kernels, which are templates
  * that the generated <model>.cu instantiates with each layer's shapes.
  *
- * Every function returns 0 or SFC_ERR; the first failure's message (file,
- * line, the call, CUDA's or cuBLAS's words) is kept for sfc_last_error().
+ * Every function returns 0 or SFC_ERR (the context's also the codes of
+ * sf_cuda_ctx.cuh); the first failure's message (file, line, the call,
+ * CUDA's or cuBLAS's words) is kept for sfc_last_error().
  * Tensors are fp32 in device memory, in the layouts of the CPU runtime
  * (sf_nn.h, sf_ops.h). Weights live in the device copy of the blob in the
  * formats of docs/FORMATS.md ("GPU sections").
@@ -16,7 +17,8 @@
  *   sf_cuda_linear.cuh  linear layers: fp32 -> bf16/f16, bias pass, cuBLAS
  *   sf_cuda_ptx.cuh     inline PTX: mma.sp, cp.async, ldmatrix
  *   sf_cuda_sp24.cuh    2:4 on sparse tensor cores: stream and tiled kernels
- *   sf_cuda_ell.cuh     other sparsity on CUDA cores: ELL kernels */
+ *   sf_cuda_ell.cuh     other sparsity on CUDA cores: ELL kernels
+ *   sf_cuda_ctx.cuh     a generated model's context and entry points (sf_cuda_ctx.cu) */
 #ifndef SF_CUDA_CUH
 #define SF_CUDA_CUH
 
@@ -38,5 +40,6 @@
 #include "sf_cuda_ptx.cuh"
 #include "sf_cuda_sp24.cuh"
 #include "sf_cuda_ell.cuh"
+#include "sf_cuda_ctx.cuh"
 
 #endif

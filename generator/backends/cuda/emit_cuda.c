@@ -1,6 +1,7 @@
-/* emit_cuda.c - the CUDA backend's files: <model>.cu (the steps on one
- * stream, the context API), <model>_cuda.h and the CUDA runtime
- * (docs/CUDA.md). The CUDA plan (plan_cuda.c) chose each layer's kernel, the
+/* emit_cuda.c - the CUDA backend's files: <model>.cu (the model's
+ * description for the runtime's context, sf_cuda_ctx.cuh; the steps on one
+ * stream; the entry points over the context), <model>_cuda.h and the CUDA
+ * runtime (docs/CUDA.md). The CUDA plan (plan_cuda.c) chose each layer's kernel, the
  * epilogue fusions and the device scratch. */
 #include "backends/backend.h"
 #include "backends/cpu/cpu.h"

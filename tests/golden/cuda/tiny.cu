@@ -5,8 +5,6 @@
 #include "sf_cuda.cuh"
 
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 /* Device scratch of the largest step at batch 4: im2col rows,
  * their token-major result, and activations converted to bf16. */
@@ -16,32 +14,18 @@
 /* The weights blob (tiny.weights), linked in by tiny_weights.S. */
 extern "C" const unsigned char tiny_blob[];
 
+/* The runtime's context (sf_cuda_ctx.cuh): the device weights, arena,
+ * scratch, cache, cuBLAS handle and stream. */
 struct tiny_cuda {
-    int device;
-    cudaStream_t stream;
-    int own_stream;             /* created by init, destroyed by free */
-    cublasHandle_t blas;
-    unsigned char *w;           /* the weights blob, on the device */
-    unsigned char *arena;       /* TINY_ARENA_BYTES: the CPU arena's layout */
-    unsigned char *scratch;     /* TINY_CUDA_SCRATCH_BYTES */
-    float *cache;               /* TINY_CUDA_CACHE_BYTES, or NULL */
-    int *bad;                   /* an embedding met an index outside its table */
-    float *io[1 + 1];  /* device buffers of the host-pointer entry points */
+    sfc_ctx c;
 };
 
-static double tiny_clock_ms(cudaStream_t st)
-{
-    struct timespec ts;
-    cudaStreamSynchronize(st);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
 #define STEP_BEGIN()                                                                   \
     if (step_ms)                                                                       \
-    t = tiny_clock_ms(st)
+    t = sfc_clock_ms(st)
 #define STEP_END(i)                                                                    \
     if (step_ms)                                                                       \
-    step_ms[i] += tiny_clock_ms(st) - t
+    step_ms[i] += sfc_clock_ms(st) - t
 
 const char *const tiny_cuda_step_kernels[TINY_NUM_STEPS] = {
     "bf16_linear_sp24_tc",
@@ -51,7 +35,7 @@ const char *const tiny_cuda_step_kernels[TINY_NUM_STEPS] = {
 
 /* The steps, in order, on ctx's stream. Inputs and outputs are device
  * pointers; with `cached`, attention reads and appends ctx's cache. */
-static int tiny_cuda_steps(tiny_cuda *ctx, const float *const *in, float *const *out,
+static int tiny_cuda_steps(sfc_ctx *ctx, const float *const *in, float *const *out,
                                int batch, double *step_ms, int cached, int cache_len)
 {
     cudaStream_t st = ctx->stream;
@@ -91,49 +75,41 @@ static const size_t tiny_out_floats[1] = {
     3,
 };
 
-static int tiny_cuda_fail(void) { return TINY_ECUDA; }
-#define CU_TRY(call)                                                                   \
-    do {                                                                               \
-        if ((call) != 0)                                                               \
-            return tiny_cuda_fail();                                               \
-    } while (0)
+/* The model, for the runtime (sfc_model in sf_cuda_ctx.cuh, field by field). */
+static const sfc_model tiny_model = {
+    tiny_blob,
+    3392ull, /* blob_bytes */
+    1u, /* blob_version */
+    0xac407cf5840e0e8full, /* mask_hash */
+    TINY_ARENA_BYTES,
+    TINY_CUDA_SCRATCH_BYTES,
+    TINY_CUDA_CACHE_BYTES,
+    1, /* nin */
+    1, /* nout */
+    tiny_in_floats,
+    tiny_out_floats,
+    TINY_MAX_BATCH,
+    0, /* cache_tokens: no cache */
+    0, /* cache_step */
+    tiny_cuda_steps,
+};
 
-/* The blob linked in must be the one this code was generated for. */
-static int tiny_cuda_blob_ok(void)
+/* The runtime's return codes as this model's. */
+static int tiny_cuda_code(int rc)
 {
-    sfc_blob_header h;
-    memcpy(&h, tiny_blob, sizeof h);
-    return memcmp(h.magic, "SFWB", 4) == 0 && h.version == 1u &&
-           h.size == 3392ull && h.mask_hash == 0xac407cf5840e0e8full;
+    switch (rc) {
+    case SFC_OK: return TINY_OK;
+    case SFC_ENULL: return TINY_ENULL;
+    case SFC_EBATCH: return TINY_EBATCH;
+    case SFC_EINDEX: return TINY_EINDEX;
+    default: return TINY_ECUDA;
+    }
 }
 
-static int tiny_cuda_alloc(tiny_cuda *c, void *stream)
+/* The runtime's context in ctx; NULL for NULL (the runtime says SFC_ENULL). */
+static sfc_ctx *tiny_cuda_ctx(tiny_cuda *c)
 {
-    SFC_TRY(cudaSetDevice(c->device));
-    if (stream) {
-        c->stream = (cudaStream_t)stream;
-    } else {
-        SFC_TRY(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
-        c->own_stream = 1;
-    }
-    SFC_TRY_BLAS(cublasCreate(&c->blas));
-    SFC_TRY_BLAS(cublasSetStream(c->blas, c->stream));
-    SFC_TRY(cudaMalloc((void **)&c->w, 3392ull));
-    SFC_TRY(cudaMemcpy(c->w, tiny_blob, 3392ull, cudaMemcpyHostToDevice));
-    SFC_TRY(cudaMalloc((void **)&c->arena, TINY_ARENA_BYTES ? TINY_ARENA_BYTES : 1));
-    SFC_TRY(cudaMalloc((void **)&c->scratch,
-                       TINY_CUDA_SCRATCH_BYTES ? TINY_CUDA_SCRATCH_BYTES : 1));
-    SFC_TRY(cudaMalloc((void **)&c->bad, sizeof(int)));
-    SFC_TRY(cudaMemset(c->bad, 0, sizeof(int)));
-    if (TINY_CUDA_CACHE_BYTES) {
-        SFC_TRY(cudaMalloc((void **)&c->cache, TINY_CUDA_CACHE_BYTES));
-        SFC_TRY(cudaMemset(c->cache, 0, TINY_CUDA_CACHE_BYTES));
-    }
-    for (int i = 0; i < 1 + 1; i++) {
-        size_t n = i < 1 ? tiny_in_floats[i] : tiny_out_floats[i - 1];
-        SFC_TRY(cudaMalloc((void **)&c->io[i], n * TINY_MAX_BATCH * sizeof(float)));
-    }
-    return 0;
+    return c ? &c->c : NULL;
 }
 
 int tiny_cuda_init(tiny_cuda **ctx, int device, void *stream)
@@ -141,16 +117,15 @@ int tiny_cuda_init(tiny_cuda **ctx, int device, void *stream)
     if (!ctx)
         return TINY_ENULL;
     *ctx = NULL;
-    if (!tiny_cuda_blob_ok())
+    if (!sfc_blob_ok(&tiny_model))
         return TINY_EWEIGHTS;
     tiny_cuda *c = (tiny_cuda *)calloc(1, sizeof *c);
     if (!c)
         return TINY_ECUDA;
-    c->device = device;
-    sfc_clear_error();
-    if (tiny_cuda_alloc(c, stream)) {
-        tiny_cuda_free(c);
-        return TINY_ECUDA;
+    int rc = sfc_ctx_init(&c->c, &tiny_model, device, stream);
+    if (rc) {
+        free(c);
+        return tiny_cuda_code(rc);
     }
     *ctx = c;
     return TINY_OK;
@@ -160,71 +135,13 @@ void tiny_cuda_free(tiny_cuda *c)
 {
     if (!c)
         return;
-    cudaSetDevice(c->device);
-    if (c->stream)
-        cudaStreamSynchronize(c->stream);
-    for (int i = 0; i < 1 + 1; i++)
-        cudaFree(c->io[i]);
-    cudaFree(c->cache);
-    cudaFree(c->bad);
-    cudaFree(c->scratch);
-    cudaFree(c->arena);
-    cudaFree(c->w);
-    if (c->blas)
-        cublasDestroy(c->blas);
-    if (c->own_stream)
-        cudaStreamDestroy(c->stream);
+    sfc_ctx_release(&c->c);
     free(c);
 }
 
 int tiny_cuda_sync(tiny_cuda *c)
 {
-    int bad = 0;
-    if (!c)
-        return TINY_ENULL;
-    CU_TRY(sfc_fail_if(cudaMemcpyAsync(&bad, c->bad, sizeof bad, cudaMemcpyDeviceToHost, c->stream),
-                       __FILE__, __LINE__));
-    CU_TRY(sfc_fail_if(cudaStreamSynchronize(c->stream), __FILE__, __LINE__));
-    if (bad) {
-        CU_TRY(sfc_fail_if(cudaMemsetAsync(c->bad, 0, sizeof(int), c->stream), __FILE__, __LINE__));
-        return TINY_EINDEX;
-    }
-    return TINY_OK;
-}
-
-/* Checks, then the steps: device pointers, or the context's own buffers
- * filled from and copied back to host pointers (host = 1). */
-static int tiny_cuda_arrays(tiny_cuda *c, const float *const *in, float *const *out,
-                                int batch, double *step_ms, int cached, int cache_len, int host)
-{
-    sfc_clear_error(); /* tiny_cuda_strerror reports this call's failure */
-    if (!c || !in || !out)
-        return TINY_ENULL;
-    if (batch < 1 || batch > TINY_MAX_BATCH)
-        return TINY_EBATCH;
-    for (int i = 0; i < 1; i++)
-        if (!in[i])
-            return TINY_ENULL;
-    for (int i = 0; i < 1; i++)
-        if (!out[i])
-            return TINY_ENULL;
-    if (!host)
-        return tiny_cuda_steps(c, in, out, batch, step_ms, cached, cache_len)
-                   ? TINY_ECUDA : TINY_OK;
-    const float *din[1];
-    float *dout[1];
-    for (int i = 0; i < 1; i++) {
-        din[i] = c->io[i];
-        CU_TRY(sfc_fail_if(cudaMemcpyAsync(c->io[i], in[i], tiny_in_floats[i] * batch * sizeof(float),
-                                           cudaMemcpyHostToDevice, c->stream), __FILE__, __LINE__));
-    }
-    for (int i = 0; i < 1; i++)
-        dout[i] = c->io[1 + i];
-    CU_TRY(tiny_cuda_steps(c, din, dout, batch, step_ms, cached, cache_len));
-    for (int i = 0; i < 1; i++)
-        CU_TRY(sfc_fail_if(cudaMemcpyAsync(out[i], dout[i], tiny_out_floats[i] * batch * sizeof(float),
-                                           cudaMemcpyDeviceToHost, c->stream), __FILE__, __LINE__));
-    return tiny_cuda_sync(c);
+    return tiny_cuda_code(sfc_ctx_sync(tiny_cuda_ctx(c)));
 }
 
 int tiny_cuda_run_arrays(const float *const *in, float *const *out, int batch, void *arena,
@@ -237,7 +154,8 @@ int tiny_cuda_run_arrays(const float *const *in, float *const *out, int batch, v
         if (code)
             return code;
     }
-    return tiny_cuda_arrays(ctx, in, out, batch, step_ms, cache != NULL, cache_len, 1);
+    int rc = sfc_ctx_run(&ctx->c, in, out, batch, step_ms, cache != NULL, cache_len, 1);
+    return tiny_cuda_code(rc);
 }
 
 const char *tiny_cuda_strerror(int code)
@@ -256,7 +174,8 @@ int tiny_cuda_run(tiny_cuda *ctx,
     float *const out[1] = {
         out_y,
     };
-    return tiny_cuda_arrays(ctx, in, out, batch, NULL, 0, 0, 0);
+    int rc = sfc_ctx_run(tiny_cuda_ctx(ctx), in, out, batch, NULL, 0, 0, 0);
+    return tiny_cuda_code(rc);
 }
 
 int tiny_cuda_run_host(tiny_cuda *ctx,
@@ -270,5 +189,6 @@ int tiny_cuda_run_host(tiny_cuda *ctx,
     float *const out[1] = {
         out_y,
     };
-    return tiny_cuda_arrays(ctx, in, out, batch, NULL, 0, 0, 1);
+    int rc = sfc_ctx_run(tiny_cuda_ctx(ctx), in, out, batch, NULL, 0, 0, 1);
+    return tiny_cuda_code(rc);
 }
