@@ -205,8 +205,8 @@ static sf_status load_attr(const ctx *c, const cJSON *v, const char *where, sf_d
         at->scalar = 1;
         at->n = 1;
         /* integral values within the dimension limit also read as one integer */
-        at->kind = d == (double)(int64_t)d && d >= -(double)SF_MAX_DIM && d <= (double)SF_MAX_DIM
-                       ? SF_ATTR_INTS
+        at->kind = d >= -(double)SF_MAX_DIM && d <= (double)SF_MAX_DIM && d == (double)(int64_t)d
+                       ? SF_ATTR_INTS /* range first: the cast is undefined beyond int64 */
                        : SF_ATTR_NUMBER;
         at->ints[0] = at->kind == SF_ATTR_INTS ? (int64_t)d : 0;
         return SF_OK;

@@ -774,6 +774,11 @@ CASES = [
     # -- network ops: attributes an op does not take ---------------------------
     Gen("relu_with_stride", setk("nodes/@r1/stride", 2), 1, [MJ, node("r1", 1), field("stride"), ATTR]),
     Gen("relu_with_axis", setk("nodes/@r1/axis", 1), 1, [MJ, node("r1", 1), field("axis"), ATTR]),
+    # beyond int64: read as a number, never cast first (undefined behaviour)
+    Gen("relu_with_axis_1e19", setk("nodes/@r1/axis", 1e19), 1, [MJ, node("r1", 1), field("axis"), ATTR]),
+    Gen("relu_with_axis_minus_1e19", setk("nodes/@r1/axis", -1e19), 1,
+        [MJ, node("r1", 1), field("axis"), ATTR]),
+    Gen("softmax_axis_1e19", chain(seq, setk("nodes/@sm/axis", 1e19)), 1, [MJ, SN("sm"), field("axis")]),
     Gen("linear_with_groups", setk("nodes/@fc1/groups", 1), 1, [MJ, node("fc1", 0), field("groups"), ATTR]),
     Gen("conv_with_kernel", chain(cnn, setk("nodes/@cv/kernel", 3)), 1,
         [MJ, CN("cv"), field("kernel"), ATTR]),

@@ -506,10 +506,25 @@ def model_op_dead():
     return mb
 
 
+def model_float_literals():
+    """Float attributes the generator prints into C (and CUDA): epsilons of 0,
+    -0 and a denormal that rounds to 0 in float, clip bounds of -0 and 1e-320,
+    a hardsigmoid slope of 1e-45. Every one must be a valid C literal."""
+    mb = ModelBuilder("op_literals", seed=seed_of("op_literals"))
+    x = mb.input("x", [OP_BATCH, 3, 33])
+    h = mb.layernorm(x, name="ln_zero", eps=0.0, affine=False)
+    h = mb.layernorm(h, name="ln_negzero", eps=-0.0)
+    h = mb.layernorm(h, name="ln_denormal", eps=1e-320, affine=False)
+    h = mb.clip(h, name="clip_tiny", min=-0.0, max=1e-320)
+    g = mb.hardsigmoid(x, name="hs_tiny", alpha=1e-45, beta=0.25)
+    mb.output(mb.add(h, g, name="y"))
+    return mb
+
+
 # (key, model) of the op models; run_e2e.py runs them at batch 1 and OP_BATCH
 # (keys ops_<op>; the models are named op_<op>)
 OP_MODELS = [("ops_erf", model_op_erf), ("ops_sqrt", model_op_sqrt),
              ("ops_hardswish", model_op_hardswish), ("ops_clip", model_op_clip),
              ("ops_hardsigmoid", model_op_hardsigmoid), ("ops_sub", model_op_sub),
              ("ops_div", model_op_div), ("ops_pow", model_op_pow), ("ops_where", model_op_where),
-             ("ops_reducemean", model_op_reducemean)]
+             ("ops_reducemean", model_op_reducemean), ("ops_float_literals", model_float_literals)]
