@@ -348,7 +348,8 @@ def lin(T, x, n, bias=True):
 
 # the attribute keys of the elementwise and reduction ops (FORMATS.md)
 OP_KEYS = {"gelu": {"approximate"}, "clip": {"min", "max"},
-           "hardsigmoid": {"alpha", "beta"}, "reducemean": {"axis", "keepdims"}}
+           "hardsigmoid": {"alpha", "beta"}, "reducemean": {"axis", "keepdims"},
+           "layernorm": {"axis", "epsilon"}}
 
 
 def check_contract_keys(jp):
