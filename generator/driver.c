@@ -3,6 +3,7 @@
  * the atomic write of the output folder. Returns a status; never exits. */
 #include "driver.h"
 #include "emit/emitter.h"
+#include "emit/names.h"
 #include "passes/passes.h"
 #include "core/output.h"
 #include "backends/cpu/pack.h"
@@ -13,18 +14,24 @@
 
 #include "backends/cpu/kernels.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
 /* ---- options (docs/CLI.md): the command line's and the library's ------------- */
 
+/* Digits only: strtoll alone would also take " 3", "+3" and "-0". */
 static int parse_uint(const char *s, long long max, long long *out)
 {
     char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (!*s || *end || v < 0 || v > max)
+    if (*end || errno || v > max)
         return -1;
     *out = v;
     return 0;
@@ -59,6 +66,7 @@ sf_status sf_gen_option(sf_gen_opts *c, const char *a, const char *val, int *too
         else if (strcmp(t, "cpu") != 0)
             return sf_error(SF_EUSAGE, NULL, "--target %s: expected cpu, cuda or cpu,cuda", t);
     } else if (!strcmp(a, "--gpu-dtype")) {
+        c->gpu_option = "--gpu-dtype"; /* not `a`: the caller's string */
         const char *t = has ? (*took = 1, val) : "";
         if (!strcmp(t, "bf16"))
             c->plan.gpu_dtype = SF_GPU_BF16;
@@ -69,6 +77,7 @@ sf_status sf_gen_option(sf_gen_opts *c, const char *a, const char *val, int *too
         else
             return sf_error(SF_EUSAGE, NULL, "--gpu-dtype needs bf16, f16 or f32");
     } else if (!strcmp(a, "--gpu-kernel")) {
+        c->gpu_option = "--gpu-kernel";
         const char *t = has ? (*took = 1, val) : "";
         c->plan.gpu_force = 1;
         if (!strcmp(t, "dense"))
@@ -106,6 +115,8 @@ sf_status sf_gen_option(sf_gen_opts *c, const char *a, const char *val, int *too
                             "nm_compressed, nm24 or a variant of 'sfgen kernels'");
     } else if (!strcmp(a, "--dense")) {
         c->plan.force_dense = 1;
+    } else if (!strcmp(a, "--force")) {
+        c->force = 1;
     } else if (!strcmp(a, "--no-propagate")) {
         c->propagate = 0;
     } else if (!strcmp(a, "--json") && c->inspect) {
@@ -113,20 +124,39 @@ sf_status sf_gen_option(sf_gen_opts *c, const char *a, const char *val, int *too
     } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
         c->quiet = 1;
     } else {
-        return sf_error(SF_EUSAGE, NULL, "unknown option '%s' (see sfgen --help)", a);
+        return sf_error(SF_EUSAGE, NULL, "unknown option '%s'", a);
     }
+    return SF_OK;
+}
+
+/* --report must not replace the model it describes. */
+static sf_status check_report_path(const sf_gen_opts *c)
+{
+    struct stat r, m;
+    if (c->report && stat(c->report, &r) == 0 && stat(c->model, &m) == 0 && r.st_dev == m.st_dev &&
+        r.st_ino == m.st_ino)
+        return sf_error(SF_EUSAGE, NULL, "--report %s is the model file: give another file name",
+                        c->report);
     return SF_OK;
 }
 
 sf_status sf_gen_opts_check(const sf_gen_opts *c)
 {
     if (!c->model)
-        return sf_error(SF_EUSAGE, NULL, "no model file given (see sfgen --help)");
+        return sf_error(SF_EUSAGE, NULL, "no model file given");
     if (!c->inspect && !c->outdir)
         return sf_error(SF_EUSAGE, NULL, "no output folder given: use -o OUTDIR");
-    if (c->inspect && (c->outdir || c->report))
+    if (c->inspect && (c->outdir || c->report || c->force))
         return sf_error(SF_EUSAGE, NULL, "inspect writes nothing: drop %s (use --json)",
-                        c->outdir ? "-o" : "--report");
+                        c->outdir   ? "-o"
+                        : c->report ? "--report"
+                                    : "--force");
+    sf_status s = check_report_path(c);
+    if (s)
+        return s;
+    if (c->gpu_option && !c->plan.target_cuda)
+        return sf_error(SF_EUSAGE, NULL, "%s applies to GPU code only: add --target cuda",
+                        c->gpu_option);
     return SF_OK;
 }
 
@@ -134,16 +164,6 @@ static void progress(const sf_gen_opts *c, const char *stage)
 {
     if (!c->quiet && isatty(2))
         fprintf(stderr, "sfgen: %s...\n", stage);
-}
-
-static sf_status write_report(const char *path, const sf_buf *b)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return sf_error(SF_EINPUT, path, "cannot create the report file");
-    int ok = fwrite(b->data, 1, b->len, f) == b->len;
-    ok = fclose(f) == 0 && ok;
-    return ok ? SF_OK : sf_error(SF_EINPUT, path, "cannot write the report file");
 }
 
 /* ---- the passes between verify and emit, in order (docs/ARCHITECTURE.md) ---- */
@@ -211,9 +231,14 @@ sf_status sf_generate(const sf_gen_opts *c, FILE *inspect_out)
     sf_files *fs = NULL;
     if (!s && c->inspect) {
         if (c->json) {
+            /* packed like a generation, so the JSON is report.json's, field
+             * for field (mask_hash, blob_bytes; README.md) */
             sf_buf b;
             sf_buf_init(&b);
-            s = sf_report_json(&g, NULL, &b);
+            progress(c, "packing weights");
+            s = sf_pack_graph(&g, &blob);
+            if (!s)
+                s = sf_report_json(&g, &blob, &b);
             if (!s)
                 fwrite(b.data, 1, b.len, rep);
             sf_buf_free(&b);
@@ -237,11 +262,18 @@ sf_status sf_generate(const sf_gen_opts *c, FILE *inspect_out)
     if (!s)
         s = sf_emit(&g, &blob, fs, c->threads);
     if (!s)
-        s = sf_output_write(c->outdir, fs);
-    if (!s && c->report) {
-        for (int i = 0; i < fs->n; i++)
-            if (!strcmp(fs->f[i].name, "report.json"))
-                s = write_report(c->report, &fs->f[i].buf);
+        s = sf_emit_check_names(&g, fs);
+    if (!s) {
+        sf_output_opts oo = {c->force, NULL, NULL};
+        for (int i = 0; c->report && i < fs->n; i++)
+            if (!strcmp(fs->f[i].name, "report.json")) {
+                oo.report = c->report;
+                oo.report_data = &fs->f[i].buf;
+            }
+        if (c->report && !oo.report)
+            s = sf_error(SF_EINTERNAL, NULL, "no report.json was generated");
+        if (!s)
+            s = sf_output_write_opts(c->outdir, fs, &oo);
     }
     if (!s && !c->quiet) {
         sf_report_text(&g, stdout);

@@ -8,13 +8,15 @@
 #include <stdio.h>
 
 typedef struct {
-    const char *model;  /* model JSON path */
-    const char *outdir; /* output folder (generation) */
-    const char *report; /* also write report.json here, or NULL */
-    int inspect, json;  /* inspect: print the census and plan, write nothing */
-    int quiet;          /* no census printout, no progress */
-    int propagate;      /* dead-channel propagation (1 unless --no-propagate) */
-    int threads;        /* default thread count of the generated program */
+    const char *model;      /* model JSON path */
+    const char *outdir;     /* output folder (generation) */
+    const char *report;     /* also write report.json here, or NULL */
+    int inspect, json;      /* inspect: print the census and plan, write nothing */
+    int quiet;              /* no census printout, no progress */
+    int force;              /* write into a non-empty folder sfgen did not make */
+    const char *gpu_option; /* the --gpu-* option given, if any (needs --target cuda) */
+    int propagate;          /* dead-channel propagation (1 unless --no-propagate) */
+    int threads;            /* default thread count of the generated program */
     sf_plan_opts plan;
 } sf_gen_opts;
 

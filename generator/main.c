@@ -14,15 +14,23 @@ static void usage(FILE *f)
             "       sfgen kernels [--json]   the kernel variants --kernel accepts\n"
             "       sfgen --help | --version\n"
             "options:\n"
-            "  -o, --output DIR       output folder (replaced atomically; unchanged files kept)\n"
+            "  -o, --output DIR       output folder, written atomically; unchanged files are\n"
+            "                         kept. An existing folder must be empty or sfgen's\n"
+            "                         (holding a .sfgen file), unless --force\n"
+            "  --force                write into an existing non-empty folder that sfgen did\n"
+            "                         not write, replacing files of the generated names\n"
             "  --target T             cpu (default), cuda or cpu,cuda: cuda adds the CUDA\n"
             "                         library and program to the C/OpenMP sources\n"
-            "  --gpu-dtype D          GPU weights and tensor-core inputs: bf16 (default),\n"
-            "                         f16, or f32 (CUDA cores only); fp32 accumulation\n"
-            "  --gpu-kernel K         plan every GPU layer on dense (cuBLAS), sp24 (2:4\n"
-            "                         sparse tensor cores, where eligible) or ell (CUDA cores)\n"
-            "  --threads N            default thread count of the generated program; the\n"
-            "                         plan is costed for it (default 1)\n"
+            "  --gpu-dtype D          with --target cuda: GPU weights and tensor-core inputs:\n"
+            "                         bf16 (default), f16, or f32 (CUDA cores only); fp32\n"
+            "                         accumulation\n"
+            "  --gpu-kernel K         with --target cuda: plan every GPU layer on dense\n"
+            "                         (cuBLAS), sp24 (2:4 sparse tensor cores, where\n"
+            "                         eligible) or ell (CUDA cores)\n"
+            "  --threads N            thread count (1 to 4096) the generated program uses\n"
+            "                         when its own --threads is not given; default: the\n"
+            "                         OpenMP default (OMP_NUM_THREADS, else one per CPU).\n"
+            "                         The plan is costed for N threads (1 without it)\n"
             "  --dense                plan every layer dense (for comparison)\n"
             "  --kernel K             plan every layer on kernel family K (dense, nm_unrolled,\n"
             "                         nm_compressed, nm24: 2:4 layers only) or on variant K\n"
@@ -30,15 +38,16 @@ static void usage(FILE *f)
             "  --unroll-budget N      nonzeros per layer up to which kernels are fully\n"
             "                         mask-unrolled (default %d; 0 = never)\n"
             "  --no-propagate         skip dead-channel propagation\n"
-            "  --report FILE.json     also write the JSON report there\n"
+            "  --report FILE.json     also write the JSON report there (before the folder)\n"
             "  -q, --quiet            do not print the census\n"
             "exit codes: 0 ok, 1 invalid input, 2 usage error, 3 internal error\n",
             SF_DEFAULT_UNROLL_BUDGET);
 }
 
-static sf_status parse_args(int argc, char **argv, sf_gen_opts *c)
+static sf_status parse_args(int argc, char **argv, sf_gen_opts *c, int *help)
 {
     sf_gen_opts_init(c);
+    *help = 0;
     int i = 1;
     if (argc > 1 && strcmp(argv[1], "inspect") == 0) {
         c->inspect = 1;
@@ -48,6 +57,10 @@ static sf_status parse_args(int argc, char **argv, sf_gen_opts *c)
     }
     for (; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            *help = 1;
+            return SF_OK;
+        }
         if (a[0] == '-' && a[1]) {
             int took = 0;
             sf_status s = sf_gen_option(c, a, i + 1 < argc ? argv[i + 1] : NULL, &took);
@@ -97,6 +110,10 @@ int main(int argc, char **argv)
         return SF_OK;
     }
     if (argc > 1 && !strcmp(argv[1], "kernels")) {
+        if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            usage(stdout);
+            return SF_OK;
+        }
         if (argc > 3 || (argc == 3 && strcmp(argv[2], "--json"))) {
             sf_error(SF_EUSAGE, NULL, "usage: sfgen kernels [--json]");
             return SF_EUSAGE;
@@ -104,12 +121,22 @@ int main(int argc, char **argv)
         return print_kernels(argc == 3);
     }
     sf_gen_opts c;
-    sf_status s = parse_args(argc, argv, &c);
+    int help;
+    sf_status s = parse_args(argc, argv, &c, &help);
+    if (!s && help) {
+        usage(stdout);
+        return SF_OK;
+    }
     if (s == SF_EUSAGE) {
-        usage(stderr);
+        /* the one-line error above says what is wrong; the options are a
+         * command away (docs/CLI.md, "Messages") */
+        fprintf(stderr, "sfgen: see 'sfgen --help' for the usage and options\n");
         return s;
     }
     if (s)
         return s;
-    return sf_generate(&c, NULL);
+    s = sf_generate(&c, NULL);
+    if (s == SF_EUSAGE)
+        fprintf(stderr, "sfgen: see 'sfgen --help' for the usage and options\n");
+    return s;
 }

@@ -65,7 +65,9 @@ sf_status sf_session_inspect(sf_session *s, const char *model, int json, char **
 void sf_text_free(char *text);
 
 /* Generates the output folder for `model` (replaced atomically; nothing is
- * left half-written on failure). */
+ * left half-written on failure). An existing folder must be empty or hold
+ * sfgen's marker file `.sfgen`, unless the option ("--force", NULL) is set
+ * (docs/CLI.md, "The output folder"). */
 sf_status sf_session_generate(sf_session *s, const char *model, const char *outdir);
 
 #ifdef __cplusplus

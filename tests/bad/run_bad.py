@@ -1071,6 +1071,20 @@ CASES = [
         [node("fc1", 0), I("shape")], existing_out=True),
     Gen("existing_out_truncated_st", st_bytes(lambda b: b[:-1]), 1, [ST], existing_out=True),
     Gen("out_is_regular_file", None, 1, [OUT_NAME], existing_out="file"),
+    # a valid model, but OUTDIR holds files sfgen did not write (no .sfgen)
+    Gen("existing_out_not_sfgens", None, 1, [OUT_NAME, ".sfgen", "--force"], existing_out=True),
+
+    # -- model names that would make the output folder unbuildable ----------
+    Gen("name_runtime_file", setk("name", "sf_ops"), 1, [MJ, field("name"), "'sf_ops'", I("runtime")]),
+    Gen("name_runtime_prefix", setk("name", "sf"), 1, [MJ, field("name"), "'sf'"]),
+    Gen("name_runtime_prefix_upper", setk("name", "SF_NPY"), 1, [MJ, field("name"), "'SF_NPY'"]),
+    Gen("name_cuda_runtime_prefix", setk("name", "sfc_ctx"), 1, [MJ, field("name"), "'sfc_ctx'"]),
+    Gen("name_makefile", setk("name", "Makefile"), 1, [MJ, field("name"), "'Makefile'"]),
+    Gen("name_gnumakefile", setk("name", "GNUmakefile"), 1, [MJ, field("name"), "'GNUmakefile'"]),
+    Gen("name_make_target_all", setk("name", "all"), 1, [MJ, field("name"), "target 'all'"]),
+    Gen("name_make_target_clean", setk("name", "clean"), 1, [MJ, field("name"), "target 'clean'"]),
+    Usage("name_make_target_cuda", lambda m, o: [m, "-o", o, "--target", "cuda"], 1,
+          [MJ, field("name"), "target 'cuda'"], mutate=setk("name", "cuda")),
 
     # -- command line --------------------------------------------------------
     Usage("usage_no_args", lambda m, o: [], 2),
@@ -1080,6 +1094,22 @@ CASES = [
     Usage("usage_two_models", lambda m, o: [m, m, "-o", o], 2),
     Usage("usage_inspect_no_model", lambda m, o: ["inspect"], 2),
     Usage("usage_inspect_unknown_option", lambda m, o: ["inspect", m, "--frobnicate"], 2, ["--frobnicate"]),
+    Usage("usage_threads_leading_space", lambda m, o: [m, "-o", o, "--threads", " 3"], 2, ["--threads"]),
+    Usage("usage_threads_plus", lambda m, o: [m, "-o", o, "--threads", "+3"], 2, ["--threads"]),
+    Usage("usage_threads_over_cap", lambda m, o: [m, "-o", o, "--threads", "4097"], 2, ["4096"]),
+    Usage("usage_gpu_kernel_without_cuda", lambda m, o: [m, "-o", o, "--gpu-kernel", "dense"], 2,
+          ["--gpu-kernel", "--target cuda"]),
+    Usage("usage_gpu_dtype_without_cuda", lambda m, o: [m, "-o", o, "--gpu-dtype", "f16"], 2,
+          ["--gpu-dtype", "--target cuda"]),
+    Usage("usage_inspect_force", lambda m, o: ["inspect", m, "--force"], 2, ["--force"]),
+    Usage("usage_report_is_the_model", lambda m, o: [m, "-o", o, "--report", m], 2,
+          ["--report", I("model file")]),
+    # --report comes before the folder: when it cannot be written, no folder
+    Usage("report_folder_missing", lambda m, o: [m, "-o", o, "--report",
+                                                 os.path.join(os.path.dirname(m), "nosuch", "r.json")],
+          1, [os.path.join("nosuch", "r.json")]),
+    Usage("report_is_a_folder", lambda m, o: [m, "-o", o, "--report", os.path.dirname(m)], 1,
+          [I("folder")]),
     Usage("model_file_not_found", lambda m, o: [os.path.join(os.path.dirname(m), "absent.json"), "-o", o],
           1, ["absent.json"]),
     Usage("model_is_directory", lambda m, o: [os.path.dirname(m), "-o", o], 1),
@@ -1420,6 +1450,10 @@ class Runner:
         else:
             if not err.strip():
                 probs.append("stderr is empty")
+            lines = [ln for ln in err.splitlines() if ln.strip()]
+            if c.exit == 2 and (len(lines) != 2 or "sfgen --help" not in lines[1]):
+                probs.append("a usage error is one line and a pointer to 'sfgen --help' "
+                             "(docs/CLI.md), got %d lines" % len(lines))
             miss = [repr(w) for w in c.expect if not _has(err, w)]
             if miss:
                 probs.append("stderr lacks " + ", ".join(miss))
@@ -1444,7 +1478,13 @@ class Runner:
                 probs.append("inspect %s: exit %s, expected 0" % (" ".join(extra), code))
             if extra and code == 0:
                 try:
-                    json.loads(out)
+                    got = json.loads(out)
+                    # README: inspect --json is the same as OUTDIR/report.json
+                    with open(os.path.join(d, "out_parent", OUT_NAME, "report.json")) as f:
+                        want = json.load(f)
+                    if got != want:
+                        probs.append("inspect --json differs from report.json in: " + ", ".join(
+                            sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))))
                 except ValueError:
                     probs.append("inspect --json: stdout is not JSON")
             if cwd_diff:

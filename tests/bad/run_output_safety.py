@@ -2,7 +2,9 @@
 # run_output_safety.py - sfgen writes only inside the output folder it is
 # given, whatever the names in the model; a read-only or full file system is
 # a clear exit 1 with nothing left behind; a successful regeneration into an
-# existing folder rewrites only changed files.
+# existing folder rewrites only changed files; a folder sfgen did not write is
+# left alone unless --force; an update stops before replacing anything when
+# one of its files cannot be replaced.
 # usage: PYTHONPATH=python run_output_safety.py [--sfgen build/sfgen] [--work DIR]
 # Needs root for the tmpfs cases (mount); without it they are reported as
 # skipped, never as passed.
@@ -43,6 +45,18 @@ def snapshot(root):
     return out
 
 
+def contents(root):
+    """Every file under root (relative name -> bytes); folders as None."""
+    out = {}
+    for d, dirs, files in os.walk(root):
+        for n in dirs:
+            out[os.path.relpath(os.path.join(d, n), root)] = None
+        for n in files:
+            with open(os.path.join(d, n), "rb") as f:
+                out[os.path.relpath(os.path.join(d, n), root)] = f.read()
+    return out
+
+
 def hostile_model(work):
     mb = ModelBuilder("safe", seed=4)
     x = mb.input("x", [3, 16])
@@ -70,6 +84,7 @@ def main():
     if os.path.exists(work):
         shutil.rmtree(work)
     os.makedirs(work)
+    work = os.path.abspath(work)
     model = hostile_model(work)
     sfgen = os.path.abspath(args.sfgen)
 
@@ -103,7 +118,39 @@ def main():
     result(r.returncode == 0 and not changed, "regeneration leaves unchanged files untouched",
            " ".join(changed[:5]))
 
-    # 3. read-only and full file systems (tmpfs mounts; root only)
+    # 3. `sfgen model.json -o .` in the user's own project: a non-empty folder
+    #    without sfgen's marker is not written into; --force does
+    proj = os.path.join(work, "project")
+    os.makedirs(proj)
+    with open(os.path.join(proj, "Makefile"), "w") as f:
+        f.write("# the user's own Makefile\nall:\n\techo mine\n")
+    before = contents(proj)
+    r = run([sfgen, model, "-o", ".", "-q"], cwd=proj)
+    left = sorted(set(os.listdir(work)) - {"model", "gen", "x.npy", "project"})
+    result(r.returncode == 1 and "--force" in r.stderr and contents(proj) == before and not left,
+           "-o . in a folder sfgen did not write: exit 1, nothing written",
+           "rc=%d left=%s %s" % (r.returncode, left, r.stderr))
+    r = run([sfgen, model, "-o", ".", "-q", "--force"], cwd=proj)
+    ok = r.returncode == 0 and os.path.isfile(os.path.join(proj, ".sfgen"))
+    ok = ok and contents(proj)["Makefile"] != before["Makefile"]
+    result(ok, "--force writes into it and marks it as sfgen's", r.stderr)
+    r = run([sfgen, model, "-o", ".", "-q", "--threads", "2"], cwd=proj)
+    result(r.returncode == 0, "a marked folder is written into without --force", r.stderr)
+
+    # 4. an update is all-or-nothing: a folder squatting on report.json stops
+    #    it before any file is replaced (old and new never mixed)
+    os.remove(os.path.join(out, "report.json"))
+    os.makedirs(os.path.join(out, "report.json"))
+    before = contents(out)
+    r = run([sfgen, model, "-o", out, "-q", "--threads", "3"])
+    left = [n for n in os.listdir(os.path.dirname(out)) if n != "out"]
+    result(r.returncode == 1 and "report.json" in r.stderr and contents(out) == before and not left,
+           "folder in the way of report.json: exit 1, no file replaced",
+           "rc=%d left=%s changed=%s %s" % (
+               r.returncode, left,
+               sorted(k for k in before if contents(out).get(k) != before[k]), r.stderr))
+
+    # 5. read-only and full file systems (tmpfs mounts; root only)
     mnt = os.path.join(work, "mnt")
     os.makedirs(mnt)
     if run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt]).returncode != 0:

@@ -6,6 +6,7 @@
 # usage: PYTHONPATH=python run_concurrent.py [--sfgen build/sfgen] [--work DIR]
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ def main():
     env = dict(os.environ, OMP_NUM_THREADS="2")
     for label, flags in BUILDS:
         out = os.path.join(work, label)
+        shutil.rmtree(out, ignore_errors=True)  # a fresh folder each run
         try:
             subprocess.run([args.sfgen, model, "-o", out, "-q"] + flags, check=True)
             subprocess.run(["make", "-s", "-C", out, "-j2", "CFLAGS=-Werror"], check=True)

@@ -286,6 +286,8 @@ def cli_cases(args, work, res):
     out = os.path.join(d, "out")
     checks = [
         ("no arguments", [], 2),
+        ("--help after the model", [good, "--help"], 0),
+        ("-h after options", [good, "-o", out, "--dense", "-h"], 0),
         ("missing -o", [good], 2),
         ("unknown option", [good, "-o", out, "--bogus"], 2),
         ("unknown target", [good, "-o", out, "--target", "rocm"], 2),
@@ -324,9 +326,32 @@ def cli_cases(args, work, res):
         rc, sout, serr = run_tool([args.sfgen] + argv, 60,
                                   env=run_env(args.sanitize))
         ok = rc == want and not sanitizer_report(serr)
+        if "help" in tag:  # the usage text, and nothing generated
+            ok = ok and sout.startswith("usage: sfgen") and not os.path.exists(out)
         res.record("cli: %-28s want exit %d got %s" % (tag, want,
                                                         describe_rc(rc)),
                    ok, detail=None if ok else sout + serr)
+    help_matches_docs(args, res)
+
+
+def help_matches_docs(args, res):
+    """sfgen --help and docs/CLI.md's option table name the same options, and
+    --help gives the program's real --threads default and the 4096 cap."""
+    rc, sout, _ = run_tool([args.sfgen, "--help"], 60, env=run_env(args.sanitize))
+    with open(os.path.join(REPO, "docs", "CLI.md")) as f:
+        doc = f.read()
+    table = doc[doc.index("### Options"):doc.index("### What it does")]
+    doc_opts = set(re.findall(r"--[a-z][a-z-]*", " ".join(re.findall(r"^\|([^|]*)\|", table, re.M))))
+    help_opts = set(re.findall(r"--[a-z][a-z-]*", sout)) - {"--help", "--version"}
+    threads = sout[sout.index("--threads"):sout.index("--dense")]
+    problems = []
+    if doc_opts ^ help_opts:
+        problems.append("only in CLI.md: %s; only in --help: %s" % (
+            sorted(doc_opts - help_opts), sorted(help_opts - doc_opts)))
+    if "default 1)" in threads or "OMP_NUM_THREADS" not in threads or "4096" not in threads:
+        problems.append("--threads: " + " ".join(threads.split()))
+    ok = rc == 0 and not problems
+    res.record("cli: --help lists CLI.md's options", ok, detail="; ".join(problems) or None)
 
 
 def reject_checks(args, exe, mb, outdir, res, key):

@@ -54,6 +54,7 @@ def check(arch, prune, tiny, sfgen, work):
     d = os.path.join(work, name)
     model_json = sf_export.export(model, inputs, d, name=name)
     gen = os.path.join(d, "gen")
+    shutil.rmtree(gen, ignore_errors=True)  # a fresh folder each run
     t0 = time.time()
     run([sfgen, model_json, "-o", gen, "-q"])
     run(["make", "-s", "-C", gen, "-j%d" % (os.cpu_count() or 2)])
@@ -115,6 +116,7 @@ def check_decode(prune, tiny, sfgen, work):
               "positions": torch.arange(S).repeat(maxb, 1)}
         mj = sf_export.export(model, ex, os.path.join(d, name), name=name, cache=ctx)
         gens[name] = os.path.join(d, name, "gen")
+        shutil.rmtree(gens[name], ignore_errors=True)
         run([sfgen, mj, "-o", gens[name], "-q"])
         run(["make", "-s", "-C", gens[name], "-j%d" % (os.cpu_count() or 2)])
     run(["make", "-s", "-C", os.path.join(REPO, "examples", "gpt2"), "PROMPT=" + gens["gpt2_prompt"],

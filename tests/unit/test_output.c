@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/output.h"
+#include "emit/names.h"
 #include "suites.h"
 #include "test_util.h"
 
@@ -103,11 +104,17 @@ START_TEST(new_folder)
     expect_content(out, "Makefile", "all:\n");
     expect_content(out, "m.c", "int x;\n");
     expect_content(out, "empty.txt", "");
-    ck_assert_int_eq(tu_count_entries(out), 4);
+    ck_assert_int_eq(tu_count_entries(out), 5); /* and the marker */
+    struct stat mk = stat_of(out, SF_OUTPUT_MARKER);
+    ck_assert(S_ISREG(mk.st_mode));
     expect_only("out");
     struct stat sb;
     ck_assert_int_eq(stat(out, &sb), 0);
     ck_assert(S_ISDIR(sb.st_mode));
+    /* the mode of mkdir (docs/CLI.md), not mkdtemp's 0700 */
+    mode_t mask = umask(0);
+    umask(mask);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0777 & ~mask);
 }
 END_TEST
 
@@ -270,6 +277,165 @@ START_TEST(write_failure_existing_folder_untouched)
 }
 END_TEST
 
+/* A folder sfgen did not write (no marker) and that is not empty is left
+ * alone unless forced: it may be the user's project with its own Makefile. */
+START_TEST(foreign_folder_refused)
+{
+    char out[512];
+    snprintf(out, sizeof out, "%s/proj", g_dir);
+    ck_assert_int_eq(mkdir(out, 0777), 0);
+    ck_assert_int_eq(tu_write_file(out, "Makefile", "mine:\n", 6), 0);
+    add(g_fs, "Makefile", "all:\n");
+    add(g_fs, "m.c", "int x;\n");
+    tu_diag_capture();
+    ck_assert_int_eq(sf_output_write(out, g_fs), SF_EINPUT);
+    TU_ASSERT_DIAG("proj");
+    TU_ASSERT_DIAG("--force");
+    expect_content(out, "Makefile", "mine:\n");
+    ck_assert_int_eq(tu_count_entries(out), 1);
+    expect_only("proj");
+
+    sf_output_opts o = {1, NULL, NULL};
+    ck_assert_int_eq(sf_output_write_opts(out, g_fs, &o), SF_OK);
+    expect_content(out, "Makefile", "all:\n");
+    expect_content(out, "m.c", "int x;\n");
+    stat_of(out, SF_OUTPUT_MARKER);
+    expect_only("proj");
+    /* now it is sfgen's: no --force needed any more */
+    set(g_fs, "m.c", "int y;\n");
+    ck_assert_int_eq(sf_output_write(out, g_fs), SF_OK);
+    expect_content(out, "m.c", "int y;\n");
+}
+END_TEST
+
+START_TEST(empty_folder_accepted)
+{
+    char out[512];
+    snprintf(out, sizeof out, "%s/empty", g_dir);
+    ck_assert_int_eq(mkdir(out, 0777), 0);
+    add(g_fs, "m.c", "int x;\n");
+    ck_assert_int_eq(sf_output_write(out, g_fs), SF_OK);
+    expect_content(out, "m.c", "int x;\n");
+    stat_of(out, SF_OUTPUT_MARKER);
+    expect_only("empty");
+}
+END_TEST
+
+/* A folder where a generated file goes stops the update before any file is
+ * replaced: old and new are never mixed. */
+START_TEST(folder_in_the_way_changes_nothing)
+{
+    char out[512], path[600];
+    snprintf(out, sizeof out, "%s/out", g_dir);
+    add(g_fs, "a.c", "int a;\n");
+    add(g_fs, "report.json", "{}\n");
+    add(g_fs, "z.c", "int z;\n");
+    ck_assert_int_eq(sf_output_write(out, g_fs), SF_OK);
+    snprintf(path, sizeof path, "%s/report.json", out);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkdir(path, 0777), 0);
+    set(g_fs, "a.c", "int a = 1;\n");
+    set(g_fs, "report.json", "{\"v\": 2}\n");
+    set(g_fs, "z.c", "int z = 1;\n");
+    tu_diag_capture();
+    ck_assert_int_eq(sf_output_write(out, g_fs), SF_EINPUT);
+    TU_ASSERT_DIAG("report.json");
+    expect_content(out, "a.c", "int a;\n");
+    expect_content(out, "z.c", "int z;\n");
+    expect_only("out");
+}
+END_TEST
+
+/* --report is staged with the folder and put in place first; a report that
+ * cannot be written leaves no output folder. */
+START_TEST(report_with_the_folder)
+{
+    char out[512], rep[512], bad[512];
+    snprintf(out, sizeof out, "%s/out", g_dir);
+    snprintf(rep, sizeof rep, "%s/r.json", g_dir);
+    snprintf(bad, sizeof bad, "%s/nonexistent/r.json", g_dir);
+    add(g_fs, "a.c", "int a;\n");
+    sf_buf r;
+    sf_buf_init(&r);
+    ck_assert_int_eq(sf_buf_append(&r, "{\"r\": 1}\n", 9), 0);
+    sf_output_opts o = {0, bad, &r};
+    tu_diag_capture();
+    ck_assert_int_ne(sf_output_write_opts(out, g_fs, &o), SF_OK);
+    TU_ASSERT_DIAG("nonexistent/r.json");
+    expect_only(NULL);
+
+    o.report = g_dir; /* a folder */
+    ck_assert_int_ne(sf_output_write_opts(out, g_fs, &o), SF_OK);
+    expect_only(NULL);
+
+    o.report = rep;
+    ck_assert_int_eq(sf_output_write_opts(out, g_fs, &o), SF_OK);
+    expect_content(g_dir, "r.json", "{\"r\": 1}\n");
+    expect_content(out, "a.c", "int a;\n");
+    ck_assert_int_eq(tu_count_entries(g_dir), 2);
+
+    /* a failed folder update leaves the earlier report too */
+    char path[600];
+    snprintf(path, sizeof path, "%s/a.c", out);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkdir(path, 0777), 0);
+    r.len = 0;
+    ck_assert_int_eq(sf_buf_append(&r, "{\"r\": 2}\n", 9), 0);
+    set(g_fs, "a.c", "int a = 2;\n");
+    ck_assert_int_eq(sf_output_write_opts(out, g_fs, &o), SF_EINPUT);
+    expect_content(g_dir, "r.json", "{\"r\": 1}\n");
+    ck_assert_int_eq(tu_count_entries(g_dir), 2);
+    sf_buf_free(&r);
+}
+END_TEST
+
+/* A model name that makes two generated names one (names.c), on a stand-in
+ * folder: the checks follow the files and Makefile actually emitted. */
+static sf_status check_names(const char *model, const char *makefile)
+{
+    sf_graph g;
+    memset(&g, 0, sizeof g);
+    g.name = model;
+    g.model_base = "m.json";
+    sf_files_free(g_fs);
+    sf_files_init(g_fs);
+    char src[200], prog[600];
+    size_t n = 0;
+    snprintf(src, sizeof src, "%s.c", model);
+    add(g_fs, src, "int x;\n");
+    add(g_fs, "rt.c", "int rt;\n");
+    add(g_fs, "rt.h", "\n");
+    for (const char *p = makefile; *p && n < sizeof prog - 80; p++) /* '@': the model */
+        n += (size_t)(*p == '@' ? snprintf(prog + n, 80, "%s", model) : (prog[n] = *p, 1));
+    prog[n] = 0;
+    add(g_fs, "Makefile", prog);
+    return sf_emit_check_names(&g, g_fs);
+}
+
+START_TEST(model_names_that_clash)
+{
+    static const char mk[] = "# targets\nall: @\n\n@: @.o rt.o\n\t$(CC) -o prog\n"
+                             "clean:\n\trm -f *.o\n.PHONY: all clean\n";
+    tu_diag_capture();
+    ck_assert_int_eq(check_names("mlp", mk), SF_OK);
+    ck_assert_int_eq(check_names("rt", mk), SF_EINPUT); /* rt.c twice */
+    TU_ASSERT_DIAG("m.json: field 'name': 'rt'");
+    TU_ASSERT_DIAG("'rt.c'");
+    ck_assert_int_eq(check_names("all", mk), SF_EINPUT); /* all: all */
+    TU_ASSERT_DIAG("target 'all'");
+    ck_assert_int_eq(check_names("clean", mk), SF_EINPUT); /* two recipes */
+    TU_ASSERT_DIAG("target 'clean'");
+    ck_assert_int_eq(check_names("Makefile", mk), SF_EINPUT);
+    ck_assert_int_eq(check_names("GNUmakefile", mk), SF_EINPUT);
+    ck_assert_int_eq(check_names("makefile", mk), SF_EINPUT);
+    ck_assert_int_eq(check_names("sf", mk), SF_EINPUT); /* the runtime's prefix */
+    ck_assert_int_eq(check_names("SF_net", mk), SF_EINPUT);
+    ck_assert_int_eq(check_names("sfc_ctx", mk), SF_EINPUT);
+    ck_assert_int_eq(check_names("sfnet", mk), SF_OK);
+    ck_assert_int_eq(check_names("cleaner", mk), SF_OK);
+}
+END_TEST
+
 Suite *output_suite(void)
 {
     Suite *s = suite_create("output");
@@ -284,6 +450,11 @@ Suite *output_suite(void)
     tcase_add_test(tc, missing_parent);
     tcase_add_test(tc, write_failure_leaves_nothing);
     tcase_add_test(tc, write_failure_existing_folder_untouched);
+    tcase_add_test(tc, foreign_folder_refused);
+    tcase_add_test(tc, empty_folder_accepted);
+    tcase_add_test(tc, folder_in_the_way_changes_nothing);
+    tcase_add_test(tc, report_with_the_folder);
+    tcase_add_test(tc, model_names_that_clash);
     tcase_set_timeout(tc, 20);
     suite_add_tcase(s, tc);
     return s;
