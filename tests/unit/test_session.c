@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "sparseflow.h"
 #include "suites.h"
@@ -170,6 +171,34 @@ START_TEST(sessions_on_threads)
 }
 END_TEST
 
+/* The library honours the output folder's rule like sfgen: a non-empty
+ * folder sfgen did not write needs ("--force", NULL). */
+START_TEST(force_through_the_library)
+{
+    char root[400], out[500];
+    tu_mkdtemp(root, sizeof root);
+    snprintf(out, sizeof out, "%s/app", root);
+    ck_assert_int_eq(mkdir(out, 0777), 0);
+    ck_assert_int_eq(tu_write_file(out, "Makefile", "mine:\n", 6), 0);
+    sf_session *s = sf_session_new();
+    sink_buf b = {{0}, 0};
+    sf_session_set_sink(s, sink, &b);
+    ck_assert_int_eq(sf_session_generate(s, MODEL, out), SF_EINPUT);
+    ck_assert_ptr_nonnull(strstr(sf_session_last_error(s), "--force"));
+    ck_assert_int_eq(tu_count_entries(out), 1);
+    ck_assert_int_eq(sf_session_option(s, "--gpu-kernel", "sp24"), SF_OK);
+    ck_assert_int_eq(sf_session_generate(s, MODEL, out), SF_EUSAGE); /* no --target cuda */
+    sf_session_free(s);
+    s = sf_session_new();
+    sf_session_set_sink(s, sink, &b);
+    ck_assert_int_eq(sf_session_option(s, "--force", NULL), SF_OK);
+    ck_assert_int_eq(sf_session_generate(s, MODEL, out), SF_OK);
+    ck_assert_int_gt(tu_count_entries(out), 5);
+    sf_session_free(s);
+    tu_rmrf(root);
+}
+END_TEST
+
 Suite *session_suite(void)
 {
     Suite *s = suite_create("session");
@@ -180,6 +209,7 @@ Suite *session_suite(void)
     tcase_add_test(tc, errors_stay_in_their_session);
     tcase_add_test(tc, alloc_hook_per_session);
     tcase_add_test(tc, sessions_on_threads);
+    tcase_add_test(tc, force_through_the_library);
     suite_add_tcase(s, tc);
     return s;
 }
