@@ -52,7 +52,7 @@ DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev pytho
 MODEL_PKGS = python3-torch python3-torchvision
 
 .PHONY: all deps demo check lint test test-unit test-golden test-e2e test-models-tiny test-models test-bad \
-        test-concurrency test-asan bench-models bench-cuda test-cuda-build test-cuda \
+        test-concurrency test-asan bench-models bench-cuda test-cuda-build test-cuda-skip test-cuda \
         fuzz fuzz-replay bench clean
 
 all: $(BUILD)/sfgen $(BUILD)/libsparseflow.a $(BUILD)/libsparseflow.so
@@ -183,6 +183,12 @@ $(BUILD)/.deps-models: | $(BUILD)/.deps
 test-cuda-build: $(BUILD)/sfgen
 	$(PYTHON) tests/cuda/run_cuda.py --sfgen $(BUILD)/sfgen --work $(BUILD)/cuda-build
 
+# Without nvcc both print one SKIPPED line and pass, unless SF_REQUIRE_CUDA=1
+# (set by .ci/run): then they fail. test-cuda-skip checks both paths with
+# nvcc taken off PATH.
+test-cuda-skip: $(BUILD)/sfgen
+	$(PYTHON) tests/cuda/check_skip.py --sfgen $(BUILD)/sfgen --build $(BUILD) --work $(BUILD)/cuda-skip
+
 # The same cases run on the GPU against the float64 reference, batch 1 and
 # the maximum, then under compute-sanitizer; says so and skips without a GPU.
 test-cuda: $(BUILD)/sfgen
@@ -233,6 +239,7 @@ test: $(BUILD)/.deps
 	$(MAKE) --no-print-directory test-golden
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-models-tiny
+	$(MAKE) --no-print-directory test-cuda-skip
 	$(MAKE) --no-print-directory test-cuda-build
 	$(MAKE) --no-print-directory test-bad
 	$(MAKE) --no-print-directory test-concurrency
