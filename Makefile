@@ -6,11 +6,13 @@
 #   make check      the quick loop: unit tests, golden sources and an end-to-end
 #                   slice (under 3 minutes on 2 cores)
 #   make lint       cppcheck and the .clang-format style (part of make test)
-#   make test       unit tests, golden sources, end-to-end matrix, reduced-size
-#                   ResNet/BERT/GPT-2 against PyTorch, CUDA sources compiled
-#                   for sm_80/sm_90, bad-input suite,
-#                   concurrent runs of a generated library, fuzz regressions,
-#                   then unit, end-to-end and bad-input again under ASan + UBSan
+#   make test       lint, unit tests, golden sources, end-to-end matrix,
+#                   reduced-size ResNet/BERT/GPT-2 against PyTorch, CUDA sources
+#                   compiled for sm_80/sm_90 (skipped without nvcc unless
+#                   SF_REQUIRE_CUDA=1), bad-input suite, concurrent runs of a
+#                   generated library, the docs' code blocks and the demo,
+#                   fuzz regressions, then unit, end-to-end and bad-input
+#                   again under ASan + UBSan (about 20 minutes on 2 cores)
 #   make test-models  ResNet-50, BERT-base, GPT-2 at full size against PyTorch
 #   make test-cuda  the CUDA backend on a GPU against fp64, compute-sanitizer
 #                   (make test compiles it for sm_80 and sm_90 without a GPU)
@@ -53,7 +55,7 @@ DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev pytho
 MODEL_PKGS = python3-torch python3-torchvision
 
 .PHONY: all deps demo check lint test test-unit test-golden test-e2e test-models-tiny test-models test-bad \
-        test-concurrency test-asan bench-models bench-cuda test-cuda-build test-cuda-skip test-cuda \
+        test-concurrency test-docs test-asan bench-models bench-cuda test-cuda-build test-cuda-skip test-cuda \
         fuzz fuzz-replay bench clean
 
 all: $(BUILD)/sfgen $(BUILD)/libsparseflow.a $(BUILD)/libsparseflow.so
@@ -195,6 +197,14 @@ test-cuda-skip: $(BUILD)/sfgen
 test-cuda: $(BUILD)/sfgen
 	$(PYTHON) tests/cuda/run_cuda.py --run --sanitize --sfgen $(BUILD)/sfgen --work $(BUILD)/cuda
 
+# Every code block of README.md and docs/*.md, run as documented in a scratch
+# folder (tests/docs/run_docs.py: how blocks are marked), the demo with a
+# short timing step, and PERFORMANCE.md's whole-model summary and plot
+# against its table.
+test-docs: $(BUILD)/sfgen $(BUILD)/make_mlp
+	$(PYTHON) tests/docs/run_docs.py --sfgen $(BUILD)/sfgen --make-mlp $(BUILD)/make_mlp \
+	    --work $(BUILD)/docs
+
 # Every rejected input: exit code, message, no output folder; hostile names,
 # read-only and full file systems.
 test-bad: $(BUILD)/sfgen
@@ -244,6 +254,7 @@ test: $(BUILD)/.deps
 	$(MAKE) --no-print-directory test-cuda-build
 	$(MAKE) --no-print-directory test-bad
 	$(MAKE) --no-print-directory test-concurrency
+	$(MAKE) --no-print-directory test-docs
 	$(MAKE) --no-print-directory fuzz-replay
 	$(MAKE) --no-print-directory test-asan
 	@echo "make test: all suites passed"
