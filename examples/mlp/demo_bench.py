@@ -158,7 +158,8 @@ def main():
         import onnxruntime as ort
     except ImportError as e:
         print("onnxruntime: not available to %s (%s); `make demo` installs it into "
-              "build/venv-models. Comparing with the dense build only." % (sys.executable, e))
+              "venv-models in the build folder. Comparing with the dense build only."
+              % (sys.executable, e))
     if ort is not None:
         w = read_safetensors(os.path.join(d, "mlp.safetensors"))
         onnx_path = os.path.join(d, "mlp.onnx")
