@@ -201,7 +201,7 @@ def run_blocks(args, blocks):
             rc, out = p.returncode, p.stdout
         except subprocess.TimeoutExpired as e:
             rc, out = "timeout", (e.stdout or b"").decode(errors="replace")
-        first = b.text.strip().split("\n")[0]
+        first = b.text.strip().split("\n")[0].split("  #")[0].rstrip()
         if rc == 0:
             print("ok   %s sh: %s%s" % (where, first, " ..." if "\n" in b.text.strip() else ""))
         else:
