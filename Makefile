@@ -1,15 +1,18 @@
 # SparseFlow - build sfgen, run the tests, the demo and the benchmarks.
 #
 #   make            build build/sfgen
-#   make demo       generate, build and run the example MLP; sparse vs --dense speed
+#   make demo       generate, build and run the example MLP; which layers run
+#                   sparse and why; speed against --dense and onnxruntime
 #   make check      the quick loop: unit tests, golden sources and an end-to-end
 #                   slice (under 3 minutes on 2 cores)
 #   make lint       cppcheck and the .clang-format style (part of make test)
-#   make test       unit tests, golden sources, end-to-end matrix, reduced-size
-#                   ResNet/BERT/GPT-2 against PyTorch, CUDA sources compiled
-#                   for sm_80/sm_90, bad-input suite,
-#                   concurrent runs of a generated library, fuzz regressions,
-#                   then unit, end-to-end and bad-input again under ASan + UBSan
+#   make test       lint, unit tests, golden sources, end-to-end matrix,
+#                   reduced-size ResNet/BERT/GPT-2 against PyTorch, CUDA sources
+#                   compiled for sm_80/sm_90 (skipped without nvcc unless
+#                   SF_REQUIRE_CUDA=1), bad-input suite, concurrent runs of a
+#                   generated library, the docs' code blocks and the demo,
+#                   fuzz regressions, then unit, end-to-end and bad-input
+#                   again under ASan + UBSan (about 20 minutes on 2 cores)
 #   make test-models  ResNet-50, BERT-base, GPT-2 at full size against PyTorch
 #   make test-cuda  the CUDA backend on a GPU against fp64, compute-sanitizer
 #                   (make test compiles it for sm_80 and sm_90 without a GPU)
@@ -52,7 +55,7 @@ DEB_PKGS = gcc make libc6-dev pkg-config libcjson-dev check libsubunit-dev pytho
 MODEL_PKGS = python3-torch python3-torchvision
 
 .PHONY: all deps demo check lint test test-unit test-golden test-e2e test-models-tiny test-models test-bad \
-        test-concurrency test-asan bench-models bench-cuda test-cuda-build test-cuda \
+        test-concurrency test-docs test-asan bench-models bench-cuda test-cuda-build test-cuda-skip test-cuda \
         fuzz fuzz-replay bench clean
 
 all: $(BUILD)/sfgen $(BUILD)/libsparseflow.a $(BUILD)/libsparseflow.so
@@ -183,10 +186,24 @@ $(BUILD)/.deps-models: | $(BUILD)/.deps
 test-cuda-build: $(BUILD)/sfgen
 	$(PYTHON) tests/cuda/run_cuda.py --sfgen $(BUILD)/sfgen --work $(BUILD)/cuda-build
 
+# Without nvcc both print one SKIPPED line and pass, unless SF_REQUIRE_CUDA=1
+# (set by .ci/run): then they fail. test-cuda-skip checks both paths with
+# nvcc taken off PATH.
+test-cuda-skip: $(BUILD)/sfgen
+	$(PYTHON) tests/cuda/check_skip.py --sfgen $(BUILD)/sfgen --build $(BUILD) --work $(BUILD)/cuda-skip
+
 # The same cases run on the GPU against the float64 reference, batch 1 and
 # the maximum, then under compute-sanitizer; says so and skips without a GPU.
 test-cuda: $(BUILD)/sfgen
 	$(PYTHON) tests/cuda/run_cuda.py --run --sanitize --sfgen $(BUILD)/sfgen --work $(BUILD)/cuda
+
+# Every code block of README.md and docs/*.md, run as documented in a scratch
+# folder (tests/docs/run_docs.py: how blocks are marked), the demo with a
+# short timing step, and PERFORMANCE.md's whole-model summary and plot
+# against its table.
+test-docs: $(BUILD)/sfgen $(BUILD)/make_mlp
+	$(PYTHON) tests/docs/run_docs.py --sfgen $(BUILD)/sfgen --make-mlp $(BUILD)/make_mlp \
+	    --work $(BUILD)/docs
 
 # Every rejected input: exit code, message, no output folder; hostile names,
 # read-only and full file systems.
@@ -233,9 +250,11 @@ test: $(BUILD)/.deps
 	$(MAKE) --no-print-directory test-golden
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-models-tiny
+	$(MAKE) --no-print-directory test-cuda-skip
 	$(MAKE) --no-print-directory test-cuda-build
 	$(MAKE) --no-print-directory test-bad
 	$(MAKE) --no-print-directory test-concurrency
+	$(MAKE) --no-print-directory test-docs
 	$(MAKE) --no-print-directory fuzz-replay
 	$(MAKE) --no-print-directory test-asan
 	@echo "make test: all suites passed"
@@ -340,7 +359,11 @@ MODELS_VENV = $(BUILD)/venv-models
 bench-models: $(BUILD)/sfgen $(MODELS_VENV)/.ok
 	$(MODELS_VENV)/bin/python bench/run_models_bench.py --sfgen $(BUILD)/sfgen $(MODELS_BENCH_ARGS)
 
-$(MODELS_VENV)/.ok: | $(BUILD)/.deps-models $(BUILD)/.deps-venv
+$(MODELS_VENV)/.ok: $(MODELS_VENV)/.ort | $(BUILD)/.deps-models
+	@touch $@
+
+# the venv with onnxruntime alone (the demo needs no PyTorch)
+$(MODELS_VENV)/.ort: | $(BUILD)/.deps-venv
 	$(PYTHON) -m venv --system-site-packages $(MODELS_VENV)
 	$(MODELS_VENV)/bin/pip install -q onnxruntime
 	@touch $@
@@ -353,9 +376,15 @@ $(BUILD)/.deps-venv: | $(BUILD)/.deps
 $(BUILD)/make_mlp: examples/mlp/make_mlp.c | $(BUILD)/.deps
 	$(CC) -std=c11 -O2 $(WARN) -o $@ $< -lm
 
-# The README's demo: example MLP with 2:4 and 1:4 layers.
+# The README's demo (examples/mlp/README.md): example MLP with 2:4 and 1:4
+# layers; which layers run sparse and why; timed against its all-dense build
+# and onnxruntime (MODELS_VENV) on one and all threads. Where onnxruntime
+# cannot be installed (no network) the demo says so and still runs.
 demo: $(BUILD)/sfgen $(BUILD)/make_mlp
-	@sh examples/mlp/demo.sh $(BUILD)
+	@$(MAKE) --no-print-directory $(MODELS_VENV)/.ort || \
+	    echo "make demo: onnxruntime could not be installed into $(MODELS_VENV); the demo runs without it"
+	@PYTHON=$(PYTHON) DEMO_PYTHON=$$(test -x $(MODELS_VENV)/bin/python && \
+	    echo $(MODELS_VENV)/bin/python || echo $(PYTHON)) sh examples/mlp/demo.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

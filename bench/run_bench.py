@@ -326,7 +326,7 @@ def main():
     if os.access(args.loadport, os.X_OK):
         lines += ["", "What bounds the compressed kernels (`bench/loadport`: time per vector FMA "
                   "with the loads of each kernel's inner loop, against register-only FMAs):", "",
-                  "```"] + run([args.loadport]).rstrip("\n").split("\n") + ["```"]
+                  "```text"] + run([args.loadport]).rstrip("\n").split("\n") + ["```"]
     lines += [
         "", "Columns: *chosen* is the cost model's variant for that token and thread count "
         "(`sfgen inspect --threads`), timed as built; *fastest* is the fastest variant "

@@ -204,7 +204,7 @@ def bars(rows, width=40):
     dense = {(r["arch"], r["threads"]): r["ort"] for r in rows if r["prune"] == "dense"}
     top = max([dense[(r["arch"], r["threads"])] / r["sf"] for r in rows
                if (r["arch"], r["threads"]) in dense] + [1.0])
-    out = ["```", "SparseFlow speed / onnxruntime dense (| = 1.0x)"]
+    out = ["```text", "SparseFlow speed / onnxruntime dense (| = 1.0x)"]
     for r in rows:
         dd = dense.get((r["arch"], r["threads"]))
         if not dd:
