@@ -544,10 +544,12 @@ class _Exporter:
         elif name == "flatten":
             self.flatten(node, a[0], a[1] if len(a) > 1 else node.kwargs.get("start_dim", 0),
                          a[2] if len(a) > 2 else node.kwargs.get("end_dim", -1))
-        elif name in ("view", "reshape"):
+        elif name == "neg":
+            self.affine(node.name, self.act(a[0]), _shape(a[0]), -1.0, 0.0)
+        elif name in ("view", "reshape", "unsqueeze", "squeeze"):
             out_shape = _shape(node)
             if out_shape[:1] != _shape(a[0])[:1]:
-                raise ExportError("a %s from %s to %s changes dimension 0 (the batch); keep it "
+                raise ExportError("%s from %s to %s changes dimension 0 (the batch); keep it "
                                   "first, e.g. y.view(y.size(0), -1)"
                                   % (name, _shape(a[0]), out_shape))
             self.emit(node, "reshape", [a[0]], shape=[0] + out_shape[1:])
@@ -753,8 +755,11 @@ class _Exporter:
         rank = len(_shape(x))
         cuts = [(ax, s) for ax, s in enumerate(idx)
                 if not (isinstance(s, slice) and s == slice(None))]
-        if len(idx) > rank or any(not isinstance(s, slice) for _, s in cuts) or len(cuts) != 1:
-            raise ExportError("indexing other than one slice along one axis")
+        if len(idx) > rank or any(not isinstance(s, slice) for _, s in cuts) or \
+                len(cuts) != 1 or cuts[0][0] == 0:
+            raise ExportError("indexing %s: only one slice along one axis other than 0 has an op "
+                              "(x[:, a:b]); use unsqueeze/reshape for None and a slice of "
+                              "length 1 then a reshape for a number" % (idx,))
         ax, s = cuts[0]
         self.emit(node, "slice", [x], axis=ax, start=s.start, end=s.stop,
                   step=s.step if s.step not in (None, 1) else None)
@@ -816,7 +821,8 @@ def export(model, inputs, out_dir, name="model", cache=None):
                 res = n.args[0]
                 res = list(res) if isinstance(res, (tuple, list)) else [res]
                 if not all(_is_node(r) for r in res):
-                    raise ExportError("forward returns a number; return tensors only")
+                    raise ExportError("forward returns %r: return a tensor or a flat tuple "
+                                      "of tensors" % (n.args[0],))
                 outs = [ex.act(r) for r in res]
             elif n.op == "get_attr":
                 raise ExportError("a parameter used outside a module (%s): use it through a "

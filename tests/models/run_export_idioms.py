@@ -74,7 +74,8 @@ class FlattenNet(nn.Module):
 
 class MeansNet(nn.Module):
     """x.mean((2, 3)), F.adaptive_avg_pool2d(x, 1) and to 2x2, means over
-    trailing dimensions, numbers on either side of + - * / (also from shapes)."""
+    trailing dimensions, numbers on either side of + - * / (also from shapes),
+    -x, squeeze and unsqueeze."""
 
     def __init__(self):
         super().__init__()
@@ -89,7 +90,8 @@ class MeansNet(nn.Module):
         k = y.mean((-2, -1), keepdim=True)                   # [B, 6, 1, 1]
         t = y.mean((1, 2, 3))                                # [B]
         s = self.fc(1 - g * 0.25 + p / y.shape[-1] - 3 + 2.0 * g)
-        return s, q - k, t, torch.sub(g, 1.5, alpha=2) + torch.add(p, 2, alpha=-1)
+        return (s, q - k, t, torch.sub(g, 1.5, alpha=2) + torch.add(p, 2, alpha=-1),
+                (-k).squeeze(-1), t.unsqueeze(1) * 2)
 
 
 class AttnNet(nn.Module):
@@ -200,6 +202,13 @@ REFUSED = [
      ["node 'mul'", "'size'", "batch size", "view or reshape"]),
     ("view_folds_batch", lambda: _net(lambda s, x: x.view(-1, 64)), _x4,
      ["node 'view'", "changes dimension 0", "y.view(y.size(0), -1)"]),
+    ("slice_batch", lambda: _net(lambda s, x: x[:1]), _x4,
+     ["node 'getitem'", "other than 0"]),
+    ("squeeze_batch", lambda: _net(lambda s, x: x.squeeze(0)),
+     lambda: {"x": torch.randn(1, 3, 8, 8)},
+     ["node 'squeeze'", "changes dimension 0"]),
+    ("index_number", lambda: _net(lambda s, x: x[:, 0]), _x4,
+     ["node 'getitem'", "only one slice", "x[:, a:b]"]),
     ("zeros_from_size", lambda: _net(lambda s, x: x + torch.zeros(x.size(0), 3, 8, 8)), _x4,
      ["cannot trace Net.forward", "tensor constructors such as torch.zeros"]),
     ("cumsum", lambda: _net(lambda s, x: x.cumsum(1)), _x4,
@@ -212,7 +221,7 @@ REFUSED = [
                                     b=nn.BatchNorm2d(3, track_running_stats=False)), _x4,
      ["node 'b'", "running statistics"]),
     ("returns_size", lambda: _net(lambda s, x: (x + x, x.shape[1])), _x4,
-     ["node 'output'", "returns a number"]),
+     ["node 'output'", "returns (add, 3)", "flat tuple of tensors"]),
     ("chunk", lambda: _net(lambda s, x: x.chunk(2, -1)[0]), _x4,
      ["node 'chunk'", "function chunk has no SparseFlow op"]),
     ("control_flow", lambda: _net(_sum_positive), _x4,
