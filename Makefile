@@ -169,8 +169,11 @@ test-concurrency: $(BUILD)/sfgen
 
 # ResNet-50, BERT and GPT-2 at reduced size (same ops, fewer and smaller
 # layers), exported from PyTorch with tools/sf_export.py, dense, 2:4 and 1:4:
-# the generated program's output against PyTorch's, and the arena's size.
+# the generated program's output against PyTorch's, and the arena's size;
+# first the exporter's idioms (tests/models/run_export_idioms.py: each mapped
+# one against PyTorch, each refused one's message).
 test-models-tiny: $(BUILD)/sfgen $(BUILD)/.deps-models
+	$(PYTHON) tests/models/run_export_idioms.py --sfgen $(BUILD)/sfgen --work $(BUILD)/export-idioms
 	$(PYTHON) tests/models/run_models.py --sfgen $(BUILD)/sfgen --work $(BUILD)/models
 
 # The same at full size (ResNet-50 224x224, BERT-base, GPT-2 small).

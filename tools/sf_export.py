@@ -11,8 +11,11 @@ FUNCTION, defined in FILE.py, takes no arguments and returns (module,
 parameters; the examples' first dimension is the maximum batch. --prune
 prunes every Linear and Conv2d to N:M first; --cache gives causal attention
 a key/value cache of C positions. Writes DIR/NAME.json and
-DIR/NAME.safetensors (NAME: FUNCTION) and prints the JSON path; a module or
-function without a SparseFlow op is an error naming its node (exit 1).
+DIR/NAME.safetensors (NAME: FUNCTION) and prints the JSON path. A module or
+function without a SparseFlow op, a forward torch.fx cannot trace and a
+model that fails on its examples are errors naming the node and saying what
+to do instead (exit 1, nothing written); examples/models/README.md lists
+what maps to what.
 
 From Python:
 
