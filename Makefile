@@ -138,15 +138,17 @@ $(BUILD)/asan/tiles_%.o: $(TILE_SRCS) | $(BUILD)/.deps
 
 TILE_OBJS = $(BUILD)/obj/tiles_portable.o $(BUILD)/obj/tiles_avx512.o
 
-$(BUILD)/unit_tests: $(UNIT_SRCS) $(BUILD)/libsparseflow.a runtime/cpu/sf_ops.c runtime/cpu/sf_npy.c $(TILE_OBJS)
+$(BUILD)/unit_tests: $(UNIT_SRCS) $(BUILD)/libsparseflow.a runtime/cpu/sf_ops.c runtime/cpu/sf_npy.c \
+                    runtime/cpu/sf_main.c $(TILE_OBJS)
 	$(CC) $(SF_CFLAGS) $(RT_CFLAGS) -fopenmp -o $@ $(UNIT_SRCS) runtime/cpu/sf_ops.c runtime/cpu/sf_npy.c \
+	    runtime/cpu/sf_main.c \
 	    $(TILE_OBJS) $(BUILD)/libsparseflow.a -lcjson $(CHECK_LIBS) -lm
 
 $(BUILD)/asan/unit_tests: $(UNIT_SRCS) $(GEN_SRCS) $(GEN_HDRS) $(BUILD)/embedded.c \
                           $(BUILD)/asan/tiles_portable.o $(BUILD)/asan/tiles_avx512.o
 	@mkdir -p $(BUILD)/asan
 	$(CC) $(SF_CFLAGS) $(SAN) $(RT_CFLAGS) -fopenmp -o $@ $(UNIT_SRCS) runtime/cpu/sf_ops.c \
-	    runtime/cpu/sf_npy.c $(BUILD)/asan/tiles_portable.o $(BUILD)/asan/tiles_avx512.o \
+	    runtime/cpu/sf_npy.c runtime/cpu/sf_main.c $(BUILD)/asan/tiles_portable.o $(BUILD)/asan/tiles_avx512.o \
 	    $(GEN_SRCS) $(BUILD)/embedded.c -lcjson $(CHECK_LIBS) -lm
 
 # Check unit tests for every stage.

@@ -137,6 +137,30 @@ static char *var_name(const char *prefix, const char *name, int index, char **ta
     return s;
 }
 
+/* Rows of the smallest embedding table that reads tensor `tid` as indices,
+ * directly or through ops that only move values; 0 if none does. The
+ * program's --bench draws random indices below it (docs/CLI.md). */
+static int64_t index_rows(const sf_graph *g, int tid, int depth)
+{
+    int64_t best = 0;
+    for (int oi = 0; oi < g->nsteps && depth < 64; oi++) {
+        const sf_node *n = &g->nodes[g->order[oi]];
+        int64_t r = 0;
+        if (n->op == SF_OP_EMBEDDING && n->in[0] == tid) {
+            const sf_tensor *o = &g->tensors[n->out];
+            r = n->cst[0].n / o->dims[o->rank - 1];
+        } else if (n->op == SF_OP_RESHAPE || n->op == SF_OP_FLATTEN || n->op == SF_OP_TRANSPOSE ||
+                   n->op == SF_OP_SLICE || n->op == SF_OP_CONCAT) {
+            for (int k = 0; k < n->nin && !r; k++)
+                if (n->in[k] == tid)
+                    r = index_rows(g, n->out, depth + 1);
+        }
+        if (r > 0 && (!best || r < best))
+            best = r;
+    }
+    return best;
+}
+
 /* The arena's buffers: each intermediate tensor (t_<name>) and each step's
  * scratch (s_<node>), named for the run functions (list BUFFERS), and the
  * graph's inputs and outputs (INPUTS, OUTPUTS). */
@@ -209,7 +233,9 @@ static sf_status name_buffers(sf_emitter *c)
                 sf_vars_item_set(&c->v, list, "RANK", "%d", t->rank) ||
                 sf_vars_item_set(&c->v, list, "SHAPE", "%s", shape) ||
                 sf_vars_item_set(&c->v, list, "DIMS", "%s", dims) ||
-                sf_vars_item_set(&c->v, list, "FLOATS", "%lld", (long long)sf_tensor_inner(t)))
+                sf_vars_item_set(&c->v, list, "FLOATS", "%lld", (long long)sf_tensor_inner(t)) ||
+                sf_vars_item_set(&c->v, list, "INDEX_ROWS", "%lld",
+                                 pass ? 0LL : (long long)index_rows(g, g->inputs[i], 0)))
                 st = sf_oom();
         }
     }

@@ -10,6 +10,7 @@ typedef struct {
     const char *name;
     int rank;
     long long dims[8];
+    long long index_rows; /* > 0: embedding indices, integers in [0, index_rows) */
 } sf_io_desc;
 
 /* <model>_run_arrays (or <model>_cuda_run_arrays) */

@@ -20,6 +20,12 @@ int sf_npy_read(const char *path, sf_npy *out, char *err, size_t errlen);
 /* The same for a file image in memory; `path` only names it in messages. */
 int sf_npy_parse(const char *path, const unsigned char *buf, size_t len, sf_npy *out, char *err,
                  size_t errlen);
+/* Writes a complete .npy to a new temporary file beside `path` and puts its
+ * name in tmp; the caller renames it over `path` (or unlinks it). On failure
+ * nothing is left behind. */
+int sf_npy_write_temp(const char *path, const float *data, int rank, const int64_t *dims, char *tmp,
+                      size_t tmplen, char *err, size_t errlen);
+/* sf_npy_write_temp, then rename: `path` is replaced whole or not at all. */
 int sf_npy_write(const char *path, const float *data, int rank, const int64_t *dims, char *err,
                  size_t errlen);
 

@@ -1162,17 +1162,21 @@ def _pack_descr(descr, vals, n):
 
 
 class Prog:
-    def __init__(self, name, content, exit=1, expect=None, argv=None, alt_ok=False, model=None):
+    def __init__(self, name, content, exit=1, expect=None, argv=None, alt_ok=False, model=None,
+                 prepare=None, stdout_only=False):
         """content: bytes for the input file (None: do not create it).
         argv: function(prog, in_path, out_path) -> argv (default: the normal
         --input/--output call).  expect: substrings of stderr (default: the
         input file's basename).  alt_ok: exit 0 with a correct result is
         accepted too (for inputs a loader may legitimately support).
         model: None for the base model's program, else a PROGRAM_MODELS key.
-        Whenever the program fails, the --output file must not exist."""
+        prepare: function(in_path) making the input when content is None
+        (a FIFO, a folder).  Whenever the program fails, the --output file
+        must not exist.  stdout_only: an exit-0 case that writes no output
+        file (--bench)."""
         self.name, self.content, self.exit = name, content, exit
         self.expect, self.argv, self.alt_ok = expect, argv, alt_ok
-        self.model = model
+        self.model, self.prepare, self.stdout_only = model, prepare, stdout_only
 
 
 class ProgModel:
@@ -1218,6 +1222,20 @@ def _std_argv(prog, inp, out):
     return [prog, "--input", "%s=%s" % (INPUT, inp), "--output", "%s=%s" % (OUTPUT, out)]
 
 
+def npy_header(text, data):
+    """An .npy v1 image with the header dict `text` (padded) and raw data."""
+    pad = -(10 + len(text) + 1) % 64
+    h = (text + " " * pad + "\n").encode("latin-1")
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + data
+
+
+F4_DATA = struct.pack("<%df" % (3 * D_IN), *_input_values(3, D_IN))
+# The header of the attacker's decoy: a key before 'descr' whose string value
+# holds a valid-looking f4 header; the real descr is f8 with the same byte count.
+DECOY = ("{'zz': \"'descr': '<f4', 'fortran_order': False, 'shape': (3, %d), \", "
+         "'descr': '<f8', 'fortran_order': False, 'shape': (3, %d), }" % (D_IN, D_IN // 2))
+
+
 PROGRAM_CASES = [
     Prog("prog_ok_batch3", npy_bytes(), 0),
     Prog("prog_ok_batch_max", npy_bytes(shape=(B_MAX, D_IN)), 0),
@@ -1254,6 +1272,44 @@ PROGRAM_CASES = [
     Prog("prog_missing_input", npy_bytes(), {1, 2}, [INPUT],
          argv=lambda p, i, o: [p, "--output", "%s=%s" % (OUTPUT, o)]),
 
+    # -- the header is parsed as a Python literal (docs/CLI.md) ----------------
+    Prog("prog_npy_decoy_descr", npy_header(DECOY, F4_DATA), 1, [I("'zz'")]),
+    Prog("prog_npy_fortran_falsey", npy_header(
+        "{'descr': '<f4', 'fortran_order': Falsey, 'shape': (3, %d), }" % D_IN, F4_DATA), 1,
+        [I("fortran_order")]),
+    Prog("prog_npy_shape_double_commas", npy_header(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (3,, %d), }" % D_IN, F4_DATA), 1,
+        [I("dimension")]),
+    Prog("prog_npy_shape_no_commas", npy_header(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (3 %d), }" % D_IN, F4_DATA), 1,
+        [I("shape")]),
+    Prog("prog_npy_key_twice", npy_header(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (3, %d), 'descr': '<f4'}" % D_IN,
+        F4_DATA), 1, [I("twice")]),
+    Prog("prog_npy_text_after_dict", npy_header(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (3, %d), } x" % D_IN, F4_DATA), 1,
+        [I("after the dict")]),
+    Prog("prog_npy_shape_leading_zero", npy_header(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (03, %d), }" % D_IN, F4_DATA), 1,
+        [I("dimension")]),
+    # a valid literal in another spelling: double quotes, tabs, trailing commas
+    Prog("prog_npy_ok_other_spelling", npy_header(
+        '{\t"shape" : (3 ,%d ,) ,"fortran_order":False,"descr":"<f4",}' % D_IN, F4_DATA), 0),
+    # -- only regular files are read; never blocks, never reads past the header's size
+    Prog("prog_input_fifo", None, 1, [I("regular file")], prepare=os.mkfifo),
+    Prog("prog_input_directory", None, 1, [I("regular file")], prepare=os.mkdir),
+    Prog("prog_input_dev_zero", None, 1, ["/dev/zero", I("regular file")],
+         argv=lambda p, i, o: [p, "--input", "%s=/dev/zero" % INPUT, "--output", o]),
+    # -- the command line --------------------------------------------------
+    Prog("prog_usage_input_twice", npy_bytes(), 2, [I("twice")],
+         argv=lambda p, i, o: _std_argv(p, i, o) + ["--input", i]),
+    Prog("prog_usage_output_twice", npy_bytes(), 2, [I("twice")],
+         argv=lambda p, i, o: _std_argv(p, i, o) + ["--output", o + ".2"]),
+    Prog("prog_unknown_input_lists_names", npy_bytes(), 2, ["'nosuch'", "'%s'" % INPUT],
+         argv=lambda p, i, o: [p, "--input", "nosuch=" + i, "--output", o]),
+    Prog("prog_output_is_directory", npy_bytes(), 1, [I("directory")],
+         argv=lambda p, i, o: [p, "--input", i, "--output", os.path.dirname(o)]),
+
     # -- the "emb" model: embedding indices are checked at run time ----------
     Prog("prog_emb_ok", ids([[0, 1, 2, 3], [9, 8, 7, 6], [5, 5, 0, 9]]), 0, model="emb"),
     Prog("prog_emb_ok_batch1", ids([[9, 0, 4, 4]]), 0, model="emb"),
@@ -1263,6 +1319,12 @@ PROGRAM_CASES = [
     Prog("prog_emb_index_fraction", ids([[0, 1, 2.5, 3]]), 3, EMB_RUN_FAIL, model="emb"),
     Prog("prog_emb_index_nan", ids([[0, 1, float("nan"), 3]]), 3, EMB_RUN_FAIL, model="emb"),
     Prog("prog_emb_index_inf", ids([[float("inf"), 1, 2, 3]]), 3, EMB_RUN_FAIL, model="emb"),
+    Prog("prog_emb_index_names_input", ids([[0, 1, 2, 3], [4, 5, 2.5, 3]]), 3,
+         EMB_RUN_FAIL + ["input '%s'" % INPUT, "item 1, element 2 is 2.5", "0..%d" % (ROWS - 1)],
+         model="emb"),
+    # --bench draws random indices inside the table (no --input needed)
+    Prog("prog_emb_bench_random", b"", 0, argv=lambda p, i, o: [p, "--bench", "2"], model="emb",
+         stdout_only=True),
     Prog("prog_emb_bad_last_item", ids([[0, 1, 2, 3]] * (B_MAX - 1) + [[0, 1, 2, ROWS + 100]]), 3,
          EMB_RUN_FAIL, model="emb"),
 ]
@@ -1532,6 +1594,8 @@ class Runner:
         if pc.content is not None:
             with open(inp, "wb") as f:
                 f.write(pc.content)
+        elif pc.prepare:
+            pc.prepare(inp)
         argv = (pc.argv or _std_argv)(prog, inp, outp)
         code, out, err, why = run_proc(argv, d, self.args.timeout)
         probs = common_problems(code, err, why)
@@ -1542,6 +1606,9 @@ class Runner:
         if pc.exit == 0:
             if code != 0:
                 probs.append("exit %s, expected 0" % code)
+            elif pc.stdout_only:
+                if "median_ms=" not in out:
+                    probs.append("no median_ms= line on stdout")
             else:
                 bad = self.check_output(pc, outp)
                 if bad:
@@ -1569,10 +1636,12 @@ class Runner:
         try:
             x, shape = parse_npy(pc.content)
             y, yshape = parse_npy(open(outp, "rb").read())
-        except (OSError, ValueError) as e:
-            return "cannot read the result: %s" % e
+        except (OSError, ValueError, SyntaxError) as e:
+            return "cannot read the input or the result: %s" % e
         batch = shape[0]
         if pc.model is None:
+            if tuple(shape[1:]) != (D_IN,):  # e.g. a decoy header read as f4
+                return "accepted an input whose real shape is %s" % (shape,)
             want, ref = (batch, D_OUT), reference(x, batch)
         else:
             want, ref = PROGRAM_MODELS[pc.model].ref(x, shape)

@@ -4,13 +4,16 @@
 # a clear exit 1 with nothing left behind; a successful regeneration into an
 # existing folder rewrites only changed files; a folder sfgen did not write is
 # left alone unless --force; an update stops before replacing anything when
-# one of its files cannot be replaced.
+# one of its files cannot be replaced. The generated program writes its
+# --output files all or none (a failing second output, a file-size limit:
+# nothing new, no temporary, earlier files untouched).
 # usage: PYTHONPATH=python run_output_safety.py [--sfgen build/sfgen] [--work DIR]
 # Needs root for the tmpfs cases (mount); without it they are reported as
 # skipped, never as passed.
 import argparse
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -68,6 +71,72 @@ def hostile_model(work):
     y = mb.linear(t, 4, name="head", out="y")
     mb.output(y)
     return mb.save(os.path.join(work, "model"))
+
+
+def two_output_model(work):
+    """x [4, 16] -> y1 [B, 16] (small) and y2 [B, 1024] (16 KB at batch 4)."""
+    mb = ModelBuilder("two", seed=5)
+    x = mb.input("x", [4, 16])
+    mb.output(mb.linear(x, 16, name="a", out="y1"))
+    mb.output(mb.linear(x, 1024, name="b", out="y2"))
+    return mb.save(os.path.join(work, "two"))
+
+
+def fsize_limit(n):
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+
+
+def program_outputs(work, sfgen):
+    """The generated program's outputs are written all or none."""
+    import numpy as np
+    from sparseflow.reference import evaluate
+    model = two_output_model(work)
+    out = os.path.join(work, "two-out")
+    r = run([sfgen, model, "-o", out, "-q"])
+    r = r if r.returncode else run(["make", "-s", "-C", out, "-j2"])
+    result(r.returncode == 0, "two outputs: generated and built", (r.stdout + r.stderr)[-800:])
+    if r.returncode:
+        return
+    prog = os.path.join(out, "two")
+    x = np.random.default_rng(1).standard_normal((3, 16)).astype(np.float32)
+    xs = os.path.join(work, "two-x.npy")
+    np.save(xs, x)
+    d = os.path.join(work, "two-results")
+    os.makedirs(d)
+
+    def argv(y1, y2):
+        return [prog, "--input", xs, "--output", "y1=" + y1, "--output", "y2=" + y2]
+
+    y1, y2 = os.path.join(d, "y1.npy"), os.path.join(d, "y2.npy")
+    # the second output's folder does not exist: the first is not written either
+    r = run(argv(y1, os.path.join(d, "missing", "y2.npy")))
+    left = os.listdir(d)
+    result(r.returncode == 1 and "y2" in r.stderr and not left,
+           "second output unwritable: exit 1, first output not written, no temporary",
+           "rc=%d left=%s %s" % (r.returncode, left, r.stderr))
+    # a file-size limit stops the second output mid-write: no truncated file
+    # anywhere, and the files already there keep their content
+    for f in (y1, y2):
+        with open(f, "wb") as fh:
+            fh.write(b"old")
+    r = run(argv(y1, y2), preexec_fn=fsize_limit(4096))
+    left = sorted(os.listdir(d))
+    olds = [open(f, "rb").read() == b"old" for f in (y1, y2)]
+    result(r.returncode == 1 and "y2" in r.stderr and left == ["y1.npy", "y2.npy"] and all(olds),
+           "file-size limit: exit 1, no truncated or temporary file, old outputs kept",
+           "rc=%d left=%s old kept=%s %s" % (r.returncode, left, olds, r.stderr))
+    # and without a limit both are written, matching the reference
+    r = run(argv(y1, y2))
+    ok = r.returncode == 0 and sorted(os.listdir(d)) == ["y1.npy", "y2.npy"]
+    detail = r.stderr
+    if ok:
+        ref = evaluate(model, {"x": x})
+        for name, f in (("y1", y1), ("y2", y2)):
+            got = np.load(f)
+            if got.shape != ref[name].shape or not np.allclose(got, ref[name], rtol=1e-4,
+                                                               atol=1e-4):
+                ok, detail = False, "%s differs from the reference" % name
+    result(ok, "two outputs: both written, equal to the reference", detail)
 
 
 def run(cmd, **kw):
@@ -150,7 +219,10 @@ def main():
                r.returncode, left,
                sorted(k for k in before if contents(out).get(k) != before[k]), r.stderr))
 
-    # 5. read-only and full file systems (tmpfs mounts; root only)
+    # 5. the generated program's outputs: all or none
+    program_outputs(work, sfgen)
+
+    # 6. read-only and full file systems (tmpfs mounts; root only)
     mnt = os.path.join(work, "mnt")
     os.makedirs(mnt)
     if run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt]).returncode != 0:

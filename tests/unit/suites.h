@@ -17,5 +17,6 @@ Suite *alloc_suite(void);
 Suite *sp24_suite(void);
 Suite *ops_suite(void);
 Suite *session_suite(void);
+Suite *program_suite(void);
 
 #endif
