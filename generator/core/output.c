@@ -24,12 +24,17 @@ static int write_file(const char *path, const sf_buf *b)
     return ok ? 0 : -1;
 }
 
-/* 1 when path holds exactly these bytes. */
+/* 1 when path is a regular file holding exactly these bytes. A FIFO or
+ * device there is not read (that could block) but replaced. */
 static int same_content(const char *path, const sf_buf *b)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = sf_open_regular(path, NULL);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return 0;
+    }
     char chunk[65536];
     size_t off = 0, n;
     int same = 1;
