@@ -297,3 +297,57 @@ uint64_t sf_hash_fnv1a(uint64_t h, const void *p, size_t n)
     }
     return h;
 }
+
+/* ---- name index ---------------------------------------------------------------- */
+
+int sf_index_init(sf_index *ix, size_t n, sf_arena *a)
+{
+    size_t cap = 16;
+    while (cap < 2 * n) { /* at most half full: probes stay short */
+        if (cap > SIZE_MAX / 4 / sizeof *ix->slot)
+            return -1;
+        cap *= 2;
+    }
+    ix->slot = a ? sf_arena_array(a, cap, sizeof *ix->slot) : sf_malloc(cap * sizeof *ix->slot);
+    ix->mask = cap - 1;
+    ix->heap = !a;
+    if (!ix->slot)
+        return -1;
+    if (!a)
+        memset(ix->slot, 0, cap * sizeof *ix->slot);
+    return 0;
+}
+
+static size_t index_probe(const sf_index *ix, const char *key)
+{
+    size_t i = (size_t)sf_hash_fnv1a(SF_FNV_SEED, key, strlen(key)) & ix->mask;
+    while (ix->slot[i].key && strcmp(ix->slot[i].key, key) != 0)
+        i = (i + 1) & ix->mask;
+    return i;
+}
+
+int sf_index_add(sf_index *ix, const char *key, int val)
+{
+    size_t i = index_probe(ix, key);
+    if (ix->slot[i].key)
+        return ix->slot[i].val;
+    ix->slot[i].key = key;
+    ix->slot[i].val = val;
+    return -1;
+}
+
+int sf_index_find(const sf_index *ix, const char *key)
+{
+    if (!ix->slot)
+        return -1;
+    size_t i = index_probe(ix, key);
+    return ix->slot[i].key ? ix->slot[i].val : -1;
+}
+
+void sf_index_free(sf_index *ix)
+{
+    if (ix->heap)
+        sf_free(ix->slot);
+    ix->slot = NULL;
+    ix->heap = 0;
+}

@@ -74,6 +74,41 @@ int sf_buf_pad(sf_buf *b, size_t align); /* zero-pad */
 int sf_mul_size(size_t a, size_t b, size_t *out);
 int sf_add_size(size_t a, size_t b, size_t *out);
 
+/* ---- name index ------------------------------------------------------------
+ * Open addressing over borrowed strings (they must outlive the index), so
+ * duplicate checks and look-ups by name stay linear in the number of names
+ * (docs/FORMATS.md, "Limits"). */
+typedef struct {
+    const char *key;
+    int val;
+} sf_index_slot;
+typedef struct {
+    sf_index_slot *slot;
+    size_t mask; /* capacity - 1, a power of two */
+    int heap;    /* slots from sf_malloc (sf_index_free frees them) */
+} sf_index;
+/* Room for `n` keys, from arena `a` or, when `a` is NULL, from sf_malloc.
+ * 0 ok, -1 out of memory. */
+int sf_index_init(sf_index *ix, size_t n, sf_arena *a);
+/* Adds key -> val (val >= 0) unless the key is there: returns the value
+ * already stored, or -1 when added. The caller adds at most `n` keys. */
+int sf_index_add(sf_index *ix, const char *key, int val);
+int sf_index_find(const sf_index *ix, const char *key); /* value, or -1 */
+void sf_index_free(sf_index *ix);
+
+/* ---- files ---------------------------------------------------------------
+ * Reads the whole of `path` into `a` (NUL-terminated; *size excludes the
+ * NUL) when it is a regular file of at most `max` bytes. A FIFO, a device
+ * or a folder is refused without blocking: stat first, open with
+ * O_NONBLOCK, fstat the descriptor. Errors name `base` and `what` ("model
+ * file", "weights file"). */
+sf_status sf_read_regular_file(sf_arena *a, const char *path, const char *base, const char *what,
+                               size_t max, unsigned char **data, size_t *size);
+/* The same check alone: a read-only descriptor of `path` when it is a
+ * regular file, else -1 with errno set (EINVAL: it exists but is not a
+ * regular file; *mode, when not NULL, then holds its type). */
+int sf_open_regular(const char *path, unsigned *mode);
+
 /* Small helpers. */
 int sf_is_c_identifier(const char *s);
 uint64_t sf_hash_fnv1a(uint64_t h, const void *p, size_t n);

@@ -14,6 +14,8 @@ typedef struct {
     const char *base;
 } ctx;
 
+#define SF_MAX_KEY_ERRORS 20 /* messages about one object's keys */
+
 static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -43,28 +45,50 @@ static int in_list(const char *const *list, const char *s)
     return 0;
 }
 
-/* Every key is in `allowed` or in `extra` (may be NULL), and appears once. */
+/* Every key is in `allowed` or in `extra` (may be NULL), and appears once.
+ * Linear in the number of keys; reports the first SF_MAX_KEY_ERRORS
+ * problems and then one line with the count of the rest (docs/CLI.md,
+ * "Messages"). */
 static sf_status check_keys(const ctx *c, const cJSON *obj, const char *const *allowed,
                             const char *const *extra, const char *where)
 {
-    sf_status st = SF_OK;
-    for (const cJSON *it = obj->child; it; it = it->next) {
+    size_t n = 0;
+    for (const cJSON *it = obj->child; it; it = it->next)
+        n++;
+    sf_index seen;
+    if (sf_index_init(&seen, n, NULL))
+        return oom();
+    long problems = 0;
+    int i = 0;
+    for (const cJSON *it = obj->child; it; it = it->next, i++) {
+        /* cJSON keeps every duplicate as its own item */
+        int dup = sf_index_add(&seen, it->string, i) >= 0;
+        int unknown = !in_list(allowed, it->string) && !in_list(extra, it->string);
+        if (!dup && !unknown)
+            continue;
+        if (++problems > SF_MAX_KEY_ERRORS)
+            continue;
         char w[700];
         snprintf(w, sizeof w, "%s: %s: field '%.100s'", c->base, where, it->string);
-        if (!in_list(allowed, it->string) && !in_list(extra, it->string)) {
-            char list[512] = "";
-            for (int l = 0; l < 2; l++)
-                for (const char *const *k = l ? extra : allowed; k && *k; k++)
-                    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-                             list[0] ? ", " : "", *k);
-            st = sf_error(SF_EINPUT, w, "unknown key (expected one of: %s)", list);
+        if (dup) {
+            sf_error(SF_EINPUT, w, "duplicate key");
+            continue;
         }
-        /* duplicate keys: cJSON keeps both; the schema allows each once */
-        for (const cJSON *jt = it->next; jt; jt = jt->next)
-            if (strcmp(it->string, jt->string) == 0)
-                st = sf_error(SF_EINPUT, w, "duplicate key");
+        char list[512] = "";
+        for (int l = 0; l < 2; l++)
+            for (const char *const *k = l ? extra : allowed; k && *k; k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                         list[0] ? ", " : "", *k);
+        sf_error(SF_EINPUT, w, "unknown key (expected one of: %s)", list);
     }
-    return st;
+    sf_index_free(&seen);
+    if (problems > SF_MAX_KEY_ERRORS) {
+        char w[700];
+        snprintf(w, sizeof w, "%s: %s", c->base, where);
+        sf_error(SF_EINPUT, w, "... %ld more unknown or duplicate keys",
+                 problems - SF_MAX_KEY_ERRORS);
+    }
+    return problems ? SF_EINPUT : SF_OK;
 }
 
 /* A node's keys: `allowed` or any op's attribute key (which op takes which
@@ -359,15 +383,152 @@ void sf_json_use_hooks(void)
     call_once(&once, install_hooks);
 }
 
+/* ---- RFC 8259 where cJSON is lenient ------------------------------------
+ * cJSON skips a UTF-8 byte order mark and reads a number with strtod, so it
+ * takes 016, 1., -.5 and 1.e5. The scan below finds number tokens the way
+ * cJSON does (outside strings, a '-' or digit and the run of [0-9+-.eE]
+ * after it) and holds each to the RFC grammar. In a text cJSON accepts,
+ * the k-th token is the k-th number of the tree in document order, which
+ * is how the ones written with a fraction or exponent get marked. */
+
+static int is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+static int in_number(char ch)
+{
+    return is_digit(ch) || ch == '+' || ch == '-' || ch == '.' || ch == 'e' || ch == 'E';
+}
+
+/* The next number token at or after *pos: [*start, *pos). 0 when none. */
+static int next_number(const char *t, size_t len, size_t *pos, size_t *start)
+{
+    size_t i = *pos;
+    while (i < len) {
+        if (t[i] == '"') { /* a string (or key): skip it, escapes included */
+            for (i++; i < len && t[i] != '"'; i++)
+                if (t[i] == '\\')
+                    i++;
+            i++;
+        } else if (t[i] == '-' || is_digit(t[i])) {
+            *start = i;
+            while (i < len && in_number(t[i]))
+                i++;
+            *pos = i;
+            return 1;
+        } else {
+            i++;
+        }
+    }
+    *pos = len;
+    return 0;
+}
+
+/* 0: an RFC 8259 number; 1: one with a fraction or exponent; -1: not a
+ * JSON number (*why says how). */
+static int check_number(const char *t, size_t n, const char **why)
+{
+    size_t p = t[0] == '-';
+    int frac = 0;
+    if (p < n && t[p] == '0') {
+        p++;
+        if (p < n && is_digit(t[p])) {
+            *why = "has a leading zero (JSON allows 0 only on its own before '.' or an exponent)";
+            return -1;
+        }
+    } else if (p < n && is_digit(t[p])) {
+        while (p < n && is_digit(t[p]))
+            p++;
+    } else {
+        *why = "is not a JSON number (it needs a digit after '-')";
+        return -1;
+    }
+    if (p < n && t[p] == '.') {
+        frac = 1;
+        if (++p >= n || !is_digit(t[p])) {
+            *why = "is not a JSON number (it needs a digit after '.')";
+            return -1;
+        }
+        while (p < n && is_digit(t[p]))
+            p++;
+    }
+    if (p < n && (t[p] == 'e' || t[p] == 'E')) {
+        frac = 1;
+        p++;
+        if (p < n && (t[p] == '+' || t[p] == '-'))
+            p++;
+        if (p >= n || !is_digit(t[p])) {
+            *why = "is not a JSON number (it needs a digit in the exponent)";
+            return -1;
+        }
+        while (p < n && is_digit(t[p]))
+            p++;
+    }
+    if (p < n) {
+        *why = "is not a JSON number";
+        return -1;
+    }
+    return frac;
+}
+
+static _Thread_local char t_why[160];
+
+/* The first number outside the grammar (offset, or SIZE_MAX when none), and
+ * whether any is written with a fraction or exponent. */
+static size_t scan_numbers(const char *t, size_t len, int *any_frac)
+{
+    size_t pos = 0, start = 0;
+    *any_frac = 0;
+    while (next_number(t, len, &pos, &start)) {
+        const char *why = NULL;
+        int r = check_number(t + start, pos - start, &why);
+        if (r < 0) {
+            snprintf(t_why, sizeof t_why, "number '%.*s%s' %s",
+                     (int)(pos - start > 24 ? 24 : pos - start), t + start,
+                     pos - start > 24 ? "..." : "", why);
+            return start;
+        }
+        *any_frac |= r;
+    }
+    return SIZE_MAX;
+}
+
+/* Marks the numbers written with a fraction or exponent, in document order. */
+static void mark_numbers(cJSON *item, const char *t, size_t len, size_t *pos)
+{
+    for (; item; item = item->next) {
+        size_t start = 0;
+        if (cJSON_IsNumber(item) && next_number(t, len, pos, &start)) {
+            const char *why = NULL;
+            if (check_number(t + start, *pos - start, &why) == 1)
+                item->type |= SF_JSON_NOT_INTEGER;
+        }
+        if (item->child) /* nesting is bounded by cJSON (1000 levels) */
+            mark_numbers(item->child, t, len, pos);
+    }
+}
+
 /* A C string cannot hold U+0000: the escape \u0000 is read as \u0001, which
  * the string checks reject with the field's name. */
-cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos)
+cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos, const char **why)
 {
     const char *end = NULL;
     char *copy = NULL;
+    const char *dummy;
+    if (!why)
+        why = &dummy;
     *errpos = 0;
+    *why = NULL;
     sf_json_use_hooks();
     t_json_oom = 0;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        *why = "the text starts with a UTF-8 byte order mark (EF BB BF), which JSON does not "
+               "allow: save it as UTF-8 without one";
+        return NULL;
+    }
+    int any_frac;
+    size_t bad = scan_numbers(text, len, &any_frac);
     for (size_t i = 0; i + 5 < len; i++) {
         if (text[i] != '\\')
             continue;
@@ -396,8 +557,21 @@ cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos)
             end = p;
         }
     }
-    if (!root)
+    if (!root) {
         *errpos = t_json_oom ? SIZE_MAX : end && end >= text ? (size_t)(end - text) : 0;
+    } else if (bad != SIZE_MAX) {
+        cJSON_Delete(root);
+        root = NULL;
+        *errpos = bad;
+    } else if (any_frac) {
+        size_t pos = 0;
+        mark_numbers(root, text, len, &pos);
+    }
+    /* the earlier of cJSON's error and a number outside the grammar */
+    if (!root && *errpos != SIZE_MAX && bad <= *errpos) {
+        *errpos = bad;
+        *why = t_why;
+    }
     sf_free(copy);
     return root;
 }
@@ -414,16 +588,18 @@ sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, siz
         return sf_error(SF_EINPUT, c.base, "not a JSON text (contains a NUL byte)");
 
     size_t errpos = 0;
-    cJSON *root = sf_json_parse(text, len, &errpos);
+    const char *why = NULL;
+    cJSON *root = sf_json_parse(text, len, &errpos, &why);
     if (!root && errpos == SIZE_MAX)
         return oom();
     if (!root) {
         int line, col;
         size_t off = errpos;
         line_col(text, off, &line, &col);
-        if (off >= len)
+        if (off >= len && !why)
             return sf_error(SF_EINPUT, c.base, "malformed JSON: unexpected end of file");
-        return sf_error(SF_EINPUT, c.base, "malformed JSON at line %d, column %d", line, col);
+        return sf_error(SF_EINPUT, c.base, "malformed JSON at line %d, column %d%s%s", line, col,
+                        why ? ": " : "", why ? why : "");
     }
     sf_status st = SF_OK;
     char w[700];
@@ -550,33 +726,9 @@ done:
 
 sf_status sf_load_json(sf_arena *a, const char *path, sf_desc *out)
 {
-    const char *base = base_name(path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sf_error(SF_EINPUT, base, "cannot open: %s", strerror(errno));
-    sf_buf b;
-    sf_buf_init(&b);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (sf_buf_append(&b, chunk, n)) {
-            fclose(f);
-            sf_buf_free(&b);
-            return oom();
-        }
-        if (b.len > ((size_t)64 << 20)) {
-            fclose(f);
-            sf_buf_free(&b);
-            return sf_error(SF_EINPUT, base, "model file larger than 64 MiB");
-        }
-    }
-    int rerr = ferror(f);
-    fclose(f);
-    if (rerr) {
-        sf_buf_free(&b);
-        return sf_error(SF_EINPUT, base, "read error");
-    }
-    sf_status st = sf_load_json_text(a, path, b.data ? b.data : "", b.len, out);
-    sf_buf_free(&b);
-    return st;
+    unsigned char *text;
+    size_t len;
+    TRY(sf_read_regular_file(a, path, base_name(path), "model file", SF_MAX_MODEL_BYTES, &text,
+                             &len));
+    return sf_load_json_text(a, path, (const char *)text, len, out);
 }

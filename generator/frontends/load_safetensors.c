@@ -1,4 +1,3 @@
-#define _POSIX_C_SOURCE 200809L
 /* load_safetensors.c - the weights file. Layout: u64 little-endian header
  * length, a JSON header {name: {dtype, shape, data_offsets}}, then the data.
  * Every length, offset and shape is checked against the file before use. */
@@ -9,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MAX_EXACT 9007199254740992.0 /* 2^53: largest exact JSON integer */
 
@@ -38,10 +36,11 @@ static int dtype_parse(const char *s, sf_dtype *dt, size_t *size)
     return -1;
 }
 
-/* A non-negative integer that a double holds exactly. */
+/* A non-negative integer that a double holds exactly, written as one: the
+ * reference implementation rejects 2.0 and 2e0 where it expects an integer. */
 static int get_u64(const cJSON *v, uint64_t *out)
 {
-    if (!cJSON_IsNumber(v))
+    if (!cJSON_IsNumber(v) || (v->type & SF_JSON_NOT_INTEGER))
         return -1;
     double d = v->valuedouble;
     if (d < 0 || d > MAX_EXACT || d != (double)(uint64_t)d)
@@ -70,10 +69,21 @@ static sf_status parse_entry(sf_arena *a, const char *base, const cJSON *e, size
     snprintf(w, sizeof w, "%s: tensor '%.200s'", base, e->string);
     if (!cJSON_IsObject(e))
         return sf_error(SF_EINPUT, w, "expected an object with dtype, shape, data_offsets");
-    for (const cJSON *k = e->child; k; k = k->next)
-        if (strcmp(k->string, "dtype") && strcmp(k->string, "shape") &&
-            strcmp(k->string, "data_offsets"))
-            return sf_error(SF_EINPUT, w, "unknown key '%s'", k->string);
+    static const char *const keys[] = {"dtype", "shape", "data_offsets"};
+    int seen[3] = {0, 0, 0};
+    for (const cJSON *k = e->child; k; k = k->next) {
+        int j = 0;
+        while (j < 3 && strcmp(k->string, keys[j]) != 0)
+            j++;
+        if (j == 3)
+            return sf_error(SF_EINPUT, w, "unknown key '%.100s'", k->string);
+        /* cJSON keeps both of a repeated key, and lookups find the first */
+        if (seen[j]++) {
+            char wf[700];
+            snprintf(wf, sizeof wf, "%s: field '%s'", w, keys[j]);
+            return sf_error(SF_EINPUT, wf, "duplicate key");
+        }
+    }
     if (!(t->name = sf_arena_strdup(a, e->string)))
         return oom();
 
@@ -101,8 +111,8 @@ static sf_status parse_entry(sf_arena *a, const char *base, const cJSON *e, size
         uint64_t v;
         if (get_u64(d, &v))
             return sf_error(SF_EINPUT, wf,
-                            "dimension %d: expected a non-negative integer "
-                            "below 2^53",
+                            "dimension %d: expected a non-negative integer below 2^53, "
+                            "written without a fraction or exponent",
                             i);
         if (v > (uint64_t)SF_MAX_DIM)
             return sf_error(SF_EINPUT, wf, "dimension %d: %llu is too large (limit %lld)", i,
@@ -121,7 +131,9 @@ static sf_status parse_entry(sf_arena *a, const char *base, const cJSON *e, size
     uint64_t b, en;
     if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || get_u64(off->child, &b) ||
         get_u64(off->child->next, &en))
-        return sf_error(SF_EINPUT, wf, "expected [begin, end] non-negative integers");
+        return sf_error(SF_EINPUT, wf,
+                        "expected [begin, end] non-negative integers (without a fraction "
+                        "or exponent)");
     if (b > en)
         return sf_error(SF_EINPUT, wf, "begin %llu is after end %llu", (unsigned long long)b,
                         (unsigned long long)en);
@@ -173,46 +185,53 @@ sf_status sf_parse_safetensors(sf_arena *a, const char *path, const unsigned cha
         return sf_error(SF_EINPUT, base, "header contains a NUL byte: not a safetensors file");
 
     size_t errpos;
-    cJSON *root = sf_json_parse(htext, (size_t)hlen, &errpos);
+    const char *why = NULL;
+    cJSON *root = sf_json_parse(htext, (size_t)hlen, &errpos, &why);
     if (!root && errpos == SIZE_MAX)
         return oom();
     if (!root)
-        return sf_error(SF_EINPUT, base, "header is not valid JSON (at byte %zu of the header)",
-                        errpos);
+        return sf_error(SF_EINPUT, base, "header is not valid JSON (at byte %zu of the header)%s%s",
+                        errpos, why ? ": " : "", why ? why : "");
     sf_status st = SF_OK;
     span *spans = NULL;
     if (!cJSON_IsObject(root)) {
         st = sf_error(SF_EINPUT, base, "header is not a JSON object");
         goto done;
     }
-    int n = 0;
-    for (const cJSON *e = root->child; e; e = e->next)
+    int n = 0, nkeys = 0;
+    for (const cJSON *e = root->child; e; e = e->next, nkeys++)
         if (strcmp(e->string, "__metadata__") != 0)
             n++;
     out->tensors = sf_arena_array(a, (size_t)(n ? n : 1), sizeof *out->tensors);
     spans = sf_malloc(sizeof *spans * (size_t)(n ? n : 1));
-    if (!out->tensors || !spans) {
+    if (!out->tensors || !spans || sf_index_init(&out->by_name, (size_t)nkeys, a)) {
         st = oom();
         goto done;
     }
     int i = 0;
     for (const cJSON *e = root->child; e; e = e->next) {
-        if (strcmp(e->string, "__metadata__") == 0) {
+        int meta = strcmp(e->string, "__metadata__") == 0;
+        /* the index borrows the tensor's own copy of the name (set by
+         * parse_entry) or, for __metadata__, a literal: not cJSON's */
+        if (sf_index_find(&out->by_name, e->string) >= 0) {
+            char w[600];
+            snprintf(w, sizeof w, meta ? "%s: field '%.200s'" : "%s: tensor '%.200s'", base,
+                     e->string);
+            st = sf_error(SF_EINPUT, w,
+                          meta ? "duplicate key" : "duplicate tensor name in the header");
+            goto done;
+        }
+        if (meta) {
             if (!cJSON_IsObject(e)) {
                 st = sf_error(SF_EINPUT, base, "field '__metadata__': expected an object");
                 goto done;
             }
+            sf_index_add(&out->by_name, "__metadata__", n);
             continue;
         }
-        for (const cJSON *f = e->next; f; f = f->next)
-            if (strcmp(e->string, f->string) == 0) {
-                char w[600];
-                snprintf(w, sizeof w, "%s: tensor '%.200s'", base, e->string);
-                st = sf_error(SF_EINPUT, w, "duplicate tensor name in the header");
-                goto done;
-            }
         if ((st = parse_entry(a, base, e, data_size, data, &out->tensors[i], &spans[i])))
             goto done;
+        sf_index_add(&out->by_name, out->tensors[i].name, i);
         spans[i].idx = i;
         i++;
     }
@@ -248,33 +267,16 @@ done:
 sf_status sf_load_safetensors(sf_arena *a, const char *path, sf_safetensors *out)
 {
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sf_error(SF_EINPUT, base, "cannot open weights file: %s", strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return sf_error(SF_EINPUT, base, "not a regular file");
-    }
-    size_t size = (size_t)sb.st_size;
-    unsigned char *buf = sf_arena_alloc(a, size ? size : 1);
-    if (!buf) {
-        fclose(f);
-        return oom();
-    }
-    size_t got = size ? fread(buf, 1, size, f) : 0;
-    fclose(f);
-    if (got != size)
-        return sf_error(SF_EINPUT, base, "read error (got %zu of %zu bytes)", got, size);
+    unsigned char *buf;
+    size_t size;
+    TRY(sf_read_regular_file(a, path, base, "weights file", SIZE_MAX, &buf, &size));
     return sf_parse_safetensors(a, path, buf, size, out);
 }
 
 const sf_st_tensor *sf_safetensors_find(const sf_safetensors *st, const char *name)
 {
-    for (int i = 0; i < st->ntensors; i++)
-        if (strcmp(st->tensors[i].name, name) == 0)
-            return &st->tensors[i];
-    return NULL;
+    int i = sf_index_find(&st->by_name, name);
+    return i >= 0 && i < st->ntensors ? &st->tensors[i] : NULL;
 }
 
 float sf_f16_to_f32(uint16_t h)

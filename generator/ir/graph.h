@@ -5,12 +5,13 @@
 
 #include "core/sf.h"
 
-#define SF_MAX_RANK  8
-#define SF_MAX_M     32           /* largest M of an N:M pattern */
-#define SF_MAX_DIM   2147483647LL /* generated code indexes with int */
-#define SF_MAX_ELEMS 2147483647LL /* per tensor */
-#define SF_MAX_NODES 4000         /* nodes per model (one source file per layer) */
-#define SF_MAX_IO    64           /* graph inputs, graph outputs */
+#define SF_MAX_RANK        8
+#define SF_MAX_M           32                 /* largest M of an N:M pattern */
+#define SF_MAX_DIM         2147483647LL       /* generated code indexes with int */
+#define SF_MAX_ELEMS       2147483647LL       /* per tensor */
+#define SF_MAX_NODES       4000               /* nodes per model (one source file per layer) */
+#define SF_MAX_IO          64                 /* graph inputs, graph outputs */
+#define SF_MAX_MODEL_BYTES ((size_t)64 << 20) /* model JSON file */
 
 /* ---- load: model JSON as plain structs (load_json.c) --------------------- */
 
@@ -60,11 +61,16 @@ typedef struct {
 } sf_desc;
 
 void sf_json_use_hooks(void);
-/* cJSON parse of exactly `len` bytes: trailing non-space text and \u0000
- * escapes are errors; on failure *errpos is the byte offset of the problem,
- * or SIZE_MAX when memory ran out. */
+/* cJSON parse of exactly `len` bytes, held to RFC 8259 where cJSON is
+ * lenient: a byte order mark, trailing non-space text, numbers outside the
+ * RFC grammar (a leading zero as in 016, 1., -.5) and \u0000 escapes are
+ * errors. On failure *errpos is the byte offset of the problem, or SIZE_MAX
+ * when memory ran out, and *why (when not NULL) says what it is, or is NULL
+ * for cJSON's own syntax errors. Numbers written with a fraction or an
+ * exponent (2.0, 2e0) carry SF_JSON_NOT_INTEGER in their type. */
 struct cJSON;
-struct cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos);
+struct cJSON *sf_json_parse(const char *text, size_t len, size_t *errpos, const char **why);
+#define SF_JSON_NOT_INTEGER (1 << 12) /* above cJSON's own type flags */
 sf_status sf_load_json(sf_arena *a, const char *path, sf_desc *out);
 sf_status sf_load_json_text(sf_arena *a, const char *path, const char *text, size_t len,
                             sf_desc *out);
@@ -88,6 +94,7 @@ typedef struct {
     size_t file_size;
     sf_st_tensor *tensors;
     int ntensors;
+    sf_index by_name; /* name -> index in tensors (in the arena) */
 } sf_safetensors;
 
 sf_status sf_load_safetensors(sf_arena *a, const char *path, sf_safetensors *out);

@@ -26,14 +26,6 @@ const char *sf_v_where(sf_vctx *c, const sf_desc_node *n, const char *field)
     return c->w;
 }
 
-static int find_tensor(const sf_graph *g, const char *name)
-{
-    for (int i = 0; i < g->ntensors; i++)
-        if (strcmp(g->tensors[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
 void sf_v_shape_str(const int64_t *dims, int rank, char *buf, size_t n)
 {
     size_t o = 0;
@@ -116,7 +108,9 @@ static sf_status topo_sort(sf_vctx *c)
     return SF_OK;
 }
 
-static sf_status add_tensor(sf_vctx *c, const char *name, int producer, int *id)
+/* Tensor names are looked up through an index (name -> tensor id) so that
+ * the checks stay linear in the number of names. */
+static sf_status add_tensor(sf_vctx *c, sf_index *names, const char *name, int producer, int *id)
 {
     sf_graph *g = c->g;
     sf_tensor *t = &g->tensors[g->ntensors];
@@ -125,6 +119,7 @@ static sf_status add_tensor(sf_vctx *c, const char *name, int producer, int *id)
     t->input_index = -1;
     t->output_index = -1;
     *id = g->ntensors++;
+    sf_index_add(names, name, *id);
     return SF_OK;
 }
 
@@ -142,8 +137,10 @@ static sf_status graph_build(const sf_desc *d, const sf_weights *weights, sf_gra
     g->order = sf_arena_array(&g->arena, (size_t)d->nnodes, sizeof(int));
     g->inputs = sf_arena_array(&g->arena, (size_t)d->ninputs, sizeof(int));
     g->outputs = sf_arena_array(&g->arena, (size_t)d->noutputs, sizeof(int));
+    sf_index tnames, nnames; /* tensor name -> id, node name -> index */
     if (!g->name || !g->model_base || !g->tensors || !g->nodes || !g->order || !g->inputs ||
-        !g->outputs)
+        !g->outputs || sf_index_init(&tnames, (size_t)(d->ninputs + d->nnodes), &g->arena) ||
+        sf_index_init(&nnames, (size_t)d->nnodes, &g->arena))
         return oom();
 
     /* graph inputs */
@@ -151,7 +148,7 @@ static sf_status graph_build(const sf_desc *d, const sf_weights *weights, sf_gra
         const sf_desc_input *in = &d->inputs[i];
         char w[700];
         snprintf(w, sizeof w, "%s: input '%s': field 'name'", d->base, in->name);
-        if (find_tensor(g, in->name) >= 0)
+        if (sf_index_find(&tnames, in->name) >= 0)
             return sf_error(SF_EINPUT, w, "duplicate tensor name '%s'", in->name);
         if (!sf_is_c_identifier(in->name))
             return sf_error(SF_EINPUT, w,
@@ -168,7 +165,7 @@ static sf_status graph_build(const sf_desc *d, const sf_weights *weights, sf_gra
                             (long long)in->dims[0], d->inputs[0].name,
                             (long long)d->inputs[0].dims[0]);
         int id;
-        add_tensor(&c, in->name, -1, &id);
+        add_tensor(&c, &tnames, in->name, -1, &id);
         g->tensors[id].rank = in->rank;
         memcpy(g->tensors[id].dims, in->dims, sizeof in->dims);
         g->tensors[id].input_index = i;
@@ -179,23 +176,23 @@ static sf_status graph_build(const sf_desc *d, const sf_weights *weights, sf_gra
     /* node outputs first, so references may point forward (order is derived) */
     for (int i = 0; i < d->nnodes; i++) {
         const sf_desc_node *n = &d->nodes[i];
-        for (int j = 0; j < i; j++)
-            if (strcmp(d->nodes[j].name, n->name) == 0)
-                return sf_error(SF_EINPUT, sf_v_where(&c, n, "name"),
-                                "duplicate node name '%s' "
-                                "(also nodes[%d])",
-                                n->name, j);
+        int j = sf_index_add(&nnames, n->name, i);
+        if (j >= 0)
+            return sf_error(SF_EINPUT, sf_v_where(&c, n, "name"),
+                            "duplicate node name '%s' "
+                            "(also nodes[%d])",
+                            n->name, j);
         if (n->noutputs != 1)
             return sf_error(SF_EINPUT, sf_v_where(&c, n, "outputs"),
                             "expected exactly one output "
                             "tensor name, got %d",
                             n->noutputs);
-        if (find_tensor(g, n->outputs[0]) >= 0)
+        if (sf_index_find(&tnames, n->outputs[0]) >= 0)
             return sf_error(SF_EINPUT, sf_v_where(&c, n, "outputs"),
                             "duplicate tensor name '%s': "
                             "it is already produced by another node or is a graph input",
                             n->outputs[0]);
-        add_tensor(&c, n->outputs[0], i, &g->nodes[i].out);
+        add_tensor(&c, &tnames, n->outputs[0], i, &g->nodes[i].out);
     }
 
     for (int i = 0; i < d->nnodes; i++) {
@@ -237,7 +234,7 @@ static sf_status graph_build(const sf_desc *d, const sf_weights *weights, sf_gra
         want = n->ninputs;
         node->nin = want;
         for (int j = 0; j < want; j++) {
-            int t = find_tensor(g, n->inputs[j]);
+            int t = sf_index_find(&tnames, n->inputs[j]);
             if (t < 0)
                 return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"),
                                 "tensor '%s' is neither a "
@@ -287,7 +284,7 @@ static sf_status graph_build(const sf_desc *d, const sf_weights *weights, sf_gra
     for (int i = 0; i < d->noutputs; i++) {
         char w[700];
         snprintf(w, sizeof w, "%s: field 'outputs[%d]'", d->base, i);
-        int t = find_tensor(g, d->outputs[i]);
+        int t = sf_index_find(&tnames, d->outputs[i]);
         if (t < 0)
             return sf_error(SF_EINPUT, w, "tensor '%s' is not produced by any node", d->outputs[i]);
         if (g->tensors[t].producer < 0)

@@ -42,7 +42,9 @@ import copy
 import hashlib
 import json
 import os
+import resource
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -190,6 +192,7 @@ class Variant:
         self.header_text_hook = None
         self.header_len_hook = None
         self.st_bytes_hook = None
+        self.fifo = None  # MODEL_FILE or WEIGHTS_FILE: written as a FIFO instead
 
     # -- helpers used by mutations ------------------------------------------
     def node(self, name):
@@ -261,6 +264,9 @@ class Variant:
             f.write(text.encode("utf-8") if isinstance(text, str) else text)
         with open(os.path.join(folder, WEIGHTS_FILE), "wb") as f:
             f.write(self.st_bytes())
+        if self.fifo:  # nothing ever writes to it: opening it to read would block
+            os.remove(os.path.join(folder, self.fifo))
+            os.mkfifo(os.path.join(folder, self.fifo))
         return os.path.join(folder, MODEL_FILE)
 
 
@@ -338,6 +344,26 @@ def st_bytes(fn):
     def f(v):
         v.st_bytes_hook = fn
     return f
+
+
+def fifo(which):
+    """Make the model or weights file a FIFO."""
+    def f(v):
+        v.fifo = which
+    return f
+
+
+def many_empty_tensors(n):
+    """n extra empty tensors (shape [0], no bytes): valid, and unused."""
+    def f(v):
+        v.tensors += [{"name": "empty.%d" % i, "dtype": "F32", "shape": [0], "data": b""}
+                      for i in range(n)]
+    return f
+
+
+def many_unknown_keys(n):
+    """n unknown keys at the top level of the model JSON."""
+    return text(lambda t: t[:-1].rstrip() + "".join(', "k%d": %d' % (i, i) for i in range(n)) + "}")
 
 
 def tens(name, **kw):
@@ -540,6 +566,10 @@ MISSING = I("missing")
 #           (plain str: exact; I(...): case-insensitive; Any(...): one of)
 #   existing_out: True: OUTDIR exists beforehand (with files) and must be
 #           left unchanged; "file": OUTDIR is a regular file, left unchanged
+#   max_seconds: sfgen's CPU time must stay within this, and it is stopped
+#           after four times as much wall time (also for Ok): where a
+#           quadratic check or a blocking open would not
+#   max_error_lines: at most this many "sfgen: error:" lines
 # Usage(name, argv, exit=2, expect, mutate=None)
 #   argv: function(model_path, outdir) -> the arguments after sfgen
 #   exit 2: stderr must be non-empty and contain `expect` (any line);
@@ -549,9 +579,11 @@ MISSING = I("missing")
 class Gen:
     kind = "gen"
 
-    def __init__(self, name, mutate, exit=1, expect=(), existing_out=False):
+    def __init__(self, name, mutate, exit=1, expect=(), existing_out=False, max_seconds=None,
+                 max_error_lines=None):
         self.name, self.mutate, self.exit = name, mutate, exit
         self.expect, self.existing_out = list(expect), existing_out
+        self.max_seconds, self.max_error_lines = max_seconds, max_error_lines
 
 
 class Usage:
@@ -566,8 +598,8 @@ class Ok:
     """A control: a valid variant that must generate (exit 0)."""
     kind = "ok"
 
-    def __init__(self, name, mutate):
-        self.name, self.mutate = name, mutate
+    def __init__(self, name, mutate, max_seconds=None):
+        self.name, self.mutate, self.max_seconds = name, mutate, max_seconds
 
 
 CASES = [
@@ -619,6 +651,22 @@ CASES = [
     Gen("weights_file_not_found", setk("weights", "nope.safetensors"), 1, ["nope.safetensors"]),
     Gen("weights_dev_zero", setk("weights", "/dev/zero"), 1, ["zero"]),
     Gen("weights_is_directory", setk("weights", "."), 1, []),
+    # a FIFO nobody writes to: sfgen must refuse it, not wait for a writer
+    Gen("weights_fifo", fifo(ST), 1, [ST, "FIFO", I("regular file")], max_seconds=5),
+    Gen("model_fifo", fifo(MJ), 1, [MJ, "FIFO", I("regular file")], max_seconds=5),
+    # RFC 8259 where cJSON is lenient: a byte order mark, a leading zero
+    Gen("json_utf8_bom", text(lambda t: "\ufeff" + t), 1, [MJ, I("byte order mark"), "line 1, column 1"]),
+    Gen("json_leading_zero", text(lambda t: t.replace('"sparseflow": 1', '"sparseflow": 01', 1)), 1,
+        [MJ, "'01'", I("leading zero"), "line 2"]),
+    Gen("json_leading_zero_dim", text(lambda t: t.replace("%d,\n" % B_MAX, "016,\n", 1)), 1,
+        [MJ, "'016'", I("leading zero")]),
+    Gen("json_number_trailing_dot", text(lambda t: t.replace('"sparseflow": 1', '"sparseflow": 1.', 1)), 1,
+        [MJ, "'1.'", I("not a JSON number")]),
+    # linear-time checks and bounded messages: 40,000 unknown keys once took
+    # seconds and printed 40,000 lines; 80,000 empty tensors took a minute
+    Gen("json_40k_unknown_keys", many_unknown_keys(40000), 1,
+        [MJ, "top level", "... 39980 more unknown or duplicate keys"], max_seconds=5, max_error_lines=21),
+    Ok("ok_80k_empty_tensors", many_empty_tensors(80000), max_seconds=5),
     Gen("nodes_not_array", setk("nodes", {"op": "relu"}), 1, [MJ, field("nodes")]),
 
     # -- unknown things ------------------------------------------------------
@@ -740,6 +788,23 @@ CASES = [
         [ST, "fc2.weight", "data_offsets"]),
     Gen("st_offsets_overlap", hdr(_overlap), 1, [ST, I("overlap"), Any("fc1.weight", "fc1.bias")]),
     Gen("st_duplicate_tensor_key", hdr_text(_dup_header_key), 1, [ST, "fc1.bias", DUP]),
+    # the reference implementation rejects these; cJSON keeps both keys and
+    # reads 32.0 as 32
+    Gen("st_entry_duplicate_dtype", hdr_text(lambda t: t.replace('"dtype": "F32"', '"dtype": "F32", "dtype": "F16"', 1)),
+        1, [ST, tensor("fc1.weight"), field("dtype"), DUP]),
+    Gen("st_entry_duplicate_shape", hdr_text(lambda t: t.replace('"shape": [32]', '"shape": [32], "shape": [16, 2]', 1)),
+        1, [ST, tensor("fc1.bias"), field("shape"), DUP]),
+    Gen("st_shape_integral_float", hdr(lambda h: h["fc1.bias"].update(shape=[32.0])), 1,
+        [ST, tensor("fc1.bias"), field("shape"), I("fraction")]),
+    Gen("st_shape_exponent", hdr_text(lambda t: t.replace('"shape": [32]', '"shape": [3.2e1]', 1)), 1,
+        [ST, tensor("fc1.bias"), field("shape"), I("exponent")]),
+    Gen("st_offsets_integral_float", offs("fc1.bias", lambda o: [float(o[0]), o[1]]), 1,
+        [ST, tensor("fc1.bias"), field("data_offsets"), I("fraction")]),
+    Gen("st_header_leading_zero", hdr_text(lambda t: t.replace('"shape": [32]', '"shape": [032]', 1)), 1,
+        [ST, "'032'", I("leading zero")]),
+    Gen("st_header_utf8_bom", hdr_text(lambda t: b"\xef\xbb\xbf" + t.encode()), 1, [ST, I("byte order mark")]),
+    Gen("st_duplicate_metadata", hdr_text(lambda t: '{"__metadata__": {}, "__metadata__": {}, ' + t[1:]), 1,
+        [ST, "__metadata__", DUP]),
     Gen("st_shape_negative", hdr(lambda h: h["fc1.bias"].update(shape=[-32])), 1, [ST, "fc1.bias", "shape"]),
     Gen("st_shape_fraction", hdr(lambda h: h["fc1.bias"].update(shape=[32.5])), 1, [ST, "fc1.bias", "shape"]),
     # element count * dtype size wraps to 0: with empty data_offsets a naive
@@ -1349,6 +1414,9 @@ def snapshot(root):
             if os.path.islink(p):
                 out[os.path.relpath(p, root)] = ("link", os.readlink(p))
                 continue
+            if not stat.S_ISREG(st.st_mode):  # a FIFO: reading would block
+                out[os.path.relpath(p, root)] = ("special", st.st_mode, st.st_mtime_ns)
+                continue
             with open(p, "rb") as f:
                 dig = hashlib.sha256(f.read()).hexdigest()
             out[os.path.relpath(p, root)] = ("file", st.st_size, st.st_mtime_ns, dig)
@@ -1447,9 +1515,9 @@ class Runner:
         os.makedirs(d)
         return d
 
-    def sfgen_run(self, argv):
+    def sfgen_run(self, argv, timeout=None):
         cwd_before = snapshot(self.cwd)
-        code, out, err, why = run_proc([self.sfgen] + argv, self.cwd, self.args.timeout)
+        code, out, err, why = run_proc([self.sfgen] + argv, self.cwd, timeout or self.args.timeout)
         d = diff_snap(cwd_before, snapshot(self.cwd))
         return code, out, err, why, d
 
@@ -1478,8 +1546,20 @@ class Runner:
             argv = c.argv(model_path, outdir)
         else:
             argv = [model_path, "-o", outdir]
-        code, out, err, why, cwd_diff = self.sfgen_run(argv)
+        # max_seconds bounds sfgen's CPU time (a loaded machine does not
+        # fail the case); the wall clock gets four times as much (a FIFO
+        # that blocks sfgen costs no CPU)
+        limit = getattr(c, "max_seconds", None)
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        code, out, err, why, cwd_diff = self.sfgen_run(argv, limit and 4 * limit)
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        took = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         probs = common_problems(code, err, why)
+        if limit and not why and took > limit:
+            probs.append("took %.1f s of CPU time, limit %g s" % (took, limit))
+        nerr = len(error_lines(err))
+        if getattr(c, "max_error_lines", None) and nerr > c.max_error_lines:
+            probs.append("%d error lines, at most %d expected" % (nerr, c.max_error_lines))
         after = snapshot(d)
 
         if c.kind == "ok":

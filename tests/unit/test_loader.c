@@ -1,11 +1,14 @@
 /* test_loader.c - load stage: model JSON -> sf_desc (load_json.c) and the
  * safetensors weights file (load_safetensors.c). */
 #define _XOPEN_SOURCE 700
+#include <cJSON.h>
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "ir/graph.h"
 #include "suites.h"
@@ -283,6 +286,127 @@ START_TEST(json_nul_escape)
 }
 END_TEST
 
+/* RFC 8259 where cJSON is lenient: a byte order mark and numbers outside
+ * the JSON grammar are errors at their position, with the reason. */
+START_TEST(json_strict_syntax)
+{
+    static const struct {
+        const char *text;
+        size_t pos;
+        const char *why;
+    } bad[] = {
+        {"[016]", 1, "'016' has a leading zero"},
+        {"[-01]", 1, "leading zero"},
+        {"[00]", 1, "leading zero"},
+        {"{\"a\": 0.5, \"b\": 01}", 16, "'01' has a leading zero"},
+        {"[1.]", 1, "'1.' is not a JSON number"},
+        {"[-.5]", 1, "'-.5' is not a JSON number"},
+        {"[1.e5]", 1, "not a JSON number"},
+        {"[1e]", 1, "not a JSON number"},
+        {"[1e+]", 1, "not a JSON number"},
+        {"[\"0\", 1, 2, 0001]", 12, "leading zero"},
+        {"\xEF\xBB\xBF{}", 0, "byte order mark"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t pos = 99;
+        const char *why = NULL;
+        cJSON *r = sf_json_parse(bad[i].text, strlen(bad[i].text), &pos, &why);
+        ck_assert_msg(r == NULL, "accepted %s", bad[i].text);
+        ck_assert_uint_eq(pos, bad[i].pos);
+        ck_assert_msg(why && strstr(why, bad[i].why), "%s: %s", bad[i].text, why ? why : "(none)");
+    }
+    /* the earlier of a syntax error and a bad number is reported */
+    size_t pos;
+    const char *why;
+    ck_assert_ptr_null(sf_json_parse("[1,,016]", 8, &pos, &why));
+    ck_assert_uint_eq(pos, 3);
+    ck_assert_ptr_null(why);
+    /* through the loader: line, column and the reason */
+    expect_fail("{'sparseflow': 1,\n 'name': 016}", SF_EINPUT,
+                FRAGS("m.json", "malformed JSON at line 2, column 10", "'016'", "leading zero"));
+    expect_fail("\xEF\xBB\xBF" HEAD IN OUT
+                "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}]}",
+                SF_EINPUT, FRAGS("m.json", "line 1, column 1", "byte order mark"));
+}
+END_TEST
+
+/* Valid numbers parse, and those written with a fraction or exponent are
+ * marked, in document order (strings holding digits and quotes between). */
+START_TEST(json_numbers_marked)
+{
+    static const char text[] = "[0, -0, 10, 0.5, 1e5, 1E+2, -0.0e-0, \"s\\\"1 2.5\", "
+                               "{\"k2\": 3, \"x\": [2.0]}, 7]";
+    static const int frac[] = {0, 0, 0, 1, 1, 1, 1, -1, -1, 0};
+    size_t pos;
+    cJSON *r = sf_json_parse(text, strlen(text), &pos, NULL);
+    ck_assert_ptr_nonnull(r);
+    int i = 0;
+    for (const cJSON *it = r->child; it; it = it->next, i++) {
+        if (frac[i] >= 0) {
+            ck_assert(cJSON_IsNumber(it));
+            ck_assert_msg(!!(it->type & SF_JSON_NOT_INTEGER) == frac[i], "item %d", i);
+        }
+    }
+    ck_assert_int_eq(i, 10);
+    const cJSON *obj = r->child;
+    for (int k = 0; k < 8; k++)
+        obj = obj->next;
+    ck_assert(!(cJSON_GetObjectItem(obj, "k2")->type & SF_JSON_NOT_INTEGER));
+    ck_assert(cJSON_GetObjectItem(obj, "x")->child->type & SF_JSON_NOT_INTEGER);
+    ck_assert_double_eq(cJSON_GetObjectItem(obj, "x")->child->valuedouble, 2.0);
+    cJSON_Delete(r);
+}
+END_TEST
+
+/* CPU time, so that a loaded machine does not fail the limits below; they
+ * leave a wide margin both ways (about 0.1 s here, 0.7 s under ASan, tens
+ * of seconds when quadratic). */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* 40000 unknown keys and 10000 repeats of a known one: checked in linear
+ * time (each key was compared with every later one), and 21 messages
+ * instead of 50000: the first 20, then the count of the rest. */
+START_TEST(json_many_bad_keys_bounded)
+{
+    sf_buf b;
+    sf_buf_init(&b);
+    sf_buf_printf(&b, "{\"sparseflow\": 1, \"name\": \"m\", \"weights\": \"w\", \"inputs\": "
+                      "[{\"name\": \"x\", \"shape\": [2, 4]}], \"outputs\": [\"y\"], \"nodes\": "
+                      "[{\"op\": \"relu\", \"inputs\": [\"x\"], \"outputs\": [\"y\"]}]");
+    for (int i = 0; i < 40000; i++)
+        sf_buf_printf(&b, ", \"k%d\": %d", i, i);
+    for (int i = 0; i < 10000; i++)
+        sf_buf_printf(&b, ", \"name\": \"m\"");
+    sf_buf_printf(&b, "}");
+    ck_assert(!b.failed);
+    jfix f;
+    sf_arena_init(&f.a);
+    tu_diag_capture();
+    double t0 = now_s();
+    ck_assert_int_eq(sf_load_json_text(&f.a, "m.json", b.data, b.len, &f.d), SF_EINPUT);
+    double took = now_s() - t0;
+    ck_assert_msg(took < 5.0, "took %.2f s of CPU time", took);
+    ck_assert_int_eq(tu_diag_lines(), 21);
+    TU_ASSERT_DIAG("m.json: top level: field 'k0': unknown key");
+    TU_ASSERT_DIAG("field 'k19': unknown key");
+    ck_assert_ptr_null(strstr(tu_diag(), "'k20'"));
+    TU_ASSERT_DIAG("m.json: top level: ... 49980 more unknown or duplicate keys");
+    sf_arena_free(&f.a);
+    sf_buf_free(&b);
+
+    /* a repeated key alone: one message, on the repeat */
+    expect_fail(HEAD IN OUT
+                "'nodes':[{'op':'relu','inputs':['x'],'outputs':['y']}],'outputs':['y']}",
+                SF_EINPUT, FRAGS("m.json", "top level", "field 'outputs'", "duplicate key"));
+    ck_assert_int_eq(tu_diag_lines(), 1);
+}
+END_TEST
+
 static uint32_t rng(uint32_t *s)
 {
     *s = *s * 1664525u + 1013904223u;
@@ -355,6 +479,16 @@ START_TEST(json_load_file)
     tu_diag_capture();
     ck_assert_int_eq(sf_load_json(&f.a, path, &f.d), SF_EINPUT);
     TU_ASSERT_DIAG("missing.json");
+    /* not regular files: refused without reading (a FIFO with no writer
+     * would block an open for reading: the tcase timeout fails the test) */
+    snprintf(path, sizeof path, "%s/fifo.json", dir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(sf_load_json(&f.a, path, &f.d), SF_EINPUT);
+    TU_ASSERT_DIAG("fifo.json: the model file is a FIFO, not a regular file");
+    ck_assert_int_eq(sf_load_json(&f.a, "/dev/null", &f.d), SF_EINPUT);
+    TU_ASSERT_DIAG("null: the model file is a character device, not a regular file");
+    ck_assert_int_eq(sf_load_json(&f.a, dir, &f.d), SF_EINPUT);
+    TU_ASSERT_DIAG("the model file is a folder, not a regular file");
     sf_arena_free(&f.a);
     tu_rmrf(dir);
 }
@@ -726,6 +860,27 @@ START_TEST(st_bad_header)
                 "'w':{'dtype':'F32','shape':[1],'data_offsets':[4,8]}}",
                 8, FRAGS("tensor 'w'", "duplicate"));
     st_fail_hdr("{'w':[1,2]}", 4, FRAGS("tensor 'w'"));
+    /* what the reference implementation rejects: a key twice in one entry
+     * (cJSON keeps both and lookups see the first), numbers written with a
+     * fraction or exponent where integers go */
+    st_fail_hdr("{'w':{'dtype':'F32','dtype':'F16','shape':[1],'data_offsets':[0,4]}}", 4,
+                FRAGS("tensor 'w': field 'dtype': duplicate key"));
+    st_fail_hdr("{'w':{'dtype':'F32','shape':[1],'data_offsets':[0,4],'shape':[2]}}", 4,
+                FRAGS("tensor 'w': field 'shape': duplicate key"));
+    st_fail_hdr("{'w':{'data_offsets':[0,4],'dtype':'F32','shape':[1],'data_offsets':[0,4]}}", 4,
+                FRAGS("tensor 'w': field 'data_offsets': duplicate key"));
+    st_fail_hdr("{'w':{'dtype':'F32','shape':[2.0,2],'data_offsets':[0,16]}}", 16,
+                FRAGS("tensor 'w': field 'shape'", "dimension 0", "fraction or exponent"));
+    st_fail_hdr("{'w':{'dtype':'F32','shape':[2,2e0],'data_offsets':[0,16]}}", 16,
+                FRAGS("tensor 'w': field 'shape'", "dimension 1"));
+    st_fail_hdr("{'w':{'dtype':'F32','shape':[4],'data_offsets':[0,16.0]}}", 16,
+                FRAGS("tensor 'w': field 'data_offsets'", "fraction or exponent"));
+    st_fail_hdr("{'w':{'dtype':'F32','shape':[04],'data_offsets':[0,16]}}", 16,
+                FRAGS("header is not valid JSON", "'04' has a leading zero"));
+    st_fail_hdr("\xEF\xBB\xBF{'w':{'dtype':'F32','shape':[4],'data_offsets':[0,16]}}", 16,
+                FRAGS("byte order mark"));
+    st_fail_hdr("{'__metadata__':{},'__metadata__':{}}", 0,
+                FRAGS("field '__metadata__': duplicate key"));
     st_fail_hdr("{'w': ", 4, NULL);
     st_fail_hdr("[1,2]", 4, NULL);
     st_fail_hdr("{}x", 4, NULL);
@@ -738,6 +893,48 @@ START_TEST(st_bad_header)
     /* header length 0 or 1 */
     img = tu_st_raw("{", NULL, 0, &size);
     st_fail(img, size, NULL);
+}
+END_TEST
+
+/* 80000 empty tensors: the duplicate check and look-ups by name are linear
+ * (each name was compared with every later one: about a minute). */
+START_TEST(st_many_tensors_linear)
+{
+    enum { N = 80000 };
+    sf_buf b;
+    sf_buf_init(&b);
+    sf_buf_printf(&b, "{\"__metadata__\": {\"format\": \"pt\"}");
+    for (int i = 0; i < N; i++)
+        sf_buf_printf(&b,
+                      ", \"t%d\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": "
+                      "[0, 0]}",
+                      i);
+    sf_buf_printf(&b, "}");
+    ck_assert(!b.failed);
+    sfix f;
+    size_t size;
+    double t0 = now_s();
+    unsigned char *img0 = tu_st_raw(b.data, NULL, 0, &size);
+    ck_assert_int_eq(parse_img(&f, img0, size), SF_OK);
+    ck_assert_int_eq(f.st.ntensors, N);
+    for (int i = 0; i < N; i += 997) {
+        char name[32];
+        snprintf(name, sizeof name, "t%d", i);
+        ck_assert_ptr_eq(sf_safetensors_find(&f.st, name), &f.st.tensors[i]);
+    }
+    ck_assert_ptr_eq(sf_safetensors_find(&f.st, "t79999"), &f.st.tensors[N - 1]);
+    ck_assert_ptr_null(sf_safetensors_find(&f.st, "t80000"));
+    ck_assert_ptr_null(sf_safetensors_find(&f.st, "__metadata__"));
+    double took = now_s() - t0;
+    ck_assert_msg(took < 5.0, "took %.2f s of CPU time", took);
+    sfix_free(&f);
+
+    /* the same with the first name once more at the end */
+    b.len--;
+    sf_buf_printf(&b, ", \"t0\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [0, 0]}}");
+    unsigned char *img = tu_st_raw(b.data, NULL, 0, &size);
+    st_fail(img, size, FRAGS("tensor 't0'", "duplicate"));
+    sf_buf_free(&b);
 }
 END_TEST
 
@@ -865,6 +1062,13 @@ START_TEST(st_load_file)
     ck_assert_int_eq(sf_load_safetensors(&a, path, &st), SF_EINPUT);
     TU_ASSERT_DIAG("nope.safetensors");
     ck_assert_int_eq(sf_load_safetensors(&a, dir, &st), SF_EINPUT);
+    TU_ASSERT_DIAG("the weights file is a folder, not a regular file");
+    /* a FIFO with no writer: refused, not waited on (the tcase timeout
+     * fails the test if the open blocks) */
+    snprintf(path, sizeof path, "%s/fifo.safetensors", dir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(sf_load_safetensors(&a, path, &st), SF_EINPUT);
+    TU_ASSERT_DIAG("fifo.safetensors: the weights file is a FIFO, not a regular file");
     /* a truncated file */
     ck_assert_int_eq(tu_write_file(dir, "short.safetensors", "\x10\0\0\0", 4), 0);
     snprintf(path, sizeof path, "%s/short.safetensors", dir);
@@ -893,6 +1097,9 @@ Suite *loader_suite(void)
     tcase_add_test(tc, json_top_level_fields);
     tcase_add_test(tc, json_malformed);
     tcase_add_test(tc, json_nul_escape);
+    tcase_add_test(tc, json_strict_syntax);
+    tcase_add_test(tc, json_numbers_marked);
+    tcase_add_test(tc, json_many_bad_keys_bounded);
     tcase_add_test(tc, json_mutations);
     tcase_add_test(tc, json_load_file);
     tcase_set_timeout(tc, 60);
@@ -917,6 +1124,7 @@ Suite *loader_suite(void)
     tcase_add_test(tc, st_adjacent_and_empty_ok);
     tcase_add_test(tc, st_size_overflow);
     tcase_add_test(tc, st_bad_header);
+    tcase_add_test(tc, st_many_tensors_linear);
     tcase_add_test(tc, st_truncations);
     tcase_add_test(tc, st_mutations);
     tcase_add_test(tc, st_load_file);

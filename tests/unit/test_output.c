@@ -346,6 +346,27 @@ START_TEST(folder_in_the_way_changes_nothing)
 }
 END_TEST
 
+/* A FIFO squatting on a generated file's name in an existing folder is
+ * replaced, not read: opening it to compare contents would wait forever
+ * for a writer (the tcase timeout fails the test). */
+START_TEST(fifo_in_existing_folder_replaced)
+{
+    char out[512], path[600];
+    snprintf(out, sizeof out, "%s/out", g_dir);
+    add(g_fs, "Makefile", "all:\n");
+    ck_assert_int_eq(sf_output_write(out, g_fs), SF_OK);
+    snprintf(path, sizeof path, "%s/Makefile", out);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    ck_assert_int_eq(sf_output_write(out, g_fs), SF_OK);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert(S_ISREG(sb.st_mode));
+    expect_content(out, "Makefile", "all:\n");
+    expect_only("out");
+}
+END_TEST
+
 /* --report is staged with the folder and put in place first; a report that
  * cannot be written leaves no output folder. */
 START_TEST(report_with_the_folder)
@@ -455,6 +476,7 @@ Suite *output_suite(void)
     tcase_add_test(tc, folder_in_the_way_changes_nothing);
     tcase_add_test(tc, report_with_the_folder);
     tcase_add_test(tc, model_names_that_clash);
+    tcase_add_test(tc, fifo_in_existing_folder_replaced);
     tcase_set_timeout(tc, 20);
     suite_add_tcase(s, tc);
     return s;

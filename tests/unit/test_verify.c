@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ir/graph.h"
 #include "suites.h"
@@ -453,6 +454,63 @@ START_TEST(duplicate_names)
 }
 END_TEST
 
+static const sf_st_tensor *no_tensor(const sf_weights *w, const char *name)
+{
+    (void)w;
+    (void)name;
+    return NULL;
+}
+
+/* SF_MAX_NODES concat nodes, each reading the previous tensor 16 times,
+ * every node and tensor name 1 KB long with a common prefix, and a graph
+ * output no node makes: every name is resolved before the error. Names go
+ * through an index; comparing each with every earlier one took seconds. */
+START_TEST(names_checked_in_linear_time)
+{
+    enum { N = SF_MAX_NODES, L = 1024 };
+    sf_arena a;
+    sf_arena_init(&a);
+    sf_desc_input in = {"x", 2, {2, 3}};
+    static const char *outs[] = {"ghost"};
+    sf_desc d = {"/m/m.json", "m.json", "m", "/m/w", &in, 1, outs, 1, NULL, N};
+    d.nodes = sf_arena_array(&a, N, sizeof *d.nodes);
+    char **tname = sf_arena_array(&a, N, sizeof *tname);
+    ck_assert_ptr_nonnull(d.nodes);
+    ck_assert_ptr_nonnull(tname);
+    for (int i = 0; i < N; i++) {
+        sf_desc_node *n = &d.nodes[i];
+        char *nn = sf_arena_alloc(&a, L + 16);
+        tname[i] = sf_arena_alloc(&a, L + 16);
+        n->inputs = sf_arena_array(&a, 16, sizeof *n->inputs);
+        ck_assert(nn && tname[i] && n->inputs);
+        memset(nn, 'n', L);
+        memset(tname[i], 'n', L);
+        snprintf(nn + L, 16, "_n%d", i);
+        snprintf(tname[i] + L, 16, "_t%d", i);
+        n->op = "concat";
+        n->name = nn;
+        n->index = i;
+        for (int j = 0; j < 16; j++)
+            n->inputs[j] = i ? tname[i - 1] : "x";
+        n->ninputs = 16;
+        n->outputs = (const char **)&tname[i];
+        n->noutputs = 1;
+    }
+    sf_weights w = {"w", no_tensor, NULL};
+    sf_graph g;
+    memset(&g, 0, sizeof g);
+    sf_arena_init(&g.arena);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0); /* CPU time: load does not matter */
+    ck_assert_int_eq(sf_graph_build(&d, &w, &g), SF_EINPUT);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    TU_ASSERT_DIAG("m.json: field 'outputs[0]': tensor 'ghost' is not produced by any node");
+    ck_assert_msg(took < 2.0, "took %.2f s of CPU time", took);
+    sf_arena_free(&a);
+}
+END_TEST
+
 START_TEST(bad_nodes)
 {
     expect_bad(M1("{'name':'x','shape':[2,3]}", "'y'",
@@ -689,6 +747,7 @@ Suite *verify_suite(void)
     tcase_add_test(tc, topo_order_long_chain_reversed);
     tcase_add_test(tc, cycle_detected);
     tcase_add_test(tc, duplicate_names);
+    tcase_add_test(tc, names_checked_in_linear_time);
     tcase_add_test(tc, bad_nodes);
     tcase_add_test(tc, bad_graph_io);
     tcase_add_test(tc, build_failure_frees_graph);
