@@ -423,14 +423,14 @@ int sfc_matmul(const float *a, sfc_dims ad, const float *b, sfc_dims bd, float *
 __global__ static void k_gather(const float *table, int rows, int dim, const float *idx, float *y,
                                 int *bad, size_t n)
 {
-    FOR_EACH(i, n); /* y [n / dim][dim] */
-    float f = idx[i / (size_t)dim];
-    if (!(f >= 0.0f && f < (float)rows) || f != floorf(f)) {
+    FOR_EACH(i, n); /* y [n / dim][dim]; the bound is compared in integers (sf_format.h) */
+    const int64_t r = sf_embed_row(idx[i / (size_t)dim], rows);
+    if (r < 0) {
         y[i] = 0.0f;
         *bad = 1;
         return;
     }
-    y[i] = table[(size_t)f * dim + i % (size_t)dim];
+    y[i] = table[(size_t)r * dim + i % (size_t)dim];
 }
 int sfc_gather_rows(const float *table, int rows, int dim, const float *idx, size_t n, float *y,
                     int *bad, cudaStream_t st)

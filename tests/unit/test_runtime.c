@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sf_format.h"
 #include "sf_npy.h"
 #include "sf_ops.h"
 #include "suites.h"
@@ -289,6 +290,29 @@ START_TEST(linear_ref_hand)
     static const float xs[3] = {1e8f, 1.0f, -1e8f}, ws[3] = {1, 1, 1};
     sf_linear_ref(xs, ws, NULL, y, 1, 1, 3);
     ck_assert(y[0] == 1.0f);
+}
+END_TEST
+
+/* ---- embedding indices ----------------------------------------------------------------- */
+
+/* The bound is compared in integers: 16777216 is the last row of a table of
+ * 2^24 + 1 rows, though (float)16777217 rounds to 16777216. */
+START_TEST(embed_row_integer_bound)
+{
+    ck_assert_int_eq(sf_embed_row(16777216.0f, 16777217), 16777216);
+    ck_assert_int_eq(sf_embed_row(16777216.0f, 16777216), -1);
+    ck_assert_int_eq(sf_embed_row(16777218.0f, 16777217), -1);
+    ck_assert_int_eq(sf_embed_row(0.0f, 1), 0);
+    ck_assert_int_eq(sf_embed_row(-0.0f, 1), 0);
+    ck_assert_int_eq(sf_embed_row(0.0f, 0), -1);
+    ck_assert_int_eq(sf_embed_row(2147483520.0f, 2147483647), 2147483520);
+    ck_assert_int_eq(sf_embed_row(2147483648.0f, 2147483647), -1);
+    ck_assert_int_eq(sf_embed_row(1.5f, 4), -1);
+    ck_assert_int_eq(sf_embed_row(-1.0f, 4), -1);
+    ck_assert_int_eq(sf_embed_row(NAN, 4), -1);
+    ck_assert_int_eq(sf_embed_row(INFINITY, 4), -1);
+    ck_assert_int_eq(sf_embed_row(1e30f, INT64_MAX), -1); /* beyond int64: no cast */
+    ck_assert_int_eq(sf_embed_row(1e18f, INT64_MAX), (int64_t)1e18f);
 }
 END_TEST
 
@@ -592,6 +616,7 @@ Suite *runtime_suite(void)
     tcase_add_test(tc, binary_rank4);
     tcase_add_test(tc, where_broadcast);
     tcase_add_test(tc, linear_ref_hand);
+    tcase_add_test(tc, embed_row_integer_bound);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     tc = tcase_create("tiles");
