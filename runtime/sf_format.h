@@ -38,4 +38,24 @@ typedef struct {
  * streaming the weights once per group. */
 #define SF_NM24_MAX_T 8
 
+/* ---- embedding indices -------------------------------------------------- */
+
+#if defined(__CUDACC__)
+#define SF_HOST_DEVICE __host__ __device__
+#else
+#define SF_HOST_DEVICE
+#endif
+
+/* The row an embedding index f (a float-coded integer) picks in a table of
+ * `rows` rows, or -1 when f is not an integer in [0, rows) (NaN neither).
+ * The bound is compared in integers: (float)rows rounds from 2^24 rows on,
+ * which made the last row of a table of 2^24 + 1 rows unreachable. */
+static inline SF_HOST_DEVICE int64_t sf_embed_row(float f, int64_t rows)
+{
+    if (!(f >= 0.0f && f < 9.2233720368547758e18f) || f != (float)(int64_t)f)
+        return -1; /* checked before the cast: larger floats are out of int64 */
+    const int64_t i = (int64_t)f;
+    return i < rows ? i : -1;
+}
+
 #endif

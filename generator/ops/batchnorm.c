@@ -38,6 +38,14 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
                             var_name, (long long)i, (double)var[i]);
         double scale = (double)w[i] / sqrt((double)var[i] + (double)node->at.eps);
         double shift = (double)b[i] - (double)mean[i] * scale;
+        /* var 0 with epsilon 0 (or a scale beyond float) would bake Inf or
+         * NaN into the weights, and through folding into a conv's weights */
+        if (!isfinite((float)scale) || !isfinite((float)shift))
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "epsilon"),
+                            "channel %lld: var %g + epsilon %g gives the scale "
+                            "weight/sqrt(var + epsilon) = %g, shift %g: not a finite float "
+                            "(raise epsilon)",
+                            (long long)i, (double)var[i], node->at.eps, scale, shift);
         w[i] = (float)scale; /* reused: scale and shift replace the four vectors */
         b[i] = (float)shift;
     }

@@ -111,8 +111,10 @@ void sf_report_text(const sf_graph *g, FILE *f)
         }
         fprintf(f, "\n");
         double df = dense_flops(L), pf = plan_flops(p);
-        total_dense += df;
-        total_plan += pf;
+        /* a run's FLOPs: a conv's per-token (pixel) figure counts once per
+         * output pixel, a linear layer's once per row of x */
+        total_dense += df * (double)L->tokens_per_item;
+        total_plan += pf * (double)L->tokens_per_item;
         fprintf(f, "  plan: %s", sf_kernel_name(p->kernel));
         if (p->kernel != SF_K_DENSE)
             fprintf(f, " (groups of %d)", p->m);
@@ -135,8 +137,10 @@ void sf_report_text(const sf_graph *g, FILE *f)
         if (g->target_cuda)
             gpu_text(g, L, f);
     }
-    fprintf(f, "\ntotal: %.4g FLOP per token planned vs %.4g dense (%.2fx fewer)\n", total_plan,
-            total_dense, total_plan > 0 ? total_dense / total_plan : 0.0);
+    fprintf(f,
+            "\ntotal: %.4g FLOP per run at batch 1 planned vs %.4g dense (%.2fx fewer), linear "
+            "layers weighted by their tokens\n",
+            total_plan, total_dense, total_plan > 0 ? total_dense / total_plan : 0.0);
     if (g->arena_bytes)
         fprintf(f, "arena: %zu bytes at batch %lld (the most live at one step: %zu)\n",
                 g->arena_bytes, (long long)g->tensors[g->inputs[0]].dims[0], g->arena_live_peak);
@@ -151,6 +155,8 @@ void sf_report_text(const sf_graph *g, FILE *f)
     }
     for (int i = 0; i < g->ntensors; i++) {
         const sf_tensor *t = &g->tensors[i];
+        if (t->dropped)
+            continue; /* a folded batch norm's input: never computed, nothing to say */
         int64_t C = sf_tensor_channels(t);
         int64_t z = count(t->zero, C, 1);
         int64_t u = t->producer >= 0 && t->output_index < 0 ? count(t->needed, C, 0) : 0;
@@ -194,6 +200,16 @@ sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
                 ok = cJSON_AddItemToArray(fused, cJSON_CreateNumber(oi));
         ok = ok && add_num(root, "cuda_scratch_bytes", (double)g->cuda->scratch);
     }
+    double item_plan = 0, item_dense = 0; /* FLOPs of a run at batch 1 (sf_report_text) */
+    for (int oi = 0; oi < g->nsteps; oi++) {
+        const sf_linear *L = g->nodes[g->order[oi]].lin;
+        if (L) {
+            item_plan += plan_flops(sf_cpu_plan(g, L)) * (double)L->tokens_per_item;
+            item_dense += dense_flops(L) * (double)L->tokens_per_item;
+        }
+    }
+    ok = ok && add_num(root, "flops_per_item", item_plan) &&
+         add_num(root, "flops_per_item_dense", item_dense);
     cJSON *layers = ok ? cJSON_AddArrayToObject(root, "layers") : NULL;
     ok = ok && layers;
     for (int oi = 0; ok && oi < g->nsteps; oi++) {
@@ -236,6 +252,7 @@ sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
              cJSON_AddStringToObject(pj, "reason_text", sf_reason_text(p->reason)) &&
              cJSON_AddStringToObject(pj, "variant", p->variant->name) &&
              add_num(pj, "tokens", (double)p->tokens) &&
+             add_num(pj, "tokens_per_item", (double)L->tokens_per_item) &&
              cJSON_AddStringToObject(pj, "function", p->fn);
         cJSON *pm = ok ? cJSON_AddObjectToObject(pj, "predicted_ms") : NULL;
         ok = ok && pm;
@@ -266,6 +283,11 @@ sf_status sf_report_json(const sf_graph *g, const sf_blob *blob, sf_buf *out)
         for (int d = 0; ok && d < t->rank; d++) {
             cJSON *v = cJSON_CreateNumber((double)t->dims[d]);
             ok = v && cJSON_AddItemToArray(shape, v);
+        }
+        if (t->dropped) { /* taken over by a folded batch norm (FORMATS.md) */
+            ok = ok && add_num(tj, "zero_channels", 0) && add_num(tj, "unused_channels", 0) &&
+                 cJSON_AddTrueToObject(tj, "folded");
+            continue;
         }
         ok = ok && add_num(tj, "zero_channels", (double)count(t->zero, C, 1)) &&
              add_num(tj, "unused_channels",

@@ -326,6 +326,16 @@ def _windows(xp, kh, kw, sh, sw, dh, dw, ho, wo):
                            j * dw:j * dw + sw * (wo - 1) + 1:sw]
 
 
+def _masked_matmul(x, w):
+    """x @ w where a zero weight contributes nothing, also for an Inf or NaN
+    input (docs/NUMERICS.md); the plain product when x is finite."""
+    if np.all(np.isfinite(x)):
+        return np.matmul(x, w)
+    with np.errstate(invalid="ignore"):  # 0 * Inf, masked out below
+        prod = x[..., :, None] * w  # [..., K, N]
+        return np.where(w != 0, prod, 0.0).sum(axis=-2)
+
+
 def _conv2d(node, x, w, b):
     s, d, p = _pair(node.get("stride"), 1), _pair(node.get("dilation"), 1), _pads(node)
     g = node.get("groups", 1)
@@ -337,8 +347,14 @@ def _conv2d(node, x, w, b):
     for gi in range(g):
         xs = xp[:, gi * cpg:(gi + 1) * cpg]
         for i, j, v in _windows(xs, kh, kw, s[0], s[1], d[0], d[1], ho, wo):
-            y[:, gi * opg:(gi + 1) * opg] += np.einsum(
-                "oc,nchw->nohw", w[gi * opg:(gi + 1) * opg, :, i, j], v)
+            wij = w[gi * opg:(gi + 1) * opg, :, i, j]
+            if np.all(np.isfinite(v)):
+                y[:, gi * opg:(gi + 1) * opg] += np.einsum("oc,nchw->nohw", wij, v)
+            else:  # zero weights contribute nothing (docs/NUMERICS.md)
+                with np.errstate(invalid="ignore"):
+                    prod = wij[None, :, :, None, None] * v[:, None]
+                    y[:, gi * opg:(gi + 1) * opg] += np.where(
+                        wij[None, :, :, None, None] != 0, prod, 0.0).sum(axis=2)
     if b is not None:
         y += b.reshape(1, -1, 1, 1)
     return y
@@ -448,7 +464,7 @@ def _eval_node(node, vals, weights):
     if op == "linear":
         (x,) = ins
         w = weights[node["weight"]]
-        y = np.matmul(x, w.T)
+        y = _masked_matmul(x, w.T)
         if node.get("bias") is not None:
             y = y + weights[node["bias"]]
         return y
@@ -456,7 +472,7 @@ def _eval_node(node, vals, weights):
         return np.matmul(ins[0], ins[1])
     if op == "matmul":
         (x,) = ins
-        return np.matmul(x, weights[node["weight"]])
+        return _masked_matmul(x, weights[node["weight"]])
     if op in UNARY_OPS:
         (x,) = ins
         return _unary(op, node, x)

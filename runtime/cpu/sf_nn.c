@@ -2,6 +2,7 @@
  * written so that GCC vectorises their innermost dimension; OpenMP splits the
  * outermost independent one. */
 #include "sf_nn.h"
+#include "sf_format.h"
 
 #include <math.h>
 #include <string.h>
@@ -291,14 +292,14 @@ size_t sf_gather_rows(const float *table, int rows, int dim, const float *idx, s
 {
     size_t bad = 0;
     for (size_t i = 0; i < n; i++) {
-        float f = idx[i];
+        const int64_t r = sf_embed_row(idx[i], rows);
         float *dst = y + i * (size_t)dim;
-        if (!(f >= 0.0f && f < (float)rows) || f != floorf(f)) { /* NaN fails too */
+        if (r < 0) {
             memset(dst, 0, (size_t)dim * sizeof *dst);
             bad++;
             continue;
         }
-        memcpy(dst, table + (size_t)f * (size_t)dim, (size_t)dim * sizeof *dst);
+        memcpy(dst, table + (size_t)r * (size_t)dim, (size_t)dim * sizeof *dst);
     }
     return bad;
 }

@@ -194,6 +194,94 @@ static inline void sf_store_n(float *p, sf_vf v, int n)
 #endif
 }
 
+/* ---- Inf and NaN inputs (docs/NUMERICS.md) ------------------------------ */
+
+/* 1 when one of x[0..n) is Inf or NaN (all exponent bits set); integer
+ * tests, so they hold whatever the floating-point flags. */
+static inline int sf_any_nonfinite(const float *x, size_t n)
+{
+    uint32_t any = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        any |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return any != 0;
+}
+static inline int sf_any_nonfinite_strided(const float *x, size_t stride, int n)
+{
+    uint32_t any = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + (size_t)i * stride, sizeof u);
+        any |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return any != 0;
+}
+
+/* A weight that is exactly zero contributes nothing, also where its input
+ * is Inf or NaN, in every kernel. The dense kernels multiply the zeros of
+ * their blocks and the compressed one its padding slots: exact for finite
+ * inputs only. So after them, each token (a row of x [T][K], or a pixel of
+ * the channel-major x [K][T]) with an Inf or NaN among its inputs is
+ * recomputed here as bias + the sum over the nonzero weights. Token t's
+ * input k is x[t * xt + k * xk] and its output o y[t * yt + o * yo]; x holds
+ * T * K floats. A pass over x when every input is finite. */
+typedef struct {
+    int T, K;
+    size_t xt, xk, yt, yo;
+} sf_exact_shape;
+
+/* Dense layout (linear_dense.c.in): bias[nrb * R], w [nrb][ncols][R]. */
+static inline void sf_exact_dense(const float *x, float *y, sf_exact_shape s, int nrows, int ncols,
+                                  int R, const float *bias, const float *w, const int32_t *rows,
+                                  const int32_t *cols)
+{
+    if (!sf_any_nonfinite(x, (size_t)s.T * (size_t)s.K))
+        return;
+    for (int t = 0; t < s.T; t++) {
+        const float *xt = x + (size_t)t * s.xt;
+        if (!sf_any_nonfinite_strided(xt, s.xk, s.K))
+            continue;
+        for (int i = 0; i < nrows; i++) {
+            const float *wi = w + (size_t)(i / R) * (size_t)ncols * (size_t)R + (size_t)(i % R);
+            float acc = bias[i];
+            for (int k = 0; k < ncols; k++)
+                if (wi[(size_t)k * (size_t)R] != 0.0f)
+                    acc += wi[(size_t)k * (size_t)R] * xt[(size_t)(cols ? cols[k] : k) * s.xk];
+            y[(size_t)t * s.yt + (size_t)rows[i] * s.yo] = acc;
+        }
+    }
+}
+
+/* Compressed layout (linear_nm_compressed.c.in): bias[nrb * R], val and col
+ * [slots][R] (col of idx_bytes 2 or 4), slot0[nrb + 1]. */
+static inline void sf_exact_ell(const float *x, float *y, sf_exact_shape s, int nrows, int R,
+                                const float *bias, const float *val, const void *col, int idx_bytes,
+                                const int32_t *slot0, const int32_t *rows)
+{
+    if (!sf_any_nonfinite(x, (size_t)s.T * (size_t)s.K))
+        return;
+    for (int t = 0; t < s.T; t++) {
+        const float *xt = x + (size_t)t * s.xt;
+        if (!sf_any_nonfinite_strided(xt, s.xk, s.K))
+            continue;
+        for (int i = 0; i < nrows; i++) {
+            const int rb = i / R, r = i % R;
+            float acc = bias[i];
+            for (int32_t q = slot0[rb]; q < slot0[rb + 1]; q++) {
+                const size_t at = (size_t)q * (size_t)R + (size_t)r;
+                if (val[at] == 0.0f)
+                    continue; /* padding, never a real input */
+                const size_t c = idx_bytes == 2 ? ((const uint16_t *)col)[at]
+                                                : (size_t)((const int32_t *)col)[at];
+                acc += val[at] * xt[c * s.xk];
+            }
+            y[(size_t)t * s.yt + (size_t)rows[i] * s.yo] = acc;
+        }
+    }
+}
+
 /* Zero-fills the listed rows of y [O][P]. */
 static inline void sf_zero_rows(float *restrict y, int P, const int32_t *rows, int n)
 {

@@ -423,14 +423,14 @@ int sfc_matmul(const float *a, sfc_dims ad, const float *b, sfc_dims bd, float *
 __global__ static void k_gather(const float *table, int rows, int dim, const float *idx, float *y,
                                 int *bad, size_t n)
 {
-    FOR_EACH(i, n); /* y [n / dim][dim] */
-    float f = idx[i / (size_t)dim];
-    if (!(f >= 0.0f && f < (float)rows) || f != floorf(f)) {
+    FOR_EACH(i, n); /* y [n / dim][dim]; the bound is compared in integers (sf_format.h) */
+    const int64_t r = sf_embed_row(idx[i / (size_t)dim], rows);
+    if (r < 0) {
         y[i] = 0.0f;
         *bad = 1;
         return;
     }
-    y[i] = table[(size_t)f * dim + i % (size_t)dim];
+    y[i] = table[(size_t)r * dim + i % (size_t)dim];
 }
 int sfc_gather_rows(const float *table, int rows, int dim, const float *idx, size_t n, float *y,
                     int *bad, cudaStream_t st)
@@ -603,6 +603,39 @@ int sfc_add_bias(float *y, const float *b, int T, int O, cudaStream_t st, int ac
     LAUNCH(k_add_bias, n, st, y, b, O, n, act);
 }
 
+/* element i of fp32 (half < 0), f16 (1) or bf16 (0) data */
+__device__ static float ld_any(const void *p, size_t i, int half)
+{
+    if (half < 0)
+        return ((const float *)p)[i];
+    const unsigned short u = ((const unsigned short *)p)[i];
+    return half ? __half2float(__ushort_as_half(u)) : __uint_as_float((unsigned)u << 16);
+}
+
+/* After cuBLAS: each token with an Inf or NaN input is recomputed as bias +
+ * the sum over the nonzero weights (docs/NUMERICS.md); a block per token,
+ * one read of the token's inputs when they are finite. */
+__global__ static void k_exact_dense(const void *w, int half, const float *b, const void *x,
+                                     float *y, int T, int O, int k, int act)
+{
+    for (int t = blockIdx.x; t < T; t += gridDim.x) {
+        int bad = 0;
+        for (int i = threadIdx.x; i < k; i += blockDim.x)
+            bad |= !isfinite(ld_any(x, (size_t)t * k + i, half));
+        if (!__syncthreads_or(bad))
+            continue;
+        for (int o = threadIdx.x; o < O; o += blockDim.x) {
+            float acc = b ? b[o] : 0.0f;
+            for (int i = 0; i < k; i++) {
+                const float wv = ld_any(w, (size_t)o * k + i, half);
+                if (wv != 0.0f)
+                    acc += wv * ld_any(x, (size_t)t * k + i, half);
+            }
+            y[(size_t)t * O + o] = sfc_act(act, acc);
+        }
+    }
+}
+
 int sfc_linear_dense(cublasHandle_t h, const void *w, int half, const float *bias, const void *x,
                      float *y, int T, int O, int K, int Kp, cudaStream_t st, int act)
 {
@@ -615,5 +648,7 @@ int sfc_linear_dense(cublasHandle_t h, const void *w, int half, const float *bia
     /* column-major view: y^T [O][T] = W [O][k] (stored row-major, so op T) . x^T */
     SFC_TRY_BLAS(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, O, T, k, &one, w, ty, k, x, ty, k, &zero,
                               y, CUDA_R_32F, O, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    return sfc_add_bias(y, bias, T, O, st, act);
+    if (sfc_add_bias(y, bias, T, O, st, act))
+        return SFC_ERR;
+    LAUNCH_GRID(k_exact_dense, T < 4096 ? T : 4096, 256, st, w, half, bias, x, y, T, O, k, act);
 }

@@ -127,8 +127,11 @@ __global__ void __launch_bounds__(32 * KW)
                 const float *xi = xt + (size_t)i * K;
                 float sum = 0.0f;
 #pragma unroll
-                for (int j = 0; j < 8; j++)
-                    sum += v[u][j] * __ldg(xi + c[u][j]);
+                for (int j = 0; j < 8; j++) { /* a zero weight adds nothing, even to
+                                               * an Inf or NaN input (docs/NUMERICS.md) */
+                    const float xv = __ldg(xi + c[u][j]);
+                    sum += v[u][j] != 0.0f ? v[u][j] * xv : 0.0f;
+                }
                 acc[i] += sum;
             }
         }

@@ -242,6 +242,53 @@ int sfc_linear_sp24_stream(const void *vals, const void *meta, const float *bias
     return 0;
 }
 
+template <typename H> __device__ __forceinline__ float sfc_h2f(H h)
+{
+    if constexpr (std::is_same<H, __half>::value)
+        return __half2float(h);
+    else
+        return __bfloat162float(h);
+}
+
+/* After the tensor cores, which multiply the zeros a group of fewer than 2
+ * nonzeros keeps: each token with an Inf or NaN input is recomputed as bias
+ * + the sum over the nonzero weights (docs/NUMERICS.md), decoding the tiles
+ * of sp24.h. A block per token; one read of its inputs when they are finite. */
+template <int O, int KP, typename H>
+__global__ void sfc_sp24_exact(const H *__restrict__ vals, const uint32_t *__restrict__ meta,
+                               const float *__restrict__ bias, const H *__restrict__ xh,
+                               float *__restrict__ y, int T, int act)
+{
+    for (int t = blockIdx.x; t < T; t += gridDim.x) {
+        const H *xt = xh + (size_t)t * KP;
+        int bad = 0;
+        for (int i = threadIdx.x; i < KP; i += blockDim.x)
+            bad |= !isfinite(sfc_h2f(xt[i]));
+        if (!__syncthreads_or(bad))
+            continue;
+        for (int r = threadIdx.x; r < O; r += blockDim.x) {
+            const int g = r % 8, hi = r % 16 >= 8;
+            float acc = bias ? bias[r] : 0.0f;
+            for (int kc = 0; kc < KP / 32; kc++) {
+                const size_t tile = (size_t)(r / 16) * (KP / 32) + kc;
+                for (int q = 0; q < 8; q++) { /* group q: inputs 32 kc + 4 q .. */
+                    const uint32_t word = meta[tile * 16 + 2 * g + q / 4];
+                    const unsigned nib = (word >> (4 * (q % 4) + (hi ? 16 : 0))) & 0xf;
+                    for (int s = 0; s < 2; s++) { /* compressed column 2 q + s */
+                        const int c = 2 * q + s;
+                        const int at =
+                            (4 * g + (c % 8) / 2) * 8 + (c >= 8 ? 4 : 0) + (hi ? 2 : 0) + c % 2;
+                        const float v = sfc_h2f(vals[tile * 256 + at]);
+                        if (v != 0.0f)
+                            acc += v * sfc_h2f(xt[32 * kc + 4 * q + ((nib >> (2 * s)) & 3)]);
+                    }
+                }
+            }
+            y[(size_t)t * O + r] = sfc_act(act, acc);
+        }
+    }
+}
+
 /* y [T][O] = act(x W^T + b) for a 2:4 layer; xh is x in H from sfc_to_half. */
 template <int O, int KP, typename H>
 int sfc_linear_sp24(const void *vals, const void *meta, const float *bias, const void *xh, float *y,
@@ -251,9 +298,15 @@ int sfc_linear_sp24(const void *vals, const void *meta, const float *bias, const
         return 0;
     /* 16 warps on K when it is long (8192: 1.5x cuBLAS instead of 1.36x), else 8 */
     constexpr int KW = KP / 32 >= 256 ? 16 : 8;
-    if (T <= SFC_SP24_STREAM_T)
-        return sfc_linear_sp24_stream<O, KP, H, 2, KW>(vals, meta, bias, xh, y, T, st, act);
-    return sfc_linear_sp24_tiled<O, KP, H>(vals, meta, bias, xh, y, T, st, act);
+    if (T <= SFC_SP24_STREAM_T
+            ? sfc_linear_sp24_stream<O, KP, H, 2, KW>(vals, meta, bias, xh, y, T, st, act)
+            : sfc_linear_sp24_tiled<O, KP, H>(vals, meta, bias, xh, y, T, st, act))
+        return SFC_ERR;
+    const dim3 grid(T < 4096 ? T : 4096);
+    sfc_sp24_exact<O, KP, H><<<grid, 256, 0, st>>>((const H *)vals, (const uint32_t *)meta, bias,
+                                                   (const H *)xh, y, T, act);
+    SFC_LAUNCHED();
+    return 0;
 }
 
 #endif

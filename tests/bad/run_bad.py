@@ -934,6 +934,15 @@ CASES = [
         [MJ, CN("bn"), field("mean"), "bn.mean", I("shape")]),
     Gen("batchnorm_epsilon_negative", chain(cnn, setk("nodes/@bn/epsilon", -1e-5)), 1,
         [MJ, CN("bn"), field("epsilon")]),
+    # var 0 with epsilon 0 would fold Inf into the conv's weights
+    Gen("batchnorm_var0_epsilon0",
+        chain(cnn, setk("nodes/@bn/epsilon", 0),
+              tens("bn.var", data=_encode([1.0, 0.0] + [1.0] * (C_OUT - 2), "F32"))), 1,
+        [MJ, CN("bn"), field("epsilon"), "channel 1", I("finite")]),
+    Gen("batchnorm_scale_overflows",
+        chain(cnn, setk("nodes/@bn/epsilon", 1e-320),
+              tens("bn.var", data=_encode([0.0] * C_OUT, "F32"))), 1,
+        [MJ, CN("bn"), field("epsilon"), "channel 0", I("finite")]),
 
     # -- flatten, reshape, transpose ------------------------------------------------
     Gen("flatten_axis_2", chain(cnn, setk("nodes/@fl/axis", 2)), 1, [MJ, CN("fl"), field("axis")]),

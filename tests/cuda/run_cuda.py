@@ -35,7 +35,7 @@ import numpy as np
 from sparseflow import reference as ref
 from sparseflow.builder import ModelBuilder
 from sparseflow.testing import cases
-from sparseflow.testing.harness import compare, run_program
+from sparseflow.testing.harness import compare, compare_special, run_program
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -79,6 +79,13 @@ CASES = [
     ("large_28_f32_ell", lambda: cases.model_large("2:8"),
      ["--gpu-dtype", "f32", "--gpu-kernel", "ell"], "ell"),
     ("large_832_bf16_ell", lambda: cases.model_large("8:32"), ["--gpu-kernel", "ell"], "ell"),
+    # Inf and NaN inputs: a zero weight contributes nothing (docs/NUMERICS.md)
+    ("special_bf16_sp24", lambda: cases.model_special(9, denormals=False),
+     ["--gpu-kernel", "sp24"], "sp24"),
+    ("special_f32_ell", lambda: cases.model_special(9), ["--gpu-dtype", "f32", "--gpu-kernel",
+                                                         "ell"], "ell"),
+    ("special_f16_dense", lambda: cases.model_special(9, denormals=False),
+     ["--gpu-dtype", "f16", "--gpu-kernel", "dense"], "dense"),
 ]
 
 
@@ -153,7 +160,8 @@ def run_case(args, key, mb, flags, out):
         outs, log = run_program(args, exe, files, list(refs), out, 1, False)
         if outs is None:
             return "run failed:\n" + log
-        err, problem, detail = compare(outs, refs)
+        err, problem, detail = (compare_special if key.startswith("special") else compare)(
+            outs, refs)
         if problem or err > tol:
             return "batch %d: max rel error %.3e > %.0e %s\n%s" % (batch, err, tol,
                                                                   problem or "", detail)

@@ -34,6 +34,10 @@
 #                mixed F32/F16/BF16 tensors
 #   density      each kernel family at weight densities 0, 1/2 and 1; also
 #                built for ARCH=x86-64 and x86-64-v3
+#   special      Inf, NaN and denormal inputs on every variant and code
+#                path (the builds of variants; the full matrix adds ARCH ones),
+#                against the reference's zero-weight semantics
+#                (docs/NUMERICS.md), per-token tolerance
 #   variants     every variant of the kernel registry (`sfgen kernels`),
 #                batches 1..70 (each variant's widest tile); the 2:4 stream
 #                also on its portable path
@@ -74,9 +78,10 @@ from sparseflow import reference as ref
 from sparseflow.testing.cases import (OP_BATCH, OP_MODELS, PATTERNS, model_acts, model_bcast,
                                       model_cnn, model_cnn_dead, model_dead, model_density,
                                       model_large, model_multi, model_op_all, model_op_dead,
-                                      model_small, model_transformer, model_variants, seed_of)
-from sparseflow.testing.harness import (TOL, Results, compare, describe_rc, run_env,
-                                        run_program, run_tool, sanitizer_report)
+                                      model_small, model_special, model_transformer,
+                                      model_variants, seed_of)
+from sparseflow.testing.harness import (TOL, Results, compare, compare_special, describe_rc,
+                                        run_env, run_program, run_tool, sanitizer_report)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -98,13 +103,14 @@ def registry_variants(sfgen):
 
 class ModelCase:
     def __init__(self, key, make, batches, builds, bitwise=(),
-                 reject_checks=False):
+                 reject_checks=False, special=False):
         self.key = key            # unique id, used for dirs and printing
         self.make = make          # () -> ModelBuilder
         self.batches = batches    # runtime batches to run
         self.builds = builds      # list of (label, [sfgen flags, "make:VAR=v"])
         self.bitwise = bitwise    # pairs of build labels: outputs identical
         self.reject_checks = reject_checks
+        self.special = special    # Inf/NaN/denormal inputs: compare_special
 
 
 def matrix(quick, sfgen):
@@ -167,6 +173,10 @@ def matrix(quick, sfgen):
                    for a in ("x86-64", "x86-64-v3")]
     cases.append(ModelCase("variants", model_variants, [1, 2, 3, 8, 9, 17, 33, 70],
                            var_builds))
+    # Inf, NaN and denormal inputs give the same outputs on every variant,
+    # family and code path (docs/NUMERICS.md)
+    cases.append(ModelCase("special", model_special, [1, 2, 3, 9, 33, 70],
+                           var_builds + ([] if quick else arch_builds), special=True))
     # propagation drops dead rows and columns but keeps each row's order of
     # summation, so a kernel family gives bit-identical outputs with and
     # without it (the cost model may pick different families for the two)
@@ -427,7 +437,7 @@ def run_case(args, mc, work, res):
             if outs is None:
                 res.record(desc, False, detail=rlog)
                 continue
-            err, problem, per = compare(outs, refs[b])
+            err, problem, per = (compare_special if mc.special else compare)(outs, refs[b])
             ok = problem is None and err <= TOL
             res.record(desc, ok, err if problem is None else None,
                        detail=None if ok else (problem or per) + "\n" + rlog)

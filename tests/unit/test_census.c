@@ -1,12 +1,15 @@
 /* test_census.c - SPA census of weights (spa.c sf_census_compute): density,
  * smallest N per M with tails, near-miss shares, zero rows and columns, best
  * N:M. Expectations are computed by hand or by a naive bucket count. */
+#define _GNU_SOURCE
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "passes/passes.h"
 #include "passes/spa.h"
+#include "report/report.h"
 #include "suites.h"
 #include "test_util.h"
 
@@ -345,6 +348,106 @@ START_TEST(graph_census_uses_out_in_layout)
 }
 END_TEST
 
+/* The report's total counts a run's FLOPs: a conv with 16 output pixels
+ * weighs 16 times its per-pixel FLOPs, a linear layer on [B, K] once. */
+START_TEST(report_total_is_token_weighted)
+{
+    static float wc[4 * 2 * 3 * 3], wl[2 * 64];
+    for (size_t i = 0; i < sizeof wc / sizeof wc[0]; i++)
+        wc[i] = 1.0f; /* dense: 2 * 4 * 18 = 144 FLOP per pixel */
+    for (size_t i = 0; i < sizeof wl / sizeof wl[0]; i++)
+        wl[i] = i % 2 ? 1.0f : 0.0f; /* 1:2: 2 * 64 planned of 2 * 128 */
+    tu_tensor t[] = {{"wc", "F32", 4, {4, 2, 3, 3}, wc, sizeof wc},
+                     {"wl", "F32", 2, {2, 64}, wl, sizeof wl}};
+    tu_model m;
+    ck_assert_int_eq(
+        tu_model_build(
+            &m,
+            "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[3,2,4,4]}],"
+            "'outputs':['y'],'nodes':["
+            "{'op':'conv2d','name':'cv','inputs':['x'],'outputs':['c'],'weight':'wc','padding':1},"
+            "{'op':'reshape','inputs':['c'],'outputs':['f'],'shape':[-1,64]},"
+            "{'op':'linear','name':'fc','inputs':['f'],'outputs':['y'],'weight':'wl'}]}",
+            t, 2),
+        SF_OK);
+    static const sf_plan_opts dense_conv = {.unroll_budget = SF_DEFAULT_UNROLL_BUDGET};
+    ck_assert_int_eq(tu_model_plan(&m, 1, &dense_conv), SF_OK);
+    ck_assert_int_eq(tu_lin(&m.g, "cv")->tokens_per_item, 16);
+    /* per run at batch 1: conv 144 * 16 both ways; linear 128 planned, 256 dense */
+    const double plan = 144.0 * 16 + 128, dense = 144.0 * 16 + 256;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    sf_report_text(&m.g, f);
+    fclose(f);
+    char want[160];
+    snprintf(want, sizeof want,
+             "total: %.4g FLOP per run at batch 1 planned vs %.4g dense (%.2fx fewer)", plan, dense,
+             dense / plan);
+    ck_assert_msg(strstr(text, want), "no \"%s\" in:\n%s", want, text);
+    free(text);
+    sf_buf out = {0};
+    ck_assert_int_eq(sf_report_json(&m.g, NULL, &out), SF_OK);
+    ck_assert_int_eq(sf_buf_append(&out, "", 1), 0);
+    snprintf(want, sizeof want, "\"flops_per_item\":\t%g", plan);
+    ck_assert_msg(strstr(out.data, want), "no %s in:\n%s", want, out.data);
+    snprintf(want, sizeof want, "\"flops_per_item_dense\":\t%g", dense);
+    ck_assert_msg(strstr(out.data, want), "no %s in:\n%s", want, out.data);
+    ck_assert_ptr_nonnull(strstr(out.data, "\"tokens_per_item\":\t16"));
+    sf_buf_free(&out);
+    tu_model_free(&m);
+}
+END_TEST
+
+/* A batch norm folded into the conv before it leaves the conv's own output
+ * uncomputed: the report says nothing of its channels (it used to print
+ * "0 of 4 channels exactly zero, 4 unused"), report.json marks it folded. */
+START_TEST(report_skips_folded_tensor)
+{
+    static float wc[4 * 2], one[4] = {1, 1, 1, 1}, zero[4] = {0};
+    for (size_t i = 0; i < sizeof wc / sizeof wc[0]; i++)
+        wc[i] = (float)(i + 1);
+    tu_tensor t[] = {{"wc", "F32", 4, {4, 2, 1, 1}, wc, sizeof wc},
+                     {"g", "F32", 1, {4}, one, sizeof one},
+                     {"b", "F32", 1, {4}, zero, sizeof zero},
+                     {"mu", "F32", 1, {4}, zero, sizeof zero},
+                     {"var", "F32", 1, {4}, one, sizeof one}};
+    tu_model m;
+    ck_assert_int_eq(
+        tu_model_build(
+            &m,
+            "{'sparseflow':1,'name':'m','weights':'w','inputs':[{'name':'x','shape':[1,2,2,2]}],"
+            "'outputs':['y'],'nodes':["
+            "{'op':'conv2d','name':'cv','inputs':['x'],'outputs':['c'],'weight':'wc'},"
+            "{'op':'batchnorm','name':'bn','inputs':['c'],'outputs':['n'],'weight':'g',"
+            "'bias':'b','mean':'mu','var':'var'},"
+            "{'op':'relu','inputs':['n'],'outputs':['y']}]}",
+            t, 5),
+        SF_OK);
+    ck_assert_int_eq(sf_pass_fold_batchnorm(&m.g), SF_OK);
+    ck_assert_int_eq(tu_model_plan(&m, 1, &(sf_plan_opts){.unroll_budget = 1}), SF_OK);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    sf_report_text(&m.g, f);
+    fclose(f);
+    ck_assert_msg(!strstr(text, "tensor 'c'"), "the folded tensor is reported:\n%s", text);
+    free(text);
+    sf_buf out = {0};
+    ck_assert_int_eq(sf_report_json(&m.g, NULL, &out), SF_OK);
+    ck_assert_int_eq(sf_buf_append(&out, "", 1), 0);
+    const char *c = strstr(out.data, "\"name\":\t\"c\"");
+    ck_assert_ptr_nonnull(c);
+    const char *end = strchr(c, '}');
+    const char *fd = strstr(c, "\"folded\":\ttrue"), *un = strstr(c, "\"unused_channels\":\t0");
+    ck_assert_msg(fd && fd < end && un && un < end, "tensor c:\n%.*s", (int)(end - c), c);
+    sf_buf_free(&out);
+    tu_model_free(&m);
+}
+END_TEST
+
 Suite *census_suite(void)
 {
     Suite *s = suite_create("census");
@@ -360,6 +463,8 @@ Suite *census_suite(void)
     tcase_add_test(tc, best_m_is_a_design_m);
     tcase_add_test(tc, random_against_naive);
     tcase_add_test(tc, graph_census_uses_out_in_layout);
+    tcase_add_test(tc, report_total_is_token_weighted);
+    tcase_add_test(tc, report_skips_folded_tensor);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;

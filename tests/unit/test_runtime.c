@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sf_format.h"
 #include "sf_npy.h"
 #include "sf_ops.h"
 #include "suites.h"
@@ -289,6 +290,91 @@ START_TEST(linear_ref_hand)
     static const float xs[3] = {1e8f, 1.0f, -1e8f}, ws[3] = {1, 1, 1};
     sf_linear_ref(xs, ws, NULL, y, 1, 1, 3);
     ck_assert(y[0] == 1.0f);
+}
+END_TEST
+
+/* ---- Inf and NaN inputs (docs/NUMERICS.md) ------------------------------------------------ */
+
+void tile_exact_dense_portable(const float *x, float *y, int T, int K, int O, int nrows, int ncols,
+                               int R, const float *bias, const float *w, const int32_t *rows,
+                               const int32_t *cols);
+void tile_exact_ell_portable(const float *x, float *y, int T, int K, int O, int nrows, int R,
+                             const float *bias, const float *val, const void *col, int idx_bytes,
+                             const int32_t *slot0, const int32_t *rows);
+
+/* W [3][4] = {{0, 2, 0, 1}, {1, 0, 0, 0}, {0, 0, 0, 0}} (row 2 a zero row,
+ * column 2 dropped), b = {1, 2, -}; tokens: finite (left alone: the fast
+ * path's result stands), NaN at input 0, +Inf at 1 and -Inf at 3, NaN at 2
+ * (a dropped column). */
+static const float k_ex_x[4][4] = {
+    {1, 1, 1, 1}, {NAN, 1, 1, 1}, {1, INFINITY, 1, -INFINITY}, {1, 1, NAN, 1}};
+
+static void check_exact_outputs(const float y[4][3])
+{
+    ck_assert(y[0][0] == 7.0f && y[0][1] == 7.0f); /* untouched */
+    ck_assert(y[1][0] == 4.0f);                    /* 1 + 2 + 1: 0 * NaN adds nothing */
+    ck_assert(isnan(y[1][1]));                     /* 1 * NaN */
+    ck_assert(isnan(y[2][0]));                     /* 2 * Inf + 1 * -Inf */
+    ck_assert(y[2][1] == 3.0f);                    /* 2 + 1, 0 * Inf adds nothing */
+    ck_assert(y[3][0] == 4.0f && y[3][1] == 3.0f); /* column 2 has no weight */
+    for (int t = 0; t < 4; t++)
+        ck_assert(y[t][2] == 7.0f); /* the zero row is left to sf_zero_cols */
+}
+
+START_TEST(exact_dense_zero_weights)
+{
+    /* R = 2: bias[2], w [1 block][3 cols (0, 1, 3)][2 rows] */
+    static const float bias[2] = {1, 2};
+    static const float w[6] = {0, 1, 2, 0, 1, 0};
+    static const int32_t rows[2] = {0, 1}, cols[3] = {0, 1, 3};
+    float y[4][3];
+    for (int i = 0; i < 12; i++)
+        (&y[0][0])[i] = 7.0f;
+    tile_exact_dense_portable(&k_ex_x[0][0], &y[0][0], 4, 4, 3, 2, 3, 2, bias, w, rows, cols);
+    check_exact_outputs((const float(*)[3])y);
+}
+END_TEST
+
+START_TEST(exact_ell_padding_slots)
+{
+    /* R = 2, one block of 2 slots: row 0 = (k 1: 2, k 3: 1), row 1 = (k 0: 1,
+     * padding 0 at k 0) */
+    static const float bias[2] = {1, 2};
+    static const float val[4] = {2, 1, 1, 0};
+    static const uint16_t c16[4] = {1, 0, 3, 0};
+    static const int32_t c32[4] = {1, 0, 3, 0}, slot0[2] = {0, 2}, rows[2] = {0, 1};
+    for (int bytes = 2; bytes <= 4; bytes += 2) {
+        float y[4][3];
+        for (int i = 0; i < 12; i++)
+            (&y[0][0])[i] = 7.0f;
+        tile_exact_ell_portable(&k_ex_x[0][0], &y[0][0], 4, 4, 3, 2, 2, bias, val,
+                                bytes == 2 ? (const void *)c16 : (const void *)c32, bytes, slot0,
+                                rows);
+        check_exact_outputs((const float(*)[3])y);
+    }
+}
+END_TEST
+
+/* ---- embedding indices ----------------------------------------------------------------- */
+
+/* The bound is compared in integers: 16777216 is the last row of a table of
+ * 2^24 + 1 rows, though (float)16777217 rounds to 16777216. */
+START_TEST(embed_row_integer_bound)
+{
+    ck_assert_int_eq(sf_embed_row(16777216.0f, 16777217), 16777216);
+    ck_assert_int_eq(sf_embed_row(16777216.0f, 16777216), -1);
+    ck_assert_int_eq(sf_embed_row(16777218.0f, 16777217), -1);
+    ck_assert_int_eq(sf_embed_row(0.0f, 1), 0);
+    ck_assert_int_eq(sf_embed_row(-0.0f, 1), 0);
+    ck_assert_int_eq(sf_embed_row(0.0f, 0), -1);
+    ck_assert_int_eq(sf_embed_row(2147483520.0f, 2147483647), 2147483520);
+    ck_assert_int_eq(sf_embed_row(2147483648.0f, 2147483647), -1);
+    ck_assert_int_eq(sf_embed_row(1.5f, 4), -1);
+    ck_assert_int_eq(sf_embed_row(-1.0f, 4), -1);
+    ck_assert_int_eq(sf_embed_row(NAN, 4), -1);
+    ck_assert_int_eq(sf_embed_row(INFINITY, 4), -1);
+    ck_assert_int_eq(sf_embed_row(1e30f, INT64_MAX), -1); /* beyond int64: no cast */
+    ck_assert_int_eq(sf_embed_row(1e18f, INT64_MAX), (int64_t)1e18f);
 }
 END_TEST
 
@@ -592,6 +678,9 @@ Suite *runtime_suite(void)
     tcase_add_test(tc, binary_rank4);
     tcase_add_test(tc, where_broadcast);
     tcase_add_test(tc, linear_ref_hand);
+    tcase_add_test(tc, embed_row_integer_bound);
+    tcase_add_test(tc, exact_dense_zero_weights);
+    tcase_add_test(tc, exact_ell_padding_slots);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     tc = tcase_create("tiles");

@@ -195,6 +195,65 @@ def model_variants(max_batch=70):
     return mb
 
 
+def special_sample(rng, shape, denormals=True):
+    """Standard normal inputs with Inf, NaN and denormals, by token (the
+    first axis after the batch for a sequence, the batch item for an image):
+    t % 5 == 0: NaN at input 0, which the compressed kernel's padding slots
+    once read; 1: +Inf at one input (inputs 8 and 20 for t % 10 == 6); 2: -Inf and +Inf (Inf - Inf is NaN
+    where both meet nonzero weights); 3: every input a denormal (finite
+    without `denormals`: 16-bit GPU activations flush them); 4: finite."""
+    x = rng.standard_normal(shape)
+    flat = x.reshape(shape[0], -1)
+    n = flat.shape[1]
+    for t in range(shape[0]):
+        kind = t % 5
+        if kind == 0:
+            flat[t, 0] = np.nan
+        elif kind == 1 and t % 10 == 6:  # where zero-weight groups of 2:4 layers pad
+            flat[t, 8 % n] = flat[t, 20 % n] = np.inf
+        elif kind == 1:
+            flat[t, (3 + 7 * t) % n] = np.inf
+        elif kind == 2:
+            flat[t, (5 * t + 1) % n] = -np.inf
+            flat[t, (11 * t + 2) % n] = np.inf
+        elif kind == 3 and denormals:
+            flat[t] = flat[t] * 1e-39
+    return flat.reshape(shape).astype(np.float32)
+
+
+def model_special(max_batch=70, denormals=True):
+    """Inf, NaN and denormal inputs (special_sample) into every kernel, read
+    straight from the graph inputs so that the outputs show them: a 2:4 layer
+    with groups of fewer than 2 nonzeros and a tail group (nm24 padding), an
+    unstructured layer with ragged rows and a zero row (compressed padding),
+    a dense layer with scattered zeros, and two convolutions (the 3x3 one on
+    im2col rows, the 1x1 one channel-major). The reference follows
+    docs/NUMERICS.md: a zero weight contributes nothing, also for Inf/NaN."""
+    mb = ModelBuilder("special", seed=seed_of("special"))
+
+    def sample(rng, shape):
+        return special_sample(rng, shape, denormals)
+    x = mb.input("x", [max_batch, 70], sample=sample)
+    wa = mb.make_weight(24, 70, pattern="2:4")
+    wa[:, 8:12] = 0.0
+    wa[3, 20:24] = [0.0, 0.0, 0.5, 0.0]
+    mb.output(mb.linear(x, 24, name="fc_24", weight=wa, out="y24"))
+    wh = mb.make_weight(20, 70)
+    wh[mb.rng.random(wh.shape) < 0.6] = 0.0
+    wh[:, 0] = 0.0
+    wh[2, :] = 0.0
+    wh[5, 1:] = 0.0
+    mb.output(mb.linear(x, 20, name="fc_half", weight=wh, bias=False, out="yh"))
+    wd = mb.make_weight(18, 70)
+    wd[mb.rng.random(wd.shape) < 0.1] = 0.0
+    wd[:, 0] = 0.0
+    mb.output(mb.linear(x, 18, name="fc_dense", weight=wd, out="yd"))
+    img = mb.input("img", [max_batch, 4, 5, 5], sample=sample)
+    mb.output(mb.conv2d(img, 8, 3, padding=1, pattern="1:4", name="cv3", out="c3"))
+    mb.output(mb.conv2d(img, 8, 1, pattern="2:4", name="cv1", out="c1"))
+    return mb
+
+
 def model_cnn(max_batch=4):
     """Convolutions on odd sizes: a strided, padded 2:4 stem with a batch norm
     to fold, max pooling with padding, a residual block (1x1 and dilated 3x3,

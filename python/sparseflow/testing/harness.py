@@ -156,5 +156,40 @@ def compare(outs, refs):
     return worst, None, "\n".join(per)
 
 
+def compare_special(outs, refs):
+    """compare() for inputs with Inf, NaN and denormals: NaN and +-Inf exactly
+    where the reference has them, and each token's finite outputs (the first
+    axis after the batch for rank 3, the batch item otherwise) within TOL of
+    that token's largest finite reference value, so a denormal token is
+    judged on its own scale. Same return values as compare()."""
+    worst = 0.0
+    per = []
+    for name, r in refs.items():
+        y = outs[name]
+        if y.dtype != np.dtype("<f4") or y.shape != r.shape:
+            return (float("inf"), "%s: %s %s, want <f4 %s"
+                    % (name, y.dtype, y.shape, r.shape), "")
+        yd = y.astype(np.float64)
+        for what, bad in (("NaN", np.isnan(r) != np.isnan(yd)),
+                          ("+Inf", (r == np.inf) != (yd == np.inf)),
+                          ("-Inf", (r == -np.inf) != (yd == -np.inf))):
+            if np.any(bad):
+                at = tuple(int(i) for i in np.argwhere(bad)[0])
+                return (float("inf"), "%s: %s at %d places, first %s: got %r want %r"
+                        % (name, what, int(np.sum(bad)), list(at), y[at], r[at]), "")
+        fin = np.isfinite(r)
+        lead = 2 if r.ndim == 3 else 1
+        rt = np.where(fin, np.abs(r), 0.0).reshape(r.shape[:lead] + (-1,))
+        denom = np.maximum(rt.max(axis=-1), 1e-300).reshape(r.shape[:lead] + (1,) * (r.ndim - lead))
+        diff = np.where(fin, np.abs(yd - np.where(fin, r, 0.0)), 0.0) / denom
+        err = float(np.max(diff))
+        at = np.unravel_index(int(np.argmax(diff)), diff.shape)
+        per.append("%s: maxrel=%.3e (per token) worst at %s: got %.9g want %.9g, %d NaN %d Inf"
+                   % (name, err, list(map(int, at)), y[at], r[at], int(np.sum(np.isnan(r))),
+                      int(np.sum(np.isinf(r)))))
+        worst = max(worst, err)
+    return worst, None, "\n".join(per)
+
+
 # --------------------------------------------------------------------------
 # negative tests

@@ -38,6 +38,9 @@ tiny_l0_fc1_pair(const float *restrict x, float *restrict y, int i, const int NT
         const float *restrict v = (const float *)(pair + tiny_l0_fc1_SUPER(c) + 64 + 128 * (c & 7));
         const __m512i l0 = tiny_l0_fc1_lanes(cw[c & 7]), l1 = tiny_l0_fc1_lanes(cw[8 + (c & 7)]);
         const __m512 w0 = _mm512_load_ps(v), w1 = _mm512_load_ps(v + 16);
+        /* slots holding 0 (padding) add nothing, even for Inf or NaN inputs */
+        const __mmask16 m0 = _mm512_cmpneq_ps_mask(w0, _mm512_setzero_ps()),
+                        m1 = _mm512_cmpneq_ps_mask(w1, _mm512_setzero_ps());
         /* a few KB ahead: the out-of-order window alone cannot cover the
          * memory latency of a stream this fast */
         _mm_prefetch((const char *)v + SF_NM24_PREFETCH, _MM_HINT_T0);
@@ -45,8 +48,8 @@ tiny_l0_fc1_pair(const float *restrict x, float *restrict y, int i, const int NT
         for (int t = 0; t < NT; t++) {
             const float *xc = x + (size_t)t * 8 + 32 * (size_t)c;
             const __m512 lo = _mm512_loadu_ps(xc), hi = _mm512_loadu_ps(xc + 16);
-            acc0[t] = _mm512_fmadd_ps(w0, _mm512_permutex2var_ps(lo, l0, hi), acc0[t]);
-            acc1[t] = _mm512_fmadd_ps(w1, _mm512_permutex2var_ps(lo, l1, hi), acc1[t]);
+            acc0[t] = _mm512_mask3_fmadd_ps(w0, _mm512_permutex2var_ps(lo, l0, hi), acc0[t], m0);
+            acc1[t] = _mm512_mask3_fmadd_ps(w1, _mm512_permutex2var_ps(lo, l1, hi), acc1[t], m1);
         }
     }
     if (0 < 1) { /* the last chunk holds fewer than 32 inputs */
@@ -56,11 +59,13 @@ tiny_l0_fc1_pair(const float *restrict x, float *restrict y, int i, const int NT
         const float *restrict v = (const float *)(pair + tiny_l0_fc1_SUPER(c) + 64 + 128 * (c & 7));
         const __m512i l0 = tiny_l0_fc1_lanes(cw[c & 7]), l1 = tiny_l0_fc1_lanes(cw[8 + (c & 7)]);
         const __m512 w0 = _mm512_load_ps(v), w1 = _mm512_load_ps(v + 16);
+        const __mmask16 m0 = _mm512_cmpneq_ps_mask(w0, _mm512_setzero_ps()),
+                        m1 = _mm512_cmpneq_ps_mask(w1, _mm512_setzero_ps());
         for (int t = 0; t < NT; t++) {
             const float *xc = x + (size_t)t * 8 + 32 * (size_t)c;
             const __m512 lo = _mm512_maskz_loadu_ps(mlo, xc), hi = _mm512_maskz_loadu_ps(mhi, xc + 16);
-            acc0[t] = _mm512_fmadd_ps(w0, _mm512_permutex2var_ps(lo, l0, hi), acc0[t]);
-            acc1[t] = _mm512_fmadd_ps(w1, _mm512_permutex2var_ps(lo, l1, hi), acc1[t]);
+            acc0[t] = _mm512_mask3_fmadd_ps(w0, _mm512_permutex2var_ps(lo, l0, hi), acc0[t], m0);
+            acc1[t] = _mm512_mask3_fmadd_ps(w1, _mm512_permutex2var_ps(lo, l1, hi), acc1[t], m1);
         }
     }
     for (int t = 0; t < NT; t++) {
@@ -88,7 +93,7 @@ tiny_l0_fc1_pair(const float *restrict x, float *restrict y, int i, const int NT
             const float *restrict v = (const float *)(pair + tiny_l0_fc1_SUPER(c) + 64 + 128 * (c & 7)) + 16 * q;
             for (int j = 0; j < 16; j++) {
                 const int k = 32 * c + 4 * (j / 2) + (int)((cw >> (2 * j)) & 3);
-                if (k < 8) /* padding slots of the last chunk hold 0 */
+                if (k < 8 && v[j] != 0.0f) /* padding slots hold 0: they add nothing */
                     for (int t = 0; t < NT; t++)
                         acc[t] += v[j] * x[(size_t)t * 8 + k];
             }
