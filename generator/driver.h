@@ -8,13 +8,14 @@
 #include <stdio.h>
 
 typedef struct {
-    const char *model;  /* model JSON path */
-    const char *outdir; /* output folder (generation) */
-    const char *report; /* also write report.json here, or NULL */
-    int inspect, json;  /* inspect: print the census and plan, write nothing */
-    int quiet;          /* no census printout, no progress */
-    int propagate;      /* dead-channel propagation (1 unless --no-propagate) */
-    int threads;        /* default thread count of the generated program */
+    const char *model;    /* model JSON path */
+    const char *outdir;   /* output folder (generation) */
+    const char *report;   /* also write report.json here, or NULL */
+    int inspect, json;    /* inspect: print the census and plan, write nothing */
+    int quiet;            /* no census printout, no progress */
+    int propagate;        /* dead-channel propagation (1 unless --no-propagate) */
+    int threads;          /* default thread count of the generated program */
+    int external_weights; /* --external-weights: the blob is read at run time */
     sf_plan_opts plan;
 } sf_gen_opts;
 
