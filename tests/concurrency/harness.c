@@ -23,6 +23,7 @@
 #define THREADS 6
 #define ITERS   200
 #define NCASES  12
+#define REGIONS 5 /* conc's steps (3 linear layers, gelu, relu): one parallel region each */
 
 /* ---- allocation watch -------------------------------------------------- */
 
@@ -303,6 +304,10 @@ int main(int argc, char **argv)
                      "batch %d: libgomp frees inside conc_run what it allocates there (%d, %d)",
                      batch_of(c), na, nf);
             check(na == nf, what);
+            snprintf(what, sizeof what,
+                     "batch %d: at most one libgomp allocation per parallel region (%d for %d)",
+                     batch_of(c), na, REGIONS);
+            check(na <= REGIONS, what);
             lo = na < lo ? na : lo;
             hi = na > hi ? na : hi;
         }

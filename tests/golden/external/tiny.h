@@ -33,9 +33,10 @@ extern "C" {
 
 /* Reads the weights blob (tiny.weights, or one with the same mask hash)
  * from `path`; tiny_run returns TINY_EWEIGHTS until this succeeded.
- * Returns TINY_OK, TINY_EFILE (cannot read it: errno says why) or
- * TINY_EWEIGHTS (not a blob for this code; the previous one stays). Not
- * while a run is in progress. */
+ * Returns TINY_OK, TINY_EFILE (cannot read it: errno says why),
+ * TINY_EWEIGHTS (not an intact blob for this code) or TINY_ENULL
+ * (path NULL); on failure the blob read before stays. Not while a run is in
+ * progress. */
 int tiny_load_weights(const char *path);
 
 /* Runs the model on `batch` items (1..TINY_MAX_BATCH). `arena` is
