@@ -123,10 +123,12 @@ static int load_weights(const sf_model_desc *m, const char *argv0, const char *p
     if (!code)
         return 0;
     int err = errno;
-    fprintf(stderr, "%s: --weights %s: %s%s%s\n", m->name, path, m->strerror(code),
+    fprintf(stderr, "%s: weights file %s: %s%s%s\n", m->name, path, m->strerror(code),
             err && code != -4 ? ": " : "", err && code != -4 ? strerror(err) : "");
     if (code == -4) /* EWEIGHTS */
-        fprintf(stderr, "%s: the weights must be this model's blob (%s, same size and mask hash)\n",
+        fprintf(stderr,
+                "%s: expected an intact %s written by sfgen for this model (same size and "
+                "mask hash)\n",
                 m->name, m->weights_file);
     return EXIT_INPUT;
 }
