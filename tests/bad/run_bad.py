@@ -1017,6 +1017,10 @@ CASES = [
     Gen("attention_cache_shorter_than_run", chain(seq, setk("nodes/@att/causal", True),
                                                   setk("nodes/@att/cache", SEQ - 1)), 1,
         [MJ, SN("att"), field("cache"), str(SEQ - 1)]),
+    # 8 items x 2^24 positions x 16 floats, keys and values: 8 GiB of cache
+    Gen("attention_cache_over_max_arena", chain(seq, setk("nodes/@att/causal", True),
+                                                setk("nodes/@att/cache", 1 << 24)), 1,
+        [MJ, SN("att"), field("cache"), "key/value cache", "--max-arena"]),
     Gen("attention_cache_negative", chain(seq, setk("nodes/@att/causal", True),
                                           setk("nodes/@att/cache", -4)), 1,
         [MJ, SN("att"), field("cache"), I("range")]),
