@@ -165,9 +165,12 @@ test-golden: $(BUILD)/sfgen
 	sh tests/golden/check.sh $(BUILD)/sfgen $(BUILD)/golden
 
 # The generated library from many threads with separate arenas (bit-exact),
-# its error codes, and no allocation inside <name>_run.
+# its error codes, and what <name>_run allocates (nothing with OPENMP=0);
+# then two models linked into one program, weights read from a file at run
+# time, and an arena too large to be static (tests/link).
 test-concurrency: $(BUILD)/sfgen
 	$(PYTHON) tests/concurrency/run_concurrent.py --sfgen $(BUILD)/sfgen --work $(BUILD)/concurrency
+	$(PYTHON) tests/link/run_link.py --sfgen $(BUILD)/sfgen --work $(BUILD)/link
 
 # ResNet-50, BERT and GPT-2 at reduced size (same ops, fewer and smaller
 # layers), exported from PyTorch with tools/sf_export.py, dense, 2:4 and 1:4:

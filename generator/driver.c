@@ -37,6 +37,26 @@ static int parse_uint(const char *s, long long max, long long *out)
     return 0;
 }
 
+/* BYTES with an optional K, M, G or T (powers of 1024), 1 .. 2^62. */
+static int parse_bytes(const char *s, size_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    int shift = !*end ? 0
+                      : (end[1]        ? -1
+                         : *end == 'K' ? 10
+                         : *end == 'M' ? 20
+                         : *end == 'G' ? 30
+                         : *end == 'T' ? 40
+                                       : -1);
+    if (shift < 0 || v > (1ULL << 62) >> shift)
+        return -1;
+    *out = (size_t)(v << shift);
+    return 0;
+}
+
 void sf_gen_opts_init(sf_gen_opts *c)
 {
     memset(c, 0, sizeof *c);
@@ -113,6 +133,23 @@ sf_status sf_gen_option(sf_gen_opts *c, const char *a, const char *val, int *too
             return sf_error(SF_EUSAGE, NULL,
                             "--kernel needs dense, nm_unrolled, "
                             "nm_compressed, nm24 or a variant of 'sfgen kernels'");
+    } else if (!strcmp(a, "--max-arena")) {
+        size_t b;
+        if (!has || parse_bytes((*took = 1, val), &b) || !b)
+            return sf_error(SF_EUSAGE, NULL,
+                            "--max-arena needs a positive number of bytes (suffix K, M, G or T "
+                            "allowed, at most 4611686018427387904)");
+        c->plan.max_arena = b;
+    } else if (!strcmp(a, "--static-arena")) {
+        size_t b;
+        if (!has || parse_bytes((*took = 1, val), &b))
+            return sf_error(SF_EUSAGE, NULL,
+                            "--static-arena needs a number of bytes (suffix K, M, G or T "
+                            "allowed; 0: no static arena)");
+        c->plan.static_arena_max = b;
+        c->plan.no_static_arena = b == 0;
+    } else if (!strcmp(a, "--external-weights")) {
+        c->external_weights = 1;
     } else if (!strcmp(a, "--dense")) {
         c->plan.force_dense = 1;
     } else if (!strcmp(a, "--force")) {
@@ -146,6 +183,9 @@ sf_status sf_gen_opts_check(const sf_gen_opts *c)
         return sf_error(SF_EUSAGE, NULL, "no model file given");
     if (!c->inspect && !c->outdir)
         return sf_error(SF_EUSAGE, NULL, "no output folder given: use -o OUTDIR");
+    if (c->external_weights && c->plan.target_cuda)
+        return sf_error(SF_EUSAGE, NULL,
+                        "--external-weights is for the CPU target only: drop it or --target cuda");
     if (c->inspect && (c->outdir || c->report || c->force))
         return sf_error(SF_EUSAGE, NULL, "inspect writes nothing: drop %s (use --json)",
                         c->outdir   ? "-o"
@@ -259,6 +299,7 @@ sf_status sf_generate(const sf_gen_opts *c, FILE *inspect_out)
         else
             sf_files_init(fs);
     }
+    g.external_weights = c->external_weights;
     if (!s)
         s = sf_emit(&g, &blob, fs, c->threads);
     if (!s)

@@ -17,6 +17,7 @@ typedef struct {
     const char *gpu_option; /* the --gpu-* option given, if any (needs --target cuda) */
     int propagate;          /* dead-channel propagation (1 unless --no-propagate) */
     int threads;            /* default thread count of the generated program */
+    int external_weights;   /* --external-weights: the blob is read at run time */
     sf_plan_opts plan;
 } sf_gen_opts;
 

@@ -38,6 +38,12 @@ static void usage(FILE *f)
             "  --unroll-budget N      nonzeros per layer up to which kernels are fully\n"
             "                         mask-unrolled (default %d; 0 = never)\n"
             "  --no-propagate         skip dead-channel propagation\n"
+            "  --max-arena BYTES      reject a model whose arena, key/value cache or CUDA\n"
+            "                         scratch needs more (default 4G; K, M, G, T suffixes)\n"
+            "  --static-arena BYTES   largest arena also kept as a static array for a NULL\n"
+            "                         arena (default 256M; 0 = never)\n"
+            "  --external-weights     read the weights blob from a file at run time\n"
+            "                         (<name>_load_weights) instead of linking it in\n"
             "  --report FILE.json     also write the JSON report there (before the folder)\n"
             "  -q, --quiet            do not print the census\n"
             "exit codes: 0 ok, 1 invalid input, 2 usage error, 3 internal error\n",

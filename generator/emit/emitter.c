@@ -455,6 +455,8 @@ sf_status sf_emit(sf_graph *g, const sf_blob *blob, sf_files *fs, int default_th
         sf_vars_set(&c->v, "VERSION", "%s", SF_VERSION) ||
         sf_vars_set(&c->v, "SOURCE", "%s", src) ||
         sf_vars_set(&c->v, "ARENA_BYTES", "%zu", g->arena_bytes) ||
+        sf_vars_set(&c->v, "ARENA_STATIC", "%d", g->arena_static) ||
+        sf_vars_set(&c->v, "EXTERNAL_WEIGHTS", "%d", g->external_weights) ||
         sf_vars_set(&c->v, "MAX_BATCH", "%lld", (long long)g->tensors[g->inputs[0]].dims[0]) ||
         sf_vars_set(&c->v, "NIN", "%d", g->ninputs) ||
         sf_vars_set(&c->v, "NOUT", "%d", g->noutputs) ||

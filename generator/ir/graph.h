@@ -235,6 +235,8 @@ typedef struct {
     int *outputs;
     int noutputs;                        /* tensor ids */
     size_t arena_bytes, arena_live_peak; /* set by the CPU plan's arena pass */
+    int arena_static;                    /* the arena is also a static array (--static-arena) */
+    int external_weights;                /* --external-weights: blob read at run time */
     /* Key/value cache (attention nodes with a `cache` attribute; see ops/attention.c). */
     int64_t cache_tokens;       /* positions the cache holds, 0: the model has none */
     int64_t cache_step;         /* tokens one cached run appends (the query length) */

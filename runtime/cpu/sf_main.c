@@ -6,8 +6,10 @@
 #include "sf_main.h"
 #include "sf_npy.h"
 
-#include <errno.h>
+#ifdef _OPENMP /* OPENMP=0 builds without it (docs/GENERATED_API.md) */
 #include <omp.h>
+#endif
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +47,11 @@ static void usage(const sf_model_desc *m, FILE *f)
                               "holding L tokens\n"
                             : "",
             m->name, m->max_batch);
+    if (m->load_weights)
+        fprintf(f,
+                "--weights FILE reads the weights blob from FILE (default: %s beside the "
+                "program).\n",
+                m->weights_file);
     for (int i = 0; i < m->nin; i++) {
         fprintf(f, "  input  %-12s [B", m->inputs[i].name);
         for (int d = 1; d < m->inputs[i].rank; d++)
@@ -206,6 +213,31 @@ static int write_outputs(const sf_model_desc *m, float *const *out, const char *
     return ok ? 0 : -1;
 }
 
+/* A model generated with --external-weights reads its blob before running:
+ * `path`, else <weights_file> in the program's folder. Returns an exit code. */
+static int load_weights(const sf_model_desc *m, const char *argv0, const char *path)
+{
+    char def[4096];
+    if (!path) {
+        const char *slash = strrchr(argv0, '/');
+        int dir = slash ? (int)(slash - argv0) + 1 : 0;
+        snprintf(def, sizeof def, "%.*s%s", dir, argv0, m->weights_file);
+        path = def;
+    }
+    int code = m->load_weights(path);
+    if (!code)
+        return 0;
+    int err = errno;
+    fprintf(stderr, "%s: weights file %s: %s%s%s\n", m->name, path, m->strerror(code),
+            err && code != -4 ? ": " : "", err && code != -4 ? strerror(err) : "");
+    if (code == -4) /* EWEIGHTS */
+        fprintf(stderr,
+                "%s: expected an intact %s written by sfgen for this model (same size and "
+                "mask hash)\n",
+                m->name, m->weights_file);
+    return EXIT_INPUT;
+}
+
 int sf_main(int argc, char **argv, const sf_model_desc *m)
 {
     enum { NIN_MAX = 64 };
@@ -213,6 +245,7 @@ int sf_main(int argc, char **argv, const sf_model_desc *m)
     const sf_io_desc *inputs = m->inputs, *outputs = m->outputs;
     const char *in_file[NIN_MAX] = {0}, *out_file[NIN_MAX] = {0};
     int threads = m->default_threads, bench = 0, batch = 0, profile = 0, cache_len = -1;
+    const char *weights = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -277,6 +310,12 @@ int sf_main(int argc, char **argv, const sf_model_desc *m)
                 fprintf(stderr, "%s: --cache-len: expected 0..%d\n", m->name, most);
                 return EXIT_USAGE;
             }
+        } else if (!strcmp(a, "--weights") && has) {
+            if (!m->load_weights) {
+                fprintf(stderr, "%s: --weights: this model's weights are linked in\n", m->name);
+                return EXIT_USAGE;
+            }
+            weights = argv[++i];
         } else if (!strcmp(a, "--profile")) {
             profile = 1;
         } else {
@@ -285,8 +324,17 @@ int sf_main(int argc, char **argv, const sf_model_desc *m)
             return EXIT_USAGE;
         }
     }
+#ifdef _OPENMP
     if (threads)
         omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    if (m->load_weights) {
+        int rc = load_weights(m, argv[0], weights);
+        if (rc)
+            return rc;
+    }
 
     float *in[NIN_MAX] = {0}, *out[NIN_MAX] = {0}, *cache = NULL;
     double *step_ms = NULL;

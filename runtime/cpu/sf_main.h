@@ -31,6 +31,9 @@ typedef struct {
     size_t cache_bytes;
     sf_run_arrays_fn run;
     const char *(*strerror)(int code);
+    /* --external-weights: reads the blob (NULL: the blob is linked in) */
+    int (*load_weights)(const char *path);
+    const char *weights_file; /* its default name, beside the program */
 } sf_model_desc;
 
 /* The command line of docs/GENERATED_API.md; returns the exit code. */

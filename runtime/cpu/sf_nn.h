@@ -5,6 +5,8 @@
 #ifndef SF_NN_H
 #define SF_NN_H
 
+#include "sf_names.h" /* the model prefix of the functions below */
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -3,6 +3,8 @@
 #ifndef SF_OPS_H
 #define SF_OPS_H
 
+#include "sf_names.h" /* the model prefix of the functions below */
+
 #include <stddef.h>
 #include <stdint.h>
 

@@ -891,6 +891,11 @@ CASES = [
         [MJ, CN("cv"), field("weight"), MISSING]),
     Gen("conv_input_rank3", chain(cnn, setk("inputs/0/shape", [B_MAX, C_IN, HW * HW])), 1,
         [MJ, CN("cv"), field("inputs"), INPUT, I("rank")]),
+    # a tiny model whose arena would be huge: one image's im2col rows of a 1x1 input
+    # padded by 5000 take 14 GB, above the default --max-arena (4 GiB)
+    Gen("conv_arena_over_max_arena", chain(cnn, setk("inputs/0/shape", [1, C_IN, 1, 1]),
+                                           setk("nodes/@cv/padding", 5000)), 1,
+        [MJ, CN("cv"), "--max-arena", I("arena")]),
 
     # -- pooling -----------------------------------------------------------------
     Gen("maxpool_padding_ge_kernel", chain(cnn, setk("nodes/@mp/padding", 2)), 1,
@@ -1086,6 +1091,10 @@ CASES = [
     Gen("attention_cache_shorter_than_run", chain(seq, setk("nodes/@att/causal", True),
                                                   setk("nodes/@att/cache", SEQ - 1)), 1,
         [MJ, SN("att"), field("cache"), str(SEQ - 1)]),
+    # 8 items x 2^24 positions x 16 floats, keys and values: 8 GiB of cache
+    Gen("attention_cache_over_max_arena", chain(seq, setk("nodes/@att/causal", True),
+                                                setk("nodes/@att/cache", 1 << 24)), 1,
+        [MJ, SN("att"), field("cache"), "key/value cache", "--max-arena"]),
     Gen("attention_cache_negative", chain(seq, setk("nodes/@att/causal", True),
                                           setk("nodes/@att/cache", -4)), 1,
         [MJ, SN("att"), field("cache"), I("range")]),
@@ -1184,6 +1193,18 @@ CASES = [
           1, [os.path.join("nosuch", "r.json")]),
     Usage("report_is_a_folder", lambda m, o: [m, "-o", o, "--report", os.path.dirname(m)], 1,
           [I("folder")]),
+    Usage("usage_max_arena_zero", lambda m, o: [m, "-o", o, "--max-arena", "0"], 2, ["--max-arena"]),
+    Usage("usage_max_arena_unit", lambda m, o: [m, "-o", o, "--max-arena", "12Q"], 2, ["--max-arena"]),
+    Usage("usage_max_arena_negative", lambda m, o: [m, "-o", o, "--max-arena", "-5"], 2, ["--max-arena"]),
+    Usage("usage_max_arena_too_large", lambda m, o: [m, "-o", o, "--max-arena", "99999999T"], 2,
+          ["--max-arena"]),
+    Usage("usage_max_arena_no_value", lambda m, o: [m, "-o", o, "--max-arena"], 2, ["--max-arena"]),
+    Usage("usage_static_arena_text", lambda m, o: [m, "-o", o, "--static-arena", "big"], 2,
+          ["--static-arena"]),
+    Usage("usage_external_weights_cuda", lambda m, o: [m, "-o", o, "--external-weights", "--target", "cuda"],
+          2, ["--external-weights"]),
+    Usage("arena_over_small_max_arena", lambda m, o: [m, "-o", o, "--max-arena", "1K"], 1,
+          [MJ, "--max-arena", "1.0 KiB"]),
     Usage("model_file_not_found", lambda m, o: [os.path.join(os.path.dirname(m), "absent.json"), "-o", o],
           1, ["absent.json"]),
     Usage("model_is_directory", lambda m, o: [os.path.dirname(m), "-o", o], 1),

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Golden generated sources: regenerates tests/golden/tiny.json (default plan;
 # every layer compressed; mask-unrolled; on the 2:4 stream where it fits;
-# --target cuda with 2:4 tensor cores where it fits)
+# --target cuda with 2:4 tensor cores where it fits; weights read at run time
+# and no static arena)
 # and compares every generated file byte for byte with the committed copy.
 # The runtime files copied verbatim (sf_*) are left out. A change to them must be meant:
 #   UPDATE=1 tests/golden/check.sh build/sfgen build/golden   rewrites them.
@@ -12,12 +13,13 @@ work=$2
 here=$(dirname "$0")
 pass=0
 fail=0
-for variant in default compressed unrolled nm24 cuda; do
+for variant in default compressed unrolled nm24 cuda external; do
     flags=""
     [ "$variant" = compressed ] && flags="--kernel nm_compressed"
     [ "$variant" = unrolled ] && flags="--kernel nm_unrolled"
     [ "$variant" = nm24 ] && flags="--kernel nm24"
     [ "$variant" = cuda ] && flags="--target cuda --gpu-kernel sp24"
+    [ "$variant" = external ] && flags="--external-weights --static-arena 0"
     rm -rf "${work:?}/$variant"
     mkdir -p "$work"
     # shellcheck disable=SC2086

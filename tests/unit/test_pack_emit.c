@@ -415,9 +415,9 @@ static int has_suffix(const char *s, const char *suf)
 }
 
 /* runtime/cpu/ and, first, runtime/'s shared format header */
-static const char *const k_runtime[] = {"sf_format.h", "sf_runtime.h", "sf_ops.h", "sf_ops.c",
-                                        "sf_nn.h",     "sf_nn.c",      "sf_npy.h", "sf_npy.c",
-                                        "sf_main.h",   "sf_main.c"};
+static const char *const k_runtime[] = {"sf_format.h", "sf_runtime.h", "sf_ops.h",  "sf_ops.c",
+                                        "sf_nn.h",     "sf_nn.c",      "sf_npy.h",  "sf_npy.c",
+                                        "sf_main.h",   "sf_main.c",    "sf_names.h"};
 
 static int is_runtime(const char *name)
 {

@@ -52,6 +52,49 @@ static void assert_cheapest(const sf_plan *p)
     ck_assert_int_eq(p->tile_vecs, p->variant->tile_vecs);
 }
 
+/* --max-arena and --static-arena (docs/CLI.md): the arena of a 64 -> 32
+ * layer at 16 tokens is 16*32*4 bytes of output in the caller's buffer plus
+ * the repacked tiles; a limit below it is an input error, not a plan. */
+START_TEST(arena_limits)
+{
+    static float w[32 * 64];
+    for (int i = 0; i < 32 * 64; i++)
+        w[i] = (float)(i % 7) - 3.0f;
+    tu_model m;
+    sf_plan_opts o = k_default;
+    ck_assert_int_eq(layer_t(&m, w, 32, 64, 16, &o), SF_OK);
+    size_t need = m.g.arena_bytes;
+    ck_assert_uint_gt(need, 64);
+    ck_assert_int_eq(m.g.arena_static, 1); /* below the default static limit */
+    tu_model_free(&m);
+
+    o.max_arena = need; /* exactly enough */
+    ck_assert_int_eq(layer_t(&m, w, 32, 64, 16, &o), SF_OK);
+    tu_model_free(&m);
+    o.max_arena = need - 1;
+    tu_diag_capture();
+    ck_assert_int_eq(layer_t(&m, w, 32, 64, 16, &o), SF_EINPUT);
+    TU_ASSERT_DIAG("node 'fc' (nodes[0])");
+    TU_ASSERT_DIAG("--max-arena");
+    tu_diag_release();
+    tu_model_free(&m);
+
+    o = k_default;
+    o.static_arena_max = need - 1; /* too large to be static */
+    ck_assert_int_eq(layer_t(&m, w, 32, 64, 16, &o), SF_OK);
+    ck_assert_int_eq(m.g.arena_static, 0);
+    tu_model_free(&m);
+    o.static_arena_max = need;
+    ck_assert_int_eq(layer_t(&m, w, 32, 64, 16, &o), SF_OK);
+    ck_assert_int_eq(m.g.arena_static, 1);
+    tu_model_free(&m);
+    o.no_static_arena = 1; /* --static-arena 0 */
+    ck_assert_int_eq(layer_t(&m, w, 32, 64, 16, &o), SF_OK);
+    ck_assert_int_eq(m.g.arena_static, 0);
+    tu_model_free(&m);
+}
+END_TEST
+
 START_TEST(registry)
 {
     int nv;
@@ -597,6 +640,7 @@ Suite *plan_suite(void)
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("kernel_choice");
     tcase_add_test(tc, registry);
+    tcase_add_test(tc, arena_limits);
     tcase_add_test(tc, forced_dense);
     tcase_add_test(tc, forced_family_and_variant);
     tcase_add_test(tc, nm_2of4_sparse);

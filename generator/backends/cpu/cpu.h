@@ -15,7 +15,7 @@ typedef struct {
 } sf_arena_plan;
 /* Places every intermediate tensor and step scratch by liveness; sets
  * tensor arena_offset, node temp_offset and g->arena_bytes. */
-sf_status sf_plan_arena(sf_graph *g, sf_arena_plan *ap);
+sf_status sf_plan_arena(sf_graph *g, size_t max_bytes, sf_arena_plan *ap);
 
 /* A tensor that lives in the arena: computed, and no graph output. */
 static inline int sf_cpu_in_arena(const sf_tensor *t)

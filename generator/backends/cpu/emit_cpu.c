@@ -269,9 +269,11 @@ static sf_status emit_build(sf_emitter *c)
     TRY(sf_emit_file(c, "Makefile", T_MAKEFILE, "make", &out));
     TRY(sf_emit_expand(c, T_MAKEFILE, "file", out));
 
-    snprintf(name, sizeof name, "%s_weights.S", g->name);
-    TRY(sf_emit_file(c, name, T_WEIGHTS_S, "c", &out));
-    TRY(sf_emit_expand(c, T_WEIGHTS_S, "body", out));
+    if (!g->external_weights) { /* else <model>_load_weights reads the blob */
+        snprintf(name, sizeof name, "%s_weights.S", g->name);
+        TRY(sf_emit_file(c, name, T_WEIGHTS_S, "c", &out));
+        TRY(sf_emit_expand(c, T_WEIGHTS_S, "body", out));
+    }
 
     snprintf(name, sizeof name, "%s.weights", g->name);
     out = sf_files_add(c->fs, name);

@@ -185,7 +185,26 @@ sf_status sf_plan_graph(sf_graph *g, const sf_plan_opts *o)
             return s;
     }
     sf_arena_plan ap; /* the arena's size depends on each layer's scratch */
-    return sf_plan_arena(g, &ap);
+    size_t max = o->max_arena ? o->max_arena : SF_DEFAULT_MAX_ARENA;
+    sf_status s = sf_plan_arena(g, max, &ap);
+    if (s)
+        return s;
+    size_t smax = o->static_arena_max ? o->static_arena_max : SF_DEFAULT_STATIC_ARENA;
+    g->arena_static = !o->no_static_arena && ap.total <= smax;
+    if (g->cache_floats > max / sizeof(float)) {
+        const sf_node *n = g->nodes; /* the first cached attention names the field */
+        for (int i = g->nnodes - 1; i >= 0; i--)
+            n = g->nodes[i].at.cache ? &g->nodes[i] : n;
+        char where[300];
+        snprintf(where, sizeof where, "%s: node '%s' (nodes[%d]): field 'cache'", g->model_base,
+                 n->name, n->json_index);
+        return sf_error(SF_EINPUT, where,
+                        "the key/value cache would need %zu bytes at batch %lld, more than "
+                        "--max-arena %zu: lower the batch or the cache, or raise --max-arena",
+                        g->cache_floats * sizeof(float),
+                        (long long)g->tensors[g->inputs[0]].dims[0], max);
+    }
+    return SF_OK;
 }
 
 void sf_plan_col_mask(const sf_plan *p, unsigned char *mask)

@@ -55,7 +55,18 @@ typedef struct {
     sf_gpu_dtype gpu_dtype;                  /* --gpu-dtype */
     int gpu_force; /* --gpu-kernel: every layer on gpu_forced where eligible */
     sf_gkernel gpu_forced;
+    size_t max_arena;        /* --max-arena: most bytes of arena, cache or device
+                                scratch (0: SF_DEFAULT_MAX_ARENA) */
+    size_t static_arena_max; /* --static-arena: largest arena kept as a static array
+                                (0: SF_DEFAULT_STATIC_ARENA; SIZE_MAX: always; see below) */
+    int no_static_arena;     /* --static-arena 0: never a static arena */
 } sf_plan_opts;
+
+/* Memory bounds at generation (docs/CLI.md, --max-arena and --static-arena):
+ * a model whose arena, key/value cache or CUDA scratch exceeds max_arena is
+ * rejected; an arena above the static limit is the caller's only. */
+#define SF_DEFAULT_MAX_ARENA    ((size_t)4 << 30)
+#define SF_DEFAULT_STATIC_ARENA ((size_t)256 << 20)
 
 /* The code-size budget: a layer is mask-unrolled only up to this many
  * nonzeros (each is one instruction of about 10 bytes). */

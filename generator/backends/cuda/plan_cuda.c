@@ -161,7 +161,7 @@ static size_t align256(size_t n)
 /* The epilogue fusions, and the device scratch of the largest step: a lowered
  * convolution holds its im2col rows and token-major result (256-byte
  * aligned) besides its kernel's own scratch. */
-static sf_status plan_steps(sf_graph *g)
+static sf_status plan_steps(sf_graph *g, size_t max)
 {
     struct sf_cuda_steps *cs = g->cuda;
     if (!(cs->fused = sf_arena_alloc(&g->arena, (size_t)g->nsteps + 1)))
@@ -178,6 +178,15 @@ static sf_status plan_steps(sf_graph *g)
             need += align256((size_t)sf_cpu_plan(g, L)->tokens * (size_t)L->in * 4) +
                     align256((size_t)sf_cpu_plan(g, L)->tokens * (size_t)L->out * 4);
         cs->scratch = need > cs->scratch ? need : cs->scratch;
+        if (need > max) {
+            char where[300];
+            snprintf(where, sizeof where, "%s: node '%s' (nodes[%d])", g->model_base, n->name,
+                     n->json_index);
+            return sf_error(SF_EINPUT, where,
+                            "the CUDA device scratch would need %zu bytes, more than "
+                            "--max-arena %zu: lower the batch or the sizes, or raise --max-arena",
+                            need, max);
+        }
     }
     return SF_OK;
 }
@@ -252,5 +261,5 @@ sf_status sf_plan_cuda_graph(sf_graph *g, const sf_plan_opts *o)
                           ? (size_t)sf_cpu_plan(g, L)->tokens * (size_t)gp->Kp * 2
                           : 0;
     }
-    return plan_steps(g);
+    return plan_steps(g, o->max_arena ? o->max_arena : SF_DEFAULT_MAX_ARENA);
 }

@@ -35,13 +35,18 @@ const double tiny_step_flops[TINY_NUM_STEPS] = {
     36.0,
 };
 
-/* The blob linked in must be the one this code was generated for. */
-static int tiny_blob_ok(void)
+/* The blob must be the one this code was generated for. */
+static int tiny_blob_matches(const unsigned char *blob)
 {
     sf_blob_header h;
-    memcpy(&h, tiny_blob, sizeof h);
+    memcpy(&h, blob, sizeof h);
     return memcmp(h.magic, SF_BLOB_MAGIC, 4) == 0 && h.version == 1u &&
            h.size == 768ull && h.mask_hash == 0x8cfb4ccf231be3fbull;
+}
+
+static int tiny_blob_ok(void)
+{
+    return tiny_blob_matches(tiny_blob);
 }
 
 static double tiny_now_ms(void)
@@ -120,6 +125,8 @@ const char *tiny_strerror(int code)
     case TINY_EALIGN: return "arena is not 64-byte aligned";
     case TINY_EWEIGHTS: return "weights blob does not match the generated code";
     case TINY_EINDEX: return "an embedding index is not an integer within the table";
+    case TINY_EARENA: return "arena is NULL and the model has no static arena";
+    case TINY_EFILE: return "the weights file cannot be read";
     }
     return "unknown error";
 }

@@ -11,6 +11,10 @@ extern "C" {
 #define TINY_ARENA_BYTES 1664u
 /* Largest batch (first dimension of every input and output). */
 #define TINY_MAX_BATCH 4
+/* 1: a NULL arena uses an internal static one; 0: the caller passes one. */
+#define TINY_STATIC_ARENA 1
+/* 1: the weights are read at run time by tiny_load_weights. */
+#define TINY_EXTERNAL_WEIGHTS 0
 
 /* Return codes of tiny_run. */
 #define TINY_OK 0
@@ -19,6 +23,8 @@ extern "C" {
 #define TINY_EALIGN (-3)    /* arena is not 64-byte aligned */
 #define TINY_EWEIGHTS (-4)  /* the weights blob does not match this code */
 #define TINY_EINDEX (-5)    /* an embedding index is not an integer in the table */
+#define TINY_EARENA (-7)    /* arena is NULL and TINY_STATIC_ARENA is 0 */
+#define TINY_EFILE (-8)     /* the weights file cannot be read (errno says why) */
 
 /* input x: float32 [B, 8], row-major; batch = first dimension */
 #define TINY_x_FLOATS 8u /* per batch item */
@@ -27,8 +33,9 @@ extern "C" {
 
 /* Runs the model on `batch` items (1..TINY_MAX_BATCH). `arena` is
  * TINY_ARENA_BYTES of 64-byte aligned scratch, or NULL to use an internal
- * static one (then calls must not overlap). Never allocates; re-entrant with
- * distinct arenas. Returns TINY_OK or a negative code. */
+ * static one where TINY_STATIC_ARENA is 1 (then calls must not overlap).
+ * Calls no allocator (see docs/GENERATED_API.md for the OpenMP runtime's);
+ * re-entrant with distinct arenas. Returns TINY_OK or a negative code. */
 int tiny_run(
     const float *in_x,
     float *out_y,

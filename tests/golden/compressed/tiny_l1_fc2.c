@@ -93,6 +93,7 @@ void tiny_l1_fc2(const float *restrict x, float *restrict y, sf_vf *restrict xt,
     const int tile_tokens = tb * SF_LANES;
     const int ntiles = (T + tile_tokens - 1) / tile_tokens;
     const int par = (double)ntiles * tb * 18 > SF_PARALLEL_MIN_FMAS; /* threads pay off */
+    (void)par; /* read by OpenMP only: unused in an OPENMP=0 build */
 
 #pragma omp parallel if (par)
     {

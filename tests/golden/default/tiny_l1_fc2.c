@@ -39,6 +39,7 @@ static void tiny_l1_fc2_tiles(const float *restrict x, float *restrict y, sf_vf 
 {
     const int ntiles = (T + SF_LANES - 1) / SF_LANES;
     const int par = (double)ntiles * 3 * 6 > SF_PARALLEL_MIN_FMAS; /* threads pay off */
+    (void)par; /* read by OpenMP only: unused in an OPENMP=0 build */
 
 #pragma omp parallel if (par)
     {

@@ -71,6 +71,7 @@ void tiny_l1_fc2(const float *restrict x, float *restrict y, sf_vf *restrict xt,
     const float *restrict w = (const float *)(tiny_blob + 192);
     const int ntiles = (T + SF_LANES - 1) / SF_LANES;
     const int par = (double)ntiles * 18 > SF_PARALLEL_MIN_FMAS; /* threads pay off */
+    (void)par; /* read by OpenMP only: unused in an OPENMP=0 build */
 
 #pragma omp parallel if (par)
     {
