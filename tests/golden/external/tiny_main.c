@@ -16,10 +16,10 @@
 #endif
 
 static const sf_io_desc inputs[] = {
-    {"x", 2, {4, 8}},
+    {"x", 2, {4, 8}, 0},
 };
 static const sf_io_desc outputs[] = {
-    {"y", 2, {4, 3}},
+    {"y", 2, {4, 3}, 0},
 };
 
 static const sf_model_desc model = {
