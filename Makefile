@@ -17,6 +17,7 @@
 #   make test-cuda  the CUDA backend on a GPU against fp64, compute-sanitizer
 #                   (make test compiles it for sm_80 and sm_90 without a GPU)
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS (60) each
+#   make fuzz-coverage  line coverage of generator/ from replaying the corpora
 #   make bench      linear layers against oneDNN and OpenBLAS -> docs/PERFORMANCE.md
 #   make bench-models  ResNet-50, BERT, GPT-2 against onnxruntime and PyTorch
 #   make bench-cuda  2:4 and 1:4 GPU kernels against cuBLAS and cuSPARSELt (GPU)
@@ -56,7 +57,7 @@ MODEL_PKGS = python3-torch python3-torchvision
 
 .PHONY: all deps demo check lint test test-unit test-golden test-e2e test-models-tiny test-models test-bad \
         test-concurrency test-docs test-asan bench-models bench-cuda test-cuda-build test-cuda-skip test-cuda \
-        fuzz fuzz-replay bench clean
+        fuzz fuzz-replay fuzz-coverage bench clean
 
 all: $(BUILD)/sfgen $(BUILD)/libsparseflow.a $(BUILD)/libsparseflow.so
 
@@ -269,14 +270,15 @@ test: $(BUILD)/.deps
 
 # ---- fuzzing ------------------------------------------------------------------
 # libFuzzer harnesses under ASan + UBSan (clang; Debian's clang and
-# libclang-rt-14-dev). `make fuzz FUZZ_SECONDS=N` runs each for N seconds; new
-# inputs go to build/fuzz/corpus-<harness>, seeds come from tests/fuzz/corpus.
-# A crash leaves crash-* in build/fuzz: minimise it (fuzz_X -minimize_crash=1)
-# and commit it under tests/fuzz/regressions/<harness>/, which `make test`
-# replays through the harnesses (fuzz-replay).
+# libclang-rt-14-dev), docs/FUZZING.md. `make fuzz FUZZ_SECONDS=N` runs each
+# for N seconds; new inputs go to build/fuzz/corpus-<harness>, seeds come from
+# tests/fuzz/corpus. A crash leaves crash-* in build/fuzz: minimise it
+# (fuzz_X -minimize_crash=1) and commit it under
+# tests/fuzz/regressions/<harness>/, which `make test` replays through the
+# harnesses (fuzz-replay).
 
 FUZZ_SECONDS ?= 60
-FUZZ_HARNESSES = model safetensors graph npy
+FUZZ_HARNESSES = model safetensors graph npy cuda
 FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_BINS = $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/fuzz_%)
@@ -284,11 +286,23 @@ FUZZ_BINS = $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/fuzz_%)
 $(BUILD)/.deps-fuzz: | $(BUILD)/.deps
 	$(call install_pkgs,$(FUZZ_PKGS))
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(GEN_SRCS) $(GEN_HDRS) \
-                      $(BUILD)/embedded.c runtime/cpu/sf_npy.c | $(BUILD)/.deps-fuzz
-	@mkdir -p $(BUILD)/fuzz
-	clang -std=c11 $(FUZZ_FLAGS) $(CJSON_CFLAGS) -Iinclude -Igenerator -Iruntime $(RT_CFLAGS) -I$(BUILD) -o $@ $< \
-	    $(GEN_SRCS) $(BUILD)/embedded.c runtime/cpu/sf_npy.c -lcjson -lm
+# The generator's objects are compiled once per build flavour (fuzz: ASan +
+# UBSan; fuzz-cov: coverage) and linked into every harness.
+FUZZ_OBJ_SRCS = $(GEN_SRCS) $(BUILD)/embedded.c runtime/cpu/sf_npy.c
+fuzz_objs = $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(patsubst $(BUILD)/%,%,$(FUZZ_OBJ_SRCS)))
+FUZZ_CC = clang -std=c11 $(CJSON_CFLAGS) -Iinclude -Igenerator -Iruntime $(RT_CFLAGS) -I$(BUILD)
+.SECONDARY: $(call fuzz_objs,fuzz) $(call fuzz_objs,fuzz-cov) # kept between builds
+
+$(BUILD)/fuzz/obj/%.o: %.c $(GEN_HDRS) | $(BUILD)/.deps-fuzz
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(subst fuzzer,fuzzer-no-link,$(FUZZ_FLAGS)) -c $< -o $@
+
+$(BUILD)/fuzz/obj/embedded.o: $(BUILD)/embedded.c | $(BUILD)/.deps-fuzz
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(subst fuzzer,fuzzer-no-link,$(FUZZ_FLAGS)) -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(GEN_HDRS) $(call fuzz_objs,fuzz)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(call fuzz_objs,fuzz) -lcjson -lm
 
 fuzz: $(FUZZ_BINS)
 	@for h in $(FUZZ_HARNESSES); do \
@@ -301,14 +315,54 @@ fuzz: $(FUZZ_BINS)
 	    [ $$rc = 0 ] || { echo "fuzz_$$h failed: see $(BUILD)/fuzz/fuzz_$$h.log"; exit 1; }; \
 	done
 
-# Replays the seeds and every committed regression input through each harness.
+# Replays the seeds and every committed regression input through each harness;
+# checks that the op seeds cover every op and attribute key of ops.def.
 fuzz-replay: $(FUZZ_BINS)
+	@$(PYTHON) tests/fuzz/make_seeds.py --check
 	@for h in $(FUZZ_HARNESSES); do \
 	    files=$$(ls tests/fuzz/corpus/$$h/* tests/fuzz/regressions/$$h/* 2>/dev/null); \
 	    $(BUILD)/fuzz/fuzz_$$h $$files >/dev/null 2>&1 || { echo "fuzz_$$h: a replayed input fails"; \
 	        $(BUILD)/fuzz/fuzz_$$h $$files 2>&1 | tail -30; exit 1; }; \
 	    echo "fuzz_$$h: $$(echo $$files | wc -w) inputs replayed"; \
 	done
+
+# Line coverage of generator/ from replaying the seeds and regressions
+# (docs/FUZZING.md): the harnesses built with clang's source-based coverage
+# in $(BUILD)/fuzz-cov, one llvm-cov row per generator file, written to
+# $(BUILD)/fuzz-cov/report.txt.
+FUZZ_COV_PKGS = clang libclang-rt-14-dev llvm-14
+FUZZ_COV_BINS = $(FUZZ_HARNESSES:%=$(BUILD)/fuzz-cov/fuzz_%)
+LLVM_BIN = $(firstword $(wildcard /usr/lib/llvm-14/bin) /usr/bin)
+
+$(BUILD)/.deps-fuzz-cov: | $(BUILD)/.deps
+	$(call install_pkgs,$(FUZZ_COV_PKGS))
+
+FUZZ_COV_FLAGS = -g -O0 -fprofile-instr-generate -fcoverage-mapping
+
+$(BUILD)/fuzz-cov/obj/%.o: %.c $(GEN_HDRS) | $(BUILD)/.deps-fuzz-cov
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_COV_FLAGS) -c $< -o $@
+
+$(BUILD)/fuzz-cov/obj/embedded.o: $(BUILD)/embedded.c | $(BUILD)/.deps-fuzz-cov
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_COV_FLAGS) -c $< -o $@
+
+$(BUILD)/fuzz-cov/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(GEN_HDRS) \
+                          $(call fuzz_objs,fuzz-cov)
+	$(FUZZ_CC) $(FUZZ_COV_FLAGS) -fsanitize=fuzzer -o $@ $< $(call fuzz_objs,fuzz-cov) -lcjson -lm
+
+fuzz-coverage: $(FUZZ_COV_BINS)
+	@rm -f $(BUILD)/fuzz-cov/*.profraw
+	@for h in $(FUZZ_HARNESSES); do \
+	    files=$$(ls tests/fuzz/corpus/$$h/* tests/fuzz/regressions/$$h/* 2>/dev/null); \
+	    LLVM_PROFILE_FILE=$(BUILD)/fuzz-cov/$$h.profraw $(BUILD)/fuzz-cov/fuzz_$$h $$files \
+	        >/dev/null 2>&1 || { echo "fuzz_$$h: a replayed input fails"; exit 1; }; \
+	done
+	$(LLVM_BIN)/llvm-profdata merge -sparse $(BUILD)/fuzz-cov/*.profraw -o $(BUILD)/fuzz-cov/all.profdata
+	$(LLVM_BIN)/llvm-cov report -instr-profile=$(BUILD)/fuzz-cov/all.profdata \
+	    $(firstword $(FUZZ_COV_BINS)) $(patsubst %,-object %,$(wordlist 2,99,$(FUZZ_COV_BINS))) \
+	    generator > $(BUILD)/fuzz-cov/report.txt
+	@cat $(BUILD)/fuzz-cov/report.txt
 
 # ---- benchmarks ----------------------------------------------------------------
 # Linear layers against oneDNN, OpenBLAS and BLIS (Debian libdnnl-dev,
