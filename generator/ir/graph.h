@@ -5,13 +5,18 @@
 
 #include "core/sf.h"
 
-#define SF_MAX_RANK        8
-#define SF_MAX_M           32                 /* largest M of an N:M pattern */
-#define SF_MAX_DIM         2147483647LL       /* generated code indexes with int */
-#define SF_MAX_ELEMS       2147483647LL       /* per tensor */
-#define SF_MAX_NODES       4000               /* nodes per model (one source file per layer) */
-#define SF_MAX_IO          64                 /* graph inputs, graph outputs */
-#define SF_MAX_MODEL_BYTES ((size_t)64 << 20) /* model JSON file */
+#define SF_MAX_RANK  8
+#define SF_MAX_M     32           /* largest M of an N:M pattern */
+#define SF_MAX_DIM   2147483647LL /* generated code indexes with int */
+#define SF_MAX_ELEMS 2147483647LL /* per tensor */
+/* SPA analyses a tensor's channels when it has at most SF_SPA_MAX_CHANNELS
+ * and the graph's analysed channels stay within SF_SPA_MAX_TOTAL: bounded
+ * time and memory whatever the shapes (docs/ARCHITECTURE.md). */
+#define SF_SPA_MAX_CHANNELS (1LL << 22)
+#define SF_SPA_MAX_TOTAL    (1LL << 26)
+#define SF_MAX_NODES        4000               /* nodes per model (one source file per layer) */
+#define SF_MAX_IO           64                 /* graph inputs, graph outputs */
+#define SF_MAX_MODEL_BYTES  ((size_t)64 << 20) /* model JSON file */
 
 /* ---- load: model JSON as plain structs (load_json.c) --------------------- */
 
@@ -173,8 +178,8 @@ typedef struct {
     int input_index, output_index; /* -1 unless a graph input / output */
     int nconsumers;
     /* SPA, per channel (last dim): */
-    unsigned char *zero;   /* [channels] exactly zero everywhere */
-    unsigned char *needed; /* [channels] read by some consumer */
+    unsigned char *zero;   /* [channels] exactly zero everywhere; NULL: not analysed */
+    unsigned char *needed; /* [channels] read by some consumer; NULL: not analysed */
     size_t arena_offset;   /* bytes, for intermediates */
     int dropped;           /* no longer produced (a folded batch norm took it over) */
 } sf_tensor;
@@ -260,7 +265,17 @@ static inline int64_t sf_tensor_channels(const sf_tensor *t)
 /* Whether input column k of a linear layer is known zero (SPA). */
 static inline int sf_linear_col_zero(const sf_linear *L, const sf_tensor *in, int64_t k)
 {
-    return L->chan_cols && in->zero[k / L->k_per_chan];
+    return L->chan_cols && in->zero && in->zero[k / L->k_per_chan];
+}
+/* SPA's per-channel facts; a tensor SPA does not analyse (too many channels,
+ * docs/ARCHITECTURE.md) has none: no channel known zero, every one needed. */
+static inline int sf_tensor_zero(const sf_tensor *t, int64_t c)
+{
+    return t->zero && t->zero[c];
+}
+static inline int sf_tensor_needed(const sf_tensor *t, int64_t c)
+{
+    return !t->needed || t->needed[c];
 }
 /* elements per batch item */
 int64_t sf_tensor_inner(const sf_tensor *t);

@@ -321,11 +321,15 @@ static sf_status graph_build(const sf_desc *d, const sf_weights *weights, sf_gra
                             "than %lld elements",
                             out->name, SF_MAX_ELEMS);
     }
+    int64_t analysed = 0;
     for (int i = 0; i < g->ntensors; i++) {
         sf_tensor *t = &g->tensors[i];
-        size_t ch = (size_t)sf_tensor_channels(t);
-        t->zero = sf_arena_alloc(&g->arena, ch);
-        t->needed = sf_arena_alloc(&g->arena, ch);
+        int64_t ch = sf_tensor_channels(t);
+        if (ch > SF_SPA_MAX_CHANNELS || analysed + ch > SF_SPA_MAX_TOTAL)
+            continue; /* not analysed: zero and needed stay NULL */
+        analysed += ch;
+        t->zero = sf_arena_alloc(&g->arena, (size_t)ch);
+        t->needed = sf_arena_alloc(&g->arena, (size_t)ch);
         if (!t->zero || !t->needed)
             return oom();
     }

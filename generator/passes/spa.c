@@ -127,6 +127,8 @@ static void forward(sf_graph *g)
         const sf_tensor *a = &g->tensors[n->in[0]];
         const sf_tensor *b = n->nin > 1 ? &g->tensors[n->in[1]] : NULL;
         int64_t C = sf_tensor_channels(out);
+        if (!out->zero)
+            continue;                    /* not analysed: no channel known zero */
         memset(out->zero, 0, (size_t)C); /* unknown: assume nonzero (sigmoid(0) = 0.5) */
         if (n->lin) {
             const sf_linear *L = n->lin;
@@ -139,21 +141,22 @@ static void forward(sf_graph *g)
             }
         } else if (sf_op_get(n->op)->zero == SF_Z_BOTH) { /* add, sub: 0 ± 0 */
             for (int64_t c = 0; c < C; c++)
-                out->zero[c] = a->zero[bcast(a, c)] && b->zero[bcast(b, c)];
+                out->zero[c] = sf_tensor_zero(a, bcast(a, c)) && sf_tensor_zero(b, bcast(b, c));
         } else if (sf_op_get(n->op)->zero == SF_Z_EITHER) { /* mul: 0 · x */
             for (int64_t c = 0; c < C; c++)
-                out->zero[c] = a->zero[bcast(a, c)] || b->zero[bcast(b, c)];
+                out->zero[c] = sf_tensor_zero(a, bcast(a, c)) || sf_tensor_zero(b, bcast(b, c));
         } else if (n->op == SF_OP_BATCHNORM) { /* y = x*scale + shift per channel */
             for (int64_t c = 0; c < C; c++)
-                out->zero[c] =
-                    n->cst[1].data[c] == 0.0f && (a->zero[c] || n->cst[0].data[c] == 0.0f);
+                out->zero[c] = n->cst[1].data[c] == 0.0f &&
+                               (sf_tensor_zero(a, c) || n->cst[0].data[c] == 0.0f);
         } else if (sf_op_keeps_zero(n->op)) {
-            memcpy(out->zero, a->zero, (size_t)C);
+            if (a->zero)
+                memcpy(out->zero, a->zero, (size_t)C);
         } else if (n->op == SF_OP_FLATTEN || n->op == SF_OP_CONCAT) {
             for (int64_t c = 0; c < C; c++) {
                 int j;
                 int64_t s = channel_source(g, n, c, &j);
-                out->zero[c] = s >= 0 && g->tensors[n->in[j]].zero[s];
+                out->zero[c] = s >= 0 && sf_tensor_zero(&g->tensors[n->in[j]], s);
             }
         }
     }
@@ -161,7 +164,14 @@ static void forward(sf_graph *g)
 
 static void need_all(sf_tensor *t)
 {
-    memset(t->needed, 1, (size_t)sf_tensor_channels(t));
+    if (t->needed)
+        memset(t->needed, 1, (size_t)sf_tensor_channels(t));
+}
+
+static void need(sf_tensor *t, int64_t c)
+{
+    if (t->needed)
+        t->needed[c] = 1;
 }
 
 static void backward(sf_graph *g)
@@ -174,6 +184,11 @@ static void backward(sf_graph *g)
             continue;
         const sf_tensor *out = &g->tensors[n->out];
         int64_t C = sf_tensor_channels(out);
+        if (!out->needed) { /* not analysed: every channel needed */
+            for (int j = 0; j < n->nin; j++)
+                need_all(&g->tensors[n->in[j]]);
+            continue;
+        }
         if (n->lin) {
             const sf_linear *L = n->lin;
             sf_tensor *in = &g->tensors[n->in[0]];
@@ -186,14 +201,14 @@ static void backward(sf_graph *g)
                     continue;
                 for (int64_t k = 0; k < L->in; k++)
                     if (L->w[o * L->in + k] != 0.0f)
-                        in->needed[k / L->k_per_chan] = 1;
+                        need(in, k / L->k_per_chan);
             }
         } else if (channelwise(n)) {
             for (int j = 0; j < n->nin; j++) {
                 sf_tensor *in = &g->tensors[n->in[j]];
                 for (int64_t c = 0; c < C; c++)
                     if (out->needed[c])
-                        in->needed[bcast(in, c)] = 1;
+                        need(in, bcast(in, c));
             }
         } else if (n->op == SF_OP_FLATTEN ||
                    (n->op == SF_OP_CONCAT && n->at.axis == sf_tensor_chan_axis(out))) {
@@ -201,7 +216,7 @@ static void backward(sf_graph *g)
                 int j;
                 int64_t s = channel_source(g, n, c, &j);
                 if (out->needed[c])
-                    g->tensors[n->in[j]].needed[s] = 1;
+                    need(&g->tensors[n->in[j]], s);
             }
         } else {
             for (int j = 0; j < n->nin; j++)
@@ -215,6 +230,8 @@ void sf_spa_propagate(sf_graph *g, int propagate)
     for (int i = 0; i < g->ntensors; i++) {
         sf_tensor *t = &g->tensors[i];
         size_t C = (size_t)sf_tensor_channels(t);
+        if (!t->zero)
+            continue; /* not analysed */
         memset(t->zero, 0, C);
         memset(t->needed, propagate ? 0 : 1, C);
     }

@@ -35,7 +35,7 @@ static double plan_flops(const sf_plan *p)
 static int64_t count(const unsigned char *v, int64_t n, int val)
 {
     int64_t c = 0;
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = 0; v && i < n; i++)
         c += v[i] == val;
     return c;
 }

@@ -897,6 +897,16 @@ CASES = [
                                            setk("nodes/@cv/padding", 5000)), 1,
         [MJ, CN("cv"), "--max-arena", I("arena")]),
 
+    # a 300-byte model of 2^31-channel tensors (flatten of a large input): SPA
+    # analyses no tensor that large, so the arena check answers at once (it
+    # took a minute and 8 GB of per-channel facts first)
+    Gen("spa_huge_flatten_bounded", chain(
+        setk("inputs", [{"name": "x", "shape": [1, 8, 16384, 16383]}]),
+        setk("nodes", [{"op": "flatten", "name": "fl", "inputs": ["x"], "outputs": ["f"]},
+                       {"op": "relu", "name": "r", "inputs": ["f"], "outputs": ["y"]}]),
+        setk("outputs", ["y"])), 1,
+        [MJ, "--max-arena", I("arena")], max_seconds=5),
+
     # -- pooling -----------------------------------------------------------------
     Gen("maxpool_padding_ge_kernel", chain(cnn, setk("nodes/@mp/padding", 2)), 1,
         [MJ, CN("mp"), field("padding"), I("window")]),

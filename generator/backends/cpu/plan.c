@@ -84,7 +84,7 @@ static sf_status plan_linear(sf_graph *g, sf_node *n, int idx, const sf_plan_opt
     if (!p->rows || !p->zero_rows || !p->cols || !colused)
         return oom();
     for (int64_t r = 0; r < L->out; r++) {
-        if (!L->chan_rows || (out->needed[r] && !out->zero[r]))
+        if (!L->chan_rows || (sf_tensor_needed(out, r) && !sf_tensor_zero(out, r)))
             p->rows[p->nrows++] = (int)r;
         else
             p->zero_rows[p->nzero_rows++] = (int)r;
