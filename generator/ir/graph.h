@@ -13,7 +13,7 @@
  * and the graph's analysed channels stay within SF_SPA_MAX_TOTAL: bounded
  * time and memory whatever the shapes (docs/ARCHITECTURE.md). */
 #define SF_SPA_MAX_CHANNELS (1LL << 22)
-#define SF_SPA_MAX_TOTAL    (1LL << 26)
+#define SF_SPA_MAX_TOTAL    (1LL << 24)
 #define SF_MAX_NODES        4000               /* nodes per model (one source file per layer) */
 #define SF_MAX_IO           64                 /* graph inputs, graph outputs */
 #define SF_MAX_MODEL_BYTES  ((size_t)64 << 20) /* model JSON file */
