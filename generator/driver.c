@@ -262,6 +262,11 @@ sf_status sf_generate(const sf_gen_opts *c, FILE *inspect_out)
     sf_status s = sf_graph_load(c->model, &g);
     if (s)
         return s;
+    struct stat r, w;
+    if (c->report && stat(c->report, &r) == 0 && stat(g.weights_path, &w) == 0 &&
+        r.st_dev == w.st_dev && r.st_ino == w.st_ino)
+        s = sf_error(SF_EUSAGE, NULL, "--report %s is the weights file: give another file name",
+                     c->report);
     for (size_t i = 0; i < sizeof k_passes / sizeof k_passes[0] && !s; i++) {
         progress(c, k_passes[i].name);
         s = k_passes[i].run(&g, c);

@@ -228,7 +228,8 @@ typedef struct {
 typedef struct {
     sf_arena arena; /* owns everything below */
     const char *name;
-    const char *model_base; /* basename of the model file */
+    const char *model_base;   /* basename of the model file */
+    const char *weights_path; /* the weights file read, resolved */
     sf_tensor *tensors;
     int ntensors;
     sf_node *nodes;

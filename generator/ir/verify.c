@@ -366,6 +366,8 @@ sf_status sf_graph_load(const char *model_path, sf_graph *g)
         sf_weights w = sf_safetensors_weights(&st);
         s = sf_graph_build(&d, &w, g);
     }
+    if (!s && !(g->weights_path = sf_arena_strdup(&g->arena, d.weights_path)))
+        s = oom();
     if (!s) {
         /* names point into the scratch arena: copy them into the graph's */
         for (int i = 0; i < g->ntensors && !s; i++)

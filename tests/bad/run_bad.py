@@ -1197,6 +1197,9 @@ CASES = [
     Usage("usage_inspect_force", lambda m, o: ["inspect", m, "--force"], 2, ["--force"]),
     Usage("usage_report_is_the_model", lambda m, o: [m, "-o", o, "--report", m], 2,
           ["--report", I("model file")]),
+    Usage("usage_report_is_the_weights",
+          lambda m, o: [m, "-o", o, "--report", os.path.join(os.path.dirname(m), WEIGHTS_FILE)], 2,
+          ["--report", I("weights file")]),
     # --report comes before the folder: when it cannot be written, no folder
     Usage("report_folder_missing", lambda m, o: [m, "-o", o, "--report",
                                                  os.path.join(os.path.dirname(m), "nosuch", "r.json")],
