@@ -20,10 +20,15 @@
 
 /* ---- load: model JSON as plain structs (load_json.c) --------------------- */
 
+/* The element type of a graph input as the caller passes it. Integer inputs
+ * (token ids, masks) are converted to float on entry to the run function. */
+typedef enum { SF_IO_F32 = 0, SF_IO_I64, SF_IO_I32 } sf_io_dtype;
+
 typedef struct {
     const char *name;
     int rank;
     int64_t dims[SF_MAX_RANK]; /* dims[0]: the maximum batch */
+    sf_io_dtype dtype;
 } sf_desc_input;
 
 /* A node attribute as written (load_json.c); verify.c checks it per op. */
