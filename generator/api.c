@@ -32,6 +32,7 @@ void sf_session_free(sf_session *s)
         return;
     for (int i = 0; i < s->nstrings; i++)
         free(s->strings[i]);
+    sf_gen_opts_free(&s->opts);
     free(s);
 }
 

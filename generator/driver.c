@@ -57,6 +57,64 @@ static int parse_bytes(const char *s, size_t *out)
     return 0;
 }
 
+/* --shape NAME=D0xD1x...: the last '=' splits (names may hold '='), each
+ * dimension 1 .. SF_MAX_DIM. */
+static sf_status parse_shape(const char *v, sf_gen_opts *c)
+{
+    const char *eq = strrchr(v, '=');
+    if (!eq || eq == v)
+        return sf_error(SF_EUSAGE, NULL, "--shape %s: expected NAME=D0xD1x... (e.g. x=8x3x224x224)",
+                        v);
+    if (c->nshapes == SF_MAX_IO)
+        return sf_error(SF_EUSAGE, NULL, "more than %d --shape options", SF_MAX_IO);
+    sf_shape_binding *b = &c->shapes[c->nshapes];
+    memset(b, 0, sizeof *b);
+    size_t nlen = (size_t)(eq - v);
+    char *name = sf_malloc(nlen + 1);
+    if (!name)
+        return sf_error(SF_EINTERNAL, NULL, "out of memory");
+    memcpy(name, v, nlen);
+    name[nlen] = 0;
+    for (int i = 0; i < c->nshapes; i++)
+        if (!strcmp(c->shapes[i].name, name)) {
+            sf_free(name);
+            return sf_error(SF_EUSAGE, NULL, "--shape %s given twice", c->shapes[i].name);
+        }
+    const char *p = eq + 1;
+    char digits[24];
+    while (1) {
+        size_t k = strcspn(p, "x");
+        long long d;
+        if (b->rank == SF_MAX_RANK || k == 0 || k >= sizeof digits) {
+            sf_free(name);
+            return sf_error(SF_EUSAGE, NULL,
+                            "--shape %s: expected 1 to %d positive dimensions separated by 'x'",
+                            v, SF_MAX_RANK);
+        }
+        memcpy(digits, p, k);
+        digits[k] = 0;
+        if (parse_uint(digits, SF_MAX_DIM, &d) || d < 1) {
+            sf_free(name);
+            return sf_error(SF_EUSAGE, NULL, "--shape %s: '%s' is not a dimension (1..%lld)", v,
+                            digits, SF_MAX_DIM);
+        }
+        b->dims[b->rank++] = d;
+        if (!p[k])
+            break;
+        p += k + 1;
+    }
+    b->name = name;
+    c->nshapes++;
+    return SF_OK;
+}
+
+void sf_gen_opts_free(sf_gen_opts *c)
+{
+    for (int i = 0; i < c->nshapes; i++)
+        sf_free((void *)c->shapes[i].name);
+    c->nshapes = 0;
+}
+
 void sf_gen_opts_init(sf_gen_opts *c)
 {
     memset(c, 0, sizeof *c);
@@ -148,6 +206,10 @@ sf_status sf_gen_option(sf_gen_opts *c, const char *a, const char *val, int *too
                             "allowed; 0: no static arena)");
         c->plan.static_arena_max = b;
         c->plan.no_static_arena = b == 0;
+    } else if (!strcmp(a, "--shape")) {
+        if (!has)
+            return sf_error(SF_EUSAGE, NULL, "--shape needs NAME=D0xD1x... (e.g. input_ids=8x128)");
+        TRY(parse_shape((*took = 1, val), c));
     } else if (!strcmp(a, "--external-weights")) {
         c->external_weights = 1;
     } else if (!strcmp(a, "--dense")) {
@@ -259,7 +321,7 @@ sf_status sf_generate(const sf_gen_opts *c, FILE *inspect_out)
     FILE *rep = inspect_out ? inspect_out : stdout;
     sf_graph g;
     progress(c, "loading and verifying");
-    sf_status s = sf_graph_load(c->model, &g);
+    sf_status s = sf_graph_load_shapes(c->model, c->shapes, c->nshapes, &g);
     if (s)
         return s;
     struct stat r, w;

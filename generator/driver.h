@@ -4,6 +4,7 @@
 #define SF_DRIVER_H
 
 #include "backends/cpu/plan.h"
+#include "frontends/onnx.h"
 
 #include <stdio.h>
 
@@ -19,9 +20,13 @@ typedef struct {
     int threads;            /* default thread count of the generated program */
     int external_weights;   /* --external-weights: the blob is read at run time */
     sf_plan_opts plan;
+    sf_shape_binding shapes[SF_MAX_IO]; /* --shape NAME=D0xD1x... (ONNX inputs) */
+    int nshapes;
 } sf_gen_opts;
 
 void sf_gen_opts_init(sf_gen_opts *o);
+/* Frees what options allocated (--shape names). */
+void sf_gen_opts_free(sf_gen_opts *o);
 /* One option (name as on the command line, "--threads") and the argument
  * after it (NULL when there is none); *took = 1 when the option used it. */
 sf_status sf_gen_option(sf_gen_opts *o, const char *name, const char *value, int *took);

@@ -9,9 +9,11 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: sfgen MODEL.json -o OUTDIR [options]   generate C/OpenMP source\n"
-            "       sfgen inspect MODEL.json [--json] [options]   census and plan; writes nothing\n"
+            "usage: sfgen MODEL -o OUTDIR [options]   generate C/OpenMP source\n"
+            "       sfgen inspect MODEL [--json] [options]   census and plan; writes nothing\n"
             "       sfgen kernels [--json]   the kernel variants --kernel accepts\n"
+            "       sfgen ops                the ONNX ops the importer maps\n"
+            "MODEL is a model JSON (with its safetensors weights) or an .onnx file\n"
             "       sfgen --help | --version\n"
             "options:\n"
             "  -o, --output DIR       output folder, written atomically; unchanged files are\n"
@@ -42,6 +44,8 @@ static void usage(FILE *f)
             "                         scratch needs more (default 4G; K, M, G, T suffixes)\n"
             "  --static-arena BYTES   largest arena also kept as a static array for a NULL\n"
             "                         arena (default 256M; 0 = never)\n"
+            "  --shape NAME=D0xD1x..  bind an ONNX input's shape (symbolic dimensions);\n"
+            "                         D0 is the maximum batch\n"
             "  --external-weights     read the weights blob from a file at run time\n"
             "                         (<name>_load_weights) instead of linking it in\n"
             "  --report FILE.json     also write the JSON report there (before the folder)\n"
@@ -126,6 +130,23 @@ int main(int argc, char **argv)
         }
         return print_kernels(argc == 3);
     }
+    if (argc > 1 && !strcmp(argv[1], "ops")) {
+        if (argc != 2) {
+            sf_error(SF_EUSAGE, NULL, "usage: sfgen ops");
+            return SF_EUSAGE;
+        }
+        /* the ONNX ops the importer maps, one per line (docs/CLI.md) */
+        char list[4000];
+        sf_onnx_op_list(list, sizeof list);
+        for (char *p = list; *p; p++)
+            if (*p == ',' && p[1] == ' ')
+                *p = '\n', p[1] = '\r';
+        for (char *p = list; *p; p++)
+            if (*p != '\r')
+                putchar(*p);
+        putchar('\n');
+        return SF_OK;
+    }
     sf_gen_opts c;
     int help;
     sf_status s = parse_args(argc, argv, &c, &help);
@@ -142,6 +163,7 @@ int main(int argc, char **argv)
     if (s)
         return s;
     s = sf_generate(&c, NULL);
+    sf_gen_opts_free(&c);
     if (s == SF_EUSAGE)
         fprintf(stderr, "sfgen: see 'sfgen --help' for the usage and options\n");
     return s;

@@ -131,10 +131,13 @@ typedef struct {
 sf_status sf_onnx_parse(sf_arena *a, const char *path, const unsigned char *buf, size_t len,
                         sf_onnx_model *out);
 
+/* Reads `path` (a regular file) and parses it. */
+sf_status sf_onnx_read(sf_arena *a, const char *path, sf_onnx_model *out);
+
 /* ---- import (onnx_import.c) ---------------------------------------------- */
 
 /* A --shape binding: NAME=D0xD1x... */
-typedef struct {
+typedef struct sf_shape_binding {
     const char *name;
     int rank;
     int64_t dims[SF_MAX_RANK];
@@ -145,5 +148,9 @@ typedef struct {
  * description and its weights, both owned by `a`. */
 sf_status sf_onnx_load(sf_arena *a, const char *path, const sf_shape_binding *shapes,
                        int nshapes, sf_desc *d, sf_weights *w);
+/* The ONNX ops the importer maps, "Abs, Add, ...". */
+void sf_onnx_op_list(char *buf, size_t n);
+/* Whether `path` names an ONNX file (by its .onnx suffix). */
+int sf_onnx_is_model(const char *path);
 
 #endif

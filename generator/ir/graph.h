@@ -300,7 +300,11 @@ sf_weights sf_safetensors_weights(const sf_safetensors *st);
 /* verify.c: desc + weights -> checked graph. On failure the graph is freed. */
 sf_status sf_graph_build(const sf_desc *d, const sf_weights *w, sf_graph *g);
 void sf_graph_free(sf_graph *g);
-/* Loads model JSON and its weights, verifies, builds the IR. */
+/* Loads model JSON and its weights, or an ONNX file, verifies, builds the IR. */
 sf_status sf_graph_load(const char *model_path, sf_graph *g);
+/* The same with --shape bindings of symbolic input dimensions (ONNX only). */
+struct sf_shape_binding;
+sf_status sf_graph_load_shapes(const char *model_path, const struct sf_shape_binding *shapes,
+                               int nshapes, sf_graph *g);
 
 #endif

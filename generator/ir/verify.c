@@ -352,6 +352,12 @@ void sf_graph_free(sf_graph *g)
 
 sf_status sf_graph_load(const char *model_path, sf_graph *g)
 {
+    return sf_graph_load_shapes(model_path, NULL, 0, g);
+}
+
+sf_status sf_graph_load_shapes(const char *model_path, const sf_shape_binding *shapes,
+                               int nshapes, sf_graph *g)
+{
     memset(g, 0, sizeof *g);
     sf_arena_init(&g->arena);
     /* desc and file image live in a scratch arena; the graph copies what it keeps */
@@ -359,13 +365,23 @@ sf_status sf_graph_load(const char *model_path, sf_graph *g)
     sf_arena_init(&tmp);
     sf_desc d;
     sf_safetensors st;
-    sf_status s = sf_load_json(&tmp, model_path, &d);
-    if (!s)
-        s = sf_load_safetensors(&tmp, d.weights_path, &st);
-    if (!s) {
-        sf_weights w = sf_safetensors_weights(&st);
-        s = sf_graph_build(&d, &w, g);
+    sf_weights w;
+    sf_status s;
+    if (sf_onnx_is_model(model_path)) {
+        /* ONNX: the initializers are the weights (frontends/onnx_import.c) */
+        s = sf_onnx_load(&tmp, model_path, shapes, nshapes, &d, &w);
+    } else if (nshapes) {
+        s = sf_error(SF_EUSAGE, NULL, "--shape applies to ONNX models only: a model JSON "
+                                      "gives its input shapes");
+    } else {
+        s = sf_load_json(&tmp, model_path, &d);
+        if (!s)
+            s = sf_load_safetensors(&tmp, d.weights_path, &st);
+        if (!s)
+            w = sf_safetensors_weights(&st);
     }
+    if (!s)
+        s = sf_graph_build(&d, &w, g);
     if (!s && !(g->weights_path = sf_arena_strdup(&g->arena, d.weights_path)))
         s = oom();
     if (!s) {
