@@ -41,7 +41,8 @@ typedef struct {
     /* The elements, little-endian, numel * sf_onnx_dtype_size(dtype) bytes:
      * raw_data borrowed from the image, or the typed repeated field
      * (float_data, int32_data, int64_data, double_data, uint64_data)
-     * decoded into the arena. NULL while external (see below). */
+     * decoded into the arena. NULL while external (see below); nbytes is
+     * set either way (0 for a type without a size). */
     const unsigned char *data;
     size_t nbytes;
     /* data_location EXTERNAL: the external_data entries. */
@@ -59,15 +60,22 @@ enum {
     SF_ONNX_AT_GRAPH = 5,
     SF_ONNX_AT_FLOATS = 6,
     SF_ONNX_AT_INTS = 7,
-    SF_ONNX_AT_STRINGS = 8
+    SF_ONNX_AT_STRINGS = 8,
+    /* read as their type only: the values are not decoded */
+    SF_ONNX_AT_TENSORS = 9,
+    SF_ONNX_AT_GRAPHS = 10,
+    SF_ONNX_AT_SPARSE_TENSOR = 11,
+    SF_ONNX_AT_SPARSE_TENSORS = 12,
+    SF_ONNX_AT_TYPE_PROTO = 13,
+    SF_ONNX_AT_TYPE_PROTOS = 14
 };
 
 typedef struct {
     const char *name;
-    int type;  /* as written, or inferred from the field present when 0 */
-    float f;   /* FLOAT */
-    int64_t i; /* INT */
-    const char *s; /* STRING (NUL-terminated copy; an embedded NUL is an error) */
+    int type;          /* as written, or inferred from the field present when 0 */
+    float f;           /* FLOAT */
+    int64_t i;         /* INT */
+    const char *s;     /* STRING (NUL-terminated copy; an embedded NUL is an error) */
     sf_onnx_tensor *t; /* TENSOR */
     float *floats;     /* FLOATS */
     int nfloats;
@@ -91,10 +99,14 @@ typedef struct {
 /* ValueInfoProto with a tensor type. */
 typedef struct {
     const char *name;
-    int elem_type; /* 0 when not given */
-    int rank;      /* -1 when the shape is not given */
-    int64_t dims[SF_MAX_RANK];        /* -1 where symbolic or unknown */
+    int elem_type;                      /* 0 when not given */
+    int rank;                           /* -1 when the shape is not given */
+    int64_t dims[SF_MAX_RANK];          /* -1 where symbolic or unknown */
     const char *dim_param[SF_MAX_RANK]; /* the symbol, or NULL */
+    /* the TypeProto case: "tensor", "" when no type is given, else
+     * "sparse_tensor", "sequence", "map", "optional" or "opaque" (only a
+     * tensor or sparse_tensor fills elem_type, rank and dims) */
+    const char *kind;
 } sf_onnx_value;
 
 typedef struct {
@@ -120,18 +132,19 @@ typedef struct {
 } sf_onnx_model;
 
 /* Limits that bound the reader's time and memory on hostile input. */
-#define SF_ONNX_MAX_DEPTH 8       /* nested messages followed */
-#define SF_ONNX_MAX_NODES 100000  /* nodes in the main graph */
-#define SF_ONNX_MAX_FILE ((size_t)1 << 40)
+#define SF_ONNX_MAX_DEPTH 8      /* nested messages followed */
+#define SF_ONNX_MAX_NODES 100000 /* nodes in the main graph */
+#define SF_ONNX_MAX_FILE  ((size_t)1 << 40)
 
 /* Parses a ModelProto from `len` bytes of `buf` (borrowed). Errors name
- * the file, the message and the field ("model.onnx: graph.node[3].attribute
- * 'perm': ..."). Returns SF_EINPUT on malformed input, SF_EINTERNAL when
+ * the file, the message and the field ("model.onnx: graph.node[3] 'Conv_0': attribute
+ * 'pads': ..."). Returns SF_EINPUT on malformed input, SF_EINTERNAL when
  * memory runs out. */
 sf_status sf_onnx_parse(sf_arena *a, const char *path, const unsigned char *buf, size_t len,
                         sf_onnx_model *out);
 
-/* Reads `path` (a regular file) and parses it. */
+/* Reads the file at `path` (a regular file of at most SF_ONNX_MAX_FILE
+ * bytes, into `a`) and parses it as sf_onnx_parse does. */
 sf_status sf_onnx_read(sf_arena *a, const char *path, sf_onnx_model *out);
 
 /* ---- import (onnx_import.c) ---------------------------------------------- */
