@@ -44,6 +44,7 @@ typedef struct {
     const char *wname; /* its weights entry, once it is one */
     const char *cname; /* its `constant` node's output, once it has one, */
     int crank;         /* at this rank */
+    int bbatch;        /* dims[0] == 1 stands for the batch: the same values for every item */
     /* activations */
     const char *ir; /* the description's tensor carrying it */
     int intval;     /* integer-valued (integer input, comparison, cast) */
@@ -312,7 +313,7 @@ static sf_status norm_axis(imp *m, int64_t ax, int r, const char *what, int *out
 static const char *unique_name(imp *m, const char *want)
 {
     if (sf_index_find(&m->used, want) < 0 && lookup(m, want) == NULL)
-        return want;
+        return sf_arena_strdup(m->a, want); /* `want` may be the caller's buffer */
     char buf[600];
     for (int k = 1;; k++) {
         snprintf(buf, sizeof buf, "%.500s~%d", want, k);
@@ -1071,7 +1072,8 @@ static sf_status h_shape(imp *m, const sf_onnx_node *n)
     int64_t d = e - s;
     TRY(new_const(m, 0, 1, 1, &d, &o));
     for (int64_t i = s; i < e; i++)
-        o->s[i - s] = x->kind == V_DYN && i == 0 ? (sym){1, 0} : (sym){0, x->dims[i]};
+        o->s[i - s] = (x->kind == V_DYN || x->bbatch) && i == 0 ? (sym){1, 0}
+                                                                : (sym){0, x->dims[i]};
     return SF_OK;
 }
 
@@ -1098,10 +1100,16 @@ static sf_status h_constantofshape(imp *m, const sf_onnx_node *n)
     int r;
     if (s->numel > SF_MAX_RANK)
         return FAIL(m, "rank %zu, at most %d", s->numel, SF_MAX_RANK);
+    int bb = 0;
     for (size_t i = 0; i < s->numel; i++) {
-        if (s->isint && s->s[i].a)
-            return FAIL(m, "a shape that depends on the batch size (supported where an "
-                           "Expand or a Mul broadcasts it instead)");
+        if (s->isint && s->s[i].a) {
+            /* [B, ...]: the same for every item, kept as [1, ...] (val.bbatch) */
+            if (i != 0 || s->s[i].a != 1 || s->s[i].c)
+                return FAIL(m, "a shape that depends on the batch size outside dimension 0");
+            dims[0] = 1;
+            bb = 1;
+            continue;
+        }
         TRY(plain(m, s, i, &dims[i]));
     }
     r = (int)s->numel;
@@ -1120,6 +1128,7 @@ static sf_status h_constantofshape(imp *m, const sf_onnx_node *n)
         else
             o->f[i] = fv;
     }
+    o->bbatch = bb;
     return SF_OK;
 }
 
@@ -2916,6 +2925,36 @@ void sf_onnx_op_list(char *buf, size_t n)
     }
 }
 
+/* A constant that stands for [B, ...] (val.bbatch) stays one through the
+ * ops that keep dimension 0 as it is: elementwise ones, casts, reshapes
+ * and gathers that keep it first. Anywhere else it is refused. */
+static sf_status carry_bbatch(imp *m, const sf_onnx_node *n)
+{
+    int any = 0;
+    for (int j = 0; j < n->ninputs; j++) {
+        val *v = n->inputs[j][0] ? lookup(m, n->inputs[j]) : NULL;
+        if (v && v->kind == V_CONST && v->bbatch)
+            any = 1 + j;
+    }
+    if (!any)
+        return SF_OK;
+    val *o = lookup(m, n->outputs[0]);
+    if (!o || o->kind != V_CONST || !strcmp(n->op_type, "Shape") || !strcmp(n->op_type, "Size"))
+        return SF_OK;
+    int keeps = find_elementwise(n->op_type) >= 0 || !strcmp(n->op_type, "Cast") ||
+                !strcmp(n->op_type, "Identity") || !strcmp(n->op_type, "Reshape") ||
+                !strcmp(n->op_type, "Unsqueeze") || !strcmp(n->op_type, "Squeeze") ||
+                !strcmp(n->op_type, "Expand") ||
+                (!strcmp(n->op_type, "Gather") && any == 2 && o->rank >= 1);
+    if (keeps && o->rank >= 1 && o->dims[0] == 1) {
+        o->bbatch = 1;
+        return SF_OK;
+    }
+    return FAIL(m, "a constant that stands for every batch item (made by ConstantOfShape) "
+                   "meets %s, which is not supported for it",
+                n->op_type);
+}
+
 static sf_status import_node(imp *m, int i)
 {
     const sf_onnx_node *n = &m->m->nodes[i];
@@ -2950,6 +2989,7 @@ static sf_status import_node(imp *m, int i)
     }
     /* a node whose inputs are all constant is folded where its handler can */
     TRY(h(m, n));
+    TRY(carry_bbatch(m, n));
     for (int j = 1; j < n->noutputs; j++) {
         val *v = lookup(m, n->outputs[j]);
         if (n->outputs[j][0] && v && v->kind == V_UNSET && v->nuse)

@@ -2,6 +2,7 @@
  * a topological order. Turns a desc + safetensors into the graph IR; every
  * error names the file, the node and the field. */
 #include "ir/op.h"
+#include "frontends/onnx.h"
 
 #include <stdio.h>
 #include <string.h>
