@@ -2843,6 +2843,135 @@ static int match_gelu(imp *m, int i, const char **x, int *last, int taken[5], in
     return 1;
 }
 
+/* Node `i` consumes `name` and is the only one to; its index or -1. */
+static int consumers(imp *m, const char *name, int *out, int max)
+{
+    int k = 0;
+    for (int i = m->cur + 1; i < m->m->nnodes; i++)
+        for (int j = 0; j < m->m->nodes[i].ninputs; j++)
+            if (!strcmp(m->m->nodes[i].inputs[j], name)) {
+                if (k == max)
+                    return -1;
+                out[k++] = i;
+                break;
+            }
+    val *v = lookup(m, name);
+    return v && v->nuse == k ? k : -1;
+}
+
+/* ReduceMean over the last axis only, keepdims 1, of a rank-r input. */
+static int is_lastmean(imp *m, int i, int r)
+{
+    if (i < 0 || strcmp(m->m->nodes[i].op_type, "ReduceMean"))
+        return 0;
+    const sf_onnx_node *n = &m->m->nodes[i];
+    int64_t ax = 0, keep = 1;
+    int nax = 0;
+    for (int k = 0; k < n->nattrs; k++) {
+        const sf_onnx_attr *a = &n->attrs[k];
+        if (!strcmp(a->name, "axes") && a->type == SF_ONNX_AT_INTS && a->nints == 1)
+            ax = a->ints[0], nax = 1;
+        else if (!strcmp(a->name, "keepdims") && a->type == SF_ONNX_AT_INT)
+            keep = a->i;
+        else
+            return 0;
+    }
+    if (!nax && n->ninputs == 2) {
+        val *v = lookup(m, n->inputs[1]);
+        if (!v || v->kind != V_CONST || v->numel != 1 || !v->isint)
+            return 0;
+        ax = v->s[0].c;
+        nax = 1;
+    }
+    return nax && keep == 1 && (ax == -1 || ax == r - 1);
+}
+
+/* LayerNorm written out, as torch.onnx writes nn.LayerNorm before opset 17
+ * and as hand-built ones read (docs/FORMATS.md, "ONNX"):
+ *   m = ReduceMean(x); d = x - m; v = ReduceMean(Pow(d, 2) | d * d);
+ *   y = d / Sqrt(v + eps) [* gamma] [+ beta]
+ * over the last axis. Matched at its first ReduceMean. */
+static int match_layernorm(imp *m, int i, val **x, double *eps, val **gamma, val **beta,
+                           int *last, int taken[10], int *ntaken)
+{
+    const sf_onnx_node *n = &m->m->nodes[i];
+    val *xv = n->ninputs >= 1 ? lookup(m, n->inputs[0]) : NULL;
+    if (!xv || xv->kind != V_DYN || xv->rank < 2 || !is_lastmean(m, i, xv->rank))
+        return 0;
+    int k = 0, c[2];
+    int sub = sole_consumer(m, n->outputs[0]);
+    if (!is_op(m, sub, "Sub") || strcmp(m->m->nodes[sub].inputs[0], n->inputs[0]) ||
+        strcmp(m->m->nodes[sub].inputs[1], n->outputs[0]))
+        return 0;
+    taken[k++] = sub;
+    const char *d = m->m->nodes[sub].outputs[0];
+    int saved = m->cur;
+    m->cur = sub;
+    int nc = consumers(m, d, c, 2);
+    m->cur = saved;
+    if (nc != 2)
+        return 0;
+    int sq = -1, div = -1;
+    for (int j = 0; j < 2; j++) {
+        const sf_onnx_node *q = &m->m->nodes[c[j]];
+        if (is_op(m, c[j], "Pow") && !strcmp(q->inputs[0], d) && is_scalar(m, q->inputs[1], 2, 0))
+            sq = c[j];
+        else if (is_op(m, c[j], "Mul") && !strcmp(q->inputs[0], d) && !strcmp(q->inputs[1], d))
+            sq = c[j];
+        else if (is_op(m, c[j], "Div") && !strcmp(q->inputs[0], d))
+            div = c[j];
+    }
+    if (sq < 0 || div < 0)
+        return 0;
+    taken[k++] = sq;
+    int vm = sole_consumer(m, m->m->nodes[sq].outputs[0]);
+    if (!is_lastmean(m, vm, xv->rank))
+        return 0;
+    taken[k++] = vm;
+    int ad = sole_consumer(m, m->m->nodes[vm].outputs[0]);
+    if (!is_op(m, ad, "Add"))
+        return 0;
+    const char *e = other_input(&m->m->nodes[ad], m->m->nodes[vm].outputs[0]);
+    val *ev = e ? lookup(m, e) : NULL;
+    if (!ev || ev->kind != V_CONST || ev->numel != 1 || ev->isint)
+        return 0;
+    taken[k++] = ad;
+    int sr = sole_consumer(m, m->m->nodes[ad].outputs[0]);
+    if (!is_op(m, sr, "Sqrt") || sole_consumer(m, m->m->nodes[sr].outputs[0]) != div ||
+        strcmp(m->m->nodes[div].inputs[1], m->m->nodes[sr].outputs[0]))
+        return 0;
+    taken[k++] = sr;
+    taken[k++] = div;
+    int end = div;
+    int64_t ch = xv->dims[xv->rank - 1];
+    *gamma = *beta = NULL;
+    int mu = sole_consumer(m, m->m->nodes[div].outputs[0]);
+    if (is_op(m, mu, "Mul")) {
+        const char *g = other_input(&m->m->nodes[mu], m->m->nodes[div].outputs[0]);
+        val *gv = g ? lookup(m, g) : NULL;
+        if (gv && gv->kind == V_CONST && !gv->isint && gv->numel == (size_t)ch &&
+            gv->dims[gv->rank - 1] == ch) {
+            *gamma = gv;
+            taken[k++] = end = mu;
+        }
+    }
+    int bi = sole_consumer(m, m->m->nodes[end].outputs[0]);
+    if (is_op(m, bi, "Add")) {
+        const char *b = other_input(&m->m->nodes[bi], m->m->nodes[end].outputs[0]);
+        val *bv = b ? lookup(m, b) : NULL;
+        if (bv && bv->kind == V_CONST && !bv->isint && bv->numel == (size_t)ch &&
+            bv->dims[bv->rank - 1] == ch) {
+            *beta = bv;
+            taken[k++] = end = bi;
+        }
+    }
+    *x = xv;
+    *eps = num(ev, 0);
+    *last = end;
+    *ntaken = k;
+    return 1;
+}
+
 /* ---- dispatch --------------------------------------------------------------------- */
 
 static const struct {
@@ -2980,6 +3109,15 @@ static sf_status import_node(imp *m, int i)
         sf_desc_node *d;
         TRY(emit(m, "gelu", o, 1, &xv->ir, &d));
         return set_dyn(m, 0, o, xv->rank, xv->dims, 0);
+    }
+    val *lx, *lg, *lb;
+    double eps;
+    int lt[10];
+    if (match_layernorm(m, i, &lx, &eps, &lg, &lb, &last, lt, &nt)) {
+        for (int k = 0; k < nt; k++)
+            m->skip[lt[k]] = 1;
+        m->cur = last;
+        return emit_layernorm(m, lx, lg, lb, eps, 0);
     }
     handler h = find_handler(n->op_type);
     if (!h) {
