@@ -621,7 +621,7 @@ static sf_status read_tensor(rd *r, const char *parent, int idx, const unsigned 
             rep_it it;
             uint64_t v;
             rep_init(&it, &f, F_RVAR);
-            while (rep_get(&it, &v) == 1) {
+            while (rep_get(&it, &v) == 1 && ndims < t->rank) {
                 if ((int64_t)v < 0)
                     return field_error(w, &TENSOR, 1, "dimension %d is %lld", ndims,
                                        (long long)(int64_t)v);
@@ -966,6 +966,8 @@ static sf_status read_attr(rd *r, const char *parent, int idx, const unsigned ch
                 at->ints[ni++] = (int64_t)v;
             break;
         case 9: {
+            if (ns >= at->nstrings)
+                break;
             char ws[WLEN];
             wset(ws, "%s: strings[%d]", w, ns);
             if (f.n && memchr(f.b, 0, f.n))
