@@ -1092,7 +1092,8 @@ static sf_status read_graph(rd *r, const unsigned char *b, size_t n, int depth, 
         if (f.num >= NF)
             continue;
         int i = k[f.num];
-        wset(wp, "%s.%s", w, graph_f[f.num].name ? graph_f[f.num].name : "");
+        if (f.num < (uint32_t)GRAPH.n && graph_f[f.num].name)
+            wset(wp, "%s.%s", w, graph_f[f.num].name);
         switch (f.num) {
         case 1:
             if (i < m->nnodes)

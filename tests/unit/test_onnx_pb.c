@@ -686,6 +686,7 @@ static void junk(pb *m)
     f_double(m, 901, 1.0);
     f_str(m, 902, "\x08\x80"); /* not read as a message */
     f_fixed32(m, 903, 7);
+    f_int(m, 31, 5); /* below 32: counted by the first pass, unknown everywhere */
     f_int(m, 536870911, 1); /* the largest field number */
 }
 
