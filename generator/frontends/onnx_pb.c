@@ -501,9 +501,10 @@ static int parse_dec(const char *s, int64_t *out)
     for (; *s; s++) {
         if (*s < '0' || *s > '9')
             return -1;
-        v = v * 10 + (uint64_t)(*s - '0');
-        if (v > (uint64_t)INT64_MAX)
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > ((uint64_t)INT64_MAX - d) / 10)
             return -1;
+        v = v * 10 + d;
     }
     *out = (int64_t)v;
     return 0;
