@@ -272,13 +272,14 @@ test: $(BUILD)/.deps
 # libFuzzer harnesses under ASan + UBSan (clang; Debian's clang and
 # libclang-rt-14-dev), docs/FUZZING.md. `make fuzz FUZZ_SECONDS=N` runs each
 # for N seconds; new inputs go to build/fuzz/corpus-<harness>, seeds come from
-# tests/fuzz/corpus. A crash leaves crash-* in build/fuzz: minimise it
+# tests/fuzz/corpus, the dictionary from tests/fuzz/<harness>.dict where there
+# is one, else json.dict. A crash leaves crash-* in build/fuzz: minimise it
 # (fuzz_X -minimize_crash=1) and commit it under
 # tests/fuzz/regressions/<harness>/, which `make test` replays through the
 # harnesses (fuzz-replay).
 
 FUZZ_SECONDS ?= 60
-FUZZ_HARNESSES = model safetensors graph npy cuda
+FUZZ_HARNESSES = model safetensors graph npy cuda onnx
 FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_BINS = $(FUZZ_HARNESSES:%=$(BUILD)/fuzz/fuzz_%)
@@ -308,8 +309,9 @@ fuzz: $(FUZZ_BINS)
 	@for h in $(FUZZ_HARNESSES); do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$h; \
 	    echo "fuzz_$$h: $(FUZZ_SECONDS) s"; \
+	    dict=tests/fuzz/$$h.dict; [ -f $$dict ] || dict=tests/fuzz/json.dict; \
 	    (cd $(BUILD)/fuzz && ./fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
-	        -print_final_stats=1 -dict=$(CURDIR)/tests/fuzz/json.dict \
+	        -print_final_stats=1 -dict=$(CURDIR)/$$dict \
 	        corpus-$$h $(CURDIR)/tests/fuzz/corpus/$$h > fuzz_$$h.log 2>&1); rc=$$?; \
 	    grep -E "^(stat::|#[0-9]+ +DONE|SUMMARY|artifact)|cov: " $(BUILD)/fuzz/fuzz_$$h.log | tail -8; \
 	    [ $$rc = 0 ] || { echo "fuzz_$$h failed: see $(BUILD)/fuzz/fuzz_$$h.log"; exit 1; }; \

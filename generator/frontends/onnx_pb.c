@@ -501,9 +501,10 @@ static int parse_dec(const char *s, int64_t *out)
     for (; *s; s++) {
         if (*s < '0' || *s > '9')
             return -1;
-        v = v * 10 + (uint64_t)(*s - '0');
-        if (v > (uint64_t)INT64_MAX)
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > ((uint64_t)INT64_MAX - d) / 10)
             return -1;
+        v = v * 10 + d;
     }
     *out = (int64_t)v;
     return 0;
@@ -621,7 +622,7 @@ static sf_status read_tensor(rd *r, const char *parent, int idx, const unsigned 
             rep_it it;
             uint64_t v;
             rep_init(&it, &f, F_RVAR);
-            while (rep_get(&it, &v) == 1) {
+            while (rep_get(&it, &v) == 1 && ndims < t->rank) {
                 if ((int64_t)v < 0)
                     return field_error(w, &TENSOR, 1, "dimension %d is %lld", ndims,
                                        (long long)(int64_t)v);
@@ -966,6 +967,8 @@ static sf_status read_attr(rd *r, const char *parent, int idx, const unsigned ch
                 at->ints[ni++] = (int64_t)v;
             break;
         case 9: {
+            if (ns >= at->nstrings)
+                break;
             char ws[WLEN];
             wset(ws, "%s: strings[%d]", w, ns);
             if (f.n && memchr(f.b, 0, f.n))
@@ -1090,7 +1093,8 @@ static sf_status read_graph(rd *r, const unsigned char *b, size_t n, int depth, 
         if (f.num >= NF)
             continue;
         int i = k[f.num];
-        wset(wp, "%s.%s", w, graph_f[f.num].name ? graph_f[f.num].name : "");
+        if (f.num < (uint32_t)GRAPH.n && graph_f[f.num].name)
+            wset(wp, "%s.%s", w, graph_f[f.num].name);
         switch (f.num) {
         case 1:
             if (i < m->nnodes)

@@ -18,5 +18,6 @@ Suite *sp24_suite(void);
 Suite *ops_suite(void);
 Suite *session_suite(void);
 Suite *program_suite(void);
+Suite *onnx_pb_suite(void);
 
 #endif

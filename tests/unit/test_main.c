@@ -20,6 +20,7 @@ int main(void)
     srunner_add_suite(sr, ops_suite());
     srunner_add_suite(sr, session_suite());
     srunner_add_suite(sr, program_suite());
+    srunner_add_suite(sr, onnx_pb_suite());
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
