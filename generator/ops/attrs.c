@@ -235,6 +235,7 @@ sf_status sf_broadcast_to(sf_vctx *c, const sf_desc_node *n, const sf_tensor *co
         out->dims[i] = 1;
     for (int i = 1; i < rank; i++) /* expand: the caller checked that r == rank */
         out->dims[i + (r - rank)] = dims[i];
+    const sf_tensor *from[SF_MAX_RANK] = {0}; /* the operand that set each output dim */
     for (int j = 0; j < nin; j++) {
         const sf_tensor *b = ins[j];
         char sb[200], so[200];
@@ -251,18 +252,22 @@ sf_status sf_broadcast_to(sf_vctx *c, const sf_desc_node *n, const sf_tensor *co
                 continue;
             if (out->dims[k] == 1) {
                 out->dims[k] = d;
+                from[k] = b;
                 continue;
             }
-            sf_v_shape_str(out->dims, r, so, sizeof so);
-            if (rank)
+            if (rank && !from[k]) {
+                sf_v_shape_str(out->dims, r, so, sizeof so);
                 return sf_error(SF_EINPUT, sf_v_where(c, n, "shape"),
-                                "shape mismatch: '%s' %s does not broadcast to %s in dimension "
-                                "%d (%lld vs %lld)",
+                                "shape mismatch: '%s' %s does not broadcast to %s in "
+                                "dimension %d (%lld vs %lld)",
                                 b->name, sb, so, k, (long long)d, (long long)out->dims[k]);
+            }
+            sf_v_shape_str(from[k]->dims, from[k]->rank, so, sizeof so);
             return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
-                            "shape mismatch: '%s' %s does not broadcast with the other operands "
-                            "in dimension %d of the output (%lld vs %lld)",
-                            b->name, sb, k, (long long)d, (long long)out->dims[k]);
+                            "shape mismatch: '%s' %s and '%s' %s do not broadcast in dimension "
+                            "%d of the output (%lld vs %lld)",
+                            from[k]->name, so, b->name, sb, k, (long long)out->dims[k],
+                            (long long)d);
         }
     }
     return SF_OK;
