@@ -225,7 +225,7 @@ static sf_status graph_build(const sf_desc *d, const sf_weights *weights, sf_gra
                 return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"),
                                 "%s expects %d input "
                                 "tensor%s, got %d",
-                                n->op, want, want > 1 ? "s" : "", n->ninputs);
+                                n->op, want, want != 1 ? "s" : "", n->ninputs);
             return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"),
                             "%s expects %d to %d input "
                             "tensors, got %d",
