@@ -87,8 +87,8 @@ static sf_status expand_shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
         char s[200];
         sf_v_shape_str(x->dims, x->rank, s, sizeof s);
         return sf_error(SF_EINPUT, sf_v_where(c, n, "shape"),
-                        "input '%s' %s has more dims than the batch and the %d of 'shape'",
-                        x->name, s, a->n);
+                        "input '%s' %s has more dims than the batch and the %d of 'shape'", x->name,
+                        s, a->n);
     }
     return sf_broadcast_to(c, n, &x, 1, a->n + 1, dims, &c->g->tensors[node->out]);
 }

@@ -35,8 +35,8 @@ static sf_status read_axes(sf_vctx *c, const sf_desc_node *n, const sf_tensor *x
     for (int i = 0; i < a->n; i++) {
         int64_t v = a->ints[i];
         if (v < -x->rank || v >= x->rank)
-            return sf_error(SF_EINPUT, sf_v_where(c, n, "axes"),
-                            "%lld is out of range for rank %d", (long long)v, x->rank);
+            return sf_error(SF_EINPUT, sf_v_where(c, n, "axes"), "%lld is out of range for rank %d",
+                            (long long)v, x->rank);
         if (v < 0)
             v += x->rank;
         if (v == 0)
@@ -57,8 +57,7 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
     int64_t keep;
     unsigned mask;
     sf_status st;
-    if ((st = read_axes(c, n, x, &mask)) ||
-        (st = sf_attr_int(c, n, "keepdims", 1, 0, 1, &keep)))
+    if ((st = read_axes(c, n, x, &mask)) || (st = sf_attr_int(c, n, "keepdims", 1, 0, 1, &keep)))
         return st;
     node->at.keepdims = (int)keep;
     node->at.axes = mask;
@@ -89,8 +88,10 @@ static sf_status step(sf_step_ctx *c, const sf_node *n)
     static const struct {
         sf_op op;
         const char *fn;
-    } k_fn[] = {{SF_OP_REDUCEMEAN, "SF_REDUCE_MEAN"}, {SF_OP_REDUCESUM, "SF_REDUCE_SUM"},
-                {SF_OP_REDUCEMAX, "SF_REDUCE_MAX"},   {SF_OP_REDUCEMIN, "SF_REDUCE_MIN"},
+    } k_fn[] = {{SF_OP_REDUCEMEAN, "SF_REDUCE_MEAN"},
+                {SF_OP_REDUCESUM, "SF_REDUCE_SUM"},
+                {SF_OP_REDUCEMAX, "SF_REDUCE_MAX"},
+                {SF_OP_REDUCEMIN, "SF_REDUCE_MIN"},
                 {SF_OP_REDUCEPROD, "SF_REDUCE_PROD"}};
     const char *fn = NULL;
     for (size_t i = 0; i < sizeof k_fn / sizeof k_fn[0]; i++)

@@ -221,7 +221,7 @@ void sf_reduce(sf_reduce_op op, const float *x, const int32_t *dims, unsigned ax
 {
     /* the kept axes (batch first) index y; the reduced ones are walked for
      * each output element with an odometer over their strides */
-    int64_t kd[8], ks[8], rd[8], rs[8], s = 1, nout = 1, nred = 1;
+    int64_t kd[8] = {0}, ks[8] = {0}, rd[8] = {0}, rs[8] = {0}, s = 1, nout = 1, nred = 1;
     int nk = 0, nr = 0;
     for (int i = rank - 1; i >= 0; i--) {
         int64_t d = i ? dims[i] : batch;

@@ -59,7 +59,13 @@ typedef enum {
     SF_BINARY_OR
 } sf_binary_op;
 /* Reductions over a set of axes (sf_reduce). */
-typedef enum { SF_REDUCE_SUM, SF_REDUCE_MEAN, SF_REDUCE_MAX, SF_REDUCE_MIN, SF_REDUCE_PROD } sf_reduce_op;
+typedef enum {
+    SF_REDUCE_SUM,
+    SF_REDUCE_MEAN,
+    SF_REDUCE_MAX,
+    SF_REDUCE_MIN,
+    SF_REDUCE_PROD
+} sf_reduce_op;
 
 /* An unbounded clip end, as a constant expression (GCC, Clang, nvcc). */
 #define SF_INF (__builtin_inff())
