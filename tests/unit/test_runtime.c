@@ -18,7 +18,8 @@
 /* Parameters of the functions that take two (sf_unary_ab). */
 static const double k_pa[] = {
     [SF_UNARY_CLIP] = -1.5, [SF_UNARY_HARDSIGMOID] = 0.2, [SF_UNARY_LEAKYRELU] = 0.1};
-static const double k_pb[] = {[SF_UNARY_CLIP] = 2.25, [SF_UNARY_HARDSIGMOID] = 0.5};
+static const double k_pb[] = {
+    [SF_UNARY_CLIP] = 2.25, [SF_UNARY_HARDSIGMOID] = 0.5, [SF_UNARY_LEAKYRELU] = 0.0};
 
 static double ref_unary(sf_unary_op op, double x)
 {
