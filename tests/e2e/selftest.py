@@ -36,8 +36,11 @@ def close(a, b, tol=1e-12):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     assert a.shape == b.shape, (a.shape, b.shape)
-    scale = max(1.0, float(np.max(np.abs(b))) if b.size else 1.0)
-    err = float(np.max(np.abs(a - b))) if a.size else 0.0
+    fin = np.abs(b[np.isfinite(b)])
+    scale = max(1.0, float(np.max(fin)) if fin.size else 1.0)
+    with np.errstate(invalid="ignore"):  # equal infinities count as equal
+        diff = np.where(a == b, 0.0, np.abs(a - b))
+    err = float(np.max(diff)) if a.size else 0.0
     assert err <= tol * scale, "err %g" % err
 
 
@@ -426,8 +429,11 @@ def lin(T, x, n, bias=True):
 
 # the attribute keys of the elementwise and reduction ops (FORMATS.md)
 OP_KEYS = {"gelu": {"approximate"}, "clip": {"min", "max"},
-           "hardsigmoid": {"alpha", "beta"}, "reducemean": {"axis", "keepdims"},
-           "layernorm": {"axis", "epsilon"}}
+           "hardsigmoid": {"alpha", "beta"}, "reducemean": {"axis", "axes", "keepdims"},
+           "layernorm": {"axis", "epsilon"}, "leakyrelu": {"alpha"}, "expand": {"shape"},
+           "softmax": {"axis"}, "concat": {"axis"}}
+OP_KEYS.update({op: {"axes", "keepdims"} for op in ("reducesum", "reducemax", "reducemin",
+                                                     "reduceprod")})
 
 
 def check_contract_keys(jp):
@@ -588,6 +594,8 @@ def eval_models():
 def _op_formula(nd, ins):
     """An op of the op models, written another way than in the reference."""
     op = nd["op"]
+    if not ins:
+        return None     # a constant: its value is the stored tensor
     x = ins[0]
     relu6 = lambda t: np.clip(t, 0.0, 6.0)  # noqa: E731
     if op == "erf":
@@ -609,8 +617,9 @@ def _op_formula(nd, ins):
     if op == "where":
         return np.where(ins[0].astype(bool), ins[1], ins[2])
     if op == "reducemean":
-        y = x.sum(axis=-1) / x.shape[-1]
-        return y[..., None] if nd.get("keepdims", 1) else y
+        axes = tuple(a % x.ndim for a in nd.get("axes", [nd.get("axis", -1)]))
+        y = x.sum(axis=axes, keepdims=True) / np.prod([x.shape[a] for a in axes])
+        return y if nd.get("keepdims", 1) else y.squeeze(axes)
     return None
 
 
