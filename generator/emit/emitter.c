@@ -103,7 +103,13 @@ void sf_clean_text(const char *s, char *out, size_t n)
 void sf_emit_tensor(const sf_emitter *e, int id, char *buf, size_t n)
 {
     const sf_tensor *t = &e->g->tensors[id];
-    if (t->input_index >= 0)
+    if (t->is_const) { /* its values in the backend's copy of the blob (ops/constant.c) */
+        const sf_node *k = &e->g->nodes[t->producer];
+        if (e->backend)
+            e->backend->const_expr(e, k->cst[0].off, buf, n);
+        else
+            snprintf(buf, n, "NULL");
+    } else if (t->input_index >= 0)
         snprintf(buf, n, "in[%d]", t->input_index);
     else if (t->output_index >= 0)
         snprintf(buf, n, "out[%d]", t->output_index);
@@ -185,7 +191,7 @@ static sf_status name_buffers(sf_emitter *c)
         st = sf_oom();
     for (int i = 0; i < g->ntensors && !st; i++) {
         const sf_tensor *t = &g->tensors[i];
-        if (t->producer < 0 || t->output_index >= 0 || t->dropped)
+        if (t->producer < 0 || t->output_index >= 0 || t->dropped || t->is_const)
             continue;
         char what[200], dims[160];
         sf_clean_text(t->name, what, 100);
@@ -254,6 +260,25 @@ void sf_dims_list(const sf_tensor *t, const char *batch, char *buf, size_t n)
             o += (size_t)snprintf(buf + o, n - o, "%s", batch);
         else
             o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)t->dims[i]);
+    }
+}
+
+/* t's dims right-aligned to `rank` (leading 1s), as a broadcasting operand
+ * sees them; batch != NULL writes that text for a batched tensor's dims[0]
+ * (a constant's is 1). */
+void sf_dims_aligned(const sf_tensor *t, int rank, const char *batch, char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < rank && o < n; i++) {
+        int k = i - (rank - t->rank);
+        const char *sep = i ? ", " : "";
+        if (k < 0)
+            o += (size_t)snprintf(buf + o, n - o, "%s1", sep);
+        else if (k == 0 && batch && !t->is_const)
+            o += (size_t)snprintf(buf + o, n - o, "%s%s", sep, batch);
+        else
+            o += (size_t)snprintf(buf + o, n - o, "%s%lld", sep, (long long)t->dims[k]);
     }
 }
 

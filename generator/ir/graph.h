@@ -187,6 +187,9 @@ typedef struct {
     unsigned char *needed; /* [channels] read by some consumer; NULL: not analysed */
     size_t arena_offset;   /* bytes, for intermediates */
     int dropped;           /* no longer produced (a folded batch norm took it over) */
+    /* A constant (ops/constant.c): dims[0] is 1, not the batch, at every
+     * batch; its values live in the weights blob, not in the arena. */
+    int is_const;
 } sf_tensor;
 
 /* Operator attributes after verify: normalised (axes >= 0, pads filled). */
@@ -200,7 +203,8 @@ typedef struct {
     int heads, causal;        /* attention */
     int64_t cache;            /* attention: tokens its key/value cache holds, 0: none */
     double a, b;              /* parameters of an elementwise function (clip: bounds) */
-    int keepdims;             /* reducemean */
+    int keepdims;             /* reductions */
+    unsigned axes;            /* reductions: bit i set when axis i is reduced */
 } sf_attrs;
 
 /* A weight an op reads besides a linear layer's (norm scales, tables). */

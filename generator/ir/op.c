@@ -79,3 +79,9 @@ int sf_op_channelwise(sf_op op)
     return z == SF_Z_KEEP || z == SF_Z_CHAN || z == SF_Z_BOTH || z == SF_Z_EITHER ||
            op == SF_OP_BATCHNORM;
 }
+
+int sf_op_takes_const(sf_op op)
+{
+    const sf_op_family *f = sf_op_table[op].family;
+    return f == &sf_family_binary || f == &sf_family_where || f == &sf_family_expand;
+}

@@ -49,6 +49,9 @@ void sf_op_list(char *buf, size_t n);
 const char *sf_op_attr_key(const char *key);
 /* SPA: output channel c depends only on channel c of each input (broadcast). */
 int sf_op_channelwise(sf_op op);
+/* Whether the op reads a constant's tensor (dims[0] 1, not the batch) as an
+ * input: the broadcasting ops (binary, where, expand). */
+int sf_op_takes_const(sf_op op);
 
 /* The families (generator/ops/<family>.c). */
 #define SF_FAMILY(f) extern const sf_op_family sf_family_##f;
@@ -65,6 +68,8 @@ SF_FAMILY(norm)
 SF_FAMILY(matmul)
 SF_FAMILY(embedding)
 SF_FAMILY(attention)
+SF_FAMILY(constant)
+SF_FAMILY(expand)
 #undef SF_FAMILY
 
 #endif

@@ -226,7 +226,7 @@ static sf_status graph_build(const sf_desc *d, const sf_weights *weights, sf_gra
                 return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"),
                                 "%s expects %d input "
                                 "tensor%s, got %d",
-                                n->op, want, want > 1 ? "s" : "", n->ninputs);
+                                n->op, want, want != 1 ? "s" : "", n->ninputs);
             return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"),
                             "%s expects %d to %d input "
                             "tensors, got %d",
@@ -313,6 +313,14 @@ static sf_status graph_build(const sf_desc *d, const sf_weights *weights, sf_gra
         const sf_desc_node *n = &d->nodes[i];
         sf_node *node = &g->nodes[i];
         sf_tensor *out = &g->tensors[node->out];
+        for (int j = 0; j < node->nin; j++) {
+            const sf_tensor *in = &g->tensors[node->in[j]];
+            if (in->is_const && !sf_op_takes_const(node->op))
+                return sf_error(SF_EINPUT, sf_v_where(&c, n, "inputs"),
+                                "input '%s' is a constant (its first dimension is 1, not the "
+                                "batch): %s does not take one; broadcast it with expand first",
+                                in->name, n->op);
+        }
         s = sf_op_get(node->op)->family->shape(&c, n, node);
         if (s)
             return s;

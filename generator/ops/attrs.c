@@ -209,35 +209,72 @@ void sf_same_shape(const sf_tensor *x, sf_tensor *out)
     memcpy(out->dims, x->dims, sizeof out->dims);
 }
 
-/* Same rank, same batch; every other dimension equal or 1 (the 1 repeats). */
-sf_status sf_broadcast_shape(sf_vctx *c, const sf_desc_node *n, const sf_tensor *const *ins,
-                             int nin, sf_tensor *out)
+/* NumPy broadcasting with the batch kept at dimension 0 (docs/FORMATS.md,
+ * "Broadcasting"): operands are right-aligned; a batched operand has the
+ * output's rank (its dims[0] is the batch); a constant (dims[0] 1 at every
+ * batch) may have a lower rank and repeats along the batch. Every other
+ * dimension is equal or 1 (the 1 repeats). At least one operand is batched,
+ * unless `rank` > 0 gives the output's rank and dims[1..] (expand). */
+sf_status sf_broadcast_to(sf_vctx *c, const sf_desc_node *n, const sf_tensor *const *ins, int nin,
+                          int rank, const int64_t *dims, sf_tensor *out)
 {
-    const sf_tensor *a = ins[0];
-    sf_same_shape(a, out);
-    for (int j = 1; j < nin; j++) {
+    const sf_tensor *batched = NULL;
+    int r = rank;
+    for (int j = 0; j < nin; j++) {
+        r = ins[j]->rank > r ? ins[j]->rank : r;
+        if (!ins[j]->is_const && !batched)
+            batched = ins[j];
+    }
+    if (!batched && !rank)
+        return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
+                        "every operand is a constant: at least one must be batched (fold "
+                        "constant expressions before generating)");
+    out->rank = r;
+    out->dims[0] = c->g->tensors[c->g->inputs[0]].dims[0];
+    for (int i = 1; i < r; i++)
+        out->dims[i] = 1;
+    for (int i = 1; i < rank; i++) /* expand: the caller checked that r == rank */
+        out->dims[i + (r - rank)] = dims[i];
+    const sf_tensor *from[SF_MAX_RANK] = {0}; /* the operand that set each output dim */
+    for (int j = 0; j < nin; j++) {
         const sf_tensor *b = ins[j];
-        char sa[200], sb[200];
-        sf_v_shape_str(a->dims, a->rank, sa, sizeof sa);
+        char sb[200], so[200];
         sf_v_shape_str(b->dims, b->rank, sb, sizeof sb);
-        if (a->rank != b->rank)
+        if (!b->is_const && b->rank != r)
             return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
-                            "shape mismatch: '%s' %s and "
-                            "'%s' %s must have the same rank (dim 0 is the batch on both)",
-                            a->name, sa, b->name, sb);
-        if (a->dims[0] != b->dims[0])
+                            "shape mismatch: '%s' %s is batched but has rank %d, below the "
+                            "output's %d: its batch dimension would not stay dimension 0",
+                            b->name, sb, b->rank, r);
+        for (int i = b->is_const ? 0 : 1; i < b->rank; i++) {
+            int k = i + (r - b->rank); /* the output axis it aligns with */
+            int64_t d = b->dims[i];
+            if (k == 0 || d == 1 || d == out->dims[k])
+                continue;
+            if (out->dims[k] == 1) {
+                out->dims[k] = d;
+                from[k] = b;
+                continue;
+            }
+            if (rank && !from[k]) {
+                sf_v_shape_str(out->dims, r, so, sizeof so);
+                return sf_error(SF_EINPUT, sf_v_where(c, n, "shape"),
+                                "shape mismatch: '%s' %s does not broadcast to %s in "
+                                "dimension %d (%lld vs %lld)",
+                                b->name, sb, so, k, (long long)d, (long long)out->dims[k]);
+            }
+            sf_v_shape_str(from[k]->dims, from[k]->rank, so, sizeof so);
             return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
-                            "shape mismatch: '%s' %s and "
-                            "'%s' %s have different batch sizes",
-                            a->name, sa, b->name, sb);
-        for (int i = 0; i < a->rank; i++) {
-            if (out->dims[i] != b->dims[i] && out->dims[i] != 1 && b->dims[i] != 1)
-                return sf_error(SF_EINPUT, sf_v_where(c, n, "inputs"),
-                                "shape mismatch: '%s' %s "
-                                "and '%s' %s do not broadcast in dimension %d",
-                                a->name, sa, b->name, sb, i);
-            out->dims[i] = out->dims[i] > b->dims[i] ? out->dims[i] : b->dims[i];
+                            "shape mismatch: '%s' %s and '%s' %s do not broadcast in dimension "
+                            "%d of the output (%lld vs %lld)",
+                            from[k]->name, so, b->name, sb, k, (long long)out->dims[k],
+                            (long long)d);
         }
     }
     return SF_OK;
+}
+
+sf_status sf_broadcast_shape(sf_vctx *c, const sf_desc_node *n, const sf_tensor *const *ins,
+                             int nin, sf_tensor *out)
+{
+    return sf_broadcast_to(c, n, ins, nin, 0, NULL, out);
 }

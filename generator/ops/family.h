@@ -36,9 +36,15 @@ sf_status sf_need_rank(sf_vctx *c, const sf_desc_node *n, const sf_tensor *t, in
 void sf_node_add_const(sf_node *node, const char *what, float *data, int64_t n);
 /* out = x's shape. */
 void sf_same_shape(const sf_tensor *x, sf_tensor *out);
-/* out = the NumPy broadcast of ins[0..n) (same rank, same batch). */
+/* out = the NumPy broadcast of ins[0..n), right-aligned, the batch staying
+ * dimension 0: batched operands have the output's rank, constants may have
+ * fewer dims (docs/FORMATS.md). At least one operand is batched. */
 sf_status sf_broadcast_shape(sf_vctx *c, const sf_desc_node *n, const sf_tensor *const *ins,
                              int nin, sf_tensor *out);
+/* The same onto a given shape: rank > 0 and dims[1..rank) the output's
+ * (expand; dims[0] is ignored, the output is batched). */
+sf_status sf_broadcast_to(sf_vctx *c, const sf_desc_node *n, const sf_tensor *const *ins, int nin,
+                          int rank, const int64_t *dims, sf_tensor *out);
 sf_status sf_oom(void);
 /* out = [N, ch, Ho, Wo] of a window op on x (kernel, stride, dilation and pad
  * from at), or an error when the window does not fit (conv.c). */
@@ -63,6 +69,9 @@ sf_status sf_step_conv_shape(sf_step_ctx *c, const sf_node *n);
 
 /* "d0, d1, ..."; batch != NULL writes that text for dims[0]. */
 void sf_dims_list(const sf_tensor *t, const char *batch, char *buf, size_t n);
+/* t's dims right-aligned to `rank` (leading 1s); batch != NULL writes that
+ * text for a batched tensor's dims[0]. */
+void sf_dims_aligned(const sf_tensor *t, int rank, const char *batch, char *buf, size_t n);
 /* Product of dims [from, to). */
 int64_t sf_dims_prod(const sf_tensor *t, int from, int to);
 /* A float constant as a C literal that reads back exactly ("SF_INF" for infinity). */

@@ -1,7 +1,9 @@
 /* unary.c - elementwise functions of one input (relu, gelu, silu, sigmoid,
- * tanh, erf, sqrt, hardswish, clip, hardsigmoid): the output has the input's
- * shape, and each backend's runtime evaluates the op table's function
- * (runtime/cpu/sf_ops.h). clip and hardsigmoid take two parameters. */
+ * tanh, erf, sqrt, hardswish, clip, hardsigmoid, neg, exp, log, abs,
+ * reciprocal, leakyrelu, softplus, not, floor, ceil, sign, round): the output
+ * has the input's shape, and each backend's runtime evaluates the op table's
+ * function (runtime/cpu/sf_ops.h). clip, hardsigmoid and leakyrelu take
+ * parameters. */
 #include "ops/family.h"
 
 #include <math.h>
@@ -23,6 +25,8 @@ static sf_status shape(sf_vctx *c, const sf_desc_node *n, sf_node *node)
     }
     if (node->op == SF_OP_HARDSIGMOID && ((st = sf_attr_number(c, n, "alpha", 0.2, &at->a)) ||
                                           (st = sf_attr_number(c, n, "beta", 0.5, &at->b))))
+        return st;
+    if (node->op == SF_OP_LEAKYRELU && (st = sf_attr_number(c, n, "alpha", 0.01, &at->a)))
         return st;
     return SF_OK;
 }

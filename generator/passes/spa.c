@@ -5,10 +5,12 @@
  * last group of a row may be shorter); the share of groups that already
  * comply with M/4 and M/2 (near-misses); zero rows and columns.
  *
- * Propagation: a channel is the last dimension of a tensor. Forward, a linear
+ * Propagation: a channel is the last dimension of a tensor (axis 1 of a
+ * rank-4 one). Forward, a linear
  * output channel is exactly zero when its weight row has no nonzero on a
  * nonzero input channel and its bias is zero; ops with f(0) = 0 keep zeros;
- * add keeps a zero only where both sides are zero; mul where either is.
+ * add keeps a zero only where both sides are zero; mul where either is; a
+ * constant's zero channels come from its values.
  * Backward, a channel is needed if a graph output contains it or a consumer
  * reads it with a nonzero weight. Exactness assumes finite activations
  * (0 * x == 0). */
@@ -78,10 +80,34 @@ void sf_spa_census(sf_graph *g)
     }
 }
 
-/* Channel of an operand that feeds output channel c under broadcasting. */
-static int64_t bcast(const sf_tensor *t, int64_t c)
+/* Channel of operand t that feeds output channel c of `out` under
+ * broadcasting (right-aligned, docs/FORMATS.md), or -1 when t's channel
+ * axis is not the one aligned with out's (an operand of lower rank): then
+ * no channel of it is known to feed c alone. */
+static int64_t bcast(const sf_tensor *out, const sf_tensor *t, int64_t c)
 {
-    return sf_tensor_channels(t) == 1 ? 0 : c;
+    int k = sf_tensor_chan_axis(out) - (out->rank - t->rank);
+    if (k != sf_tensor_chan_axis(t))
+        return -1;
+    return t->dims[k] == 1 ? 0 : c;
+}
+/* Whether every value of t feeding channel ch is zero (ch from bcast). */
+static int zero_at(const sf_tensor *t, int64_t ch)
+{
+    return ch >= 0 && sf_tensor_zero(t, ch);
+}
+
+/* A constant's channels that are all zero, from its values. */
+static void const_zero(const sf_node *n, sf_tensor *out)
+{
+    int ax = sf_tensor_chan_axis(out);
+    int64_t C = out->dims[ax], inner = 1;
+    for (int i = ax + 1; i < out->rank; i++)
+        inner *= out->dims[i];
+    memset(out->zero, 1, (size_t)C);
+    for (int64_t i = 0; i < n->cst[0].n; i++)
+        if (n->cst[0].data[i] != 0.0f)
+            out->zero[i / inner % C] = 0;
 }
 
 /* Ops whose output channel c depends only on input channel c (broadcast):
@@ -139,19 +165,21 @@ static void forward(sf_graph *g)
                         zero = 0;
                 out->zero[o] = (unsigned char)zero;
             }
+        } else if (n->op == SF_OP_CONSTANT) {
+            const_zero(n, out);
         } else if (sf_op_get(n->op)->zero == SF_Z_BOTH) { /* add, sub: 0 ± 0 */
             for (int64_t c = 0; c < C; c++)
-                out->zero[c] = sf_tensor_zero(a, bcast(a, c)) && sf_tensor_zero(b, bcast(b, c));
+                out->zero[c] = zero_at(a, bcast(out, a, c)) && zero_at(b, bcast(out, b, c));
         } else if (sf_op_get(n->op)->zero == SF_Z_EITHER) { /* mul: 0 · x */
             for (int64_t c = 0; c < C; c++)
-                out->zero[c] = sf_tensor_zero(a, bcast(a, c)) || sf_tensor_zero(b, bcast(b, c));
+                out->zero[c] = zero_at(a, bcast(out, a, c)) || zero_at(b, bcast(out, b, c));
         } else if (n->op == SF_OP_BATCHNORM) { /* y = x*scale + shift per channel */
             for (int64_t c = 0; c < C; c++)
                 out->zero[c] = n->cst[1].data[c] == 0.0f &&
                                (sf_tensor_zero(a, c) || n->cst[0].data[c] == 0.0f);
-        } else if (sf_op_keeps_zero(n->op)) {
-            if (a->zero)
-                memcpy(out->zero, a->zero, (size_t)C);
+        } else if (sf_op_keeps_zero(n->op)) { /* f(0) = 0; expand broadcasts */
+            for (int64_t c = 0; c < C; c++)
+                out->zero[c] = zero_at(a, bcast(out, a, c));
         } else if (n->op == SF_OP_FLATTEN || n->op == SF_OP_CONCAT) {
             for (int64_t c = 0; c < C; c++) {
                 int j;
@@ -206,9 +234,15 @@ static void backward(sf_graph *g)
         } else if (channelwise(n)) {
             for (int j = 0; j < n->nin; j++) {
                 sf_tensor *in = &g->tensors[n->in[j]];
-                for (int64_t c = 0; c < C; c++)
+                for (int64_t c = 0; c < C; c++) {
+                    int64_t ch = bcast(out, in, c);
+                    if (ch < 0) {
+                        need_all(in);
+                        break;
+                    }
                     if (out->needed[c])
-                        need(in, bcast(in, c));
+                        need(in, ch);
+                }
             }
         } else if (n->op == SF_OP_FLATTEN ||
                    (n->op == SF_OP_CONCAT && n->at.axis == sf_tensor_chan_axis(out))) {

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from sparseflow.reference import BINARY_OPS, UNARY_OPS, output_shape
+from sparseflow.reference import BINARY_OPS, REDUCE_OPS, UNARY_OPS, output_shape
 from sparseflow.safetensors import write_safetensors
 
 # --------------------------------------------------------------------------
@@ -145,6 +145,7 @@ class ModelBuilder:
         self.int_inputs = {}    # input name -> table rows (token ids)
         self.mask_inputs = set()
         self.samplers = {}      # input name -> (rng, shape) -> values
+        self.consts = set()     # activations of constant nodes (dim 0 is 1, not the batch)
         self._count = {}
 
     # -- names ------------------------------------------------------------
@@ -176,7 +177,9 @@ class ModelBuilder:
     def shape_of(self, nd):
         """The output shape of node `nd` (its op's shape rule)."""
         return output_shape(nd, [self.shapes[i] for i in nd["inputs"]],
-                            lambda t: self.tensors[t][0].shape)
+                            lambda t: self.tensors[t][0].shape,
+                            [i in self.consts for i in nd["inputs"]],
+                            self.inputs[0]["shape"][0] if self.inputs else None)
 
     # -- graph --------------------------------------------------------------
     def input(self, name, shape, sample=None):
@@ -344,6 +347,12 @@ class ModelBuilder:
             return self.gelu(x, approximate="none")
         return self.unary(kind, x)
 
+    def minimum(self, a, b, **kw):
+        return self._binary("min", a, b, **kw)
+
+    def maximum(self, a, b, **kw):
+        return self._binary("max", a, b, **kw)
+
     def _binary(self, op, a, b, name=None, out=None):
         if op not in BINARY_OPS:
             raise ValueError("unknown binary op %s" % op)
@@ -369,9 +378,30 @@ class ModelBuilder:
         """a where cond != 0, else b; the three broadcast like add."""
         return self._elementwise("where", [cond, a, b], **kw)
 
-    def reducemean(self, x, axis=None, keepdims=None, **kw):
-        """Mean over the last axis; keepdims 1 (default) keeps it as 1."""
-        return self._elementwise("reducemean", [x], axis=axis, keepdims=keepdims, **kw)
+    def reducemean(self, x, axis=None, keepdims=None, axes=None, **kw):
+        """Mean over the last axis (or `axis`, or the list `axes`); keepdims
+        1 (default) keeps each as 1."""
+        return self._elementwise("reducemean", [x], axis=axis, axes=axes, keepdims=keepdims,
+                                 **kw)
+
+    def reduce(self, op, x, axes, keepdims=None, **kw):
+        """reducesum, reducemax, reducemin, reduceprod (or reducemean) over `axes`."""
+        if op not in REDUCE_OPS:
+            raise ValueError("unknown reduction %s" % op)
+        return self._elementwise(op, [x], axes=list(axes), keepdims=keepdims, **kw)
+
+    def constant(self, value, name=None, dtype=None, out=None):
+        """A constant tensor (first dimension 1: the same for every batch
+        item), stored in the weights file as `<name>.value`."""
+        name = name or self._fresh("const")
+        wname = self.add_tensor(name + ".value", value, dtype)
+        res = self._elementwise("constant", [], name=name, out=out, weight=wname)
+        self.consts.add(res)
+        return res
+
+    def expand(self, x, shape, **kw):
+        """x broadcast to [B] + shape."""
+        return self._elementwise("expand", [x], shape=list(shape), **kw)
 
     # -- network ops (DESIGN §4) ----------------------------------------------
     def node(self, op, inputs, oshape=None, name=None, out=None, **attrs):

@@ -26,14 +26,23 @@ import numpy as np
 from sparseflow.safetensors import read_safetensors
 
 # the ops of one input and one output of the same shape, computed element by
-# element; clip and hardsigmoid take attributes
+# element; clip, hardsigmoid and leakyrelu take attributes
 UNARY_OPS = ("relu", "gelu", "silu", "sigmoid", "tanh", "erf", "sqrt",
-             "hardswish", "clip", "hardsigmoid")
-# the ops of two inputs that broadcast (broadcast_shape)
-BINARY_OPS = ("add", "mul", "sub", "div", "pow")
+             "hardswish", "clip", "hardsigmoid", "neg", "exp", "log", "abs",
+             "reciprocal", "leakyrelu", "softplus", "not", "floor", "ceil",
+             "sign", "round")
+# the ops of two inputs that broadcast (broadcast_shape); the comparisons
+# and logic ops give 0/1 (booleans are 0/1 floats in a SparseFlow graph)
+BINARY_OPS = ("add", "mul", "sub", "div", "pow", "min", "max", "equal", "less",
+              "greater", "lessorequal", "greaterorequal", "and", "or")
+# reductions over `axes` (reducemean also `axis`, default the last)
+REDUCE_OPS = ("reducemean", "reducesum", "reducemax", "reducemin", "reduceprod")
+# the ops that take a constant's tensor (first dimension 1, not the batch)
+CONST_READERS = BINARY_OPS + ("where", "expand")
 
 HARDSIGMOID_ALPHA = 0.2     # hardsigmoid's defaults (ONNX HardSigmoid)
 HARDSIGMOID_BETA = 0.5
+LEAKYRELU_ALPHA = 0.01      # leakyrelu's default (ONNX LeakyRelu)
 
 
 def _name(node):
@@ -44,19 +53,28 @@ def _name(node):
 # shape rules
 # --------------------------------------------------------------------------
 
-def broadcast_shape(*shapes):
+def broadcast_shape(*shapes, consts=None):
     """Shape of an elementwise op on several operands under the SparseFlow
-    rules: the same rank, the same dimension 0 (the batch, never
-    broadcast), every other dimension equal or 1 on one side."""
+    rules: NumPy broadcasting, operands right-aligned, dimension 0 the
+    batch.  consts[i] marks operand i as a constant (its dimension 0 is 1,
+    not the batch): it may have a lower rank and repeats along the batch.
+    Batched operands have the output's rank and the same batch; at least
+    one operand is batched."""
     shapes = [list(s) for s in shapes]
-    a = shapes[0]
-    for b in shapes[1:]:
-        if len(a) != len(b):
-            raise ValueError("operands differ in rank: %s vs %s" % (a, b))
-        if a[0] != b[0]:
-            raise ValueError("operands differ in batch: %s vs %s" % (a, b))
-    out = [a[0]]
-    for dims in list(zip(*shapes))[1:]:
+    consts = list(consts) if consts is not None else [False] * len(shapes)
+    batched = [s for s, k in zip(shapes, consts) if not k]
+    if not batched:
+        raise ValueError("every operand is a constant")
+    rank = max(len(s) for s in shapes)
+    for s in batched:
+        if len(s) != rank:
+            raise ValueError("a batched operand of rank %d below the output's %d: %s"
+                             % (len(s), rank, shapes))
+        if s[0] != batched[0][0]:
+            raise ValueError("operands differ in batch: %s" % shapes)
+    out = [batched[0][0]]
+    for k in range(1, rank):
+        dims = [s[k - (rank - len(s))] for s in shapes if k - (rank - len(s)) >= 0]
         big = [d for d in dims if d != 1]
         if any(d != big[0] for d in big):
             raise ValueError("shapes %s do not broadcast"
@@ -86,15 +104,6 @@ def _window_hw(h, w, kh, kw, s, d, p):
     return ho, wo
 
 
-def _last_axis(node, rank):
-    """The axis of an op that only works on the last one (default -1)."""
-    axis = node.get("axis", -1)
-    if rank < 2 or axis not in (-1, rank - 1):
-        raise ValueError("%s: axis %s is not the last axis of a rank-%d input"
-                         % (_name(node), axis, rank))
-    return rank - 1
-
-
 def _shape_linear(node, s, wshape):
     (x,) = s
     w = wshape(node["weight"])
@@ -122,14 +131,43 @@ def _shape_same(node, s, wshape):
     return list(s[0])
 
 
-def _shape_broadcast(node, s, wshape):
+def _shape_broadcast(node, s, wshape, consts=None, batch=None):
     want = 3 if node["op"] == "where" else 2
     if len(s) != want:
         raise ValueError("%s: %s takes %d inputs" % (_name(node), node["op"], want))
     try:
-        return broadcast_shape(*s)
+        return broadcast_shape(*s, consts=consts)
     except ValueError as e:
         raise ValueError("%s: %s" % (_name(node), e)) from None
+
+
+def _shape_constant(node, s, wshape):
+    if s:
+        raise ValueError("%s: constant takes no inputs" % _name(node))
+    w = list(wshape(node["weight"]))
+    if len(w) < 1 or w[0] != 1:
+        raise ValueError("%s: a constant's first dimension must be 1, not %s" % (_name(node), w))
+    return w
+
+
+def _shape_expand(node, s, wshape, consts=None, batch=None):
+    (x,) = s
+    shape = node.get("shape")
+    if not isinstance(shape, list) or not shape or \
+            any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
+        raise ValueError("%s: shape %r is not a list of dims >= 1" % (_name(node), shape))
+    if len(x) > len(shape) + 1:
+        raise ValueError("%s: input %s has more dims than [B] + %s" % (_name(node), x, shape))
+    const = bool(consts and consts[0])
+    if const and batch is None:
+        raise ValueError("%s: the batch of an expanded constant is not known" % _name(node))
+    try:
+        # the target as a batched operand (the batch: x's, or the model's
+        # for a constant x)
+        out = broadcast_shape(x, [batch if const else x[0]] + shape, consts=[const, False])
+    except ValueError as e:
+        raise ValueError("%s: %s" % (_name(node), e)) from None
+    return out
 
 
 def _shape_clip(node, s, wshape):
@@ -139,13 +177,38 @@ def _shape_clip(node, s, wshape):
     return list(s[0])
 
 
-def _shape_reducemean(node, s, wshape):
+def reduce_axes(node, rank):
+    """The reduced axes of a reduction node, normalised and sorted."""
+    if rank < 2:
+        raise ValueError("%s: nothing to reduce in a rank-%d input" % (_name(node), rank))
+    if "axes" in node and "axis" in node:
+        raise ValueError("%s: axes and axis both given" % _name(node))
+    if "axes" not in node:
+        if node["op"] != "reducemean":
+            raise ValueError("%s: axes missing" % _name(node))
+        axes = [node.get("axis", -1)]
+    else:
+        axes = node["axes"]
+    if not isinstance(axes, list) or not axes:
+        raise ValueError("%s: axes %r is not a list of axes" % (_name(node), axes))
+    norm = []
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, int) or not -rank <= a < rank:
+            raise ValueError("%s: axis %r out of range for rank %d" % (_name(node), a, rank))
+        a = a + rank if a < 0 else a
+        if a == 0 or a in norm:
+            raise ValueError("%s: axis %d is the batch or repeated" % (_name(node), a))
+        norm.append(a)
+    return sorted(norm)
+
+
+def _shape_reduce(node, s, wshape):
     x = list(s[0])
-    axis = _last_axis(node, len(x))
+    axes = reduce_axes(node, len(x))
     keep = node.get("keepdims", 1)
     if keep not in (0, 1) or isinstance(keep, bool):
         raise ValueError("%s: keepdims %r is not 0 or 1" % (_name(node), keep))
-    return x[:axis] + ([1] if keep else [])
+    return [1 if i in axes else d for i, d in enumerate(x) if keep or i not in axes]
 
 
 def _shape_conv2d(node, s, wshape):
@@ -227,21 +290,31 @@ SHAPE_RULES = {
     "gather": _shape_embedding,
     "attention": _shape_same,
     "where": _shape_broadcast,
-    "reducemean": _shape_reducemean,
+    "constant": _shape_constant,
+    "expand": _shape_expand,
 }
+SHAPE_RULES.update({op: _shape_reduce for op in REDUCE_OPS})
 SHAPE_RULES.update({op: _shape_same for op in UNARY_OPS})
 SHAPE_RULES["clip"] = _shape_clip
 SHAPE_RULES.update({op: _shape_broadcast for op in BINARY_OPS})
 
 
-def output_shape(node, in_shapes, tensor_shape):
+def output_shape(node, in_shapes, tensor_shape, consts=None, batch=None):
     """The output shape of `node` (a model JSON node) whose inputs have
-    `in_shapes`; tensor_shape(name) gives a weights tensor's shape."""
+    `in_shapes`; tensor_shape(name) gives a weights tensor's shape;
+    consts[i] marks input i as a constant's tensor (default: none is), and
+    batch is the batch (expand of a constant needs it)."""
     rule = SHAPE_RULES.get(node["op"])
     if rule is None:
         raise ValueError("unknown op %r" % (node["op"],))
-    return [int(d) for d in rule(node, [list(s) for s in in_shapes],
-                                 lambda t: list(tensor_shape(t)))]
+    consts = list(consts) if consts is not None else [False] * len(in_shapes)
+    if any(consts) and node["op"] not in CONST_READERS:
+        raise ValueError("%s: %s does not take a constant input" % (_name(node), node["op"]))
+    s = [list(x) for x in in_shapes]
+    wshape = lambda t: list(tensor_shape(t))  # noqa: E731
+    if node["op"] in CONST_READERS:
+        return [int(d) for d in rule(node, s, wshape, consts, batch)]
+    return [int(d) for d in rule(node, s, wshape)]
 
 
 # --------------------------------------------------------------------------
@@ -300,6 +373,31 @@ def _unary(op, node, x):
         a = node.get("alpha", HARDSIGMOID_ALPHA)
         b = node.get("beta", HARDSIGMOID_BETA)
         return np.minimum(np.maximum(a * x + b, 0.0), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if op == "neg":
+            return -x
+        if op == "exp":
+            return np.exp(x)
+        if op == "log":
+            return np.log(x)            # -inf at 0, NaN below
+        if op == "abs":
+            return np.abs(x)
+        if op == "reciprocal":
+            return 1.0 / x
+        if op == "leakyrelu":
+            return np.where(x >= 0, x, node.get("alpha", LEAKYRELU_ALPHA) * x)
+        if op == "softplus":
+            return np.logaddexp(0.0, x)     # ln(1 + e^x) without overflow
+        if op == "not":
+            return (x == 0).astype(np.float64)
+        if op == "floor":
+            return np.floor(x)
+        if op == "ceil":
+            return np.ceil(x)
+        if op == "sign":
+            return np.sign(x)
+        if op == "round":
+            return np.round(x)          # halves to even
     raise ValueError("unknown unary op %s" % op)
 
 
@@ -315,6 +413,18 @@ def _binary(op, a, b):
             return a / b        # IEEE: x/0 is ±inf or NaN, as in float32
         if op == "pow":
             return np.power(a, b)   # NaN for a < 0 and b not an integer
+    if op == "min":
+        return np.minimum(a, b)     # NaN wins
+    if op == "max":
+        return np.maximum(a, b)
+    cmp = {"equal": np.equal, "less": np.less, "greater": np.greater,
+           "lessorequal": np.less_equal, "greaterorequal": np.greater_equal}
+    if op in cmp:
+        return cmp[op](a, b).astype(np.float64)
+    if op == "and":
+        return ((a != 0) & (b != 0)).astype(np.float64)
+    if op == "or":
+        return ((a != 0) | (b != 0)).astype(np.float64)
     raise ValueError("unknown binary op %s" % op)
 
 
@@ -458,7 +568,7 @@ def _eval_net(node, op, ins, weights):
     raise ValueError("unknown op %r" % (op,))
 
 
-def _eval_node(node, vals, weights):
+def _eval_node(node, vals, weights, consts=(), batch=None):
     op = node["op"]
     ins = [vals[n] for n in node["inputs"]]
     if op == "linear":
@@ -482,9 +592,18 @@ def _eval_node(node, vals, weights):
     if op == "where":
         c, a, b = ins
         return np.where(c != 0, a, b)
-    if op == "reducemean":
+    if op in REDUCE_OPS:
         (x,) = ins
-        return x.mean(axis=-1, keepdims=bool(node.get("keepdims", 1)))
+        fn = {"reducemean": np.mean, "reducesum": np.sum, "reducemax": np.max,
+              "reducemin": np.min, "reduceprod": np.prod}[op]
+        return fn(x, axis=tuple(reduce_axes(node, x.ndim)),
+                  keepdims=bool(node.get("keepdims", 1)))
+    if op == "constant":
+        return weights[node["weight"]]
+    if op == "expand":
+        (x,) = ins
+        return np.broadcast_to(x, _shape_expand(node, [list(x.shape)], None,
+                                                [node["inputs"][0] in consts], batch))
     return _eval_net(node, op, ins, weights)
 
 
@@ -539,13 +658,18 @@ def evaluate(model_json_path, inputs, return_all=False):
             raise ValueError("input %s: shape %s does not fit declared %s"
                              % (name, x.shape, decl))
         vals[name] = x
+    consts = set()      # tensors of constant nodes: dim 0 is 1, not the batch
+    batch = vals[model["inputs"][0]["name"]].shape[0]
     for node in topo_order(model["nodes"], list(vals)):
         if len(node["outputs"]) != 1:
             raise ValueError("%s: nodes have exactly one output"
                              % node.get("name"))
         want = output_shape(node, [vals[n].shape for n in node["inputs"]],
-                            lambda t: weights[t].shape)
-        y = _eval_node(node, vals, weights)
+                            lambda t: weights[t].shape,
+                            [n in consts for n in node["inputs"]], batch)
+        y = _eval_node(node, vals, weights, consts, batch)
+        if node["op"] == "constant":
+            consts.add(node["outputs"][0])
         if list(y.shape) != want:
             raise ValueError("%s: computed shape %s, the shape rule gives %s"
                              % (_name(node), list(y.shape), want))

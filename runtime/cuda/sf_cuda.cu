@@ -84,7 +84,8 @@ static bcast binary_strides(sfc_dims ad, sfc_dims bd, sfc_dims ydims, int rank, 
     int64_t sa = 1, sb = 1;
     c.rank = rank;
     for (int i = rank - 1; i >= 0; i--) {
-        int64_t a = i ? ad.d[i] : batch, b = i ? bd.d[i] : batch;
+        /* dims[0] of 1: the same for every batch item (sf_binary, sf_ops.h) */
+        int64_t a = i || ad.d[0] == 1 ? ad.d[i] : batch, b = i || bd.d[0] == 1 ? bd.d[i] : batch;
         c.yd[i] = i ? ydims.d[i] : batch;
         c.as[i] = a == 1 && c.yd[i] != 1 ? 0 : sa;
         c.bs[i] = b == 1 && c.yd[i] != 1 ? 0 : sb;
@@ -102,6 +103,15 @@ __device__ static float binary1(sf_binary_op op, float a, float b)
     case SF_BINARY_SUB: return a - b;
     case SF_BINARY_DIV: return a / b;
     case SF_BINARY_POW: return powf(a, b);
+    case SF_BINARY_MIN: return a < b || a != a ? a : b;
+    case SF_BINARY_MAX: return a > b || a != a ? a : b;
+    case SF_BINARY_EQUAL: return a == b ? 1.0f : 0.0f;
+    case SF_BINARY_LESS: return a < b ? 1.0f : 0.0f;
+    case SF_BINARY_GREATER: return a > b ? 1.0f : 0.0f;
+    case SF_BINARY_LESSOREQUAL: return a <= b ? 1.0f : 0.0f;
+    case SF_BINARY_GREATEROREQUAL: return a >= b ? 1.0f : 0.0f;
+    case SF_BINARY_AND: return a != 0.0f && b != 0.0f ? 1.0f : 0.0f;
+    case SF_BINARY_OR: return a != 0.0f || b != 0.0f ? 1.0f : 0.0f;
     }
     return 0.0f;
 }
@@ -139,7 +149,7 @@ static void operand_strides(sfc_dims d, const int64_t *yd, int rank, int batch, 
 {
     int64_t m = 1;
     for (int i = rank - 1; i >= 0; i--) {
-        int64_t di = i ? d.d[i] : batch;
+        int64_t di = i || d.d[0] == 1 ? d.d[i] : batch;
         s[i] = di == 1 && yd[i] != 1 ? 0 : m;
         m *= di;
     }
@@ -173,6 +183,87 @@ int sfc_where(const float *c, sfc_dims cd, const float *a, sfc_dims ad, const fl
     operand_strides(ad, s.yd, rank, batch, s.as);
     operand_strides(bd, s.yd, rank, batch, s.bs);
     LAUNCH(k_where, n, st, c, a, b, y, s, n);
+}
+
+__global__ static void k_expand(const float *x, float *y, bcast3 s, size_t n)
+{
+    FOR_EACH(i, n);
+    int64_t rem = (int64_t)i, xo = 0;
+    for (int d = s.rank - 1; d >= 0; d--) {
+        xo += rem % s.yd[d] * s.cs[d];
+        rem /= s.yd[d];
+    }
+    y[i] = x[xo];
+}
+int sfc_expand(const float *x, sfc_dims xd, float *y, sfc_dims yd, int rank, int batch,
+               cudaStream_t st)
+{
+    bcast3 s = {};
+    s.rank = rank;
+    size_t n = 1;
+    for (int i = 0; i < rank; i++) {
+        s.yd[i] = i ? yd.d[i] : batch;
+        n *= (size_t)s.yd[i];
+    }
+    operand_strides(xd, s.yd, rank, batch, s.cs);
+    LAUNCH(k_expand, n, st, x, y, s, n);
+}
+
+/* Reduction: the kept axes index y, the reduced ones are walked per output
+ * element (sf_reduce in sf_ops.c). */
+typedef struct {
+    int64_t kd[8], ks[8], rd[8], rs[8], nred;
+    int nk, nr;
+} reduce_plan;
+
+__global__ static void k_reduce(sf_reduce_op op, const float *x, float *y, reduce_plan p, size_t n)
+{
+    FOR_EACH(o, n);
+    int64_t base = 0, rem = (int64_t)o, cnt[8] = {0}, off = 0;
+    for (int k = 0; k < p.nk; k++) {
+        base += rem % p.kd[k] * p.ks[k];
+        rem /= p.kd[k];
+    }
+    float acc = x[base];
+    for (int64_t r = 1; r < p.nred; r++) {
+        for (int k = 0; k < p.nr; k++) {
+            off += p.rs[k];
+            if (++cnt[k] < p.rd[k])
+                break;
+            off -= p.rs[k] * p.rd[k];
+            cnt[k] = 0;
+        }
+        float v = x[base + off];
+        switch (op) {
+        case SF_REDUCE_SUM:
+        case SF_REDUCE_MEAN: acc += v; break;
+        case SF_REDUCE_MAX: acc = v > acc || v != v ? v : acc; break;
+        case SF_REDUCE_MIN: acc = v < acc || v != v ? v : acc; break;
+        case SF_REDUCE_PROD: acc *= v; break;
+        }
+    }
+    y[o] = op == SF_REDUCE_MEAN ? acc / (float)p.nred : acc;
+}
+int sfc_reduce(sf_reduce_op op, const float *x, sfc_dims dims, unsigned axes, int rank, float *y,
+               int batch, cudaStream_t st)
+{
+    reduce_plan p = {};
+    int64_t s = 1, nout = 1;
+    p.nred = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        int64_t d = i ? dims.d[i] : batch;
+        if (i && (axes >> i & 1u)) {
+            p.rd[p.nr] = d;
+            p.rs[p.nr++] = s;
+            p.nred *= d;
+        } else {
+            p.kd[p.nk] = d;
+            p.ks[p.nk++] = s;
+            nout *= d;
+        }
+        s *= d;
+    }
+    LAUNCH(k_reduce, (size_t)nout, st, op, x, y, p, (size_t)nout);
 }
 
 /* ---- convolution and pooling ---------------------------------------------------------- */

@@ -14,8 +14,8 @@
 /* An activation (sf_unary_op), or v itself for SFC_NO_ACT: the linear
  * kernels apply it in their epilogue when the generator fused the
  * activation step that followed the layer. The functions with parameters
- * (CLIP, HARDSIGMOID) are never fused and have no case here: they give v;
- * sfc_act_ab applies them. */
+ * (CLIP, HARDSIGMOID, LEAKYRELU) are never fused and have no case here: they
+ * give v; sfc_act_ab applies them. */
 #define SFC_NO_ACT (-1)
 __device__ __forceinline__ float sfc_act(int op, float v)
 {
@@ -30,18 +30,30 @@ __device__ __forceinline__ float sfc_act(int op, float v)
     case SF_UNARY_ERF: return erff(v);
     case SF_UNARY_SQRT: return sqrtf(v);
     case SF_UNARY_HARDSWISH: return v * fmaxf(0.0f, fminf(1.0f, v * (1.0f / 6.0f) + 0.5f));
+    case SF_UNARY_NEG: return -v;
+    case SF_UNARY_EXP: return expf(v);
+    case SF_UNARY_LOG: return logf(v);
+    case SF_UNARY_ABS: return fabsf(v);
+    case SF_UNARY_RECIPROCAL: return 1.0f / v;
+    case SF_UNARY_SOFTPLUS: return v > 0.0f ? v + log1pf(expf(-v)) : log1pf(expf(v));
+    case SF_UNARY_NOT: return v == 0.0f ? 1.0f : 0.0f;
+    case SF_UNARY_FLOOR: return floorf(v);
+    case SF_UNARY_CEIL: return ceilf(v);
+    case SF_UNARY_SIGN: return v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : v == 0.0f ? 0.0f : v;
+    case SF_UNARY_ROUND: return rintf(v);
     }
     return v;
 }
 
-/* Every sf_unary_op, the two with parameters included: CLIP clamps to
- * [a, b] (NaN stays NaN); HARDSIGMOID is max(0, min(1, a v + b)). The other
- * functions ignore a and b. */
+/* Every sf_unary_op, the three with parameters included: CLIP clamps to
+ * [a, b] (NaN stays NaN); HARDSIGMOID is max(0, min(1, a v + b)); LEAKYRELU
+ * is v for v >= 0, else a v. The other functions ignore a and b. */
 __device__ __forceinline__ float sfc_act_ab(int op, float a, float b, float v)
 {
     switch (op) {
     case SF_UNARY_CLIP: return v < a ? a : v > b ? b : v;
     case SF_UNARY_HARDSIGMOID: return fmaxf(0.0f, fminf(1.0f, a * v + b));
+    case SF_UNARY_LEAKYRELU: return v >= 0.0f ? v : a * v;
     }
     return sfc_act(op, v);
 }

@@ -24,6 +24,12 @@ int sfc_binary(sf_binary_op op, const float *a, sfc_dims ad, const float *b, sfc
 /* y = c != 0 ? a : b, all four broadcast as in sfc_binary (sf_where). */
 int sfc_where(const float *c, sfc_dims cd, const float *a, sfc_dims ad, const float *b, sfc_dims bd,
               float *y, sfc_dims yd, int rank, int batch, cudaStream_t st);
+/* y = x broadcast to yd (sf_expand). */
+int sfc_expand(const float *x, sfc_dims xd, float *y, sfc_dims yd, int rank, int batch,
+               cudaStream_t st);
+/* y = x reduced over the axes set in `axes` (sf_reduce). */
+int sfc_reduce(sf_reduce_op op, const float *x, sfc_dims dims, unsigned axes, int rank, float *y,
+               int batch, cudaStream_t st);
 /* token-major im2col: cols [N*Ho*Wo][C*kh*kw] */
 int sfc_im2col(const float *x, float *cols, int N, sf_conv_shape s, cudaStream_t st);
 int sfc_tokens_to_nchw(const float *t, float *y, int N, int O, int HW, cudaStream_t st);

@@ -548,6 +548,23 @@ elt = graph([(INPUT, [B_MAX, SEQ, WID]), (COND, [B_MAX, SEQ, 1])], ELT_NODES,
             [("fc.weight", [D_OUT, WID], 1)])
 LN = _index_of(ELT_NODES)
 
+# constants: a [1, WID] row added to the input; a class token [1, 1, WID]
+# expanded to the batch and concatenated in front -> linear
+CST_NODES = [
+    {"op": "constant", "name": "k", "inputs": [], "outputs": ["kv"], "weight": "k.value"},
+    {"op": "add", "name": "ad", "inputs": [INPUT, "kv"], "outputs": ["a1"]},
+    {"op": "constant", "name": "cls", "inputs": [], "outputs": ["clsv"], "weight": "cls.value"},
+    {"op": "expand", "name": "ex", "inputs": ["clsv"], "outputs": ["e1"], "shape": [1, WID]},
+    {"op": "concat", "name": "cc", "inputs": ["e1", "a1"], "outputs": ["c1"], "axis": 1},
+    {"op": "reducesum", "name": "rs", "inputs": ["c1"], "outputs": ["r1"], "axes": [1]},
+    {"op": "leakyrelu", "name": "lr", "inputs": ["r1"], "outputs": ["l1"], "alpha": 0.1},
+    {"op": "linear", "name": "fc", "inputs": ["l1"], "outputs": [OUTPUT], "weight": "fc.weight"},
+]
+cst = graph([(INPUT, [B_MAX, SEQ, WID])], CST_NODES,
+            [("k.value", [1, WID], 1), ("cls.value", [1, 1, WID], 2), ("fc.weight", [D_OUT, WID], 3)])
+KN = _index_of(CST_NODES)
+CONSTANT = I("constant")
+
 ATTR = I("attribute")
 MISSING = I("missing")
 
@@ -1145,8 +1162,8 @@ CASES = [
         [MJ, LN("wh"), field("inputs"), COND, I("rank")]),
     Gen("where_condition_not_broadcasting", chain(elt, setk("inputs/1/shape", [B_MAX, SEQ - 1, 1])),
         1, [MJ, LN("wh"), field("inputs"), COND, I("broadcast")]),
-    Gen("reducemean_not_last_axis", chain(elt, setk("nodes/@rm/axis", 1)), 1,
-        [MJ, LN("rm"), field("axis"), I("last axis")]),
+    Ok("ok_reducemean_middle_axis", chain(elt, setk("nodes/@rm/axis", 1),
+                                          setk("nodes/@dv/inputs", ["e5", "e5"]))),
     Gen("reducemean_axis_0", chain(elt, setk("nodes/@rm/axis", 0)), 1,
         [MJ, LN("rm"), field("axis"), I("batch")]),
     Gen("reducemean_axis_out_of_range", chain(elt, setk("nodes/@rm/axis", 9)), 1,
@@ -1157,6 +1174,53 @@ CASES = [
         [MJ, LN("rm"), field("keepdims"), I("integer")]),
     Gen("reducemean_keepdims_0_then_rank_mismatch", chain(elt, setk("nodes/@rm/keepdims", 0)), 1,
         [MJ, LN("dv"), field("inputs"), "e5", I("rank")]),
+
+    # -- constants, expand, reductions over axes ------------------------------------------------
+    Ok("ok_constants", cst),
+    Ok("ok_constant_first_operand", chain(cst, setk("nodes/@ad/inputs", ["kv", INPUT]))),
+    Ok("ok_constant_scalar", chain(cst, tens("k.value", shape=[1]))),
+    Gen("constant_first_dim_not_1", chain(cst, tens("k.value", shape=[2, WID])), 1,
+        [MJ, KN("k"), field("weight"), "k.value", I("first dimension must be 1")]),
+    Gen("constant_does_not_broadcast", chain(cst, tens("k.value", shape=[1, WID - 1])), 1,
+        [MJ, KN("ad"), field("inputs"), "kv", I("broadcast")]),
+    Gen("constant_rank_above_output", chain(cst, tens("k.value", shape=[1, 1, 1, WID])), 1,
+        [MJ, KN("ad"), field("inputs"), INPUT, I("rank")]),
+    Gen("constant_into_concat", chain(cst, setk("nodes/@cc/inputs", ["clsv", "a1"])), 1,
+        [MJ, KN("cc"), field("inputs"), "clsv", CONSTANT, I("expand")]),
+    Gen("constant_into_linear", chain(cst, setk("nodes/@fc/inputs", ["kv"])), 1,
+        [MJ, KN("fc"), field("inputs"), "kv", CONSTANT]),
+    Gen("constant_into_reduction", chain(cst, setk("nodes/@rs/inputs", ["clsv"])), 1,
+        [MJ, KN("rs"), field("inputs"), "clsv", CONSTANT]),
+    Gen("constant_with_input", chain(cst, setk("nodes/@k/inputs", [INPUT])), 1,
+        [MJ, KN("k"), field("inputs"), "got 1"]),
+    Gen("constant_without_weight", chain(cst, delk("nodes/@k/weight")), 1,
+        [MJ, KN("k"), field("weight"), MISSING]),
+    Gen("constant_weight_not_found", chain(cst, setk("nodes/@k/weight", "nope")), 1,
+        [MJ, KN("k"), field("weight"), "nope"]),
+    Gen("constant_as_graph_output", chain(cst, setk("outputs", [OUTPUT, "kv"])), 1,
+        [MJ, KN("k"), field("outputs"), "kv", CONSTANT]),
+    Gen("binary_of_two_constants", chain(cst, setk("nodes/@ad/inputs", ["kv", "kv"])), 1,
+        [MJ, KN("ad"), field("inputs"), CONSTANT, I("batched")]),
+    Gen("expand_does_not_broadcast", chain(cst, setk("nodes/@ex/shape", [1, WID + 1])), 1,
+        [MJ, KN("ex"), field("shape"), "clsv", I("broadcast")]),
+    Gen("expand_shape_not_a_list", chain(cst, setk("nodes/@ex/shape", "1x16")), 1,
+        [MJ, KN("ex"), field("shape"), I("list")]),
+    Gen("expand_shape_zero", chain(cst, setk("nodes/@ex/shape", [0, WID])), 1,
+        [MJ, KN("ex"), field("shape"), I("expected 1")]),
+    Gen("expand_without_shape", chain(cst, delk("nodes/@ex/shape")), 1,
+        [MJ, KN("ex"), field("shape"), MISSING]),
+    Gen("reducesum_without_axes", chain(cst, delk("nodes/@rs/axes")), 1,
+        [MJ, KN("rs"), field("axes"), MISSING]),
+    Gen("reducesum_axis_0", chain(cst, setk("nodes/@rs/axes", [0])), 1,
+        [MJ, KN("rs"), field("axes"), I("batch")]),
+    Gen("reducesum_axis_twice", chain(cst, setk("nodes/@rs/axes", [1, -2])), 1,
+        [MJ, KN("rs"), field("axes"), DUP]),
+    Gen("reducesum_axis_out_of_range", chain(cst, setk("nodes/@rs/axes", [3])), 1,
+        [MJ, KN("rs"), field("axes"), I("range")]),
+    Gen("reducesum_with_axis", chain(cst, setk("nodes/@rs/axis", 1)), 1,
+        [MJ, KN("rs"), field("axis"), ATTR]),
+    Gen("leakyrelu_alpha_string", chain(cst, setk("nodes/@lr/alpha", "0.1")), 1,
+        [MJ, KN("lr"), field("alpha"), I("number")]),
 
     # -- a failed generation must not touch an existing output folder --------
     Gen("existing_out_bad_json", text(lambda t: t[:-3]), 1, [MJ], existing_out=True),

@@ -86,6 +86,12 @@ CASES = [
                                                          "ell"], "ell"),
     ("special_f16_dense", lambda: cases.model_special(9, denormals=False),
      ["--gpu-dtype", "f16", "--gpu-kernel", "dense"], "dense"),
+    # constants (read from the device weights), broadcasting across ranks,
+    # expand, and the unary, comparison and reduction ops
+    ("ops_const_f32", cases.model_op_const, ["--gpu-dtype", "f32"], None),
+    ("ops_unary2_f32", cases.model_op_unary2, ["--gpu-dtype", "f32"], None),
+    ("ops_compare_f32", cases.model_op_compare, ["--gpu-dtype", "f32"], None),
+    ("ops_reduce_f32", cases.model_op_reduce, ["--gpu-dtype", "f32"], None),
 ]
 
 

@@ -48,7 +48,13 @@
 #                clip, hardsigmoid, sub, div, pow, where, reducemean) on
 #                inputs with last dims 1, 7, 33, 100, broadcasting both ways,
 #                attribute defaults and variants, and after a linear layer;
-#                max batch 5
+#                ops_unary2, ops_compare, ops_reduce: the other unary ops,
+#                min/max/comparisons/logic, reductions over any axes;
+#                ops_const: constant tensors as either operand of the
+#                binary ops and any of where, ranks differing, expand,
+#                concat after it; max batch 5
+#   ops_const_prop  a constant's zero channels dropped by the next linear
+#                layer: bit-identical with and without --no-propagate
 #   ops_all      the ten ops in one chain; also --dense
 #   ops_dead     dead channels through them, bit-identical with and without
 #                --no-propagate
@@ -77,7 +83,8 @@ import numpy as np
 from sparseflow import reference as ref
 from sparseflow.testing.cases import (OP_BATCH, OP_MODELS, PATTERNS, model_acts, model_bcast,
                                       model_cnn, model_cnn_dead, model_dead, model_density,
-                                      model_large, model_multi, model_op_all, model_op_dead,
+                                      model_large, model_multi, model_op_all, model_op_const,
+                                      model_op_dead,
                                       model_small, model_special, model_transformer,
                                       model_variants, seed_of)
 from sparseflow.testing.harness import (TOL, Results, compare, compare_special, describe_rc,
@@ -209,6 +216,9 @@ def matrix(quick, sfgen):
     if not quick:
         # their propagation rules: the same bit-identity as for dead
         cases.append(ModelCase("ops_dead", model_op_dead, [1, OP_BATCH], cnn_dead,
+                               bitwise=cnn_bitwise))
+        # the zero channels of a constant, dropped by the linear layer after it
+        cases.append(ModelCase("ops_const_prop", model_op_const, [1, OP_BATCH], cnn_dead[2:],
                                bitwise=cnn_bitwise))
     return cases
 

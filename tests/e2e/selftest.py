@@ -36,8 +36,11 @@ def close(a, b, tol=1e-12):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     assert a.shape == b.shape, (a.shape, b.shape)
-    scale = max(1.0, float(np.max(np.abs(b))) if b.size else 1.0)
-    err = float(np.max(np.abs(a - b))) if a.size else 0.0
+    fin = np.abs(b[np.isfinite(b)])
+    scale = max(1.0, float(np.max(fin)) if fin.size else 1.0)
+    with np.errstate(invalid="ignore"):  # equal infinities count as equal
+        diff = np.where(a == b, 0.0, np.abs(a - b))
+    err = float(np.max(diff)) if a.size else 0.0
     assert err <= tol * scale, "err %g" % err
 
 
@@ -287,8 +290,14 @@ def test_ops_hand():
     assert bs([4, 1, 7], [4, 5, 1]) == [4, 5, 7]
     assert bs([4, 1, 1], [4, 5, 1], [4, 1, 7]) == [4, 5, 7]
     assert bs([3], [3]) == [3]
-    expect_error(bs, [4, 7], [4, 1, 7])       # ranks differ
+    expect_error(bs, [4, 7], [4, 1, 7])       # a batched operand of lower rank
     expect_error(bs, [4, 7], [1, 7])          # batches differ (never broadcast)
+    # constants: dim 0 is 1, not the batch; right-aligned, lower rank allowed
+    assert bs([4, 5, 7], [1, 7], consts=[False, True]) == [4, 5, 7]
+    assert bs([1, 1, 7], [4, 5, 1], consts=[True, False]) == [4, 5, 7]
+    assert bs([4, 5, 7], [1], consts=[False, True]) == [4, 5, 7]
+    expect_error(bs, [1, 7], [1, 7], consts=[True, True])       # nothing batched
+    expect_error(bs, [4, 5, 7], [1, 3], consts=[False, True])   # 3 vs 7
     expect_error(bs, [4, 5, 7], [4, 3, 7])
     expect_error(bs, [4, 5, 1], [4, 1, 7], [4, 3, 1])
 
@@ -303,9 +312,15 @@ def test_ops_hand():
     assert shape("reducemean", [[4, 3, 7]], axis=2) == [4, 3, 1]
     assert shape("where", [[4, 1, 7], [4, 5, 1], [4, 1, 1]]) == [4, 5, 7]
     assert shape("clip", [[4, 7]], min=2, max=2) == [4, 7]
+    assert shape("reducemean", [[4, 3, 7]], axis=1) == [4, 1, 7]
+    assert shape("reducesum", [[4, 3, 5, 7]], axes=[1, -1]) == [4, 1, 5, 1]
+    assert shape("reducemax", [[4, 3, 5, 7]], axes=[3, 1], keepdims=0) == [4, 5]
     for op, shapes, attrs in [
-            ("reducemean", [[4, 3, 7]], {"axis": 1}),
             ("reducemean", [[4, 3, 7]], {"axis": 0}),
+            ("reducesum", [[4, 3, 7]], {}),             # axes required
+            ("reducesum", [[4, 3, 7]], {"axes": [1, -2]}),
+            ("reducemin", [[4, 3, 7]], {"axes": [0]}),
+            ("reducemean", [[4, 3, 7]], {"axes": [1], "axis": 1}),
             ("reducemean", [[4]], {}),                  # only the batch axis
             ("reducemean", [[4, 7]], {"keepdims": 2}),
             ("reducemean", [[4, 7]], {"keepdims": True}),
@@ -321,6 +336,72 @@ def test_ops_hand():
     expect_error(mb.reducemean, "x", 0)
     expect_error(mb.sub, "x", mb.input("z", [2, 1, 3]))
     assert mb.shapes[mb.reducemean("x", keepdims=0)] == [2]
+
+
+def test_new_ops_hand():
+    """The unary, comparison, logic and reduction ops added for ONNX models,
+    constants and expand, each against values worked out with math."""
+    v = [-2.5, -1.5, -0.5, -0.0, 0.0, 0.5, 1.5, 2.5, 3.75]
+    mb = ModelBuilder("ops3", seed=0)
+    x = mb.input("x", [1, len(v)])
+    outs = {op: mb.unary(op, x) for op in ("neg", "abs", "floor", "ceil", "sign", "round",
+                                           "not", "softplus", "leakyrelu")}
+    outs["lrelu3"] = mb.unary("leakyrelu", x, alpha=0.3, name="lrelu3")
+    outs["exp"] = mb.unary("exp", x)
+    outs["log"] = mb.unary("log", mb.unary("abs", x, name="ax"))
+    outs["rec"] = mb.unary("reciprocal", x, name="rec")
+    for o in outs.values():
+        mb.output(o)
+    jp = mb.save(os.path.join(TMP, "ops3"))
+    got = ref.evaluate(jp, {"x": np.array([v], np.float32)})
+    want = {
+        "neg": [-t for t in v], "abs": [abs(t) for t in v],
+        "floor": [math.floor(t) for t in v], "ceil": [math.ceil(t) for t in v],
+        "sign": [(t > 0) - (t < 0) for t in v],
+        "round": [-2.0, -2.0, -0.0, 0.0, 0.0, 0.0, 2.0, 2.0, 4.0],   # halves to even
+        "not": [1.0 if t == 0 else 0.0 for t in v],
+        "softplus": [math.log1p(math.exp(t)) for t in v],
+        "leakyrelu": [t if t >= 0 else 0.01 * t for t in v],
+        "lrelu3": [t if t >= 0 else 0.3 * t for t in v],
+        "exp": [math.exp(t) for t in v],
+    }
+    for k, w in want.items():
+        close(got[outs[k]], [w])
+    lg = got[outs["log"]][0]
+    assert lg[3] == -math.inf and lg[4] == -math.inf and abs(lg[0] - math.log(2.5)) < 1e-12
+    rc = got[outs["rec"]][0]
+    assert rc[3] == -math.inf and rc[4] == math.inf and rc[5] == 2.0
+
+    # comparisons, logic, min/max with a constant on either side
+    mb = ModelBuilder("ops4", seed=0)
+    a = mb.input("a", [2, 3])
+    k = mb.constant(np.array([[0.5, 0.0, -1.0]]), name="k")
+    outs = {op: mb._binary(op, a, k, name=op) for op in
+            ("min", "max", "equal", "less", "greater", "lessorequal", "greaterorequal",
+             "and", "or")}
+    outs["rless"] = mb._binary("less", k, a, name="rless")
+    outs["e"] = mb.expand(mb.constant(np.array([[[1.0, 2.0]]]), name="cls"), [4, 2], name="e")
+    outs["sum"] = mb.reduce("reducesum", mb.add(a, k, name="ak"), [1], name="sum")
+    for o in outs.values():
+        mb.output(o)
+    jp = mb.save(os.path.join(TMP, "ops4"))
+    av = np.array([[0.5, 1.0, -2.0], [0.0, 0.0, -1.0]])
+    got = ref.evaluate(jp, {"a": av})
+    kv = [0.5, 0.0, -1.0]
+    for n in range(2):
+        for j in range(3):
+            p, q = av[n, j], kv[j]
+            g = {o: got[outs[o]][n, j] for o in outs if o not in ("e", "sum")}
+            assert g["min"] == min(p, q) and g["max"] == max(p, q)
+            assert g["equal"] == (p == q) and g["less"] == (p < q) and g["greater"] == (p > q)
+            assert g["lessorequal"] == (p <= q) and g["greaterorequal"] == (p >= q)
+            assert g["and"] == (p != 0 and q != 0) and g["or"] == (p != 0 or q != 0)
+            assert g["rless"] == (q < p)
+    assert got[outs["e"]].shape == (2, 4, 2) and (got[outs["e"]][:, :, 1] == 2.0).all()
+    close(got[outs["sum"]], [[sum(av[0]) + sum(kv)], [sum(av[1]) + sum(kv)]])
+    expect_error(mb.constant, np.zeros((2, 3)))          # first dim not 1
+    expect_error(mb.relu, k)                             # relu takes no constant
+    expect_error(mb.add, k, k)                           # nothing batched
 
 
 def tensors_of(mb):
@@ -348,8 +429,11 @@ def lin(T, x, n, bias=True):
 
 # the attribute keys of the elementwise and reduction ops (FORMATS.md)
 OP_KEYS = {"gelu": {"approximate"}, "clip": {"min", "max"},
-           "hardsigmoid": {"alpha", "beta"}, "reducemean": {"axis", "keepdims"},
-           "layernorm": {"axis", "epsilon"}}
+           "hardsigmoid": {"alpha", "beta"}, "reducemean": {"axis", "axes", "keepdims"},
+           "layernorm": {"axis", "epsilon"}, "leakyrelu": {"alpha"}, "expand": {"shape"},
+           "softmax": {"axis"}, "concat": {"axis"}}
+OP_KEYS.update({op: {"axes", "keepdims"} for op in ("reducesum", "reducemax", "reducemin",
+                                                     "reduceprod")})
 
 
 def check_contract_keys(jp):
@@ -510,6 +594,8 @@ def eval_models():
 def _op_formula(nd, ins):
     """An op of the op models, written another way than in the reference."""
     op = nd["op"]
+    if not ins:
+        return None     # a constant: its value is the stored tensor
     x = ins[0]
     relu6 = lambda t: np.clip(t, 0.0, 6.0)  # noqa: E731
     if op == "erf":
@@ -531,8 +617,9 @@ def _op_formula(nd, ins):
     if op == "where":
         return np.where(ins[0].astype(bool), ins[1], ins[2])
     if op == "reducemean":
-        y = x.sum(axis=-1) / x.shape[-1]
-        return y[..., None] if nd.get("keepdims", 1) else y
+        axes = tuple(a % x.ndim for a in nd.get("axes", [nd.get("axis", -1)]))
+        y = x.sum(axis=axes, keepdims=True) / np.prod([x.shape[a] for a in axes])
+        return y if nd.get("keepdims", 1) else y.squeeze(axes)
     return None
 
 
@@ -582,7 +669,7 @@ def eval_op_models():
 
 def main():
     tests = [test_bf16_rounding, test_safetensors_roundtrip, test_prune,
-             test_ref_hand, test_ops_hand, eval_models, eval_op_models]
+             test_ref_hand, test_ops_hand, test_new_ops_hand, eval_models, eval_op_models]
     for t in tests:
         t()
         print("ok  %s" % t.__name__)

@@ -116,6 +116,7 @@ static unsigned char *fuzz_weights(size_t *size)
     ST("w24x64", "F16", K_24, 21, 24, 64);
     ST("b24", "F32", K_DENSE, 22, 24);
     ST("d8x32", "BF16", K_DENSE, 23, 8, 32);
+    ST("r1x8", "F16", K_ZROWS, 24, 1, 8); /* a constant: first dimension 1 */
     b.hdr[b.hlen++] = '}';
     size_t total = 8 + b.hlen + b.dlen;
     unsigned char *img = malloc(total);

@@ -40,9 +40,10 @@ static unsigned take(reader *r, unsigned mod)
 #define MAX_ATTRS 4
 
 static const char *const k_weights[] = {
-    "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias",  "w8x8",     "w16x8", "k8x4",  "b8",
-    "b16",        "c8x4x3x3", "c8x1x3x3",   "c16x8x1x1", "c8x2x1x2", "mean8", "var8",  "g8",
-    "emb32x8",    "d8x8",     "z8x8",       "s40x64",    "w24x64",   "b24",   "d8x32", "missing"};
+    "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "w8x8",      "w16x8",    "k8x4",
+    "b8",         "b16",      "c8x4x3x3",   "c8x1x3x3", "c16x8x1x1", "c8x2x1x2", "mean8",
+    "var8",       "g8",       "emb32x8",    "d8x8",     "z8x8",      "s40x64",   "w24x64",
+    "b24",        "d8x32",    "r1x8",       "missing"};
 #define NWEIGHTS (sizeof k_weights / sizeof k_weights[0])
 /* "in0".."in2", "t0".."t23", "zz" */
 static char k_names[3 + MAX_NODES + 1][8];
@@ -95,7 +96,7 @@ static void attr(reader *r, sf_desc_attr *a, const char *key)
     static const char *const bools[] = {"causal", NULL};
     static const char *const nums[] = {"epsilon", "min", "max", "alpha", "beta", NULL};
     static const char *const pairs[] = {"stride", "padding", "dilation", "kernel", NULL};
-    static const char *const lists[] = {"perm", "shape", NULL};
+    static const char *const lists[] = {"perm", "shape", "axes", NULL};
     unsigned v = take(r, 0);
     int kind = v < 128 ? (is_key(key, names)   ? 0
                           : is_key(key, bools) ? 1

@@ -111,6 +111,46 @@ SEEDS = {
         node("tanh", ["sg"], "th"),
         node("linear", ["th"], "y", weight="z8x8", bias="b8"),
     ]),
+    # constants (a [1, 8] tensor) on either side of the binary ops and in
+    # where, expand, the unary, comparison and logic ops, reductions
+    "op_const": model("konst", [("x", [3, 2, 8]), ("c", [3, 2, 1])], ["y", "e"], [
+        node("constant", [], "k", weight="r1x8"),
+        node("add", ["x", "k"], "a"),
+        node("sub", ["k", "a"], "s"),
+        node("min", ["s", "k"], "mn"),
+        node("max", ["mn", "x"], "mx"),
+        node("where", ["c", "k", "mx"], "w"),
+        node("expand", ["k"], "e", shape=[2, 8]),
+        node("neg", ["w"], "u1"),
+        node("exp", ["u1"], "u2"),
+        node("log", ["u2"], "u3"),
+        node("abs", ["u3"], "u4"),
+        node("reciprocal", ["u4"], "u5"),
+        node("leakyrelu", ["u5"], "u6", alpha=0.1),
+        node("softplus", ["u6"], "u7"),
+        node("floor", ["u7"], "u8"),
+        node("ceil", ["u8"], "u9"),
+        node("sign", ["u9"], "u10"),
+        node("round", ["u10"], "u11"),
+        node("not", ["u11"], "y"),
+    ]),
+    "op_compare": model("cmp", [("x", [3, 2, 8]), ("c", [3, 2, 1])], ["y"], [
+        node("constant", [], "k", weight="r1x8"),
+        node("equal", ["x", "c"], "b1"),
+        node("less", ["b1", "k"], "b2"),
+        node("greater", ["b2", "x"], "b3"),
+        node("lessorequal", ["k", "b3"], "b4"),
+        node("greaterorequal", ["b4", "x"], "b5"),
+        node("and", ["b5", "c"], "b6"),
+        node("or", ["b6", "k"], "y"),
+    ]),
+    "op_reduce": model("reduce", [("x", [2, 3, 4, 8])], ["y", "m", "p", "q"], [
+        node("reducesum", ["x"], "s", axes=[1, -1], keepdims=1),
+        node("reducemax", ["s"], "y", axes=[2], keepdims=0),
+        node("reducemin", ["x"], "m", axes=[1, 2, 3]),
+        node("reduceprod", ["x"], "p", axes=[2], keepdims=0),
+        node("reducemean", ["x"], "q", axes=[1, 3], keepdims=0),
+    ]),
     "op_bmm": model("bmm", [("a", [2, 3, 4, 8]), ("b", [2, 1, 8, 5])], ["y"], [
         node("matmul", ["a", "b"], "m"),
         node("transpose", ["m"], "t", perm=[0, 1, 3, 2]),
@@ -145,14 +185,14 @@ GRAPH_VARIANTS = [0x00, 0x08, 0x05, 0x9a]
 # The same models as graph seeds: the tables below mirror fuzz_graph.c's.
 WEIGHTS = ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "w8x8", "w16x8", "k8x4", "b8",
            "b16", "c8x4x3x3", "c8x1x3x3", "c16x8x1x1", "c8x2x1x2", "mean8", "var8", "g8",
-           "emb32x8", "d8x8", "z8x8", "s40x64", "w24x64", "b24", "d8x32", "missing"]
+           "emb32x8", "d8x8", "z8x8", "s40x64", "w24x64", "b24", "d8x32", "r1x8", "missing"]
 DIMS = [1, 2, 3, 4, 5, 6, 8, 16, 64, 7, 9, 32]
 INTS = [0, 1, 2, 3, -1, -2, 4, 8, 5, 6, 16, -3, 32, 65536, 65537, 2147483647]
 NUMS = [0.0, 1e-5, 0.5, -1.0, 1.5, 0.2, 1e-320, -0.0, 3.0, 1e30, 0.1, 6.0, -2.5, 0.999, 1.0,
         2.0]
 NAMES_KIND = {"mean": 0, "var": 0, "causal": 1, "epsilon": 2, "min": 2, "max": 2, "alpha": 2,
               "beta": 2, "stride": 3, "padding": 3, "dilation": 3, "kernel": 3, "perm": 4,
-              "shape": 4}
+              "shape": 4, "axes": 4}
 
 
 def op_table(root):

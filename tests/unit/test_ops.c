@@ -25,7 +25,8 @@ START_TEST(every_op_has_a_family)
                           (d->family->sections[0] || d->family->step == sf_family_linear.step),
                       "op %s: family %s lacks a shape rule, a step or its sections", d->name,
                       d->family->name);
-        ck_assert_msg(d->in_min >= 1 && d->in_min <= d->in_max && d->in_max <= SF_MAX_NODE_IN,
+        ck_assert_msg(d->in_min >= (op == SF_OP_CONSTANT ? 0 : 1) && d->in_min <= d->in_max &&
+                          d->in_max <= SF_MAX_NODE_IN,
                       "op %s: arity %d..%d", d->name, d->in_min, d->in_max);
         ck_assert_int_eq(sf_op_lookup(d->name) == op || op == SF_OP_BMM, 1);
         for (const char *const *k = d->attrs; k && *k; k++)

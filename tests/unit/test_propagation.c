@@ -230,6 +230,48 @@ START_TEST(broadcast_channels)
 }
 END_TEST
 
+START_TEST(constant_channels)
+{
+    /* k [1,2,4]: channel 1 zero in both rows, channel 3 zero in one; a
+     * scalar s [1] = 0; an image constant c [1,3,1,1] with channel 0 zero */
+    static const float kv[8] = {1, 0, 2, 0, 3, 0, 0, 5};
+    static const float sv[1] = {0};
+    static const float cv[3] = {0, 1, 2};
+    tu_tensor t[] = {{"kv", "F32", 3, {1, 2, 4}, kv, sizeof kv},
+                     {"sv", "F32", 1, {1}, sv, sizeof sv},
+                     {"cv", "F32", 4, {1, 3, 1, 1}, cv, sizeof cv}};
+    tu_model m;
+    ck_assert_int_eq(
+        tu_model_build(&m,
+                       MODEL("{'name':'x','shape':[3,2,4]},{'name':'im','shape':[3,3,2,2]}",
+                             "'p','q','r','e','ci','si'",
+                             "{'op':'constant','inputs':[],'outputs':['k'],'weight':'kv'},"
+                             "{'op':'constant','inputs':[],'outputs':['s'],'weight':'sv'},"
+                             "{'op':'constant','inputs':[],'outputs':['c'],'weight':'cv'},"
+                             "{'op':'mul','inputs':['k','x'],'outputs':['p']},"
+                             "{'op':'add','inputs':['x','k'],'outputs':['q']},"
+                             "{'op':'mul','inputs':['x','s'],'outputs':['r']},"
+                             "{'op':'expand','inputs':['k'],'outputs':['e'],'shape':[2,4]},"
+                             "{'op':'mul','inputs':['im','c'],'outputs':['ci']},"
+                             "{'op':'mul','inputs':['s','im'],'outputs':['si']}"),
+                       t, 3),
+        SF_OK);
+    ck_assert(tu_t(&m.g, "k")->is_const && tu_t(&m.g, "k")->dims[0] == 1);
+    ck_assert(!tu_t(&m.g, "p")->is_const && tu_t(&m.g, "p")->dims[0] == 3);
+    sf_spa_propagate(&m.g, 1);
+    ZERO(&m.g, "k", "0100");
+    ZERO(&m.g, "p", "0100"); /* 0 times x */
+    ZERO(&m.g, "q", "0000"); /* x + 0 is x */
+    ZERO(&m.g, "e", "0100"); /* expand keeps the zero channel */
+    ZERO(&m.g, "ci", "100"); /* channel axis 1 of the image lines up with the constant's */
+    ZERO(&m.g, "r", "1111"); /* x times a zero [1]: it lines up with the last axis */
+    /* with an image, the [1]'s axis is not the channel axis: not counted zero */
+    ZERO(&m.g, "si", "000");
+    NEEDED(&m.g, "s", "1");
+    tu_model_free(&m);
+}
+END_TEST
+
 START_TEST(backward_unread_channel)
 {
     /* fc2 never reads channel 2 of a; fc1 row 2 alone reads x[1] */
@@ -404,6 +446,7 @@ Suite *propagation_suite(void)
     tcase_add_test(tc, activations);
     tcase_add_test(tc, add_and_mul);
     tcase_add_test(tc, broadcast_channels);
+    tcase_add_test(tc, constant_channels);
     tcase_add_test(tc, table_zero_rules);
     suite_add_tcase(s, tc);
     tc = tcase_create("backward");

@@ -16,8 +16,10 @@
 /* ---- unary ---------------------------------------------------------------------- */
 
 /* Parameters of the functions that take two (sf_unary_ab). */
-static const double k_pa[] = {[SF_UNARY_CLIP] = -1.5, [SF_UNARY_HARDSIGMOID] = 0.2};
-static const double k_pb[] = {[SF_UNARY_CLIP] = 2.25, [SF_UNARY_HARDSIGMOID] = 0.5};
+static const double k_pa[] = {
+    [SF_UNARY_CLIP] = -1.5, [SF_UNARY_HARDSIGMOID] = 0.2, [SF_UNARY_LEAKYRELU] = 0.1};
+static const double k_pb[] = {
+    [SF_UNARY_CLIP] = 2.25, [SF_UNARY_HARDSIGMOID] = 0.5, [SF_UNARY_LEAKYRELU] = 0.0};
 
 static double ref_unary(sf_unary_op op, double x)
 {
@@ -36,18 +38,42 @@ static double ref_unary(sf_unary_op op, double x)
     case SF_UNARY_HARDSWISH: return x * fmax(0.0, fmin(1.0, x / 6.0 + 0.5));
     case SF_UNARY_CLIP: return x < a ? a : x > b ? b : x;
     case SF_UNARY_HARDSIGMOID: return fmax(0.0, fmin(1.0, a * x + b));
+    case SF_UNARY_NEG: return -x;
+    case SF_UNARY_EXP: return exp(x);
+    case SF_UNARY_LOG: return log(x); /* called on |x| + 0.01 */
+    case SF_UNARY_ABS: return fabs(x);
+    case SF_UNARY_RECIPROCAL: return 1.0 / x; /* called on |x| + 0.01 */
+    case SF_UNARY_LEAKYRELU: return x >= 0 ? x : a * x;
+    case SF_UNARY_SOFTPLUS: return x > 30 ? x : log(1.0 + exp(x));
+    case SF_UNARY_NOT: return x == 0 ? 1.0 : 0.0;
+    case SF_UNARY_FLOOR: return floor(x);
+    case SF_UNARY_CEIL: return ceil(x);
+    case SF_UNARY_SIGN: return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0;
+    case SF_UNARY_ROUND: return nearbyint(x); /* halves to even */
     }
     return NAN;
 }
 
-static const char *const k_unary_names[] = {"relu",      "gelu", "gelu_tanh",  "silu",
-                                            "sigmoid",   "tanh", "erf",        "sqrt",
-                                            "hardswish", "clip", "hardsigmoid"};
+static const char *const k_unary_names[] = {
+    "relu",      "gelu",     "gelu_tanh",   "silu",  "sigmoid", "tanh", "erf",  "sqrt",
+    "hardswish", "clip",     "hardsigmoid", "neg",   "exp",     "log",  "abs",  "reciprocal",
+    "leakyrelu", "softplus", "not",         "floor", "ceil",    "sign", "round"};
+
+/* Inputs where the function is defined and finite: |x| for sqrt, |x| + 0.01
+ * for log and reciprocal. */
+static void fit_domain(sf_unary_op op, float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (op == SF_UNARY_SQRT)
+            x[i] = fabsf(x[i]);
+        else if (op == SF_UNARY_LOG || op == SF_UNARY_RECIPROCAL)
+            x[i] = fabsf(x[i]) + 0.01f;
+}
 
 /* sf_unary, or sf_unary_ab with the test's parameters */
 static void run_unary(sf_unary_op op, const float *x, float *y, size_t n)
 {
-    if (op == SF_UNARY_CLIP || op == SF_UNARY_HARDSIGMOID)
+    if (op == SF_UNARY_CLIP || op == SF_UNARY_HARDSIGMOID || op == SF_UNARY_LEAKYRELU)
         sf_unary_ab(op, (float)k_pa[op], (float)k_pb[op], x, y, n);
     else
         sf_unary(op, x, y, n);
@@ -65,9 +91,7 @@ START_TEST(unary_against_double)
     x[2] = 1e-30f;
     x[3] = -1e-30f;
     x[4] = 0.0f;
-    if (op == SF_UNARY_SQRT)
-        for (int i = 0; i < N; i++)
-            x[i] = fabsf(x[i]);
+    fit_domain(op, x, N);
     run_unary(op, x, y, N);
     for (int i = 0; i < N; i++) {
         double want = ref_unary(op, (double)x[i]);
@@ -109,14 +133,12 @@ END_TEST
 START_TEST(unary_in_place_and_large)
 {
     /* large enough for the parallel paths; x == y allowed */
-    for (int op = 0; op <= SF_UNARY_HARDSIGMOID; op++) {
+    for (int op = 0; op <= SF_UNARY_ROUND; op++) {
         size_t n = 300001;
         float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
         for (size_t i = 0; i < n; i++)
             x[i] = (float)((double)(i % 2001) / 100.0 - 10.0);
-        if (op == SF_UNARY_SQRT)
-            for (size_t i = 0; i < n; i++)
-                x[i] = fabsf(x[i]);
+        fit_domain((sf_unary_op)op, x, n);
         memcpy(y, x, n * sizeof *x);
         run_unary((sf_unary_op)op, y, y, n);
         for (size_t i = 0; i < n; i += 7) {
@@ -131,6 +153,27 @@ START_TEST(unary_in_place_and_large)
 END_TEST
 
 /* ---- binary ------------------------------------------------------------------------ */
+
+static float ref_binary(sf_binary_op op, float a, float b)
+{
+    switch (op) {
+    case SF_BINARY_ADD: return a + b;
+    case SF_BINARY_MUL: return a * b;
+    case SF_BINARY_SUB: return a - b;
+    case SF_BINARY_DIV: return a / b;
+    case SF_BINARY_POW: return powf(a, b);
+    case SF_BINARY_MIN: return isnan(a) || isnan(b) ? NAN : fminf(a, b);
+    case SF_BINARY_MAX: return isnan(a) || isnan(b) ? NAN : fmaxf(a, b);
+    case SF_BINARY_EQUAL: return (float)(a == b);
+    case SF_BINARY_LESS: return (float)(a < b);
+    case SF_BINARY_GREATER: return (float)(a > b);
+    case SF_BINARY_LESSOREQUAL: return (float)(a <= b);
+    case SF_BINARY_GREATEROREQUAL: return (float)(a >= b);
+    case SF_BINARY_AND: return (float)(a != 0.0f && b != 0.0f);
+    case SF_BINARY_OR: return (float)(a != 0.0f || b != 0.0f);
+    }
+    return NAN;
+}
 
 /* Naive broadcasting over rank-3 shapes (dims[0] = batch for all). */
 static float at3(const float *a, const int32_t *d, int b, int s, int k)
@@ -158,11 +201,7 @@ static void check_binary3(sf_binary_op op, const int32_t *ad, const int32_t *bd,
         for (int s = 0; s < yd[1]; s++)
             for (int k = 0; k < yd[2]; k++) {
                 float va = at3(a, ad, i, s, k), vb = at3(b, bd, i, s, k);
-                float want = op == SF_BINARY_ADD   ? va + vb
-                             : op == SF_BINARY_MUL ? va * vb
-                             : op == SF_BINARY_SUB ? va - vb
-                             : op == SF_BINARY_DIV ? va / vb
-                                                   : powf(va, vb);
+                float want = ref_binary(op, va, vb);
                 float got = y[((size_t)i * (size_t)yd[1] + (size_t)s) * (size_t)yd[2] + (size_t)k];
                 ck_assert_msg(got == want || (isnan(got) && isnan(want)),
                               "[%d,%d,%d]: %g, expected %g (a %dx%d, b %dx%d)", i, s, k,
@@ -184,8 +223,104 @@ START_TEST(binary_broadcast_rank3)
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
         for (int batch = 1; batch <= 3; batch++) {
-            for (int op = SF_BINARY_ADD; op <= SF_BINARY_POW; op++)
+            for (int op = SF_BINARY_ADD; op <= SF_BINARY_OR; op++)
                 check_binary3((sf_binary_op)op, cases[c][0], cases[c][1], batch);
+        }
+}
+END_TEST
+
+START_TEST(binary_constant_operand)
+{
+    /* a [B,2,3] op k [1,3] passed as [1,1,3] (a constant: dims[0] 1 is not
+     * the batch), both ways round, at batches 1..4 of a maximum of 4 */
+    enum { B = 4 };
+    float a[B * 6], k[3] = {0.5f, -2.0f, 0.0f}, y[B * 6 + 1];
+    for (int i = 0; i < B * 6; i++)
+        a[i] = (float)(i % 5) - 2.0f;
+    const int32_t ad[3] = {B, 2, 3}, kd[3] = {1, 1, 3}, yd[3] = {B, 2, 3};
+    for (int batch = 1; batch <= B; batch++)
+        for (int op = SF_BINARY_ADD; op <= SF_BINARY_OR; op++)
+            for (int first = 0; first < 2; first++) {
+                y[batch * 6] = 99.0f;
+                if (first)
+                    sf_binary((sf_binary_op)op, k, kd, a, ad, y, yd, 3, batch);
+                else
+                    sf_binary((sf_binary_op)op, a, ad, k, kd, y, yd, 3, batch);
+                for (int i = 0; i < batch * 6; i++) {
+                    float p = a[i], q = k[i % 3];
+                    float want = first ? ref_binary((sf_binary_op)op, q, p)
+                                       : ref_binary((sf_binary_op)op, p, q);
+                    ck_assert_msg(y[i] == want || (isnan(y[i]) && isnan(want)),
+                                  "op %d first %d [%d]: %g, expected %g", op, first, i,
+                                  (double)y[i], (double)want);
+                }
+                ck_assert(y[batch * 6] == 99.0f);
+            }
+}
+END_TEST
+
+START_TEST(expand_and_reduce)
+{
+    /* expand [1,1,3] (a constant) and [B,2,1] to [B,2,3] */
+    enum { B = 3 };
+    float k[3] = {1.0f, 2.0f, 3.0f}, x[B * 2], y[B * 6];
+    for (int i = 0; i < B * 2; i++)
+        x[i] = (float)i;
+    const int32_t kd[3] = {1, 1, 3}, xd[3] = {B, 2, 1}, yd[3] = {B, 2, 3};
+    sf_expand(k, kd, y, yd, 3, 2);
+    for (int i = 0; i < 12; i++)
+        ck_assert(y[i] == k[i % 3]);
+    sf_expand(x, xd, y, yd, 3, B);
+    for (int i = 0; i < B * 6; i++)
+        ck_assert(y[i] == x[i / 3]);
+    /* reductions of [B,3,4,5] over axes {1}, {3}, {1,3}, {2,3}, {1,2,3},
+     * against a direct loop */
+    enum { D1 = 3, D2 = 4, D3 = 5 };
+    static float v[B * D1 * D2 * D3], r[B * D1 * D2 * D3];
+    for (int i = 0; i < B * D1 * D2 * D3; i++)
+        v[i] = (float)((i * 7) % 11) * 0.25f - 1.0f;
+    v[17] = NAN;
+    const int32_t vd[4] = {B, D1, D2, D3};
+    static const unsigned masks[] = {1u << 1, 1u << 3, 1u << 1 | 1u << 3, 1u << 2 | 1u << 3,
+                                     1u << 1 | 1u << 2 | 1u << 3};
+    for (size_t m = 0; m < sizeof masks / sizeof masks[0]; m++)
+        for (int op = SF_REDUCE_SUM; op <= SF_REDUCE_PROD; op++) {
+            unsigned ax = masks[m];
+            sf_reduce((sf_reduce_op)op, v, vd, ax, 4, r, B);
+            int n1 = ax & 2u ? 1 : D1, n2 = ax & 4u ? 1 : D2, n3 = ax & 8u ? 1 : D3;
+            for (int b = 0; b < B; b++)
+                for (int i1 = 0; i1 < n1; i1++)
+                    for (int i2 = 0; i2 < n2; i2++)
+                        for (int i3 = 0; i3 < n3; i3++) {
+                            double acc = op == SF_REDUCE_PROD  ? 1.0
+                                         : op == SF_REDUCE_MAX ? -INFINITY
+                                         : op == SF_REDUCE_MIN ? INFINITY
+                                                               : 0.0;
+                            int cnt = 0, nan = 0;
+                            for (int j1 = 0; j1 < D1; j1++)
+                                for (int j2 = 0; j2 < D2; j2++)
+                                    for (int j3 = 0; j3 < D3; j3++) {
+                                        if ((n1 > 1 && j1 != i1) || (n2 > 1 && j2 != i2) ||
+                                            (n3 > 1 && j3 != i3))
+                                            continue;
+                                        double e = v[((b * D1 + j1) * D2 + j2) * D3 + j3];
+                                        nan |= isnan(e);
+                                        cnt++;
+                                        acc = op == SF_REDUCE_PROD  ? acc * e
+                                              : op == SF_REDUCE_MAX ? fmax(acc, e)
+                                              : op == SF_REDUCE_MIN ? fmin(acc, e)
+                                                                    : acc + e;
+                                    }
+                            if (nan)
+                                acc = NAN;
+                            if (op == SF_REDUCE_MEAN)
+                                acc /= cnt;
+                            float got = r[((b * n1 + i1) * n2 + i2) * n3 + i3];
+                            ck_assert_msg((isnan(acc) && isnan(got)) ||
+                                              fabs((double)got - acc) <= 1e-5 * (1 + fabs(acc)),
+                                          "mask %u op %d [%d,%d,%d,%d]: %g, expected %g", ax, op, b,
+                                          i1, i2, i3, (double)got, acc);
+                        }
         }
 }
 END_TEST
@@ -670,7 +805,9 @@ Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
     TCase *tc = tcase_create("ops");
-    tcase_add_loop_test(tc, unary_against_double, SF_UNARY_RELU, SF_UNARY_HARDSIGMOID + 1);
+    tcase_add_loop_test(tc, unary_against_double, SF_UNARY_RELU, SF_UNARY_ROUND + 1);
+    tcase_add_test(tc, binary_constant_operand);
+    tcase_add_test(tc, expand_and_reduce);
     tcase_add_test(tc, unary_exact_cases);
     tcase_add_test(tc, unary_in_place_and_large);
     tcase_add_test(tc, binary_broadcast_rank3);

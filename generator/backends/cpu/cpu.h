@@ -20,7 +20,7 @@ sf_status sf_plan_arena(sf_graph *g, size_t max_bytes, sf_arena_plan *ap);
 /* A tensor that lives in the arena: computed, and no graph output. */
 static inline int sf_cpu_in_arena(const sf_tensor *t)
 {
-    return t->producer >= 0 && t->output_index < 0;
+    return t->producer >= 0 && t->output_index < 0 && !t->is_const;
 }
 
 /* A convolution on the dense or compressed kernel runs channel-major, one

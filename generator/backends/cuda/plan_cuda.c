@@ -127,7 +127,7 @@ static void scan(const sf_linear *L, const unsigned char *colmask, sf_gplan *gp,
 /* Arena bytes of a tensor at the largest batch; 0 outside the arena. */
 static size_t arena_bytes(const sf_tensor *t)
 {
-    if (t->input_index >= 0 || t->output_index >= 0)
+    if (t->input_index >= 0 || t->output_index >= 0 || t->is_const)
         return 0;
     return (size_t)t->dims[0] * (size_t)sf_tensor_inner(t) * sizeof(float);
 }

@@ -11,6 +11,7 @@
 # model_op_all chains all of them and model_op_dead runs dead channels
 # through them.
 
+import math
 import zlib
 
 import numpy as np
@@ -580,10 +581,149 @@ def model_float_literals():
     return mb
 
 
+# the new one-input ops, each drawn where it is defined and where its result
+# does not hinge on rounding: floor, ceil, round, sign and not on graph inputs
+# (exact values, halves and integers included), the continuous ones also on a
+# linear layer's output
+UNARY2 = [("neg", normal(2.0), True), ("exp", normal(2.0), True),
+          ("log", uniform(0.05, 9.0), False), ("abs", normal(2.0), True),
+          ("reciprocal", signed_uniform(0.5, 2.0), False), ("leakyrelu", normal(2.0), True),
+          ("softplus", normal(4.0), True),
+          ("not", choice([0.0, -0.0, 1.0, -2.0, 0.5]), False),
+          ("floor", choice([-2.5, -1.0, -0.5, 0.0, 0.25, 1.0, 1.5, 3.75]), False),
+          ("ceil", choice([-2.5, -1.0, -0.5, 0.0, 0.25, 1.0, 1.5, 3.75]), False),
+          ("sign", choice([-2.5, -0.0, 0.0, 1e-3, 7.0]), False),
+          ("round", choice([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.25, -3.75]), False)]
+
+
+def model_op_unary2():
+    """neg, exp, log, abs, reciprocal, leakyrelu (default alpha and 0.2),
+    softplus, not, floor, ceil, sign, round on inputs of every shape in
+    UNARY_SHAPES; the continuous ones also on a linear layer's output."""
+    mb = ModelBuilder("op_unary2", seed=seed_of("op_unary2"))
+    h = _linear_in(mb, 2.0)
+    for op, sample, on_fc in UNARY2:
+        for i, shape in enumerate(UNARY_SHAPES[1:4]):
+            x = mb.input("%s_x%d" % (op, i), [OP_BATCH] + shape, sample=sample)
+            mb.output(mb.unary(op, x, name="%s_%d" % (op, i)))
+        if on_fc:
+            mb.output(mb.unary(op, h, name="%s_fc" % op))
+    mb.output(mb.unary("leakyrelu", h, alpha=0.2, name="leakyrelu_fc_02"))
+    return mb
+
+
+COMPARE_OPS = ("min", "max", "equal", "less", "greater", "lessorequal", "greaterorequal",
+               "and", "or")
+
+
+def model_op_compare():
+    """min, max, the comparisons and and/or, each on every other (a, b) of
+    BINARY_SHAPES (alternating, within the 64 inputs and outputs), drawn
+    from a few values so that ties and zeros occur; min and max also on
+    linear layers' outputs."""
+    mb = ModelBuilder("op_compare", seed=seed_of("op_compare"))
+    few = choice([-1.0, 0.0, -0.0, 0.5, 2.0])
+    ab = [(mb.input("a%d" % i, [OP_BATCH] + sa, sample=few),
+           mb.input("b%d" % i, [OP_BATCH] + sb, sample=few))
+          for i, (sa, sb) in enumerate(BINARY_SHAPES)]
+    for k, op in enumerate(COMPARE_OPS):
+        for i, (a, b) in enumerate(ab):
+            if (i + k) % 2 == 0:
+                mb.output(mb._binary(op, a, b, name="%s_%d" % (op, i)))
+    h = _linear_in(mb, 1.0)
+    g = mb.linear("u", 100, name="fc2")
+    mb.output(mb.minimum(h, g, name="min_fc"))
+    mb.output(mb.maximum(h, g, name="max_fc"))
+    return mb
+
+
+def model_op_reduce():
+    """reducesum, reducemean, reducemax, reducemin and reduceprod over one
+    axis, several (adjacent or not) and every non-batch axis, keepdims 1
+    and 0; reducemean's `axis` on a middle axis; a linear layer's output."""
+    mb = ModelBuilder("op_reduce", seed=seed_of("op_reduce"))
+    x = mb.input("x", [OP_BATCH, 3, 5, 7], sample=uniform(0.8, 1.25))
+    for op in ("reducesum", "reducemean", "reducemax", "reducemin", "reduceprod"):
+        for j, (axes, keep) in enumerate([([1], None), ([2], 0), ([3], None), ([1, 3], None),
+                                          ([-1, 1], 0), ([2, 3], 0), ([1, 2, 3], None),
+                                          ([3, 2, 1], 0)]):
+            mb.output(mb.reduce(op, x, axes, keepdims=keep, name="%s_%d" % (op, j)))
+    mb.output(mb.reducemean(x, axis=1, name="mean_axis1"))
+    h = _linear_in(mb, 1.0, lead=(4,))
+    mb.output(mb.reduce("reducesum", h, [1], name="sum_fc"))
+    mb.output(mb.reduce("reducemax", h, [1, 2], keepdims=0, name="max_fc"))
+    return mb
+
+
+def model_op_const():
+    """Constant tensors (first dimension 1, the same for every batch item)
+    as either operand of the binary ops and as any operand of where, of the
+    same rank as the other operand or lower (right-aligned): a layer norm
+    spelt out with scalar constants, a per-channel scale and shift of an
+    image, attention scores divided by a scalar, a mask added, a causal
+    where(cond, -inf, x) before a softmax; expand of a class token and of a
+    batched tensor, a concat after it, a position embedding added; an F16
+    constant; a constant with zero channels before a linear layer."""
+    mb = ModelBuilder("op_const", seed=seed_of("op_const"))
+    rng = np.random.default_rng(seed_of("op_const/values"))
+    S, E = 5, 33
+    x = mb.input("x", [OP_BATCH, S, E])
+    # layer norm from sub, pow, add, sqrt, div with scalars ([1] and [1, 1, 1])
+    m = mb.reducemean(x, name="m")
+    d = mb.sub(x, m, name="d")
+    two = mb.constant(np.array([2.0]), name="two")
+    v = mb.reducemean(mb.pow(d, two, name="d2"), name="v")
+    eps = mb.constant(np.array([[[1e-5]]]), name="eps")
+    n = mb.div(d, mb.sqrt(mb.add(v, eps, name="veps"), name="std"), name="n")
+    gam = mb.constant(rng.uniform(0.5, 1.5, (1, E)), name="gamma")
+    bet = mb.constant(rng.uniform(-0.2, 0.2, (1, 1, E)), name="beta")
+    mb.output(mb.add(mb.mul(gam, n, name="ng"), bet, name="ln"))
+    # constant first, same rank; constant second, rank 1
+    c3 = mb.constant(rng.standard_normal((1, S, E)), name="c3")
+    mb.output(mb.sub(c3, x, name="c3_minus_x"))
+    mb.output(mb.maximum(x, mb.constant(np.array([0.25]), name="quarter"), name="max_q"))
+    mb.output(mb._binary("less", c3, x, name="c3_less_x"))
+    # an image: per-channel scale and shift ([1, C, 1, 1]) and a row constant ([1, W])
+    img = mb.input("img", [OP_BATCH, 4, 3, 6])
+    sc = mb.constant(rng.uniform(0.5, 2.0, (1, 4, 1, 1)), name="scale")
+    sh = mb.constant(rng.uniform(-1.0, 1.0, (1, 4, 1, 1)), name="shift", dtype="F16")
+    row = mb.constant(rng.uniform(-1.0, 1.0, (1, 6)), name="row")
+    mb.output(mb.add(mb.add(mb.mul(img, sc, name="img_s"), sh, name="img_sh"), row,
+                     name="img_row"))
+    # attention scores: divided by sqrt(d), a mask added, causal where, softmax
+    q = mb.input("q", [OP_BATCH, 2, S, S])
+    sq = mb.div(q, mb.constant(np.array([math.sqrt(8.0)]), name="sqrt_d"), name="scaled")
+    mask = mb.constant(rng.choice([0.0, -1.5], (1, 1, S, S)), name="mask")
+    sm = mb.add(sq, mask, name="masked")
+    causal = mb.constant(np.tril(np.ones((S, S)))[None], name="causal")     # [1, S, S]
+    ninf = mb.constant(np.array([-np.inf]), name="ninf")
+    w = mb.where(causal, sm, ninf, name="causal_w")
+    mb.output(mb.softmax(w, name="probs"))
+    # where with a constant condition and branches on either side
+    mb.output(mb.where(mb.input("cond", [OP_BATCH, S, 1], sample=choice([0.0, 1.0])),
+                       c3, x, name="where_cx"))
+    mb.output(mb.where(causal, mb.constant(np.array([[7.0]]), name="seven"),
+                       mb.input("y3", [OP_BATCH, S, S]), name="where_kk"))
+    # ViT: a class token expanded to the batch, concatenated, a position embedding
+    cls = mb.constant(rng.standard_normal((1, 1, E)), name="cls")
+    tok = mb.concat([mb.expand(cls, [1, E], name="cls_b"), x], axis=1, name="tokens")
+    pos = mb.constant(rng.standard_normal((1, S + 1, E)) * 0.1, name="pos")
+    mb.output(mb.add(tok, pos, name="embedded"))
+    mb.output(mb.expand(mb.input("one", [OP_BATCH, 1, E]), [4, E], name="one_x4"))
+    # a constant with zero channels: the linear layer after it skips them
+    keep = np.ones((1, E))
+    keep[0, [0, 5, 6, 31]] = 0.0
+    gated = mb.mul(x, mb.constant(keep, name="keep"), name="gated")
+    mb.output(mb.linear(gated, 16, name="fc_gated", out="y_gated"))
+    return mb
+
+
 # (key, model) of the op models; run_e2e.py runs them at batch 1 and OP_BATCH
 # (keys ops_<op>; the models are named op_<op>)
 OP_MODELS = [("ops_erf", model_op_erf), ("ops_sqrt", model_op_sqrt),
              ("ops_hardswish", model_op_hardswish), ("ops_clip", model_op_clip),
              ("ops_hardsigmoid", model_op_hardsigmoid), ("ops_sub", model_op_sub),
              ("ops_div", model_op_div), ("ops_pow", model_op_pow), ("ops_where", model_op_where),
-             ("ops_reducemean", model_op_reducemean), ("ops_float_literals", model_float_literals)]
+             ("ops_reducemean", model_op_reducemean), ("ops_float_literals", model_float_literals),
+             ("ops_unary2", model_op_unary2), ("ops_compare", model_op_compare),
+             ("ops_reduce", model_op_reduce), ("ops_const", model_op_const)]
