@@ -88,8 +88,8 @@ static sf_status parse_shape(const char *v, sf_gen_opts *c)
         if (b->rank == SF_MAX_RANK || k == 0 || k >= sizeof digits) {
             sf_free(name);
             return sf_error(SF_EUSAGE, NULL,
-                            "--shape %s: expected 1 to %d positive dimensions separated by 'x'",
-                            v, SF_MAX_RANK);
+                            "--shape %s: expected 1 to %d positive dimensions separated by 'x'", v,
+                            SF_MAX_RANK);
         }
         memcpy(digits, p, k);
         digits[k] = 0;

@@ -159,8 +159,8 @@ typedef struct sf_shape_binding {
 /* Reads `path` (and external data beside it), folds what does not depend
  * on the inputs, rewrites the graph onto the op table and returns a model
  * description and its weights, both owned by `a`. */
-sf_status sf_onnx_load(sf_arena *a, const char *path, const sf_shape_binding *shapes,
-                       int nshapes, sf_desc *d, sf_weights *w);
+sf_status sf_onnx_load(sf_arena *a, const char *path, const sf_shape_binding *shapes, int nshapes,
+                       sf_desc *d, sf_weights *w);
 /* The ONNX ops the importer maps, "Abs, Add, ...". */
 void sf_onnx_op_list(char *buf, size_t n);
 /* Whether `path` names an ONNX file (by its .onnx suffix). */

@@ -65,7 +65,7 @@ typedef struct {
     int capn;
     sf_st_tensor *w;
     int nw, capw;
-    sf_index wix; /* weights entry name -> w index */
+    sf_index wix;        /* weights entry name -> w index */
     unsigned char *skip; /* nodes a pattern took over */
     int cur;             /* the node being imported */
     char where[700];
@@ -81,8 +81,10 @@ static const char *W(imp *m)
 {
     const sf_onnx_node *n = &m->m->nodes[m->cur];
     snprintf(m->where, sizeof m->where, "%s: node '%.200s' (%.60s, graph.node[%d])", m->base,
-             n->name[0] ? n->name : n->outputs && n->noutputs ? n->outputs[0] : "", n->op_type,
-             m->cur);
+             n->name[0]                  ? n->name
+             : n->outputs && n->noutputs ? n->outputs[0]
+                                         : "",
+             n->op_type, m->cur);
     return m->where;
 }
 
@@ -124,8 +126,9 @@ static sf_status input(imp *m, int j, val **out)
         return SF_OK; /* an omitted optional input */
     val *v = lookup(m, n->inputs[j]);
     if (!v || v->kind == V_UNSET)
-        return FAIL(m, "input %d '%.200s' is not produced by an earlier node, an initializer "
-                       "or a graph input (nodes must be in topological order)",
+        return FAIL(m,
+                    "input %d '%.200s' is not produced by an earlier node, an initializer "
+                    "or a graph input (nodes must be in topological order)",
                     j, n->inputs[j]);
     *out = v;
     return SF_OK;
@@ -292,10 +295,10 @@ static sf_status known_attrs(imp *m, const char *const *ok)
     }
     return SF_OK;
 }
-#define ATTRS(...)                                                      \
-    do {                                                                \
-        static const char *const ok_[] = {__VA_ARGS__ __VA_OPT__(, ) NULL}; \
-        TRY(known_attrs(m, ok_));                                       \
+#define ATTRS(...)                                            \
+    do {                                                      \
+        static const char *const ok_[] = {__VA_ARGS__, NULL}; \
+        TRY(known_attrs(m, ok_));                             \
     } while (0)
 
 /* An axis of a rank-r tensor, negative from the end. */
@@ -481,9 +484,10 @@ static sf_status weight_of(imp *m, val *v, const char **name)
 static sf_status const_tensor(imp *m, val *v, int rank, const char **out)
 {
     if (v->rank > rank || (v->rank == rank && rank > 0 && v->dims[0] != 1))
-        return FAIL(m, "constant '%.200s' spans the batch dimension: a constant may not "
-                       "have more dimensions than the activation it meets, nor a first "
-                       "dimension other than 1",
+        return FAIL(m,
+                    "constant '%.200s' spans the batch dimension: a constant may not "
+                    "have more dimensions than the activation it meets, nor a first "
+                    "dimension other than 1",
                     v->name);
     if (v->cname && v->crank == rank) {
         *out = v->cname;
@@ -548,8 +552,9 @@ static sf_status broadcast(imp *m, val *const *ins, int nin, int *rank, int64_t 
             if (e == d || e == 1)
                 continue;
             if (d != 1)
-                return FAIL(m, "inputs of shapes that do not broadcast (dimension %d: %lld "
-                               "and %lld)",
+                return FAIL(m,
+                            "inputs of shapes that do not broadcast (dimension %d: %lld "
+                            "and %lld)",
                             i, (long long)d, (long long)e);
             d = e;
         }
@@ -593,7 +598,7 @@ static sf_status fold_elementwise(imp *m, const char *op, val **ins, int nin)
     for (size_t e = 0; e < o->numel; e++) {
         /* the flat index of each input for output element e */
         size_t rem = e;
-        int64_t coord[SF_MAX_RANK];
+        int64_t coord[SF_MAX_RANK] = {0};
         for (int i = r - 1; i >= 0; i--) {
             coord[i] = (int64_t)(rem % (size_t)dims[i]);
             rem /= (size_t)dims[i];
@@ -602,7 +607,8 @@ static sf_status fold_elementwise(imp *m, const char *op, val **ins, int nin)
             size_t k = 0;
             int off = r - ins[j]->rank;
             for (int i = 0; i < ins[j]->rank; i++)
-                k = k * (size_t)ins[j]->dims[i] + (size_t)(ins[j]->dims[i] == 1 ? 0 : coord[i + off]);
+                k = k * (size_t)ins[j]->dims[i] +
+                    (size_t)(ins[j]->dims[i] == 1 ? 0 : coord[i + off]);
             idx[j] = k;
         }
         if (isint && !cmp) {
@@ -765,7 +771,8 @@ static sf_status fold_take(imp *m, val *x, int axis, const int64_t *idx, int64_t
         return FAIL(m, "the result has rank %d, at most %d", r, SF_MAX_RANK);
     val *o;
     TRY(new_const(m, 0, x->isint, r, dims, &o));
-    size_t outer = numel_of(x->dims, axis), inner = numel_of(x->dims + axis + 1, x->rank - axis - 1);
+    size_t outer = numel_of(x->dims, axis),
+           inner = numel_of(x->dims + axis + 1, x->rank - axis - 1);
     int64_t len = x->dims[axis];
     size_t k = 0;
     for (size_t p = 0; p < outer; p++)
@@ -883,7 +890,7 @@ static float round_narrow(float f, int bf16)
     if (a >= 65520.0)
         return f < 0 ? -INFINITY : INFINITY;
     int e;
-    frexp(a, &e); /* a = m * 2^e, m in [0.5, 1) */
+    frexp(a, &e);                        /* a = m * 2^e, m in [0.5, 1) */
     int q = e - 11 < -24 ? -24 : e - 11; /* spacing of f16 numbers around a */
     double step = ldexp(1.0, q);
     double r = nearbyint(a / step) * step; /* the FPU's default rounding: ties to even */
@@ -906,9 +913,7 @@ static sf_status tensor_values(imp *m, const sf_onnx_tensor *t, float *f, int64_
         uint32_t u;
         uint64_t q;
         switch (t->dtype) {
-        case SF_ONNX_FLOAT:
-            memcpy(&f[i], p, 4);
-            break;
+        case SF_ONNX_FLOAT: memcpy(&f[i], p, 4); break;
         case SF_ONNX_FLOAT16:
             memcpy(&h, p, 2);
             f[i] = f16_bits(h);
@@ -923,13 +928,9 @@ static sf_status tensor_values(imp *m, const sf_onnx_tensor *t, float *f, int64_
             f[i] = (float)dv;
             break;
         }
-        case SF_ONNX_INT8:
-            s[i] = (int8_t)p[0];
-            break;
+        case SF_ONNX_INT8: s[i] = (int8_t)p[0]; break;
         case SF_ONNX_UINT8:
-        case SF_ONNX_BOOL:
-            s[i] = p[0];
-            break;
+        case SF_ONNX_BOOL: s[i] = p[0]; break;
         case SF_ONNX_INT16:
             memcpy(&h, p, 2);
             s[i] = (int16_t)h;
@@ -1072,8 +1073,8 @@ static sf_status h_shape(imp *m, const sf_onnx_node *n)
     int64_t d = e - s;
     TRY(new_const(m, 0, 1, 1, &d, &o));
     for (int64_t i = s; i < e; i++)
-        o->s[i - s] = (x->kind == V_DYN || x->bbatch) && i == 0 ? (sym){1, 0}
-                                                                : (sym){0, x->dims[i]};
+        o->s[i - s] =
+            (x->kind == V_DYN || x->bbatch) && i == 0 ? (sym){1, 0} : (sym){0, x->dims[i]};
     return SF_OK;
 }
 
@@ -1423,7 +1424,7 @@ static sf_status h_transpose(imp *m, const sf_onnx_node *n)
     if (x->kind == V_CONST) {
         val *o;
         TRY(new_const(m, 0, x->isint, np, dims, &o));
-        int64_t st[SF_MAX_RANK];
+        int64_t st[SF_MAX_RANK] = {0};
         for (int i = np - 1, k = 1; i >= 0; i--) {
             st[i] = k;
             k *= (int)x->dims[i];
@@ -1577,7 +1578,7 @@ static sf_status slice_const(imp *m, val *x, const slice_p *p, int j)
     TRY(new_const(m, 0, x->isint, x->rank, dims, &o));
     for (size_t e = 0; e < o->numel; e++) {
         size_t rem = e, src = 0, st = 1;
-        int64_t c[SF_MAX_RANK];
+        int64_t c[SF_MAX_RANK] = {0};
         for (int a = x->rank - 1; a >= 0; a--) {
             c[a] = (int64_t)(rem % (size_t)dims[a]);
             rem /= (size_t)dims[a];
@@ -1598,7 +1599,7 @@ static sf_status h_slice(imp *m, const sf_onnx_node *n)
     if (m->m->opset < 10)
         ATTRS("starts", "ends", "axes");
     else
-        ATTRS();
+        ATTRS(NULL);
     TRY(need_input(m, 0, &x));
     slice_p p;
     TRY(slice_params(m, x->rank, x->dims, &p));
@@ -1759,8 +1760,9 @@ static sf_status h_gather(imp *m, const sf_onnx_node *n)
     }
     /* indices computed at run time: an embedding lookup in a constant table */
     if (x->kind != V_CONST || x->rank != 2 || a != 0)
-        return FAIL(m, "run-time indices into %s: only rows of a constant 2-D table "
-                       "(axis 0, an embedding lookup) are supported",
+        return FAIL(m,
+                    "run-time indices into %s: only rows of a constant 2-D table "
+                    "(axis 0, an embedding lookup) are supported",
                     x->kind == V_CONST ? "this constant" : "an activation");
     const char *wn;
     TRY(weight_of(m, x, &wn));
@@ -1817,7 +1819,7 @@ static sf_status h_expand(imp *m, const sf_onnx_node *n)
         TRY(new_const(m, 0, x->isint, r, dims, &o));
         for (size_t e = 0; e < o->numel; e++) {
             size_t rem = e, src = 0, st = 1;
-            int64_t c[SF_MAX_RANK];
+            int64_t c[SF_MAX_RANK] = {0};
             for (int i = r - 1; i >= 0; i--) {
                 c[i] = (int64_t)(rem % (size_t)dims[i]);
                 rem /= (size_t)dims[i];
@@ -1901,11 +1903,11 @@ static int find_elementwise(const char *op)
 static sf_status h_elementwise(imp *m, const sf_onnx_node *n)
 {
     int e = find_elementwise(n->op_type);
-    ATTRS();
+    ATTRS(NULL);
     val *ins[3];
     int nin = k_elementwise[e].nin;
-    if (n->ninputs != nin && !((!strcmp(n->op_type, "Min") || !strcmp(n->op_type, "Max")) &&
-                               n->ninputs == 2))
+    if (n->ninputs != nin &&
+        !((!strcmp(n->op_type, "Min") || !strcmp(n->op_type, "Max")) && n->ninputs == 2))
         return FAIL(m, "%d inputs; %d are supported", n->ninputs, nin);
     for (int j = 0; j < nin; j++)
         TRY(need_input(m, j, &ins[j]));
@@ -1917,8 +1919,9 @@ static sf_status h_elementwise(imp *m, const sf_onnx_node *n)
     /* the batch comes from an activation: each must carry it in dimension 0 of the result */
     for (int j = 0; j < nin; j++)
         if (ins[j]->kind == V_DYN && ins[j]->rank != r)
-            return FAIL(m, "activation '%.200s' of rank %d broadcasts to rank %d: the batch "
-                           "would not stay the first dimension",
+            return FAIL(m,
+                        "activation '%.200s' of rank %d broadcasts to rank %d: the batch "
+                        "would not stay the first dimension",
                         ins[j]->name, ins[j]->rank, r);
     const char *names[3];
     int intval = k_elementwise[e].intout;
@@ -1926,12 +1929,11 @@ static sf_status h_elementwise(imp *m, const sf_onnx_node *n)
         TRY(operand(m, ins[j], r, &names[j]));
         if (!strcmp(n->op_type, "Where") && j == 0)
             continue;
-        if (k_elementwise[e].nin == 3 || !strcmp(n->op_type, "Add") ||
-            !strcmp(n->op_type, "Sub") || !strcmp(n->op_type, "Mul") ||
-            !strcmp(n->op_type, "Min") || !strcmp(n->op_type, "Max"))
-            intval = j == (nin == 3) ? (ins[j]->kind == V_DYN ? ins[j]->intval : ins[j]->isint)
-                                     : intval && (ins[j]->kind == V_DYN ? ins[j]->intval
-                                                                        : ins[j]->isint);
+        if (k_elementwise[e].nin == 3 || !strcmp(n->op_type, "Add") || !strcmp(n->op_type, "Sub") ||
+            !strcmp(n->op_type, "Mul") || !strcmp(n->op_type, "Min") || !strcmp(n->op_type, "Max"))
+            intval = j == (nin == 3)
+                         ? (ins[j]->kind == V_DYN ? ins[j]->intval : ins[j]->isint)
+                         : intval && (ins[j]->kind == V_DYN ? ins[j]->intval : ins[j]->isint);
     }
     const char *o = out_name(m, 0);
     sf_desc_node *d;
@@ -1986,7 +1988,7 @@ static sf_status h_clip(imp *m, const sf_onnx_node *n)
         TRY(attr_float(m, "min", -INFINITY, &lo));
         TRY(attr_float(m, "max", INFINITY, &hi));
     } else {
-        ATTRS();
+        ATTRS(NULL);
         val *a, *b;
         TRY(input(m, 1, &a));
         TRY(input(m, 2, &b));
@@ -2037,8 +2039,9 @@ static sf_status h_softmax(imp *m, const sf_onnx_node *n)
     /* before opset 13 the input is coerced to 2-D at `axis`: the same as
      * the last axis only when it is the last */
     if (m->m->opset < 13 && a != x->rank - 1)
-        return FAIL(m, "axis %d of a rank-%d input under opset %lld (softmax over the flattened "
-                       "trailing axes) is not supported",
+        return FAIL(m,
+                    "axis %d of a rank-%d input under opset %lld (softmax over the flattened "
+                    "trailing axes) is not supported",
                     a, x->rank, (long long)m->m->opset);
     if (a == 0)
         return FAIL(m, "softmax across the batch");
@@ -2195,8 +2198,8 @@ static int bias_add(imp *m, const char *y, int64_t cols, val **bias)
 }
 
 /* y = x @ W (+ b): `matmul` with a [K, N] weight (the census runs along K). */
-static sf_status emit_linear(imp *m, val *x, const float *w, int64_t k, int64_t nn,
-                             int transposed, const char *wname, val *bias, float beta)
+static sf_status emit_linear(imp *m, val *x, const float *w, int64_t k, int64_t nn, int transposed,
+                             const char *wname, val *bias, float beta)
 {
     const sf_onnx_node *n = &m->m->nodes[m->cur];
     if (x->dims[x->rank - 1] != k)
@@ -2245,7 +2248,7 @@ static sf_status emit_linear(imp *m, val *x, const float *w, int64_t k, int64_t 
 static sf_status h_matmul(imp *m, const sf_onnx_node *n)
 {
     (void)n;
-    ATTRS();
+    ATTRS(NULL);
     val *a, *b;
     TRY(need_input(m, 0, &a));
     TRY(need_input(m, 1, &b));
@@ -2254,8 +2257,9 @@ static sf_status h_matmul(imp *m, const sf_onnx_node *n)
                            1.0f);
     if (a->kind == V_DYN && b->kind == V_DYN) {
         if (a->rank < 2 || b->rank < 2 || a->rank != b->rank)
-            return FAIL(m, "activations of ranks %d and %d: both must have the same rank, 2 or "
-                           "more",
+            return FAIL(m,
+                        "activations of ranks %d and %d: both must have the same rank, 2 or "
+                        "more",
                         a->rank, b->rank);
         if (a->dims[a->rank - 1] != b->dims[b->rank - 2])
             return FAIL(m, "inner dimensions differ (%lld and %lld)",
@@ -2272,8 +2276,9 @@ static sf_status h_matmul(imp *m, const sf_onnx_node *n)
     }
     if (a->kind == V_CONST && b->kind == V_CONST)
         return FAIL(m, "a product of two constants is not folded; it is not supported");
-    return FAIL(m, "MatMul of %s by %s: supported are activation x constant 2-D weight, and "
-                   "activation x activation of one rank",
+    return FAIL(m,
+                "MatMul of %s by %s: supported are activation x constant 2-D weight, and "
+                "activation x activation of one rank",
                 a->kind == V_CONST ? "a constant" : "an activation",
                 b->kind == V_CONST ? (b->rank == 2 ? "a constant" : "a constant of rank != 2")
                                    : "an activation");
@@ -2415,8 +2420,8 @@ static sf_status h_conv(imp *m, const sf_onnx_node *n)
     TRY(attr_int(m, "group", 1, &g));
     TRY(window_pads(m, x->dims + 2, k, st, dl, pad));
     if (g < 1 || x->dims[1] % g || w->dims[1] * g != x->dims[1] || w->dims[0] % g)
-        return FAIL(m, "group %lld does not fit %lld input and %lld output channels",
-                    (long long)g, (long long)x->dims[1], (long long)w->dims[0]);
+        return FAIL(m, "group %lld does not fit %lld input and %lld output channels", (long long)g,
+                    (long long)x->dims[1], (long long)w->dims[0]);
     if (b && b->numel != (size_t)w->dims[0])
         return FAIL(m, "B has %zu elements for %lld output channels", b->numel,
                     (long long)w->dims[0]);
@@ -2599,7 +2604,7 @@ static sf_status h_pool(imp *m, const sf_onnx_node *n)
 
 static sf_status h_globalpool(imp *m, const sf_onnx_node *n)
 {
-    ATTRS();
+    ATTRS(NULL);
     val *x;
     TRY(need_input(m, 0, &x));
     if (x->kind != V_DYN || x->rank != 4)
@@ -2891,8 +2896,8 @@ static int is_lastmean(imp *m, int i, int r)
  *   m = ReduceMean(x); d = x - m; v = ReduceMean(Pow(d, 2) | d * d);
  *   y = d / Sqrt(v + eps) [* gamma] [+ beta]
  * over the last axis. Matched at its first ReduceMean. */
-static int match_layernorm(imp *m, int i, val **x, double *eps, val **gamma, val **beta,
-                           int *last, int taken[10], int *ntaken)
+static int match_layernorm(imp *m, int i, val **x, double *eps, val **gamma, val **beta, int *last,
+                           int taken[10], int *ntaken)
 {
     const sf_onnx_node *n = &m->m->nodes[i];
     val *xv = n->ninputs >= 1 ? lookup(m, n->inputs[0]) : NULL;
@@ -3079,8 +3084,9 @@ static sf_status carry_bbatch(imp *m, const sf_onnx_node *n)
         o->bbatch = 1;
         return SF_OK;
     }
-    return FAIL(m, "a constant that stands for every batch item (made by ConstantOfShape) "
-                   "meets %s, which is not supported for it",
+    return FAIL(m,
+                "a constant that stands for every batch item (made by ConstantOfShape) "
+                "meets %s, which is not supported for it",
                 n->op_type);
 }
 
@@ -3095,8 +3101,9 @@ static sf_status import_node(imp *m, int i)
         return FAIL(m, "no outputs");
     for (int j = 0; j < n->nattrs; j++)
         if (n->attrs[j].type == SF_ONNX_AT_GRAPH || n->attrs[j].ref_attr_name)
-            return FAIL(m, "attribute '%.100s' is a subgraph or a reference: control flow "
-                           "is not supported",
+            return FAIL(m,
+                        "attribute '%.100s' is a subgraph or a reference: control flow "
+                        "is not supported",
                         n->attrs[j].name);
     int taken[5], nt, last;
     const char *x;
@@ -3217,8 +3224,8 @@ static sf_status init_value(imp *m, sf_onnx_tensor *t, val *v)
     int64_t *tmp = NULL;
     if (v->isint ? !(v->s = sf_arena_array(m->a, ne, sizeof *v->s)) ||
                        !(tmp = sf_arena_array(m->a, ne, sizeof *tmp))
-                 : t->dtype == SF_ONNX_FLOAT ? 0
-                                             : !(v->f = sf_arena_array(m->a, ne, sizeof *v->f)))
+        : t->dtype == SF_ONNX_FLOAT ? 0
+                                    : !(v->f = sf_arena_array(m->a, ne, sizeof *v->f)))
         return oom();
     if (t->dtype == SF_ONNX_FLOAT && t->numel) {
         if (!t->data || t->nbytes < t->numel * 4)
@@ -3253,31 +3260,25 @@ static const char *model_name(sf_arena *a, const char *base)
         if (!strcmp(p, ".onnx"))
             break;
         char c = *p;
-        nm[k++] = (char)(((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                          (c >= '0' && c <= '9'))
-                             ? c
-                             : '_');
+        nm[k++] =
+            (char)(((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+                       ? c
+                       : '_');
     }
     nm[k] = 0;
     return sf_arena_strdup(a, nm);
 }
 
-static sf_status bind_input(imp *m, const sf_onnx_value *in, const sf_shape_binding *sh,
-                            int nsh, sf_desc_input *out)
+static sf_status bind_input(imp *m, const sf_onnx_value *in, const sf_shape_binding *sh, int nsh,
+                            sf_desc_input *out)
 {
     char where[600];
     snprintf(where, sizeof where, "%s: graph input '%.200s'", m->base, in->name);
     out->name = in->name;
     switch (in->elem_type) {
-    case SF_ONNX_FLOAT:
-        out->dtype = SF_IO_F32;
-        break;
-    case SF_ONNX_INT64:
-        out->dtype = SF_IO_I64;
-        break;
-    case SF_ONNX_INT32:
-        out->dtype = SF_IO_I32;
-        break;
+    case SF_ONNX_FLOAT: out->dtype = SF_IO_F32; break;
+    case SF_ONNX_INT64: out->dtype = SF_IO_I64; break;
+    case SF_ONNX_INT32: out->dtype = SF_IO_I32; break;
     default:
         return sf_error(SF_EINPUT, where,
                         "element type %s: float, int64 and int32 inputs are supported",
@@ -3302,8 +3303,8 @@ static sf_status bind_input(imp *m, const sf_onnx_value *in, const sf_shape_bind
         return SF_OK;
     }
     if (in->rank < 0)
-        return sf_error(SF_EINPUT, where, "the shape is not given: bind it with --shape %s=D0xD1x...",
-                        in->name);
+        return sf_error(SF_EINPUT, where,
+                        "the shape is not given: bind it with --shape %s=D0xD1x...", in->name);
     if (in->rank == 0)
         return sf_error(SF_EINPUT, where, "a rank-0 input has no batch dimension");
     for (int i = 0; i < in->rank; i++)
@@ -3317,8 +3318,8 @@ static sf_status bind_input(imp *m, const sf_onnx_value *in, const sf_shape_bind
     return SF_OK;
 }
 
-sf_status sf_onnx_load(sf_arena *a, const char *path, const sf_shape_binding *shapes,
-                       int nshapes, sf_desc *d, sf_weights *w)
+sf_status sf_onnx_load(sf_arena *a, const char *path, const sf_shape_binding *shapes, int nshapes,
+                       sf_desc *d, sf_weights *w)
 {
     imp *m = sf_arena_alloc(a, sizeof *m);
     sf_onnx_model *om = sf_arena_alloc(a, sizeof *om);
@@ -3360,9 +3361,8 @@ sf_status sf_onnx_load(sf_arena *a, const char *path, const sf_shape_binding *sh
     for (int i = 0; i < om->nnodes; i++)
         cap += om->nodes[i].noutputs;
     if (!(m->v = sf_arena_array(a, (size_t)cap, sizeof *m->v)) ||
-        sf_index_init(&m->names, (size_t)cap, a) ||
-        sf_index_init(&m->used, (size_t)cap + 64, a) || sf_index_init(&m->wix, 64, a) ||
-        !(m->skip = sf_arena_alloc(a, (size_t)om->nnodes + 1)))
+        sf_index_init(&m->names, (size_t)cap, a) || sf_index_init(&m->used, (size_t)cap + 64, a) ||
+        sf_index_init(&m->wix, 64, a) || !(m->skip = sf_arena_alloc(a, (size_t)om->nnodes + 1)))
         return oom();
     for (int i = 0; i < om->ninits; i++) {
         if (sf_index_add(&m->names, om->inits[i].name, m->nv) >= 0)
@@ -3419,8 +3419,9 @@ sf_status sf_onnx_load(sf_arena *a, const char *path, const sf_shape_binding *sh
                 continue;
             if (sf_index_add(&m->names, o, m->nv) >= 0) {
                 m->cur = i;
-                return FAIL(m, "output '%.200s' is produced twice (or is an input or "
-                               "initializer)",
+                return FAIL(m,
+                            "output '%.200s' is produced twice (or is an input or "
+                            "initializer)",
                             o);
             }
             memset(&m->v[m->nv], 0, sizeof m->v[m->nv]);
@@ -3454,8 +3455,7 @@ sf_status sf_onnx_load(sf_arena *a, const char *path, const sf_shape_binding *sh
         if (!v || v->kind == V_UNSET)
             return sf_error(SF_EINPUT, where, "no node produces it");
         if (v->kind == V_CONST)
-            return sf_error(SF_EINPUT, where,
-                            "it is a constant (it does not depend on any input)");
+            return sf_error(SF_EINPUT, where, "it is a constant (it does not depend on any input)");
         if (strcmp(v->ir, nm)) {
             /* an alias (Identity, Dropout) or another output's tensor: a copy named as the
              * file names it */

@@ -364,8 +364,8 @@ sf_status sf_graph_load(const char *model_path, sf_graph *g)
     return sf_graph_load_shapes(model_path, NULL, 0, g);
 }
 
-sf_status sf_graph_load_shapes(const char *model_path, const sf_shape_binding *shapes,
-                               int nshapes, sf_graph *g)
+sf_status sf_graph_load_shapes(const char *model_path, const sf_shape_binding *shapes, int nshapes,
+                               sf_graph *g)
 {
     memset(g, 0, sizeof *g);
     sf_arena_init(&g->arena);
@@ -380,8 +380,9 @@ sf_status sf_graph_load_shapes(const char *model_path, const sf_shape_binding *s
         /* ONNX: the initializers are the weights (frontends/onnx_import.c) */
         s = sf_onnx_load(&tmp, model_path, shapes, nshapes, &d, &w);
     } else if (nshapes) {
-        s = sf_error(SF_EUSAGE, NULL, "--shape applies to ONNX models only: a model JSON "
-                                      "gives its input shapes");
+        s = sf_error(SF_EUSAGE, NULL,
+                     "--shape applies to ONNX models only: a model JSON "
+                     "gives its input shapes");
     } else {
         s = sf_load_json(&tmp, model_path, &d);
         if (!s)
