@@ -181,6 +181,7 @@ test-concurrency: $(BUILD)/sfgen
 test-models-tiny: $(BUILD)/sfgen $(BUILD)/.deps-models
 	$(PYTHON) tests/models/run_export_idioms.py --sfgen $(BUILD)/sfgen --work $(BUILD)/export-idioms
 	$(PYTHON) tests/models/run_models.py --sfgen $(BUILD)/sfgen --work $(BUILD)/models
+	$(PYTHON) tests/onnx/run_onnx_torch.py --sfgen $(BUILD)/sfgen --work $(BUILD)/onnx-torch
 
 # The same at full size (ResNet-50 224x224, BERT-base, GPT-2 small).
 test-models: $(BUILD)/sfgen $(BUILD)/.deps-models

@@ -2205,7 +2205,18 @@ static sf_status emit_linear(imp *m, val *x, const float *w, int64_t k, int64_t 
     if (x->dims[x->rank - 1] != k)
         return FAIL(m, "the input has %lld features; the weight expects %lld",
                     (long long)x->dims[x->rank - 1], (long long)k);
-    int64_t wd[2] = {transposed ? nn : k, transposed ? k : nn};
+    /* `linear` takes [out, in] = [N, K]: a MatMul's [K, N] weight is
+     * transposed here, so its census runs along K either way */
+    if (!transposed) {
+        float *t = sf_arena_array(m->a, (size_t)(k * nn), sizeof *t);
+        if (!t)
+            return oom();
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < nn; j++)
+                t[j * k + i] = w[i * nn + j];
+        w = t;
+    }
+    int64_t wd[2] = {nn, k};
     const char *wn, *bn = NULL;
     TRY(add_weight(m, wname, (float *)w, 2, wd, &wn));
     int take = -1;
@@ -2232,7 +2243,7 @@ static sf_status emit_linear(imp *m, val *x, const float *w, int64_t k, int64_t 
         m->cur = saved;
     }
     sf_desc_node *d;
-    TRY(emit(m, transposed ? "linear" : "matmul", o, 1, &x->ir, &d));
+    TRY(emit(m, "linear", o, 1, &x->ir, &d));
     d->weight = wn;
     d->bias = bn;
     int64_t dims[SF_MAX_RANK];
@@ -3370,6 +3381,14 @@ sf_status sf_onnx_load(sf_arena *a, const char *path, const sf_shape_binding *sh
                             om->inits[i].name);
         TRY(init_value(m, &om->inits[i], &m->v[m->nv++]));
     }
+    for (int i = 0; i < nshapes; i++) {
+        int found = 0;
+        for (int j = 0; j < om->ninputs; j++)
+            found |= !strcmp(om->inputs[j].name, shapes[i].name);
+        if (!found)
+            return sf_error(SF_EUSAGE, NULL, "--shape %s: the model has no input of that name",
+                            shapes[i].name);
+    }
     /* graph inputs (those with initializers are constants with defaults) */
     if (!(d->inputs = sf_arena_array(a, (size_t)om->ninputs + 1, sizeof *d->inputs)))
         return oom();
@@ -3401,14 +3420,6 @@ sf_status sf_onnx_load(sf_arena *a, const char *path, const sf_shape_binding *sh
         TRY(claim(m, in->name));
         m->nv++;
         d->ninputs++;
-    }
-    for (int i = 0; i < nshapes; i++) {
-        int found = 0;
-        for (int j = 0; j < d->ninputs; j++)
-            found |= !strcmp(d->inputs[j].name, shapes[i].name);
-        if (!found)
-            return sf_error(SF_EUSAGE, NULL, "--shape %s: the model has no input of that name",
-                            shapes[i].name);
     }
     if (!d->ninputs)
         return sf_error(SF_EINPUT, m->base, "the graph has no inputs that are not initializers");
