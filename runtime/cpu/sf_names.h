@@ -20,6 +20,8 @@
 #define sf_unary_ab   SF_NAME(sf_unary_ab)
 #define sf_where      SF_NAME(sf_where)
 #define sf_binary     SF_NAME(sf_binary)
+#define sf_expand     SF_NAME(sf_expand)
+#define sf_reduce     SF_NAME(sf_reduce)
 #define sf_linear_ref SF_NAME(sf_linear_ref)
 
 /* sf_nn.c */
